@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The one header shared by the BPF program and user space: map keys and
+ * values, ring-buffer events and global counters. Fixed-width __u* types
+ * only, no pointers, no implicit padding: every byte of a key is written.
+ *
+ * Addresses are 16 bytes in network byte order. IPv4 is stored as an
+ * IPv4-mapped IPv6 address (::ffff:a.b.c.d), so one key type covers both
+ * families. Ports are in host byte order.
+ */
+#ifndef GUARDER_CONN_TRACKER_H
+#define GUARDER_CONN_TRACKER_H
+
+#include <linux/types.h>
+
+/* Names of the maps, as pinned under the configured bpffs directory. */
+#define GUARDER_MAP_FLOWS	"flows"
+#define GUARDER_MAP_ICMP	"icmp_flows"
+#define GUARDER_MAP_STATS	"stats"
+#define GUARDER_MAP_ICMP_COUNTS "icmp_counts"
+#define GUARDER_MAP_EVENTS	"events"
+
+/* Default sizes; the collector overrides them from the config before load. */
+#define GUARDER_FLOWS_DEFAULT	    (1u << 20)
+#define GUARDER_ICMP_FLOWS_DEFAULT  (1u << 16)
+#define GUARDER_ICMP_COUNTS_MAX	    4096
+#define GUARDER_RINGBUF_DEFAULT	    (8u << 20)
+/* Upper bound of the IPv6 extension header walk. */
+#define GUARDER_IPV6_EXT_MAX	    8
+
+/*
+ * Canonical (direction-independent) flow key. The endpoint that sorts
+ * first is "lo": addresses compare as big-endian 128-bit numbers, then
+ * ports numerically. Both directions of a conversation map to one key;
+ * the direction of a packet is 0 when it goes lo -> hi and 1 otherwise.
+ *
+ * ICMP/ICMPv6 echo: both ports hold the echo identifier, so request and
+ * reply share a flow. Other ICMP messages that are not errors: ports 0.
+ * A non-first IPv4 fragment has ports 0.
+ */
+struct flow_key {
+	__u32 addr_lo[4];
+	__u32 addr_hi[4];
+	__u16 port_lo;
+	__u16 port_hi;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+/* flow_dir.dflags */
+#define FLOW_DIR_SEQ_VALID (1u << 0) /* seq_next holds a sequence number */
+#define FLOW_DIR_FIN	   (1u << 1) /* a FIN was seen in this direction */
+
+/*
+ * Per-direction part of a flow. Counters of TCP anomalies saturate at
+ * 0xffff per flow; the global counters in struct global_stats are exact.
+ */
+struct flow_dir {
+	__u64 packets;
+	__u64 bytes;	   /* IP packet length (header + payload) */
+	__u32 seq_next;	   /* highest seq + payload length seen (TCP) */
+	__u32 ack;	   /* last acknowledgement number (TCP) */
+	__u16 window;	   /* last raw window field (TCP) */
+	__u8 tcp_flags;	   /* OR of the flags seen in this direction */
+	__u8 dflags;	   /* FLOW_DIR_* */
+	__u16 retransmits; /* segments at or below seq_next carrying data */
+	__u16 dup_acks;	   /* pure ACKs repeating the last ack and window */
+};
+
+/* flow_value.state: bits, set once */
+#define FLOW_STATE_RST	       (1u << 0)
+#define FLOW_STATE_SYN_EVENT   (1u << 1) /* SYN-ACK event emitted */
+#define FLOW_STATE_FIN_EVENT0  (1u << 2) /* FIN event emitted, direction 0 */
+#define FLOW_STATE_FIN_EVENT1  (1u << 3) /* FIN event emitted, direction 1 */
+#define FLOW_STATE_DROP_EVENT  (1u << 4) /* first-drop event emitted */
+
+/* Verdicts, shared by the flow entry and events. */
+enum guarder_verdict {
+	GUARDER_VERDICT_PASS = 0,
+	GUARDER_VERDICT_DROP = 1,
+};
+
+/*
+ * Value of the flow table (LRU hash keyed by struct flow_key). 96 bytes:
+ * with the 40-byte key and the kernel's per-element overhead this keeps a
+ * 1M-entry table under 200 bytes per flow.
+ */
+struct flow_value {
+	struct flow_dir dir[2];
+	__u64 first_seen_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u64 last_seen_ns;
+	__u16 out_of_order;  /* segments starting beyond seq_next (a gap) */
+	__u16 zero_windows;  /* segments advertising a zero window */
+	__u16 ip_id;	     /* IPv4 identification of the last packet */
+	__u16 rule_slot;     /* filter: rule that decided the cached verdict */
+	__u32 rule_gen;	     /* filter: rule-set generation of the verdict */
+	__u8 initiator;	     /* direction of the first packet seen */
+	__u8 state;	     /* FLOW_STATE_* */
+	__u8 verdict;	     /* enum guarder_verdict, cached */
+	__u8 pad;
+};
+
+/*
+ * ICMP view: one entry per (src, dst, type, code), src and dst as sent
+ * (not canonical). For error messages the quoted packet's fields are kept.
+ */
+struct icmp_key {
+	__u32 src[4];
+	__u32 dst[4];
+	__u8 type;
+	__u8 code;
+	__u8 family; /* 4 or 6: ICMP or ICMPv6 */
+	__u8 pad;
+};
+
+struct icmp_inner {
+	__u32 src[4];
+	__u32 dst[4];
+	__u16 sport; /* host order; 0 when the quote is too short */
+	__u16 dport;
+	__u8 proto;
+	__u8 valid; /* 1 when addresses and proto were read */
+	__u8 pad[2];
+};
+
+struct icmp_value {
+	__u64 packets;
+	__u64 bytes;
+	__u64 first_seen_ns;
+	__u64 last_seen_ns;
+	__u64 last_event_ns; /* rate limit for ICMP error events */
+	struct icmp_inner inner;
+	__u16 echo_id;
+	__u16 echo_seq;
+	__u32 pad;
+};
+
+/* Counter of ICMP type and code per family (per-CPU hash). */
+struct icmp_count_key {
+	__u8 family;
+	__u8 type;
+	__u8 code;
+	__u8 pad;
+};
+
+/* Protocol classes of the global counters. */
+enum guarder_proto_class {
+	GUARDER_P_TCP = 0,
+	GUARDER_P_UDP,
+	GUARDER_P_ICMP,
+	GUARDER_P_ICMPV6,
+	GUARDER_P_OTHER_IPV4,
+	GUARDER_P_OTHER_IPV6,
+	GUARDER_P_NON_IP,
+	GUARDER_P_MAX,
+};
+
+/* Reasons a packet is counted as malformed. It is passed, never tracked. */
+enum guarder_malformed {
+	GUARDER_M_ETH_TRUNC = 0,   /* shorter than an Ethernet header */
+	GUARDER_M_VLAN_TRUNC,	   /* VLAN tag cut off */
+	GUARDER_M_VLAN_DEPTH,	   /* more than two VLAN tags */
+	GUARDER_M_IPV4_TRUNC,	   /* IPv4 header cut off */
+	GUARDER_M_IPV4_IHL,	   /* IHL < 5 or header beyond the frame */
+	GUARDER_M_IPV4_TOTLEN,	   /* total length < IHL*4 or beyond the frame */
+	GUARDER_M_IPV6_TRUNC,	   /* IPv6 header cut off */
+	GUARDER_M_IPV6_PAYLEN,	   /* payload length beyond the frame */
+	GUARDER_M_IPV6_EXT_TRUNC,  /* extension header cut off */
+	GUARDER_M_IPV6_EXT_DEPTH,  /* more than GUARDER_IPV6_EXT_MAX headers */
+	GUARDER_M_L4_TRUNC,	   /* TCP/UDP/ICMP header cut off */
+	GUARDER_M_TCP_DOFF,	   /* TCP data offset < 5 or beyond the packet */
+	GUARDER_M_ICMP_INNER_TRUNC, /* error quotes less than an IP header */
+	GUARDER_M_MAX,
+};
+
+/* Per-CPU global counters: one element of a PERCPU_ARRAY. */
+struct global_stats {
+	__u64 packets[GUARDER_P_MAX];
+	__u64 bytes[GUARDER_P_MAX];
+	__u64 malformed[GUARDER_M_MAX];
+	__u64 fragments;	/* IPv4/IPv6 fragments (all) */
+	__u64 flows_created;	/* flow table inserts */
+	__u64 flow_insert_fail; /* flow table inserts that failed */
+	__u64 icmp_insert_fail;
+	__u64 icmp_count_fail;	/* ICMP type/code table full */
+	__u64 events;		/* ring buffer events submitted */
+	__u64 ringbuf_fail;	/* ring buffer reserves that failed */
+	__u64 tcp_retransmits;
+	__u64 tcp_out_of_order;
+	__u64 tcp_dup_acks;
+	__u64 tcp_zero_windows;
+	__u64 dropped;		/* packets dropped by the filter */
+};
+
+/* Which hook saw a packet. */
+enum guarder_hook {
+	GUARDER_HOOK_XDP = 0, /* ingress */
+	GUARDER_HOOK_TC_EGRESS = 1,
+};
+
+enum flow_event_type {
+	FLOW_EV_START = 1,	 /* a flow entry was created */
+	FLOW_EV_TCP_SYN,	 /* SYN-ACK of an existing flow (first one) */
+	FLOW_EV_TCP_FIN,	 /* first FIN of a direction */
+	FLOW_EV_TCP_RST,	 /* first RST */
+	FLOW_EV_ICMP_ERROR,	 /* ICMP(v6) error, rate-limited per view entry */
+	FLOW_EV_DROP,		 /* first drop of a flow (filter) */
+	FLOW_EV_MAX,
+};
+
+/* Ring-buffer record. Fixed 112 bytes. */
+struct flow_event {
+	__u64 ts_ns; /* bpf_ktime_get_ns() */
+	struct flow_key key;
+	__u32 ifindex;
+	__u32 rule_id;	/* FLOW_EV_DROP: id of the matching rule */
+	__u32 pkt_len;	/* IP length of the packet that caused the event */
+	__u8 type;	/* enum flow_event_type */
+	__u8 dir;	/* direction of that packet: 0 lo->hi, 1 hi->lo */
+	__u8 hook;	/* enum guarder_hook */
+	__u8 tcp_flags;
+	__u8 icmp_type; /* FLOW_EV_ICMP_ERROR */
+	__u8 icmp_code;
+	__u8 verdict;
+	__u8 pad;
+	struct icmp_inner inner; /* FLOW_EV_ICMP_ERROR */
+	__u32 pad2;
+};
+
+_Static_assert(sizeof(struct flow_key) == 40, "flow_key layout");
+_Static_assert(sizeof(struct flow_dir) == 32, "flow_dir layout");
+_Static_assert(sizeof(struct flow_value) == 96, "flow_value layout");
+_Static_assert(sizeof(struct icmp_value) == 88, "icmp_value layout");
+_Static_assert(sizeof(struct flow_event) == 112, "flow_event layout");
+
+/*
+ * flow_endpoint_cmp - order two endpoints the way the flow key does.
+ * Returns <0, 0, >0. Addresses are in network byte order; the comparison
+ * is on their big-endian value, so the order is the same on every host.
+ */
+static __inline int flow_endpoint_cmp(const __u32 *a, __u16 aport, const __u32 *b, __u16 bport)
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		__u32 x = __builtin_bswap32(a[i]), y = __builtin_bswap32(b[i]);
+
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	if (aport != bport)
+		return aport < bport ? -1 : 1;
+	return 0;
+}
+
+/*
+ * flow_key_make - fill @key canonically from one packet's endpoints.
+ * Writes every byte of @key (padding included). Returns the packet's
+ * direction: 0 when src is the "lo" endpoint, 1 otherwise.
+ */
+static __inline int flow_key_make(struct flow_key *key, const __u32 *src, __u16 sport,
+				  const __u32 *dst, __u16 dport, __u8 proto)
+{
+	int dir = flow_endpoint_cmp(src, sport, dst, dport) > 0;
+	const __u32 *lo = dir ? dst : src, *hi = dir ? src : dst;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		key->addr_lo[i] = lo[i];
+		key->addr_hi[i] = hi[i];
+	}
+	key->port_lo = dir ? dport : sport;
+	key->port_hi = dir ? sport : dport;
+	key->proto = proto;
+	key->pad[0] = 0;
+	key->pad[1] = 0;
+	key->pad[2] = 0;
+	return dir;
+}
+
+#endif /* GUARDER_CONN_TRACKER_H */

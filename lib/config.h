@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The Guarder configuration: one YAML file read by every process. Each
+ * key, its default and its limits are documented in docs/config.md; the
+ * table in config.c is the single source of truth for both.
+ */
+#ifndef GUARDER_CONFIG_H
+#define GUARDER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define GUARDER_CONFIG_DEFAULT_PATH "/etc/guarder/guarder.yaml"
+#define GUARDER_MAX_IFACES	    64
+#define GUARDER_IFNAME_MAX	    16 /* IFNAMSIZ */
+#define GUARDER_NODE_NAME_MAX	    64
+
+enum guarder_xdp_mode {
+	GUARDER_XDP_AUTO = 0,
+	GUARDER_XDP_NATIVE,
+	GUARDER_XDP_GENERIC,
+};
+
+struct guarder_config {
+	char *source; /* file the config came from, or "<defaults>" */
+
+	/* node: shared by every process */
+	char node_name[GUARDER_NODE_NAME_MAX]; /* default: hostname */
+
+	/* bpf: the kernel program's maps */
+	struct {
+		char *pin_path;		  /* default /sys/fs/bpf/guarder */
+		unsigned int flow_table_size; /* entries; default 1048576 */
+		unsigned int icmp_table_size; /* entries; default 65536 */
+		unsigned int ringbuf_size;    /* bytes, power of two; default 8 MiB */
+	} bpf;
+
+	/* collector */
+	struct {
+		char ifaces[GUARDER_MAX_IFACES][GUARDER_IFNAME_MAX];
+		size_t n_ifaces;
+		enum guarder_xdp_mode xdp_mode; /* default auto */
+		bool egress;			/* also track egress with tc; default true */
+		unsigned int interval;		/* console summary, seconds; default 10 */
+		unsigned int idle_timeout;	/* seconds; default 60 */
+		unsigned int active_timeout;	/* seconds; default 300 */
+		unsigned int close_linger;	/* seconds after FIN/RST; default 2 */
+		unsigned int sweep_interval;	/* seconds between table scans; default 1 */
+		unsigned int top_flows;		/* flows in the console summary; default 10 */
+		unsigned int max_flows;		/* user-space flow view bound; default 1048576 */
+		bool console;			/* print the summary; default true */
+		char *record_file;		/* JSON lines of every record; "-" = stdout; default off */
+	} collector;
+
+	/* api: read by guarder-api; the collector's -api flag sets listen */
+	struct {
+		char *listen; /* default 127.0.0.1:8080 */
+		char *token;  /* secret; default unset */
+	} api;
+};
+
+/*
+ * config_init - fill @cfg with the documented defaults.
+ * Returns 0 or a negative errno (only -ENOMEM).
+ */
+int config_init(struct guarder_config *cfg);
+
+/*
+ * config_load - read the YAML file @path into @cfg, over its defaults.
+ * Expands ${VAR} in scalar values from the environment (an unset variable
+ * is an error). On any error, prints one message naming file:line and the
+ * key to stderr, leaves @cfg as it was, and returns a negative errno
+ * (-ENOENT, -EINVAL, -ENOMEM, ...).
+ */
+int config_load(struct guarder_config *cfg, const char *path);
+
+/*
+ * config_set - set one key from a command-line flag, with the same
+ * validation as the file. @key is dotted ("collector.interval"), @origin
+ * names the flag in error messages. Returns 0 or a negative errno; on
+ * error @cfg is unchanged.
+ */
+int config_set(struct guarder_config *cfg, const char *key, const char *value, const char *origin);
+
+/*
+ * config_dump - write the effective config to @out as YAML that
+ * config_load accepts, with every secret replaced by "<redacted>".
+ */
+void config_dump(const struct guarder_config *cfg, FILE *out);
+
+/* config_free - release what config_init/config_load allocated. */
+void config_free(struct guarder_config *cfg);
+
+const char *config_xdp_mode_name(enum guarder_xdp_mode mode);
+
+#endif /* GUARDER_CONFIG_H */

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Flow records: what the collector publishes (console file sink now,
+ * Kafka and WebSocket later). One JSON object per record; the schema is
+ * docs/records.md (schema_version 1).
+ */
+#ifndef GUARDER_RECORD_H
+#define GUARDER_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernel/conn_tracker.h"
+
+#define RECORD_SCHEMA_VERSION 1
+#define RECORD_JSON_MAX	      2048 /* bound of one formatted record */
+#define RECORD_KEY_MAX	      128  /* bound of one formatted canonical key */
+
+enum record_event {
+	REC_START = 0,
+	REC_UPDATE,
+	REC_END,
+	REC_DROP,
+	REC_ICMP,
+};
+
+enum record_end_reason {
+	REC_END_NONE = 0,
+	REC_END_FIN,
+	REC_END_RST,
+	REC_END_IDLE,
+	REC_END_EVICTED,
+};
+
+/*
+ * One record. Endpoints are presented as the conversation's initiator
+ * ("src") and responder ("dst"): "fwd" counters are src -> dst, "rev" the
+ * other way, whatever the canonical key's order.
+ */
+struct flow_record {
+	enum record_event event;
+	enum record_end_reason end_reason;
+	const char *node;
+	const char *iface;
+	struct flow_key key;	 /* canonical */
+	uint8_t initiator;	 /* canonical direction of src -> dst */
+	struct flow_value value; /* counters as last read from the kernel */
+	uint64_t first_seen_wall_ns;
+	uint64_t last_seen_wall_ns;
+	/* REC_DROP */
+	uint32_t rule_id;
+	/* REC_ICMP: the error and the packet it quotes */
+	uint8_t icmp_type;
+	uint8_t icmp_code;
+	struct icmp_inner inner;
+};
+
+/*
+ * record_format_json - write @rec as one line of JSON (no newline) into
+ * @buf. Returns the length, or -ENOSPC if @len is too small.
+ */
+int record_format_json(const struct flow_record *rec, char *buf, size_t len);
+
+/*
+ * record_format_key - the canonical flow key as text, identical for both
+ * directions: "proto|addr_lo|port_lo|addr_hi|port_hi". The Kafka key.
+ * Returns the length, or -ENOSPC.
+ */
+int record_format_key(const struct flow_key *key, char *buf, size_t len);
+
+/* record_addr_str - one 16-byte address as text (IPv4-mapped as dotted quad). */
+const char *record_addr_str(const __u32 addr[4], char *buf, size_t len);
+
+const char *record_event_name(enum record_event ev);
+const char *record_end_reason_name(enum record_end_reason r);
+const char *record_proto_name(uint8_t proto); /* "tcp", "udp", "icmp", "ipv6-icmp", or the number */
+
+#endif /* GUARDER_RECORD_H */

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Install everything Guarder needs to build, run and test on Debian 12, and
+# mount bpffs if it is absent. Idempotent; needs root.
+set -euo pipefail
+
+packages=(
+	# build
+	meson ninja-build pkg-config gcc clang llvm bpftool
+	libbpf-dev libxdp-dev libelf-dev zlib1g-dev
+	libyaml-dev libjson-c-dev
+	# tests: sanitizers, traffic, clients
+	libclang-rt-14-dev iproute2 iputils-ping netcat-openbsd curl jq
+	python3 python3-yaml xdp-tools
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup.sh: run as root (it installs packages and mounts bpffs)" >&2
+	exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "setup.sh: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! mountpoint -q /sys/fs/bpf; then
+	mount -t bpf bpf /sys/fs/bpf
+fi
