@@ -10,7 +10,7 @@ packages=(
 	libbpf-dev libxdp-dev libelf-dev zlib1g-dev
 	libyaml-dev libjson-c-dev
 	# tests: sanitizers, traffic, clients
-	libclang-rt-14-dev iproute2 iputils-ping netcat-openbsd curl jq
+	iproute2 iputils-ping netcat-openbsd curl jq
 	python3 python3-yaml xdp-tools
 )
 
