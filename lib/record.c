@@ -1,1 +1,471 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * Flow record formatting. Hand-written JSON into a caller's bounded buffer:
+ * the collector formats every record once for all sinks, at rates where a
+ * DOM library's allocations would dominate. test_record.c parses the
+ * output back with json-c and test_record_schema.py validates it against
+ * docs/record.schema.json.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "record.h"
+#include "timeconv.h"
+
+/* A cursor over the output; once it overflows every write is a no-op. */
+struct jw {
+	char *p;
+	char *end; /* last byte, kept for the NUL */
+	bool overflow;
+};
+
+static inline void jw_raw(struct jw *w, const char *s, size_t n)
+{
+	if (w->overflow || (size_t)(w->end - w->p) < n) {
+		w->overflow = true;
+		return;
+	}
+	memcpy(w->p, s, n);
+	w->p += n;
+}
+
+#define jw_lit(w, s) jw_raw((w), (s), sizeof(s) - 1)
+
+static inline void jw_char(struct jw *w, char c)
+{
+	jw_raw(w, &c, 1);
+}
+
+static void jw_u64(struct jw *w, uint64_t v)
+{
+	char tmp[20];
+	int i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	jw_raw(w, tmp + i, sizeof(tmp) - (size_t)i);
+}
+
+/* Length of the well-formed UTF-8 sequence at @s (max @n bytes), or 0. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len, i;
+	unsigned int cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, cp = c & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* overlong, surrogate or beyond U+10FFFF */
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * A JSON string. Interface and node names are bytes chosen by whoever
+ * configured the host: quote and control characters are escaped and
+ * invalid UTF-8 becomes U+FFFD so that every consumer can parse the line.
+ */
+static void jw_str(struct jw *w, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, run;
+
+	jw_char(w, '"');
+	while (i < n) {
+		/* copy the longest stretch that needs no escaping at once */
+		for (run = i; run < n && u[run] >= 0x20 && u[run] < 0x80 && u[run] != '"' &&
+			      u[run] != '\\';
+		     run++)
+			;
+		jw_raw(w, s + i, run - i);
+		i = run;
+		if (i >= n)
+			break;
+		if (u[i] == '"' || u[i] == '\\') {
+			char esc[2] = { '\\', (char)u[i] };
+
+			jw_raw(w, esc, 2);
+			i++;
+		} else if (u[i] < 0x20) {
+			char esc[6] = { '\\', 'u', '0', '0', hex[u[i] >> 4], hex[u[i] & 0xf] };
+
+			jw_raw(w, esc, 6);
+			i++;
+		} else {
+			size_t len = utf8_seq_len(u + i, n - i);
+
+			if (len) {
+				jw_raw(w, s + i, len);
+				i += len;
+			} else {
+				jw_lit(w, "\\ufffd");
+				i++;
+			}
+		}
+	}
+	jw_char(w, '"');
+}
+
+static bool addr_is_v4(const __u32 a[4])
+{
+	return a[0] == 0 && a[1] == 0 && a[2] == htonl(0xffff);
+}
+
+/* Dotted quad by hand: inet_ntop() is several times slower. */
+static size_t format_v4(const __u32 a[4], char *buf)
+{
+	const unsigned char *b = (const unsigned char *)&a[3];
+	char *p = buf;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		unsigned int v = b[i];
+
+		if (i)
+			*p++ = '.';
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+	}
+	*p = '\0';
+	return (size_t)(p - buf);
+}
+
+const char *record_addr_str(const __u32 addr[4], char *buf, size_t len)
+{
+	if (len < INET6_ADDRSTRLEN) {
+		if (len)
+			buf[0] = '\0';
+		return buf;
+	}
+	if (addr_is_v4(addr))
+		format_v4(addr, buf);
+	else if (!inet_ntop(AF_INET6, addr, buf, (socklen_t)len))
+		buf[0] = '\0';
+	return buf;
+}
+
+static void jw_addr(struct jw *w, const __u32 addr[4])
+{
+	char tmp[INET6_ADDRSTRLEN];
+
+	record_addr_str(addr, tmp, sizeof(tmp));
+	jw_char(w, '"');
+	jw_raw(w, tmp, strlen(tmp));
+	jw_char(w, '"');
+}
+
+/* Protocol numbers with an IANA keyword we print; the rest print as numbers. */
+static const char *const proto_keywords[256] = {
+	[1] = "icmp", [6] = "tcp", [17] = "udp", [47] = "gre", [50] = "esp",
+	[51] = "ah", [58] = "ipv6-icmp", [132] = "sctp",
+};
+static char proto_numbers[256][4];
+
+__attribute__((constructor)) static void proto_numbers_init(void)
+{
+	int i;
+
+	for (i = 0; i < 256; i++)
+		snprintf(proto_numbers[i], sizeof(proto_numbers[i]), "%d", i);
+}
+
+const char *record_proto_name(uint8_t proto)
+{
+	return proto_keywords[proto] ? proto_keywords[proto] : proto_numbers[proto];
+}
+
+const char *record_event_name(enum record_event ev)
+{
+	switch (ev) {
+	case REC_START:
+		return "start";
+	case REC_UPDATE:
+		return "update";
+	case REC_END:
+		return "end";
+	case REC_DROP:
+		return "drop";
+	case REC_ICMP:
+		return "icmp";
+	}
+	return "unknown";
+}
+
+const char *record_end_reason_name(enum record_end_reason r)
+{
+	switch (r) {
+	case REC_END_NONE:
+		return "none";
+	case REC_END_FIN:
+		return "fin";
+	case REC_END_RST:
+		return "rst";
+	case REC_END_IDLE:
+		return "idle";
+	case REC_END_EVICTED:
+		return "evicted";
+	}
+	return "unknown";
+}
+
+int record_tcp_flags_str(uint8_t flags, char *buf, size_t len)
+{
+	static const char *const names[8] = { "FIN", "SYN", "RST", "PSH",
+					      "ACK", "URG", "ECE", "CWR" };
+	struct jw w = { .p = buf, .end = buf + len - 1 };
+	int i;
+
+	if (!len)
+		return -ENOSPC;
+	for (i = 0; i < 8; i++) {
+		if (!(flags & (1u << i)))
+			continue;
+		if (w.p != buf)
+			jw_char(&w, '|');
+		jw_raw(&w, names[i], 3);
+	}
+	if (w.overflow) {
+		buf[0] = '\0';
+		return -ENOSPC;
+	}
+	*w.p = '\0';
+	return (int)(w.p - buf);
+}
+
+static void jw_key(struct jw *w, const struct flow_key *key)
+{
+	char tmp[INET6_ADDRSTRLEN];
+
+	jw_raw(w, proto_numbers[key->proto], strlen(proto_numbers[key->proto]));
+	jw_char(w, '|');
+	record_addr_str(key->addr_lo, tmp, sizeof(tmp));
+	jw_raw(w, tmp, strlen(tmp));
+	jw_char(w, '|');
+	jw_u64(w, key->port_lo);
+	jw_char(w, '|');
+	record_addr_str(key->addr_hi, tmp, sizeof(tmp));
+	jw_raw(w, tmp, strlen(tmp));
+	jw_char(w, '|');
+	jw_u64(w, key->port_hi);
+}
+
+int record_format_key(const struct flow_key *key, char *buf, size_t len)
+{
+	struct jw w = { .p = buf, .end = buf + len - 1 };
+
+	if (!len)
+		return -ENOSPC;
+	jw_key(&w, key);
+	if (w.overflow) {
+		buf[0] = '\0';
+		return -ENOSPC;
+	}
+	*w.p = '\0';
+	return (int)(w.p - buf);
+}
+
+static void jw_dir(struct jw *w, const struct flow_dir *d)
+{
+	jw_lit(w, "{\"packets\":");
+	jw_u64(w, d->packets);
+	jw_lit(w, ",\"bytes\":");
+	jw_u64(w, d->bytes);
+	jw_lit(w, ",\"tcp_flags\":");
+	jw_u64(w, d->tcp_flags);
+	jw_lit(w, ",\"retransmits\":");
+	jw_u64(w, d->retransmits);
+	jw_lit(w, ",\"dup_acks\":");
+	jw_u64(w, d->dup_acks);
+	jw_char(w, '}');
+}
+
+static void jw_tcp_dir(struct jw *w, const struct flow_dir *d)
+{
+	jw_lit(w, "{\"next_seq\":");
+	if (d->dflags & FLOW_DIR_SEQ_VALID)
+		jw_u64(w, d->seq_next);
+	else
+		jw_lit(w, "null");
+	jw_lit(w, ",\"ack\":");
+	jw_u64(w, d->ack);
+	jw_lit(w, ",\"window\":");
+	jw_u64(w, d->window);
+	jw_lit(w, ",\"fin\":");
+	if (d->dflags & FLOW_DIR_FIN)
+		jw_lit(w, "true");
+	else
+		jw_lit(w, "false");
+	jw_char(w, '}');
+}
+
+static void jw_time(struct jw *w, uint64_t wall_ns)
+{
+	char tmp[RFC3339_NS_LEN];
+
+	format_rfc3339_ns(wall_ns, tmp, sizeof(tmp));
+	jw_char(w, '"');
+	jw_raw(w, tmp, strlen(tmp));
+	jw_char(w, '"');
+}
+
+int record_format_json(const struct flow_record *rec, char *buf, size_t len)
+{
+	struct jw w = { .p = buf, .end = buf + len - 1 };
+	const struct flow_value *v = &rec->value;
+	/* src is the initiator: the endpoint that sent the first packet */
+	int fwd = rec->initiator ? 1 : 0;
+	const struct flow_dir *df = &v->dir[fwd], *dr = &v->dir[!fwd];
+	const __u32 *src = fwd ? rec->key.addr_hi : rec->key.addr_lo;
+	const __u32 *dst = fwd ? rec->key.addr_lo : rec->key.addr_hi;
+	__u16 sport = fwd ? rec->key.port_hi : rec->key.port_lo;
+	__u16 dport = fwd ? rec->key.port_lo : rec->key.port_hi;
+	bool v4 = addr_is_v4(rec->key.addr_lo) && addr_is_v4(rec->key.addr_hi);
+	uint8_t flags = df->tcp_flags | dr->tcp_flags;
+	const char *verdict;
+
+	if (!len)
+		return -ENOSPC;
+
+	jw_lit(&w, "{\"schema_version\":");
+	jw_u64(&w, RECORD_SCHEMA_VERSION);
+	jw_lit(&w, ",\"event\":\"");
+	jw_raw(&w, record_event_name(rec->event), strlen(record_event_name(rec->event)));
+	jw_char(&w, '"');
+	if (rec->event == REC_END) {
+		jw_lit(&w, ",\"end_reason\":\"");
+		jw_raw(&w, record_end_reason_name(rec->end_reason),
+		       strlen(record_end_reason_name(rec->end_reason)));
+		jw_char(&w, '"');
+	}
+	jw_lit(&w, ",\"node\":");
+	jw_str(&w, rec->node ? rec->node : "");
+	jw_lit(&w, ",\"iface\":");
+	if (rec->iface)
+		jw_str(&w, rec->iface);
+	else
+		jw_lit(&w, "null");
+	jw_lit(&w, ",\"key\":\"");
+	jw_key(&w, &rec->key);
+	jw_lit(&w, "\",\"proto\":\"");
+	jw_raw(&w, record_proto_name(rec->key.proto), strlen(record_proto_name(rec->key.proto)));
+	jw_lit(&w, "\",\"proto_num\":");
+	jw_u64(&w, rec->key.proto);
+	jw_lit(&w, ",\"family\":");
+	jw_u64(&w, v4 ? 4 : 6);
+	jw_lit(&w, ",\"src_ip\":");
+	jw_addr(&w, src);
+	jw_lit(&w, ",\"src_port\":");
+	jw_u64(&w, sport);
+	jw_lit(&w, ",\"dst_ip\":");
+	jw_addr(&w, dst);
+	jw_lit(&w, ",\"dst_port\":");
+	jw_u64(&w, dport);
+	jw_lit(&w, ",\"fwd\":");
+	jw_dir(&w, df);
+	jw_lit(&w, ",\"rev\":");
+	jw_dir(&w, dr);
+	jw_lit(&w, ",\"packets\":");
+	jw_u64(&w, df->packets + dr->packets);
+	jw_lit(&w, ",\"bytes\":");
+	jw_u64(&w, df->bytes + dr->bytes);
+	if (rec->key.proto == IPPROTO_TCP) {
+		char fs[40];
+
+		record_tcp_flags_str(flags, fs, sizeof(fs));
+		jw_lit(&w, ",\"tcp\":{\"flags\":");
+		jw_u64(&w, flags);
+		jw_lit(&w, ",\"flags_str\":\"");
+		jw_raw(&w, fs, strlen(fs));
+		jw_lit(&w, "\",\"out_of_order\":");
+		jw_u64(&w, v->out_of_order);
+		jw_lit(&w, ",\"zero_windows\":");
+		jw_u64(&w, v->zero_windows);
+		jw_lit(&w, ",\"fwd\":");
+		jw_tcp_dir(&w, df);
+		jw_lit(&w, ",\"rev\":");
+		jw_tcp_dir(&w, dr);
+		jw_char(&w, '}');
+	}
+	if (v4) {
+		jw_lit(&w, ",\"ip_id\":");
+		jw_u64(&w, v->ip_id);
+	}
+	jw_lit(&w, ",\"first_seen\":");
+	jw_time(&w, rec->first_seen_wall_ns);
+	jw_lit(&w, ",\"last_seen\":");
+	jw_time(&w, rec->last_seen_wall_ns);
+	jw_lit(&w, ",\"duration_ms\":");
+	jw_u64(&w, rec->last_seen_wall_ns > rec->first_seen_wall_ns ?
+			   (rec->last_seen_wall_ns - rec->first_seen_wall_ns) / 1000000 :
+			   0);
+	verdict = rec->event == REC_DROP || v->verdict == GUARDER_VERDICT_DROP ? "drop" : "pass";
+	jw_lit(&w, ",\"verdict\":\"");
+	jw_raw(&w, verdict, strlen(verdict));
+	jw_lit(&w, "\",\"rule_id\":");
+	if (rec->event == REC_DROP)
+		jw_u64(&w, rec->rule_id);
+	else
+		jw_lit(&w, "null");
+	if (rec->event == REC_ICMP) {
+		const struct icmp_inner *in = &rec->inner;
+
+		jw_lit(&w, ",\"icmp\":{\"type\":");
+		jw_u64(&w, rec->icmp_type);
+		jw_lit(&w, ",\"code\":");
+		jw_u64(&w, rec->icmp_code);
+		jw_lit(&w, ",\"inner\":");
+		if (in->valid) {
+			jw_lit(&w, "{\"src_ip\":");
+			jw_addr(&w, in->src);
+			jw_lit(&w, ",\"dst_ip\":");
+			jw_addr(&w, in->dst);
+			jw_lit(&w, ",\"proto\":\"");
+			jw_raw(&w, record_proto_name(in->proto),
+			       strlen(record_proto_name(in->proto)));
+			jw_lit(&w, "\",\"proto_num\":");
+			jw_u64(&w, in->proto);
+			jw_lit(&w, ",\"src_port\":");
+			jw_u64(&w, in->sport);
+			jw_lit(&w, ",\"dst_port\":");
+			jw_u64(&w, in->dport);
+			jw_char(&w, '}');
+		} else {
+			jw_lit(&w, "null");
+		}
+		jw_char(&w, '}');
+	}
+	jw_char(&w, '}');
+
+	if (w.overflow) {
+		buf[0] = '\0';
+		return -ENOSPC;
+	}
+	*w.p = '\0';
+	return (int)(w.p - buf);
+}

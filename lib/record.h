@@ -75,4 +75,11 @@ const char *record_event_name(enum record_event ev);
 const char *record_end_reason_name(enum record_end_reason r);
 const char *record_proto_name(uint8_t proto); /* "tcp", "udp", "icmp", "ipv6-icmp", or the number */
 
+/*
+ * record_tcp_flags_str - TCP flag bits as "SYN|ACK|FIN" (bit order FIN,
+ * SYN, RST, PSH, ACK, URG, ECE, CWR; "" for none). Returns the length, or
+ * -ENOSPC (40 bytes always suffice).
+ */
+int record_tcp_flags_str(uint8_t flags, char *buf, size_t len);
+
 #endif /* GUARDER_RECORD_H */
