@@ -1,1 +1,1404 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The Guarder configuration loader.
+ *
+ * Every key lives in one table (config_keys[] below): its dotted name, its
+ * type, where it is stored, its default, its limits, whether it is secret and
+ * a one-line description. config_init(), config_load(), config_set(),
+ * config_dump() and config_print_keys() (which generates the key reference
+ * of docs/config.md) all walk that table, so adding a key is one row.
+ *
+ * The file is read with libyaml's event parser rather than its document
+ * loader: events carry the line of every key and value, and let us refuse
+ * anchors and aliases before they can expand into anything large.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <yaml.h>
+
+#include "config.h"
+#include "log.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Bounds on what we read: documented in docs/config.md. */
+#define CONFIG_MAX_FILE	  (1024 * 1024) /* bytes */
+#define CONFIG_MAX_SCALAR 4096		/* bytes, before and after ${VAR} expansion */
+#define GOT_MAX		  80		/* bytes of an offending value quoted back */
+
+#define REDACTED "<redacted>"
+
+enum key_type {
+	KT_UINT,    /* unsigned int, decimal, in [min, max] */
+	KT_BOOL,    /* bool: true/false, yes/no, on/off */
+	KT_ENUM,    /* int-sized enum, one of names[] */
+	KT_STRING,  /* char *, strdup'ed, length in [min, max]; NULL when unset */
+	KT_NAMEBUF, /* char[aux], length in [min, max] */
+	KT_IFLIST,  /* char[GUARDER_MAX_IFACES][GUARDER_IFNAME_MAX], count at aux */
+};
+
+enum key_flags {
+	KEY_SECRET = 1 << 0,	       /* never printed: dumps and errors hide it */
+	KEY_OPTIONAL = 1 << 1,	       /* KT_STRING: null or "" leaves it unset */
+	KEY_POW2 = 1 << 2,	       /* KT_UINT: must be a power of two */
+	KEY_DEFAULT_HOSTNAME = 1 << 3, /* KT_NAMEBUF: default is gethostname() */
+};
+
+/* A check refines the generic validation of a string; it fills @why. */
+typedef int (*check_fn)(const char *text, char *why, size_t why_len);
+
+struct config_key {
+	const char *name; /* dotted: "section.key" */
+	enum key_type type;
+	size_t offset;		  /* of the field in struct guarder_config */
+	size_t aux;		  /* KT_NAMEBUF: buffer size; KT_IFLIST: offset of count */
+	const char *def;	  /* default, as it would be written in the file */
+	unsigned long min, max;	  /* KT_UINT: value; KT_STRING/KT_NAMEBUF: length */
+	unsigned int flags;	  /* enum key_flags */
+	const char *const *names; /* KT_ENUM: the accepted words, by value */
+	check_fn check;		  /* extra validation of KT_STRING/KT_NAMEBUF */
+	const char *limits;	  /* docs: the rule when min..max does not say it all */
+	const char *doc;	  /* docs: one line */
+};
+
+static int check_node_name(const char *text, char *why, size_t why_len);
+static int check_abs_path(const char *text, char *why, size_t why_len);
+static int check_listen(const char *text, char *why, size_t why_len);
+static int check_token(const char *text, char *why, size_t why_len);
+
+static const char *const xdp_mode_names[] = {
+	[GUARDER_XDP_AUTO] = "auto",
+	[GUARDER_XDP_NATIVE] = "native",
+	[GUARDER_XDP_GENERIC] = "generic",
+	NULL,
+};
+
+#define OFF(field) offsetof(struct guarder_config, field)
+
+/* Grouped by section: config_dump() opens a section when the prefix changes. */
+static const struct config_key config_keys[] = {
+	{ .name = "node.name", .type = KT_NAMEBUF, .offset = OFF(node_name),
+	  .aux = GUARDER_NODE_NAME_MAX, .min = 1, .max = GUARDER_NODE_NAME_MAX - 1,
+	  .flags = KEY_DEFAULT_HOSTNAME, .check = check_node_name,
+	  .limits = "1..63 characters of `A-Z a-z 0-9 . _ -`",
+	  .doc = "Name of this machine in flow records and alerts." },
+
+	{ .name = "bpf.pin_path", .type = KT_STRING, .offset = OFF(bpf.pin_path),
+	  .def = "/sys/fs/bpf/guarder", .min = 2, .max = 200, .check = check_abs_path,
+	  .limits = "absolute path, at most 200 bytes",
+	  .doc = "bpffs directory where the maps are pinned, so a restarted collector and the API find them." },
+	{ .name = "bpf.flow_table_size", .type = KT_UINT, .offset = OFF(bpf.flow_table_size),
+	  .def = "1048576", .min = 1024, .max = 16777216,
+	  .doc = "Entries of the kernel flow table (LRU: the oldest flow is evicted when full)." },
+	{ .name = "bpf.icmp_table_size", .type = KT_UINT, .offset = OFF(bpf.icmp_table_size),
+	  .def = "65536", .min = 256, .max = 1048576,
+	  .doc = "Entries of the kernel ICMP table, one per (source, destination, type, code)." },
+	{ .name = "bpf.ringbuf_size", .type = KT_UINT, .offset = OFF(bpf.ringbuf_size),
+	  .def = "8388608", .min = 65536, .max = 1073741824, .flags = KEY_POW2,
+	  .doc = "Bytes of the ring buffer that carries flow events to the collector." },
+
+	{ .name = "collector.interfaces", .type = KT_IFLIST, .offset = OFF(collector.ifaces),
+	  .aux = OFF(collector.n_ifaces), .def = "",
+	  .limits = "at most 64 distinct names, each 1..15 bytes, no `/ : ,` or spaces",
+	  .doc = "Interfaces to attach to: a list, or one comma-separated string. Empty: `-iface` is required." },
+	{ .name = "collector.xdp_mode", .type = KT_ENUM, .offset = OFF(collector.xdp_mode),
+	  .def = "auto", .names = xdp_mode_names,
+	  .doc = "How to attach XDP: `native` (driver), `generic` (skb), `auto` (native, else generic)." },
+	{ .name = "collector.egress", .type = KT_BOOL, .offset = OFF(collector.egress),
+	  .def = "true",
+	  .doc = "Also count egress traffic with a tc program." },
+	{ .name = "collector.interval", .type = KT_UINT, .offset = OFF(collector.interval),
+	  .def = "10", .min = 1, .max = 3600,
+	  .doc = "Seconds between console summaries." },
+	{ .name = "collector.idle_timeout", .type = KT_UINT, .offset = OFF(collector.idle_timeout),
+	  .def = "60", .min = 1, .max = 86400,
+	  .doc = "Seconds without a packet after which a flow ends." },
+	{ .name = "collector.active_timeout", .type = KT_UINT, .offset = OFF(collector.active_timeout),
+	  .def = "300", .min = 1, .max = 86400,
+	  .doc = "Seconds between update records of a long-lived flow." },
+	{ .name = "collector.close_linger", .type = KT_UINT, .offset = OFF(collector.close_linger),
+	  .def = "2", .min = 0, .max = 300,
+	  .doc = "Seconds a TCP flow is kept after FIN or RST, to count the last packets." },
+	{ .name = "collector.sweep_interval", .type = KT_UINT, .offset = OFF(collector.sweep_interval),
+	  .def = "1", .min = 1, .max = 60,
+	  .doc = "Seconds between scans of the kernel table for expired flows." },
+	{ .name = "collector.top_flows", .type = KT_UINT, .offset = OFF(collector.top_flows),
+	  .def = "10", .min = 0, .max = 100,
+	  .doc = "Flows listed in each console summary (0: counters only)." },
+	{ .name = "collector.max_flows", .type = KT_UINT, .offset = OFF(collector.max_flows),
+	  .def = "1048576", .min = 1024, .max = 16777216,
+	  .doc = "Flows the collector keeps in memory; beyond it new flows are counted, not tracked." },
+	{ .name = "collector.console", .type = KT_BOOL, .offset = OFF(collector.console),
+	  .def = "true",
+	  .doc = "Print the summary on the console." },
+	{ .name = "collector.record_file", .type = KT_STRING, .offset = OFF(collector.record_file),
+	  .def = NULL, .min = 1, .max = PATH_MAX - 1, .flags = KEY_OPTIONAL,
+	  .limits = "a path, or `-` for standard output",
+	  .doc = "Append every flow record to this file as JSON lines. Unset or empty: off." },
+
+	{ .name = "api.listen", .type = KT_STRING, .offset = OFF(api.listen),
+	  .def = "127.0.0.1:8080", .min = 2, .max = 300, .check = check_listen,
+	  .limits = "`host:port`, `[ipv6]:port` or `:port` (all addresses); port 1..65535",
+	  .doc = "Address of the REST API. The collector's `-api` flag sets it." },
+	{ .name = "api.token", .type = KT_STRING, .offset = OFF(api.token),
+	  .def = NULL, .min = 16, .max = 256, .flags = KEY_SECRET | KEY_OPTIONAL, .check = check_token,
+	  .limits = "16..256 printable ASCII characters, no spaces",
+	  .doc = "Bearer token that API clients must send. Secret: give it as `${GUARDER_API_TOKEN}`." },
+};
+
+static void *field_of(struct guarder_config *cfg, const struct config_key *k)
+{
+	return (char *)cfg + k->offset;
+}
+
+static const void *cfield_of(const struct guarder_config *cfg, const struct config_key *k)
+{
+	return (const char *)cfg + k->offset;
+}
+
+static const struct config_key *key_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(config_keys); i++)
+		if (!strcmp(config_keys[i].name, name))
+			return &config_keys[i];
+	return NULL;
+}
+
+/* Is @prefix a section, i.e. do some keys start with "@prefix."? */
+static bool key_is_section(const char *prefix)
+{
+	size_t n = strlen(prefix), i;
+
+	for (i = 0; i < ARRAY_SIZE(config_keys); i++)
+		if (!strncmp(config_keys[i].name, prefix, n) && config_keys[i].name[n] == '.')
+			return true;
+	return false;
+}
+
+/* ---- checks on values ---- */
+
+static int why_set(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int why_set(char *why, size_t why_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, why_len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int check_node_name(const char *text, char *why, size_t why_len)
+{
+	const char *p;
+
+	for (p = text; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+			return why_set(why, why_len, "may only contain A-Z a-z 0-9 . _ -");
+	return 0;
+}
+
+static int check_abs_path(const char *text, char *why, size_t why_len)
+{
+	if (text[0] != '/')
+		return why_set(why, why_len, "must be an absolute path");
+	if (!strcmp(text, "/"))
+		return why_set(why, why_len, "must not be the root directory");
+	return 0;
+}
+
+static int parse_port(const char *text, char *why, size_t why_len)
+{
+	unsigned long port = 0;
+	const char *p;
+
+	if (!*text)
+		return why_set(why, why_len, "has no port (write host:port, [ipv6]:port or :port)");
+	for (p = text; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return why_set(why, why_len, "port must be a number from 1 to 65535");
+		port = port * 10 + (unsigned long)(*p - '0');
+		if (port > 65535)
+			break;
+	}
+	if (port < 1 || port > 65535)
+		return why_set(why, why_len, "port must be a number from 1 to 65535");
+	return 0;
+}
+
+static int check_listen(const char *text, char *why, size_t why_len)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	struct in6_addr a6;
+	const char *colon, *p;
+	size_t n;
+
+	if (text[0] == '[') {
+		const char *end = strchr(text, ']');
+
+		if (!end || end[1] != ':')
+			return why_set(why, why_len, "must be [ipv6]:port");
+		n = (size_t)(end - text - 1);
+		if (n == 0 || n >= sizeof(host))
+			return why_set(why, why_len, "is not an IPv6 address in brackets");
+		memcpy(host, text + 1, n);
+		host[n] = '\0';
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			return why_set(why, why_len, "is not an IPv6 address in brackets");
+		return parse_port(end + 2, why, why_len);
+	}
+	colon = strrchr(text, ':');
+	if (!colon)
+		return why_set(why, why_len, "must be host:port, [ipv6]:port or :port");
+	if (memchr(text, ':', (size_t)(colon - text)))
+		return why_set(why, why_len, "an IPv6 address must be in brackets: [addr]:port");
+	for (p = text; p < colon; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+			return why_set(why, why_len, "host must be a name or an address");
+	return parse_port(colon + 1, why, why_len);
+}
+
+static int check_token(const char *text, char *why, size_t why_len)
+{
+	const char *p;
+
+	if (!strcmp(text, REDACTED))
+		return why_set(why, why_len,
+			       "is the placeholder of a redacted dump; give the real secret, e.g. ${GUARDER_API_TOKEN}");
+	for (p = text; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			return why_set(why, why_len, "may only contain printable ASCII without spaces");
+	return 0;
+}
+
+/* Linux's own rule (dev_valid_name): no '/', ':' or whitespace, not "." or "..". */
+static int check_ifname(const char *name, size_t n, char *why, size_t why_len)
+{
+	size_t i;
+
+	if (n == 0)
+		return why_set(why, why_len, "has an empty interface name");
+	if (n >= GUARDER_IFNAME_MAX)
+		return why_set(why, why_len, "interface name \"%.*s\" is longer than %d bytes",
+			       (int)n, name, GUARDER_IFNAME_MAX - 1);
+	if ((n == 1 && name[0] == '.') || (n == 2 && name[0] == '.' && name[1] == '.'))
+		return why_set(why, why_len, "\"%.*s\" is not an interface name", (int)n, name);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c == '/' || c == ':' || c == ',' || c <= ' ' || c == 0x7f)
+			return why_set(why, why_len, "interface name \"%.*s\" has a forbidden character",
+				       (int)n, name);
+	}
+	return 0;
+}
+
+/* ---- setters: validate @text, then store it; @cfg is untouched on error ---- */
+
+static int set_uint(const struct config_key *k, struct guarder_config *cfg, const char *text,
+		    char *why, size_t why_len)
+{
+	unsigned long long v = 0;
+	const char *p;
+
+	if (text[0] == '-')
+		return why_set(why, why_len, "must not be negative");
+	if (!*text)
+		return why_set(why, why_len, "must be a number");
+	for (p = text; *p; p++)
+		if (*p < '0' || *p > '9')
+			return why_set(why, why_len, "must be a whole decimal number");
+	/* A leading zero would be octal to some YAML readers: refuse the doubt. */
+	if (text[0] == '0' && text[1])
+		return why_set(why, why_len, "must be a decimal number without leading zeros");
+	/* Saturate past max so a huge number cannot wrap into range. */
+	for (p = text; *p && v <= k->max; p++)
+		v = v * 10 + (unsigned long long)(*p - '0');
+	if (v < k->min || v > k->max)
+		return why_set(why, why_len, "must be between %lu and %lu", k->min, k->max);
+	if ((k->flags & KEY_POW2) && (v & (v - 1)))
+		return why_set(why, why_len, "must be a power of two");
+	*(unsigned int *)field_of(cfg, k) = (unsigned int)v;
+	return 0;
+}
+
+static int set_bool(const struct config_key *k, struct guarder_config *cfg, const char *text,
+		    char *why, size_t why_len)
+{
+	static const char *const yes[] = { "true", "yes", "on" };
+	static const char *const no[] = { "false", "no", "off" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (!strcasecmp(text, yes[i])) {
+			*(bool *)field_of(cfg, k) = true;
+			return 0;
+		}
+		if (!strcasecmp(text, no[i])) {
+			*(bool *)field_of(cfg, k) = false;
+			return 0;
+		}
+	}
+	return why_set(why, why_len, "must be true or false");
+}
+
+static int set_enum(const struct config_key *k, struct guarder_config *cfg, const char *text,
+		    char *why, size_t why_len)
+{
+	char list[128] = "";
+	size_t i;
+
+	for (i = 0; k->names[i]; i++) {
+		if (!strcmp(text, k->names[i])) {
+			*(int *)field_of(cfg, k) = (int)i;
+			return 0;
+		}
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+			 i ? (k->names[i + 1] ? ", " : " or ") : "", k->names[i]);
+	}
+	return why_set(why, why_len, "must be %s", list);
+}
+
+static int check_string(const struct config_key *k, const char *text, char *why, size_t why_len)
+{
+	size_t n = strlen(text), i;
+
+	if (n < k->min || n > k->max)
+		return why_set(why, why_len, "must be %lu to %lu bytes long", k->min, k->max);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)text[i] < ' ' || text[i] == 0x7f)
+			return why_set(why, why_len, "must not contain control characters");
+	return k->check ? k->check(text, why, why_len) : 0;
+}
+
+static int set_string(const struct config_key *k, struct guarder_config *cfg, const char *text,
+		      char *why, size_t why_len)
+{
+	char **field = field_of(cfg, k);
+	char *copy = NULL;
+	int err;
+
+	if (!*text && (k->flags & KEY_OPTIONAL)) {
+		/* An empty secret is almost always an empty ${VAR}: say so. */
+		if (k->flags & KEY_SECRET)
+			return why_set(why, why_len, "is empty (leave the key out, or null, to unset it)");
+	} else {
+		err = check_string(k, text, why, why_len);
+		if (err)
+			return err;
+		copy = strdup(text);
+		if (!copy)
+			return -ENOMEM;
+	}
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+static int set_namebuf(const struct config_key *k, struct guarder_config *cfg, const char *text,
+		       char *why, size_t why_len)
+{
+	int err = check_string(k, text, why, why_len);
+
+	if (err)
+		return err;
+	snprintf(field_of(cfg, k), k->aux, "%s", text);
+	return 0;
+}
+
+/* A comma-separated list; spaces around names are ignored. */
+static int set_iflist(const struct config_key *k, struct guarder_config *cfg, const char *text,
+		      char *why, size_t why_len)
+{
+	char names[GUARDER_MAX_IFACES][GUARDER_IFNAME_MAX];
+	const char *p = text, *end, *s, *e;
+	size_t n = 0, i, len;
+	int err;
+
+	while (*p == ' ')
+		p++;
+	if (*p) {
+		for (;;) {
+			end = strchr(p, ',');
+			if (!end)
+				end = p + strlen(p);
+			for (s = p; s < end && *s == ' '; s++)
+				;
+			for (e = end; e > s && e[-1] == ' '; e--)
+				;
+			len = (size_t)(e - s);
+			err = check_ifname(s, len, why, why_len);
+			if (err)
+				return err;
+			if (n == GUARDER_MAX_IFACES)
+				return why_set(why, why_len, "lists more than %d interfaces",
+					       GUARDER_MAX_IFACES);
+			memcpy(names[n], s, len);
+			names[n][len] = '\0';
+			for (i = 0; i < n; i++)
+				if (!strcmp(names[i], names[n]))
+					return why_set(why, why_len, "lists \"%s\" twice", names[n]);
+			n++;
+			if (!*end)
+				break;
+			p = end + 1;
+		}
+	}
+	memcpy(field_of(cfg, k), names, n * sizeof(names[0]));
+	memset((char *)field_of(cfg, k) + n * sizeof(names[0]), 0,
+	       (GUARDER_MAX_IFACES - n) * sizeof(names[0]));
+	*(size_t *)((char *)cfg + k->aux) = n;
+	return 0;
+}
+
+static int key_set(const struct config_key *k, struct guarder_config *cfg, const char *text,
+		   char *why, size_t why_len)
+{
+	switch (k->type) {
+	case KT_UINT:
+		return set_uint(k, cfg, text, why, why_len);
+	case KT_BOOL:
+		return set_bool(k, cfg, text, why, why_len);
+	case KT_ENUM:
+		return set_enum(k, cfg, text, why, why_len);
+	case KT_STRING:
+		return set_string(k, cfg, text, why, why_len);
+	case KT_NAMEBUF:
+		return set_namebuf(k, cfg, text, why, why_len);
+	case KT_IFLIST:
+		return set_iflist(k, cfg, text, why, why_len);
+	}
+	return why_set(why, why_len, "has an unknown type");
+}
+
+/* A YAML null (`key:`, `~`, `null`): unset where that means something. */
+static int key_set_null(const struct config_key *k, struct guarder_config *cfg, char *why,
+			size_t why_len)
+{
+	if (k->type == KT_IFLIST)
+		return set_iflist(k, cfg, "", why, why_len);
+	if (k->type == KT_STRING && (k->flags & KEY_OPTIONAL)) {
+		char **field = field_of(cfg, k);
+
+		free(*field);
+		*field = NULL;
+		return 0;
+	}
+	return why_set(why, why_len, "needs a value");
+}
+
+/* ---- error reporting ---- */
+
+/*
+ * Quote @text back into @out, escaped and cut to GOT_MAX bytes, so one line
+ * of error stays one line whatever the value holds.
+ */
+static void quote_got(const char *text, char *out, size_t out_len)
+{
+	size_t o = 0, i;
+
+	for (i = 0; text[i] && o + 5 < out_len; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (i == GOT_MAX) {
+			o += (size_t)snprintf(out + o, out_len - o, "...");
+			break;
+		}
+		if (c == '"' || c == '\\')
+			o += (size_t)snprintf(out + o, out_len - o, "\\%c", c);
+		else if (c < ' ' || c == 0x7f)
+			o += (size_t)snprintf(out + o, out_len - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+}
+
+/*
+ * The one error line: "FILE:LINE: KEY: what (got "TEXT")", or
+ * "ORIGIN: KEY: ..." for command-line values (line 0). A secret's value is
+ * never printed.
+ */
+static void report(const char *origin, size_t line, const char *key, const char *got,
+		   const struct config_key *k, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void report(const char *origin, size_t line, const char *key, const char *got,
+		   const struct config_key *k, const char *fmt, ...)
+{
+	char where[64] = "", what[512], quoted[GOT_MAX * 4 + 8], tail[GOT_MAX * 4 + 32] = "";
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (line)
+		snprintf(where, sizeof(where), ":%zu", line);
+	if (got && k && (k->flags & KEY_SECRET)) {
+		snprintf(tail, sizeof(tail), " (value hidden: secret)");
+	} else if (got) {
+		quote_got(got, quoted, sizeof(quoted));
+		snprintf(tail, sizeof(tail), " (got \"%s\")", quoted);
+	}
+	log_error("%s%s: %s%s%s%s", origin, where, key ? key : "", key ? ": " : "", what, tail);
+}
+
+/* ---- ${VAR} expansion ---- */
+
+/*
+ * Expand ${NAME} from the environment and $$ to $; any other $ stays as it
+ * is. The result is not scanned again, so a variable's value is taken
+ * literally. Returns 0, -EINVAL with @why filled, or -ENOMEM.
+ */
+static int expand_env(const char *in, char **out, char *why, size_t why_len)
+{
+	size_t cap = CONFIG_MAX_SCALAR + 1, o = 0;
+	const char *p = in;
+	char *buf;
+
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	while (*p) {
+		const char *add = p;
+		size_t add_len = 1;
+
+		if (p[0] == '$' && p[1] == '$') {
+			p += 2;
+		} else if (p[0] == '$' && p[1] == '{') {
+			const char *name = p + 2, *end = name;
+			char var[256];
+
+			while ((*end >= 'A' && *end <= 'Z') || (*end >= 'a' && *end <= 'z') ||
+			       (*end >= '0' && *end <= '9' && end > name) || *end == '_')
+				end++;
+			if (*end != '}' || end == name || (size_t)(end - name) >= sizeof(var)) {
+				free(buf);
+				return why_set(why, why_len,
+					       "has a bad ${NAME} reference (write $$ for a literal $)");
+			}
+			memcpy(var, name, (size_t)(end - name));
+			var[end - name] = '\0';
+			add = getenv(var);
+			if (!add) {
+				free(buf);
+				return why_set(why, why_len, "environment variable %s is not set", var);
+			}
+			add_len = strlen(add);
+			p = end + 1;
+		} else {
+			p++;
+		}
+		if (o + add_len > CONFIG_MAX_SCALAR) {
+			free(buf);
+			return why_set(why, why_len, "is longer than %d bytes after expansion",
+				       CONFIG_MAX_SCALAR);
+		}
+		memcpy(buf + o, add, add_len);
+		o += add_len;
+	}
+	buf[o] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/* ---- copying and freeing ---- */
+
+static void config_strings_clear(struct guarder_config *cfg)
+{
+	size_t i;
+
+	cfg->source = NULL;
+	for (i = 0; i < ARRAY_SIZE(config_keys); i++)
+		if (config_keys[i].type == KT_STRING)
+			*(char **)field_of(cfg, &config_keys[i]) = NULL;
+}
+
+void config_free(struct guarder_config *cfg)
+{
+	size_t i;
+
+	free(cfg->source);
+	for (i = 0; i < ARRAY_SIZE(config_keys); i++)
+		if (config_keys[i].type == KT_STRING)
+			free(*(char **)field_of(cfg, &config_keys[i]));
+	config_strings_clear(cfg);
+}
+
+/* Deep copy: @dst owns its own strings. On -ENOMEM @dst holds nothing. */
+static int config_copy(struct guarder_config *dst, const struct guarder_config *src)
+{
+	size_t i;
+
+	memcpy(dst, src, sizeof(*dst));
+	config_strings_clear(dst);
+	if (src->source && !(dst->source = strdup(src->source)))
+		goto nomem;
+	for (i = 0; i < ARRAY_SIZE(config_keys); i++) {
+		const struct config_key *k = &config_keys[i];
+		const char *s;
+		char **d;
+
+		if (k->type != KT_STRING)
+			continue;
+		s = *(char *const *)cfield_of(src, k);
+		d = field_of(dst, k);
+		if (s && !(*d = strdup(s)))
+			goto nomem;
+	}
+	return 0;
+nomem:
+	config_free(dst);
+	return -ENOMEM;
+}
+
+/* ---- defaults ---- */
+
+static void default_hostname(char *buf, size_t len)
+{
+	char host[256] = "";
+	char why[128];
+
+	/* Hostnames are [A-Za-z0-9.-]; anything odd falls back to a fixed name. */
+	if (gethostname(host, sizeof(host) - 1) || !host[0] || strlen(host) >= len ||
+	    check_node_name(host, why, sizeof(why)))
+		snprintf(host, sizeof(host), "localhost");
+	snprintf(buf, len, "%s", host);
+}
+
+int config_init(struct guarder_config *cfg)
+{
+	char why[256];
+	size_t i;
+	int err;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->source = strdup("<defaults>");
+	if (!cfg->source)
+		return -ENOMEM;
+	for (i = 0; i < ARRAY_SIZE(config_keys); i++) {
+		const struct config_key *k = &config_keys[i];
+
+		if (k->flags & KEY_DEFAULT_HOSTNAME) {
+			default_hostname(field_of(cfg, k), k->aux);
+			continue;
+		}
+		if (!k->def)
+			continue; /* unset: NULL from the memset */
+		/* Defaults go through the same validation as the file. */
+		err = key_set(k, cfg, k->def, why, sizeof(why));
+		if (err) {
+			if (err == -EINVAL)
+				report("<defaults>", 0, k->name, k->def, k, "%s", why);
+			config_free(cfg);
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* ---- the YAML file ---- */
+
+struct seen_key {
+	char *path;
+	size_t line;
+};
+
+struct loader {
+	const char *file;
+	const char *text; /* the file's bytes, for reader error lines */
+	yaml_parser_t parser;
+	struct guarder_config *cfg;
+	struct seen_key *seen;
+	size_t n_seen;
+};
+
+static size_t event_line(const yaml_event_t *ev)
+{
+	return ev->start_mark.line + 1;
+}
+
+static int next_event(struct loader *l, yaml_event_t *ev)
+{
+	const char *anchor = NULL, *tag = NULL;
+
+	if (!yaml_parser_parse(&l->parser, ev)) {
+		const yaml_parser_t *p = &l->parser;
+		size_t line = p->problem_mark.line + 1, i;
+
+		if (p->error == YAML_MEMORY_ERROR) {
+			report(l->file, 0, NULL, NULL, NULL, "out of memory");
+			return -ENOMEM;
+		}
+		if (p->error == YAML_READER_ERROR) {
+			/* reader errors carry a byte offset, not a mark */
+			line = 1;
+			for (i = 0; i < p->problem_offset && l->text[i]; i++)
+				line += l->text[i] == '\n';
+		}
+		report(l->file, line, NULL, NULL, NULL, "YAML syntax error: %s%s%s",
+		       p->problem ? p->problem : "unknown", p->context ? " " : "",
+		       p->context ? p->context : "");
+		return -EINVAL;
+	}
+	switch (ev->type) {
+	case YAML_ALIAS_EVENT:
+		anchor = "";
+		break;
+	case YAML_SCALAR_EVENT:
+		anchor = (const char *)ev->data.scalar.anchor;
+		tag = (const char *)ev->data.scalar.tag;
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+		anchor = (const char *)ev->data.sequence_start.anchor;
+		tag = (const char *)ev->data.sequence_start.tag;
+		break;
+	case YAML_MAPPING_START_EVENT:
+		anchor = (const char *)ev->data.mapping_start.anchor;
+		tag = (const char *)ev->data.mapping_start.tag;
+		break;
+	default:
+		break;
+	}
+	/* Keys are typed by the table; anchors and tags would only blur that. */
+	if (anchor || tag) {
+		report(l->file, event_line(ev), NULL, NULL, NULL, "YAML %s are not supported here",
+		       anchor ? "anchors and aliases" : "tags");
+		yaml_event_delete(ev);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool scalar_is_null(const yaml_event_t *ev)
+{
+	const char *v = (const char *)ev->data.scalar.value;
+
+	if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+	       !strcmp(v, "NULL");
+}
+
+static const char *event_kind(const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_MAPPING_START_EVENT:
+		return "a mapping";
+	case YAML_SEQUENCE_START_EVENT:
+		return "a list";
+	default:
+		return "a single value";
+	}
+}
+
+/* Scalar text: bounded, no NUL inside, then ${VAR}-expanded into @out. */
+static int scalar_text(struct loader *l, const yaml_event_t *ev, const char *key,
+		       const struct config_key *k, char **out)
+{
+	const char *raw = (const char *)ev->data.scalar.value;
+	char why[256];
+	int err;
+
+	if (ev->data.scalar.length > CONFIG_MAX_SCALAR) {
+		report(l->file, event_line(ev), key, NULL, NULL, "value is longer than %d bytes",
+		       CONFIG_MAX_SCALAR);
+		return -EINVAL;
+	}
+	if (strlen(raw) != ev->data.scalar.length) {
+		report(l->file, event_line(ev), key, NULL, NULL, "value contains a NUL byte");
+		return -EINVAL;
+	}
+	err = expand_env(raw, out, why, sizeof(why));
+	if (err == -EINVAL)
+		report(l->file, event_line(ev), key, raw, k, "%s", why);
+	return err;
+}
+
+static int apply_scalar(struct loader *l, const struct config_key *k, const yaml_event_t *ev)
+{
+	char why[256], *text = NULL;
+	int err;
+
+	if (scalar_is_null(ev)) {
+		err = key_set_null(k, l->cfg, why, sizeof(why));
+		if (err == -EINVAL)
+			report(l->file, event_line(ev), k->name, NULL, k, "%s", why);
+		return err;
+	}
+	err = scalar_text(l, ev, k->name, k, &text);
+	if (err)
+		return err;
+	err = key_set(k, l->cfg, text, why, sizeof(why));
+	if (err == -EINVAL)
+		report(l->file, event_line(ev), k->name, text, k, "%s", why);
+	free(text);
+	return err;
+}
+
+/* A YAML list of interface names: checked one by one, then stored as one. */
+static int apply_sequence(struct loader *l, const struct config_key *k, const yaml_event_t *start)
+{
+	char why[256], *joined, *text = NULL;
+	size_t len = 0, n = 0;
+	yaml_event_t ev;
+	int err;
+
+	joined = malloc(GUARDER_MAX_IFACES * GUARDER_IFNAME_MAX + 1);
+	if (!joined)
+		return -ENOMEM;
+	joined[0] = '\0';
+	for (;;) {
+		err = next_event(l, &ev);
+		if (err)
+			goto out;
+		if (ev.type == YAML_SEQUENCE_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		if (ev.type != YAML_SCALAR_EVENT || scalar_is_null(&ev)) {
+			report(l->file, event_line(&ev), k->name, NULL, NULL,
+			       "list items must be interface names, not %s",
+			       ev.type == YAML_SCALAR_EVENT ? "null" : event_kind(&ev));
+			err = -EINVAL;
+			goto out_event;
+		}
+		err = scalar_text(l, &ev, k->name, k, &text);
+		if (err)
+			goto out_event;
+		err = check_ifname(text, strlen(text), why, sizeof(why));
+		if (!err && ++n > GUARDER_MAX_IFACES)
+			err = why_set(why, sizeof(why), "lists more than %d interfaces",
+				      GUARDER_MAX_IFACES);
+		if (err) {
+			report(l->file, event_line(&ev), k->name, text, k, "%s", why);
+			goto out_event;
+		}
+		len += (size_t)sprintf(joined + len, "%s%s", len ? "," : "", text);
+		free(text);
+		text = NULL;
+		yaml_event_delete(&ev);
+	}
+	err = key_set(k, l->cfg, joined, why, sizeof(why));
+	if (err == -EINVAL)
+		report(l->file, event_line(start), k->name, NULL, k, "%s", why);
+	goto out;
+out_event:
+	yaml_event_delete(&ev);
+out:
+	free(text);
+	free(joined);
+	return err;
+}
+
+/* "unknown key" with the keys that section does know, to spot the typo. */
+static void report_unknown(struct loader *l, size_t line, const char *path, const char *prefix)
+{
+	size_t plen = prefix ? strlen(prefix) : 0, i, o = 0, last_n = 0;
+	const char *last = NULL;
+	char known[512] = "";
+
+	for (i = 0; i < ARRAY_SIZE(config_keys) && o < sizeof(known) - 1; i++) {
+		const char *name = config_keys[i].name, *rest, *dot;
+		size_t n;
+
+		if (plen && (strncmp(name, prefix, plen) || name[plen] != '.'))
+			continue;
+		rest = plen ? name + plen + 1 : name;
+		dot = strchr(rest, '.');
+		n = dot ? (size_t)(dot - rest) : strlen(rest);
+		/* the table is grouped by section: a section repeats only in a row */
+		if (last && n == last_n && !strncmp(rest, last, n))
+			continue;
+		last = rest;
+		last_n = n;
+		o += (size_t)snprintf(known + o, sizeof(known) - o, "%s%.*s", o ? ", " : "", (int)n,
+				      rest);
+	}
+	report(l->file, line, path, NULL, NULL, "unknown key (%s: %s)",
+	       plen ? "this section has" : "sections are", known);
+}
+
+static int parse_mapping(struct loader *l, const char *prefix);
+
+/* The value of @path, which the table says is a section or a key. */
+static int parse_value(struct loader *l, const char *path, const char *prefix, size_t key_line)
+{
+	const struct config_key *k = key_find(path);
+	yaml_event_t ev;
+	int err;
+
+	if (!k && !key_is_section(path)) {
+		report_unknown(l, key_line, path, prefix);
+		return -EINVAL;
+	}
+	err = next_event(l, &ev);
+	if (err)
+		return err;
+	if (!k) {
+		if (ev.type == YAML_MAPPING_START_EVENT)
+			err = parse_mapping(l, path);
+		else if (ev.type == YAML_SCALAR_EVENT && scalar_is_null(&ev))
+			err = 0; /* a section whose keys are all commented out */
+		else {
+			report(l->file, event_line(&ev), path, NULL, NULL,
+			       "is a section: expected a mapping of keys, got %s", event_kind(&ev));
+			err = -EINVAL;
+		}
+	} else if (ev.type == YAML_SCALAR_EVENT) {
+		err = apply_scalar(l, k, &ev);
+	} else if (ev.type == YAML_SEQUENCE_START_EVENT && k->type == KT_IFLIST) {
+		err = apply_sequence(l, k, &ev);
+	} else {
+		report(l->file, event_line(&ev), path, NULL, NULL, "expected a single value, got %s",
+		       event_kind(&ev));
+		err = -EINVAL;
+	}
+	yaml_event_delete(&ev);
+	return err;
+}
+
+static int seen_add(struct loader *l, const char *path, size_t line)
+{
+	struct seen_key *s;
+	size_t i;
+
+	for (i = 0; i < l->n_seen; i++) {
+		if (!strcmp(l->seen[i].path, path)) {
+			report(l->file, line, path, NULL, NULL, "duplicate key (first on line %zu)",
+			       l->seen[i].line);
+			return -EINVAL;
+		}
+	}
+	s = realloc(l->seen, (l->n_seen + 1) * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	l->seen = s;
+	s[l->n_seen].path = strdup(path);
+	if (!s[l->n_seen].path)
+		return -ENOMEM;
+	s[l->n_seen++].line = line;
+	return 0;
+}
+
+/* A mapping whose MAPPING_START was consumed; @prefix is NULL at the top. */
+static int parse_mapping(struct loader *l, const char *prefix)
+{
+	char *path = NULL;
+	yaml_event_t ev;
+	size_t line;
+	int err;
+
+	for (;;) {
+		const char *key;
+
+		err = next_event(l, &ev);
+		if (err)
+			return err;
+		if (ev.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&ev);
+			return 0;
+		}
+		line = event_line(&ev);
+		if (ev.type != YAML_SCALAR_EVENT) {
+			report(l->file, line, prefix, NULL, NULL, "keys must be names, not %s",
+			       event_kind(&ev));
+			err = -EINVAL;
+			break;
+		}
+		key = (const char *)ev.data.scalar.value;
+		/* "bpf.pin_path:" at the top would alias the nested key: refuse it */
+		if (!*key || strchr(key, '.') || strlen(key) != ev.data.scalar.length ||
+		    ev.data.scalar.length > 64) {
+			char shown[GOT_MAX * 4 + 8];
+
+			quote_got(key, shown, sizeof(shown));
+			report(l->file, line, prefix ? prefix : "(top)", NULL, NULL,
+			       "\"%s\" is not a key name (nest sections instead of writing a.b)",
+			       shown);
+			err = -EINVAL;
+			break;
+		}
+		if (asprintf(&path, "%s%s%s", prefix ? prefix : "", prefix ? "." : "", key) < 0) {
+			path = NULL;
+			err = -ENOMEM;
+			break;
+		}
+		yaml_event_delete(&ev);
+		err = seen_add(l, path, line);
+		if (!err)
+			err = parse_value(l, path, prefix, line);
+		free(path);
+		path = NULL;
+		if (err)
+			return err;
+	}
+	yaml_event_delete(&ev);
+	return err;
+}
+
+static int parse_stream(struct loader *l)
+{
+	yaml_event_t ev;
+	int err;
+
+	err = next_event(l, &ev); /* STREAM_START */
+	if (err)
+		return err;
+	yaml_event_delete(&ev);
+	err = next_event(l, &ev);
+	if (err)
+		return err;
+	if (ev.type == YAML_STREAM_END_EVENT) {
+		/* empty file, or only comments: every key at its default */
+		yaml_event_delete(&ev);
+		return 0;
+	}
+	yaml_event_delete(&ev); /* DOCUMENT_START */
+	err = next_event(l, &ev);
+	if (err)
+		return err;
+	if (ev.type == YAML_MAPPING_START_EVENT) {
+		yaml_event_delete(&ev);
+		err = parse_mapping(l, NULL);
+		if (err)
+			return err;
+	} else if (ev.type == YAML_SCALAR_EVENT && scalar_is_null(&ev)) {
+		yaml_event_delete(&ev);
+	} else {
+		report(l->file, event_line(&ev), NULL, NULL, NULL,
+		       "the file must be a mapping of sections (node:, bpf:, ...), not %s",
+		       event_kind(&ev));
+		yaml_event_delete(&ev);
+		return -EINVAL;
+	}
+	err = next_event(l, &ev); /* DOCUMENT_END */
+	if (err)
+		return err;
+	yaml_event_delete(&ev);
+	err = next_event(l, &ev);
+	if (err)
+		return err;
+	if (ev.type != YAML_STREAM_END_EVENT) {
+		report(l->file, event_line(&ev), NULL, NULL, NULL,
+		       "only one YAML document is allowed");
+		err = -EINVAL;
+	}
+	yaml_event_delete(&ev);
+	return err;
+}
+
+/* Read all of @path, refusing what is not a regular file or is too big. */
+static int read_file(const char *path, char **text, size_t *len)
+{
+	struct stat st;
+	ssize_t n;
+	size_t got = 0;
+	char *buf;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		report(path, 0, NULL, NULL, NULL, "cannot open: %s", strerror(-err));
+		return err;
+	}
+	if (fstat(fd, &st)) {
+		err = -errno;
+		report(path, 0, NULL, NULL, NULL, "cannot stat: %s", strerror(-err));
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		report(path, 0, NULL, NULL, NULL, "not a regular file");
+		err = -EINVAL;
+		goto out_close;
+	}
+	buf = malloc(CONFIG_MAX_FILE + 2);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out_close;
+	}
+	/* Read one byte past the limit so a file that grew is caught too. */
+	while (got <= CONFIG_MAX_FILE) {
+		n = read(fd, buf + got, CONFIG_MAX_FILE + 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			report(path, 0, NULL, NULL, NULL, "cannot read: %s", strerror(-err));
+			free(buf);
+			goto out_close;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got > CONFIG_MAX_FILE) {
+		report(path, 0, NULL, NULL, NULL, "larger than %d bytes", CONFIG_MAX_FILE);
+		free(buf);
+		err = -EFBIG;
+		goto out_close;
+	}
+	buf[got] = '\0';
+	*text = buf;
+	*len = got;
+	err = 0;
+out_close:
+	close(fd);
+	return err;
+}
+
+int config_load(struct guarder_config *cfg, const char *path)
+{
+	struct guarder_config next;
+	struct loader l = { .file = path };
+	char *text, *source;
+	size_t len, i;
+	int err;
+
+	err = read_file(path, &text, &len);
+	if (err)
+		return err;
+	source = strdup(path);
+	err = source ? config_copy(&next, cfg) : -ENOMEM;
+	if (err) {
+		free(source);
+		free(text);
+		return err;
+	}
+	free(next.source);
+	next.source = source;
+	l.text = text;
+	l.cfg = &next;
+	if (!yaml_parser_initialize(&l.parser)) {
+		err = -ENOMEM;
+	} else {
+		yaml_parser_set_input_string(&l.parser, (const unsigned char *)text, len);
+		err = parse_stream(&l);
+		yaml_parser_delete(&l.parser);
+	}
+	if (err == -ENOMEM)
+		report(path, 0, NULL, NULL, NULL, "out of memory");
+	for (i = 0; i < l.n_seen; i++)
+		free(l.seen[i].path);
+	free(l.seen);
+	free(text);
+	if (err) {
+		config_free(&next);
+		return err;
+	}
+	config_free(cfg);
+	*cfg = next;
+	return 0;
+}
+
+int config_set(struct guarder_config *cfg, const char *key, const char *value, const char *origin)
+{
+	const struct config_key *k = key_find(key);
+	char why[256];
+	int err;
+
+	if (!origin)
+		origin = key;
+	if (!k) {
+		report(origin, 0, key, NULL, NULL, "unknown key");
+		return -EINVAL;
+	}
+	if (!value) {
+		report(origin, 0, key, NULL, NULL, "needs a value");
+		return -EINVAL;
+	}
+	if (strlen(value) > CONFIG_MAX_SCALAR) {
+		report(origin, 0, key, NULL, NULL, "value is longer than %d bytes", CONFIG_MAX_SCALAR);
+		return -EINVAL;
+	}
+	err = key_set(k, cfg, value, why, sizeof(why));
+	if (err == -EINVAL)
+		report(origin, 0, key, value, k, "%s", why);
+	return err;
+}
+
+/* ---- dump ---- */
+
+/* A double-quoted YAML string that reads back as @s, with $ doubled. */
+static void dump_quoted(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c == '$')
+			fputs("$$", out);
+		else if (c < ' ' || c == 0x7f)
+			fprintf(out, "\\x%02x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static void dump_value(FILE *out, const struct guarder_config *cfg, const struct config_key *k)
+{
+	const void *f = cfield_of(cfg, k);
+	size_t i, n;
+
+	switch (k->type) {
+	case KT_UINT:
+		fprintf(out, "%u", *(const unsigned int *)f);
+		break;
+	case KT_BOOL:
+		fputs(*(const bool *)f ? "true" : "false", out);
+		break;
+	case KT_ENUM:
+		fputs(k->names[*(const int *)f], out);
+		break;
+	case KT_NAMEBUF:
+		dump_quoted(out, f);
+		break;
+	case KT_STRING:
+		if (!*(char *const *)f)
+			fputs("null # unset", out);
+		else if (k->flags & KEY_SECRET)
+			fputs("\"" REDACTED "\"", out);
+		else
+			dump_quoted(out, *(char *const *)f);
+		break;
+	case KT_IFLIST:
+		n = *(const size_t *)((const char *)cfg + k->aux);
+		fputc('[', out);
+		for (i = 0; i < n; i++) {
+			if (i)
+				fputs(", ", out);
+			dump_quoted(out, (const char *)f + i * GUARDER_IFNAME_MAX);
+		}
+		fputc(']', out);
+		break;
+	}
+}
+
+void config_dump(const struct guarder_config *cfg, FILE *out)
+{
+	const char *prev = "";
+	size_t i;
+
+	fputs("# Effective Guarder configuration, from ", out);
+	dump_quoted(out, cfg->source ? cfg->source : "<defaults>");
+	fputs("\n", out);
+	for (i = 0; i < ARRAY_SIZE(config_keys); i++) {
+		const char *name = config_keys[i].name, *a = name, *b = prev, *seg;
+		int depth = 0;
+
+		/* Skip the sections shared with the previous key... */
+		for (;;) {
+			const char *da = strchr(a, '.'), *db = strchr(b, '.');
+
+			if (!da || !db || da - a != db - b || strncmp(a, b, (size_t)(da - a)))
+				break;
+			a = da + 1;
+			b = db + 1;
+			depth++;
+		}
+		/* ...then open the new ones, then write the key. */
+		for (seg = a;; depth++) {
+			const char *dot = strchr(seg, '.');
+
+			fprintf(out, "%*s%.*s:", depth * 2, "", dot ? (int)(dot - seg) : (int)strlen(seg),
+				seg);
+			if (!dot)
+				break;
+			fputc('\n', out);
+			seg = dot + 1;
+		}
+		fputc(' ', out);
+		dump_value(out, cfg, &config_keys[i]);
+		fputc('\n', out);
+		prev = name;
+	}
+}
+
+const char *config_xdp_mode_name(enum guarder_xdp_mode mode)
+{
+	if ((size_t)mode >= ARRAY_SIZE(xdp_mode_names) - 1)
+		return "unknown";
+	return xdp_mode_names[mode];
+}
+
+/* ---- the key reference for docs/config.md ---- */
+
+static const char *type_name(const struct config_key *k)
+{
+	switch (k->type) {
+	case KT_UINT:
+		return "integer";
+	case KT_BOOL:
+		return "boolean";
+	case KT_ENUM:
+		return "word";
+	case KT_STRING:
+		return k->flags & KEY_SECRET ? "string, secret" : "string";
+	case KT_NAMEBUF:
+		return "string";
+	case KT_IFLIST:
+		return "list of names";
+	}
+	return "?";
+}
+
+void config_print_keys(FILE *out)
+{
+	size_t i, j;
+
+	fputs("| key | type | default | limits | meaning |\n", out);
+	fputs("|---|---|---|---|---|\n", out);
+	for (i = 0; i < ARRAY_SIZE(config_keys); i++) {
+		const struct config_key *k = &config_keys[i];
+
+		fprintf(out, "| `%s` | %s | ", k->name, type_name(k));
+		if (k->flags & KEY_DEFAULT_HOSTNAME)
+			fputs("the host name", out);
+		else if (!k->def)
+			fputs("unset", out);
+		else if (!*k->def)
+			fputs("empty", out);
+		else
+			fprintf(out, "`%s`", k->def);
+		fputs(" | ", out);
+		if (k->limits) {
+			fputs(k->limits, out);
+		} else if (k->type == KT_UINT) {
+			fprintf(out, "%lu..%lu%s", k->min, k->max,
+				k->flags & KEY_POW2 ? ", a power of two" : "");
+		} else if (k->type == KT_ENUM) {
+			for (j = 0; k->names[j]; j++)
+				fprintf(out, "%s`%s`", j ? ", " : "", k->names[j]);
+		} else if (k->type == KT_BOOL) {
+			fputs("`true` or `false`", out);
+		}
+		fprintf(out, " | %s |\n", k->doc);
+	}
+}
+
+size_t config_key_count(void)
+{
+	return ARRAY_SIZE(config_keys);
+}
+
+const char *config_key_name(size_t i)
+{
+	return i < ARRAY_SIZE(config_keys) ? config_keys[i].name : NULL;
+}

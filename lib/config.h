@@ -50,13 +50,13 @@ struct guarder_config {
 		unsigned int top_flows;		/* flows in the console summary; default 10 */
 		unsigned int max_flows;		/* user-space flow view bound; default 1048576 */
 		bool console;			/* print the summary; default true */
-		char *record_file;		/* JSON lines of every record; "-" = stdout; default off */
+		char *record_file;		/* JSON lines of every record; "-" = stdout; NULL = off (default) */
 	} collector;
 
 	/* api: read by guarder-api; the collector's -api flag sets listen */
 	struct {
 		char *listen; /* default 127.0.0.1:8080 */
-		char *token;  /* secret; default unset */
+		char *token;  /* secret; NULL = unset (default) */
 	} api;
 };
 
@@ -85,13 +85,27 @@ int config_set(struct guarder_config *cfg, const char *key, const char *value, c
 
 /*
  * config_dump - write the effective config to @out as YAML that
- * config_load accepts, with every secret replaced by "<redacted>".
+ * config_load accepts, with every secret replaced by "<redacted>" (and an
+ * unset one written as null). config_load refuses "<redacted>" as a
+ * secret's value: put the real secret (or ${VAR}) back before loading.
  */
 void config_dump(const struct guarder_config *cfg, FILE *out);
 
 /* config_free - release what config_init/config_load allocated. */
 void config_free(struct guarder_config *cfg);
 
+/* config_xdp_mode_name - "auto", "native" or "generic" ("unknown" otherwise). */
 const char *config_xdp_mode_name(enum guarder_xdp_mode mode);
+
+/*
+ * config_print_keys - write the key reference (a Markdown table: key, type,
+ * default, limits, meaning) generated from the key table. docs/config.md
+ * embeds it verbatim and test_config checks that it is up to date.
+ */
+void config_print_keys(FILE *out);
+
+/* config_key_count, config_key_name - walk the dotted names of every key. */
+size_t config_key_count(void);
+const char *config_key_name(size_t i);
 
 #endif /* GUARDER_CONFIG_H */
