@@ -1,5 +1,534 @@
 // SPDX-License-Identifier: GPL-2.0
-int main(void)
+/*
+ * guarder-collector: load the flow tracker into the kernel, attach it to
+ * the configured interfaces, and turn its events and flow table into flow
+ * records and a console summary until SIGINT or SIGTERM.
+ *
+ * One thread, one epoll set: the ring buffer, a sweep timer, a summary
+ * timer and a signalfd. Exit status 0 after a clean signal shutdown, 1 on
+ * any error.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "flow_view.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/timeconv.h"
+#include "loader.h"
+#include "sink.h"
+
+#ifndef GUARDER_VERSION
+#define GUARDER_VERSION "0.1.0"
+#endif
+
+#define SINK_FLUSH_TIMEOUT_MS 2000
+#define MAX_SINKS	      4
+
+/* The config key that -iface sets (a comma-separated list). */
+#define IFACES_KEY "collector.interfaces"
+
+struct options {
+	const char *config_path;
+	const char *iface;
+	const char *interval;
+	const char *api;
+	bool check_config;
+	bool verbose;
+};
+
+enum { TAG_RINGBUF = 1, TAG_SWEEP, TAG_SUMMARY, TAG_SIGNAL };
+
+struct collector {
+	const struct guarder_config *cfg;
+	struct loader *ld;
+	struct flow_view *fv;
+	struct sink *sinks[MAX_SINKS];
+	size_t n_sinks;
+	struct ring_buffer *rb;
+	int epfd;
+	int sweep_fd;
+	int summary_fd;
+	int signal_fd;
+};
+
+static void usage(FILE *out)
 {
+	fprintf(out,
+		"Usage: guarder-collector [options]\n"
+		"\n"
+		"Track the flows of network interfaces with an XDP program (ingress)\n"
+		"and a tc program (egress), and print a summary every interval.\n"
+		"\n"
+		"Options (one or two leading dashes; -name value or -name=value):\n"
+		"  -c, -config FILE   read FILE instead of %s\n"
+		"  -iface LIST        interfaces to watch, comma-separated (collector.interfaces)\n"
+		"  -interval SECONDS  console summary period (collector.interval)\n"
+		"  -api ADDR          listen address of guarder-api (api.listen); this\n"
+		"                     process serves no API itself\n"
+		"  -check-config      validate the config and flags, print the effective\n"
+		"                     config (secrets redacted) and exit; needs no privileges\n"
+		"  -v, -verbose       debug logging (libbpf and libxdp included)\n"
+		"  -version           print the version and exit\n"
+		"  -h, -help          this text\n"
+		"\n"
+		"Flags override the file. Without -c and without %s the built-in\n"
+		"defaults are used. Stop with Ctrl-C or SIGTERM: the programs are detached.\n",
+		GUARDER_CONFIG_DEFAULT_PATH, GUARDER_CONFIG_DEFAULT_PATH);
+}
+
+/*
+ * parse_args - accept "-name", "--name", "-name value" and "-name=value",
+ * so that the original tool's "-iface eth0 -interval 5 -api :8080" keeps
+ * working next to GNU-style "--iface=eth0". Returns 0 to run, 1 when
+ * --help or --version was served, or -EINVAL (message printed).
+ */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i], *name, *value = NULL, *eq;
+		const char **dst = NULL;
+		char flag[32];
+		size_t len;
+
+		if (arg[0] != '-' || arg[1] == '\0') {
+			fprintf(stderr, "guarder-collector: unexpected argument '%s' (see --help)\n",
+				arg);
+			return -EINVAL;
+		}
+		name = arg + (arg[1] == '-' ? 2 : 1);
+		eq = strchr(name, '=');
+		len = eq ? (size_t)(eq - name) : strlen(name);
+		if (len >= sizeof(flag)) {
+			fprintf(stderr, "guarder-collector: unknown option '%s' (see --help)\n", arg);
+			return -EINVAL;
+		}
+		memcpy(flag, name, len);
+		flag[len] = '\0';
+		if (eq)
+			value = eq + 1;
+
+		if (!strcmp(flag, "h") || !strcmp(flag, "help")) {
+			usage(stdout);
+			return 1;
+		} else if (!strcmp(flag, "version")) {
+			printf("guarder-collector %s (libbpf %u.%u)\n", GUARDER_VERSION,
+			       libbpf_major_version(), libbpf_minor_version());
+			return 1;
+		} else if (!strcmp(flag, "check-config")) {
+			o->check_config = true;
+		} else if (!strcmp(flag, "v") || !strcmp(flag, "verbose")) {
+			o->verbose = true;
+		} else if (!strcmp(flag, "c") || !strcmp(flag, "config")) {
+			dst = &o->config_path;
+		} else if (!strcmp(flag, "iface")) {
+			dst = &o->iface;
+		} else if (!strcmp(flag, "interval")) {
+			dst = &o->interval;
+		} else if (!strcmp(flag, "api")) {
+			dst = &o->api;
+		} else {
+			fprintf(stderr, "guarder-collector: unknown option '%s' (see --help)\n", arg);
+			return -EINVAL;
+		}
+
+		if (!dst) {
+			if (value) {
+				fprintf(stderr, "guarder-collector: option '-%s' takes no value\n",
+					flag);
+				return -EINVAL;
+			}
+			continue;
+		}
+		if (!value) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "guarder-collector: option '-%s' needs a value\n",
+					flag);
+				return -EINVAL;
+			}
+			value = argv[++i];
+		}
+		*dst = value;
+	}
 	return 0;
+}
+
+/*
+ * load_config - defaults, then the file (-c, or the default path if it
+ * exists), then the flags. Errors are printed by the config loader with
+ * file:line or the flag's name. Returns 0 or a negative errno.
+ */
+static int load_config(struct guarder_config *cfg, const struct options *o)
+{
+	int err;
+
+	err = config_init(cfg);
+	if (err) {
+		log_error("cannot initialise the config: %s", strerror(-err));
+		return err;
+	}
+	if (o->config_path) {
+		err = config_load(cfg, o->config_path);
+		if (err)
+			return err;
+		log_info("config: %s", o->config_path);
+	} else if (access(GUARDER_CONFIG_DEFAULT_PATH, F_OK) == 0) {
+		err = config_load(cfg, GUARDER_CONFIG_DEFAULT_PATH);
+		if (err)
+			return err;
+		log_info("config: %s", GUARDER_CONFIG_DEFAULT_PATH);
+	} else {
+		log_info("config: no %s, using the built-in defaults",
+			 GUARDER_CONFIG_DEFAULT_PATH);
+	}
+
+	if (o->iface) {
+		err = config_set(cfg, IFACES_KEY, o->iface, "-iface");
+		if (err)
+			return err;
+	}
+	if (o->interval) {
+		err = config_set(cfg, "collector.interval", o->interval, "-interval");
+		if (err)
+			return err;
+	}
+	if (o->api) {
+		err = config_set(cfg, "api.listen", o->api, "-api");
+		if (err)
+			return err;
+		log_info("-api %s sets api.listen, the address guarder-api serves the REST "
+			 "API on; the collector itself serves no API",
+			 o->api);
+	}
+	return 0;
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	return flow_view_on_event(ctx, data, size);
+}
+
+static int timer_new(unsigned int seconds)
+{
+	struct itimerspec its = {
+		.it_interval = { .tv_sec = seconds },
+		.it_value = { .tv_sec = seconds },
+	};
+	int fd;
+
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (timerfd_settime(fd, 0, &its, NULL)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Expirations are not counted: a late tick just runs once. */
+static void timer_drain(int fd)
+{
+	uint64_t n;
+
+	while (read(fd, &n, sizeof(n)) == sizeof(n))
+		;
+}
+
+static int epoll_add(int epfd, int fd, uint32_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev))
+		return -errno;
+	return 0;
+}
+
+/*
+ * The sweep relies on having seen every start event of the flows it
+ * finds, so the ring buffer is drained right before it.
+ */
+static void sweep(struct collector *c)
+{
+	int err;
+
+	err = ring_buffer__consume(c->rb);
+	if (err < 0)
+		log_warn("reading the ring buffer: %s", strerror(-err));
+	err = flow_view_sweep(c->fv, loader_flows_fd(c->ld), clock_mono_now_ns());
+	if (err)
+		log_warn("sweeping the flow table: %s", strerror(-err));
+}
+
+static int setup_sinks(struct collector *c)
+{
+	const char *path = c->cfg->collector.record_file;
+
+	if (!path)
+		return 0;
+	c->sinks[c->n_sinks] = sink_file_new(path);
+	if (!c->sinks[c->n_sinks]) {
+		int err = errno ? -errno : -ENOMEM;
+
+		log_error("cannot open the record file %s: %s", path, strerror(-err));
+		return err;
+	}
+	c->n_sinks++;
+	log_info("records: JSON lines to %s", strcmp(path, "-") ? path : "stdout");
+	return 0;
+}
+
+static int setup_events(struct collector *c)
+{
+	const struct guarder_config *cfg = c->cfg;
+	sigset_t mask;
+	int err;
+
+	c->rb = ring_buffer__new(loader_events_fd(c->ld), on_sample, c->fv, NULL);
+	if (!c->rb) {
+		err = -errno;
+		log_error("cannot open the ring buffer: %s", strerror(-err));
+		return err;
+	}
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (c->epfd < 0) {
+		err = -errno;
+		log_error("epoll_create1: %s", strerror(-err));
+		return err;
+	}
+	err = epoll_add(c->epfd, ring_buffer__epoll_fd(c->rb), TAG_RINGBUF);
+	if (err)
+		goto err;
+
+	c->sweep_fd = timer_new(cfg->collector.sweep_interval);
+	if (c->sweep_fd < 0) {
+		err = c->sweep_fd;
+		goto err;
+	}
+	err = epoll_add(c->epfd, c->sweep_fd, TAG_SWEEP);
+	if (err)
+		goto err;
+
+	if (cfg->collector.console) {
+		c->summary_fd = timer_new(cfg->collector.interval);
+		if (c->summary_fd < 0) {
+			err = c->summary_fd;
+			goto err;
+		}
+		err = epoll_add(c->epfd, c->summary_fd, TAG_SUMMARY);
+		if (err)
+			goto err;
+	}
+
+	/* The signals were blocked at start; they arrive here instead. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	c->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (c->signal_fd < 0) {
+		err = -errno;
+		goto err;
+	}
+	err = epoll_add(c->epfd, c->signal_fd, TAG_SIGNAL);
+	if (err)
+		goto err;
+	return 0;
+err:
+	log_error("cannot set up the event loop: %s", strerror(-err));
+	return err;
+}
+
+/* Returns 0 after a signal asked us to stop, or a negative errno. */
+static int event_loop(struct collector *c)
+{
+	struct epoll_event evs[8];
+	struct signalfd_siginfo si;
+	int i, n, err;
+
+	for (;;) {
+		n = epoll_wait(c->epfd, evs, 8, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			log_error("epoll_wait: %s", strerror(-err));
+			return err;
+		}
+		for (i = 0; i < n; i++) {
+			switch (evs[i].data.u32) {
+			case TAG_RINGBUF:
+				err = ring_buffer__consume(c->rb);
+				if (err < 0)
+					log_warn("reading the ring buffer: %s", strerror(-err));
+				break;
+			case TAG_SWEEP:
+				timer_drain(c->sweep_fd);
+				sweep(c);
+				break;
+			case TAG_SUMMARY:
+				timer_drain(c->summary_fd);
+				flow_view_summary(c->fv, loader_stats_fd(c->ld), stdout);
+				fflush(stdout);
+				break;
+			case TAG_SIGNAL:
+				if (read(c->signal_fd, &si, sizeof(si)) != sizeof(si))
+					break;
+				log_info("%s received, shutting down", strsignal(si.ssi_signo));
+				return 0;
+			}
+		}
+	}
+}
+
+/*
+ * Stop the input first (detach), then account for what is still in
+ * flight: the ring buffer, one last sweep, and the sinks' queues.
+ */
+static void shutdown_collector(struct collector *c)
+{
+	struct flow_view_stats st;
+	size_t i;
+
+	loader_detach(c->ld);
+	if (c->rb && c->fv)
+		sweep(c);
+	for (i = 0; i < c->n_sinks; i++)
+		if (c->sinks[i]->ops->flush &&
+		    c->sinks[i]->ops->flush(c->sinks[i], SINK_FLUSH_TIMEOUT_MS))
+			log_warn("sink %s: records still queued after %d ms were lost",
+				 c->sinks[i]->ops->name, SINK_FLUSH_TIMEOUT_MS);
+	if (c->fv) {
+		flow_view_get_stats(c->fv, &st);
+		log_info("records: %llu start, %llu update, %llu end; %llu bad events, %llu "
+			 "sink failures",
+			 (unsigned long long)st.started, (unsigned long long)st.updated,
+			 (unsigned long long)st.ended, (unsigned long long)st.bad_events,
+			 (unsigned long long)st.sink_failures);
+	}
+}
+
+static void collector_free(struct collector *c)
+{
+	size_t i;
+
+	flow_view_free(c->fv);
+	for (i = 0; i < c->n_sinks; i++)
+		c->sinks[i]->ops->destroy(c->sinks[i]);
+	ring_buffer__free(c->rb);
+	loader_destroy(c->ld);
+	if (c->signal_fd >= 0)
+		close(c->signal_fd);
+	if (c->summary_fd >= 0)
+		close(c->summary_fd);
+	if (c->sweep_fd >= 0)
+		close(c->sweep_fd);
+	if (c->epfd >= 0)
+		close(c->epfd);
+}
+
+static int run(const struct guarder_config *cfg)
+{
+	struct collector c = {
+		.cfg = cfg,
+		.epfd = -1,
+		.sweep_fd = -1,
+		.summary_fd = -1,
+		.signal_fd = -1,
+	};
+	size_t i;
+	int err;
+
+	err = loader_check_ifaces(cfg);
+	if (err)
+		goto out;
+	err = setup_sinks(&c);
+	if (err)
+		goto out;
+	c.fv = flow_view_new(cfg, c.sinks, c.n_sinks);
+	if (!c.fv) {
+		err = errno ? -errno : -ENOMEM;
+		log_error("cannot create the flow view: %s", strerror(-err));
+		goto out;
+	}
+	err = loader_open_load(cfg, &c.ld);
+	if (err)
+		goto out;
+	err = setup_events(&c);
+	if (err)
+		goto out;
+	err = loader_attach(c.ld);
+	if (err)
+		goto out;
+
+	for (i = 0; i < cfg->collector.n_ifaces; i++)
+		log_info("watching %s", cfg->collector.ifaces[i]);
+	log_info("egress %s; sweep every %u s; summary %s%u s; Ctrl-C or SIGTERM detaches",
+		 cfg->collector.egress ? "on (tc)" : "off", cfg->collector.sweep_interval,
+		 cfg->collector.console ? "every " : "off, would be every ",
+		 cfg->collector.interval);
+
+	err = event_loop(&c);
+	shutdown_collector(&c);
+out:
+	collector_free(&c);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	struct guarder_config cfg = { 0 };
+	struct options opts = { 0 };
+	sigset_t mask;
+	int err;
+
+	log_init("guarder-collector", LOG_LVL_INFO);
+	err = parse_args(argc, argv, &opts);
+	if (err)
+		return err > 0 ? 0 : 1;
+	if (opts.verbose)
+		log_set_level(LOG_LVL_DEBUG);
+	log_route_libbpf();
+
+	/*
+	 * Block the stop signals before anything touches the kernel: a
+	 * signal during attach then ends the run through the event loop,
+	 * which detaches, instead of killing us half attached.
+	 */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	err = load_config(&cfg, &opts);
+	if (err)
+		goto out;
+
+	if (opts.check_config) {
+		err = loader_check_ifaces(&cfg);
+		if (err)
+			goto out;
+		config_dump(&cfg, stdout);
+		fflush(stdout);
+		goto out;
+	}
+	err = run(&cfg);
+out:
+	config_free(&cfg);
+	return err ? 1 : 0;
 }
