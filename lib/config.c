@@ -98,7 +98,7 @@ static const struct config_key config_keys[] = {
 	  .doc = "bpffs directory where the maps are pinned, so a restarted collector and the API find them." },
 	{ .name = "bpf.flow_table_size", .type = KT_UINT, .offset = OFF(bpf.flow_table_size),
 	  .def = "1048576", .min = 1024, .max = 16777216,
-	  .doc = "Entries of the kernel flow table (LRU: the oldest flow is evicted when full)." },
+	  .doc = "Entries of the kernel flow table (LRU: when full, the least recently seen flow is evicted)." },
 	{ .name = "bpf.icmp_table_size", .type = KT_UINT, .offset = OFF(bpf.icmp_table_size),
 	  .def = "65536", .min = 256, .max = 1048576,
 	  .doc = "Entries of the kernel ICMP table, one per (source, destination, type, code)." },
@@ -136,7 +136,7 @@ static const struct config_key config_keys[] = {
 	  .doc = "Flows listed in each console summary (0: counters only)." },
 	{ .name = "collector.max_flows", .type = KT_UINT, .offset = OFF(collector.max_flows),
 	  .def = "1048576", .min = 1024, .max = 16777216,
-	  .doc = "Flows the collector keeps in memory; beyond it new flows are counted, not tracked." },
+	  .doc = "Flows the collector keeps in memory; beyond it new flows are counted (`view_full`), not tracked." },
 	{ .name = "collector.console", .type = KT_BOOL, .offset = OFF(collector.console),
 	  .def = "true",
 	  .doc = "Print the summary on the console." },
@@ -276,9 +276,6 @@ static int check_token(const char *text, char *why, size_t why_len)
 {
 	const char *p;
 
-	if (!strcmp(text, REDACTED))
-		return why_set(why, why_len,
-			       "is the placeholder of a redacted dump; give the real secret, e.g. ${GUARDER_API_TOKEN}");
 	for (p = text; *p; p++)
 		if (*p <= ' ' || *p >= 0x7f)
 			return why_set(why, why_len, "may only contain printable ASCII without spaces");
@@ -392,6 +389,9 @@ static int set_string(const struct config_key *k, struct guarder_config *cfg, co
 	char *copy = NULL;
 	int err;
 
+	if ((k->flags & KEY_SECRET) && !strcmp(text, REDACTED))
+		return why_set(why, why_len,
+			       "is the placeholder of a redacted dump; give the real secret or a ${VAR}");
 	if (!*text && (k->flags & KEY_OPTIONAL)) {
 		/* An empty secret is almost always an empty ${VAR}: say so. */
 		if (k->flags & KEY_SECRET)
@@ -738,6 +738,7 @@ static int next_event(struct loader *l, yaml_event_t *ev)
 	if (!yaml_parser_parse(&l->parser, ev)) {
 		const yaml_parser_t *p = &l->parser;
 		size_t line = p->problem_mark.line + 1, i;
+		char started[48] = "";
 
 		if (p->error == YAML_MEMORY_ERROR) {
 			report(l->file, 0, NULL, NULL, NULL, "out of memory");
@@ -749,9 +750,12 @@ static int next_event(struct loader *l, yaml_event_t *ev)
 			for (i = 0; i < p->problem_offset && l->text[i]; i++)
 				line += l->text[i] == '\n';
 		}
-		report(l->file, line, NULL, NULL, NULL, "YAML syntax error: %s%s%s",
+		if (p->context && p->context_mark.line + 1 != line)
+			snprintf(started, sizeof(started), " started on line %zu",
+				 p->context_mark.line + 1);
+		report(l->file, line, NULL, NULL, NULL, "YAML syntax error: %s%s%s%s",
 		       p->problem ? p->problem : "unknown", p->context ? " " : "",
-		       p->context ? p->context : "");
+		       p->context ? p->context : "", started);
 		return -EINVAL;
 	}
 	switch (ev->type) {

@@ -1,6 +1,718 @@
 // SPDX-License-Identifier: GPL-2.0
-/* placeholder until written */
-int main(void)
+/*
+ * The config loader on good and bad files. Runs from test/unit/ (meson's
+ * workdir), so the shipped example and the docs are at ../../.
+ *
+ * Every bad file must fail with -EINVAL and exactly one error line naming
+ * FILE:LINE and the key, and must leave the config it was loaded over
+ * exactly as it was.
+ *
+ * With --keys-markdown it prints the key reference that docs/config.md
+ * embeds, to regenerate that section after changing the key table.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/config.h"
+
+#define EXAMPLE_CONFIG "../../config/guarder.yaml"
+#define CONFIG_DOC     "../../docs/config.md"
+#define TOKEN	       "s3cr3t-t0ken-abcdef-0123456789"
+
+static unsigned int n_passed;
+static char tmpdir[] = "/tmp/gdr-c-config-XXXXXX";
+
+static void fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4), noreturn));
+
+static void fail(const char *file, int line, const char *fmt, ...)
 {
-	return 77;
+	va_list ap;
+
+	fprintf(stderr, "FAIL %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n%u passed, 1 failed\n", n_passed);
+	exit(1);
+}
+
+#define CHECK(cond, ...)                                           \
+	do {                                                       \
+		if (!(cond))                                       \
+			fail(__FILE__, __LINE__, __VA_ARGS__);     \
+		n_passed++;                                        \
+	} while (0)
+
+/* ---- helpers ---- */
+
+static char *write_tmp(const char *name, const char *text)
+{
+	char *path;
+	FILE *f;
+
+	if (asprintf(&path, "%s/%s", tmpdir, name) < 0)
+		fail(__FILE__, __LINE__, "asprintf");
+	f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f))
+		fail(__FILE__, __LINE__, "cannot write %s", path);
+	return path;
+}
+
+static char *read_all(const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "r"), *m;
+	int c;
+
+	if (!f)
+		fail(__FILE__, __LINE__, "cannot open %s: %s", path, strerror(errno));
+	m = open_memstream(&buf, &len);
+	while ((c = fgetc(f)) != EOF)
+		fputc(c, m);
+	fclose(m);
+	fclose(f);
+	return buf;
+}
+
+/* The dump without its first line, which names the source file. */
+static char *dump_body(const struct guarder_config *cfg)
+{
+	char *buf = NULL, *body;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	config_dump(cfg, m);
+	fclose(m);
+	body = strdup(strchr(buf, '\n') + 1);
+	free(buf);
+	return body;
+}
+
+static char *dump_all(const struct guarder_config *cfg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	config_dump(cfg, m);
+	fclose(m);
+	return buf;
+}
+
+/* stderr goes to a file between capture_begin() and capture_end(). */
+static int saved_stderr = -1;
+static char capture_path[64];
+
+static void capture_begin(void)
+{
+	int fd;
+
+	snprintf(capture_path, sizeof(capture_path), "%s/stderr", tmpdir);
+	fd = open(capture_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	fflush(stderr);
+	saved_stderr = dup(2);
+	if (fd < 0 || saved_stderr < 0 || dup2(fd, 2) < 0)
+		fail(__FILE__, __LINE__, "cannot redirect stderr");
+	close(fd);
+}
+
+static char *capture_end(void)
+{
+	fflush(stderr);
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	return read_all(capture_path);
+}
+
+static unsigned int count_lines(const char *s)
+{
+	unsigned int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* A config far from the defaults, with a token: what bad files must not touch. */
+static const char *const full_config =
+	"# every key away from its default\n"
+	"node:\n"
+	"  name: test-node.01_a\n"
+	"bpf:\n"
+	"  pin_path: /sys/fs/bpf/guarder-test\n"
+	"  flow_table_size: 2048\n"
+	"  icmp_table_size: 512\n"
+	"  ringbuf_size: \"65536\"\n"
+	"collector:\n"
+	"  interfaces: [veth-a, \"veth-b\"]\n"
+	"  xdp_mode: generic\n"
+	"  egress: no\n"
+	"  interval: 5\n"
+	"  idle_timeout: 30\n"
+	"  active_timeout: 120\n"
+	"  close_linger: 0\n"
+	"  sweep_interval: 2\n"
+	"  top_flows: 0\n"
+	"  max_flows: 4096\n"
+	"  console: off\n"
+	"  record_file: '/tmp/flows $$1 \"q\" \\.json'\n"
+	"api:\n"
+	"  listen: \"[::1]:9090\"\n"
+	"  token: ${GDR_C_TOKEN}\n";
+
+static void check_full(const struct guarder_config *c)
+{
+	CHECK(!strcmp(c->node_name, "test-node.01_a"), "node_name %s", c->node_name);
+	CHECK(!strcmp(c->bpf.pin_path, "/sys/fs/bpf/guarder-test"), "pin_path %s", c->bpf.pin_path);
+	CHECK(c->bpf.flow_table_size == 2048, "flow_table_size %u", c->bpf.flow_table_size);
+	CHECK(c->bpf.icmp_table_size == 512, "icmp_table_size %u", c->bpf.icmp_table_size);
+	CHECK(c->bpf.ringbuf_size == 65536, "ringbuf_size %u", c->bpf.ringbuf_size);
+	CHECK(c->collector.n_ifaces == 2, "n_ifaces %zu", c->collector.n_ifaces);
+	CHECK(!strcmp(c->collector.ifaces[0], "veth-a"), "iface0 %s", c->collector.ifaces[0]);
+	CHECK(!strcmp(c->collector.ifaces[1], "veth-b"), "iface1 %s", c->collector.ifaces[1]);
+	CHECK(c->collector.xdp_mode == GUARDER_XDP_GENERIC, "xdp_mode %d", c->collector.xdp_mode);
+	CHECK(!c->collector.egress, "egress");
+	CHECK(c->collector.interval == 5, "interval %u", c->collector.interval);
+	CHECK(c->collector.idle_timeout == 30, "idle_timeout %u", c->collector.idle_timeout);
+	CHECK(c->collector.active_timeout == 120, "active_timeout %u", c->collector.active_timeout);
+	CHECK(c->collector.close_linger == 0, "close_linger %u", c->collector.close_linger);
+	CHECK(c->collector.sweep_interval == 2, "sweep_interval %u", c->collector.sweep_interval);
+	CHECK(c->collector.top_flows == 0, "top_flows %u", c->collector.top_flows);
+	CHECK(c->collector.max_flows == 4096, "max_flows %u", c->collector.max_flows);
+	CHECK(!c->collector.console, "console");
+	/* single-quoted: \ is literal; $$ is our escape for one $ */
+	CHECK(c->collector.record_file && !strcmp(c->collector.record_file, "/tmp/flows $1 \"q\" \\.json"),
+	      "record_file %s", c->collector.record_file);
+	CHECK(!strcmp(c->api.listen, "[::1]:9090"), "listen %s", c->api.listen);
+	CHECK(c->api.token && !strcmp(c->api.token, TOKEN), "token not expanded");
+}
+
+/* ---- good files ---- */
+
+static void test_defaults(void)
+{
+	struct guarder_config c;
+	char host[256] = "";
+
+	CHECK(config_init(&c) == 0, "config_init");
+	gethostname(host, sizeof(host) - 1);
+	CHECK(!strcmp(c.node_name, host) || !strcmp(c.node_name, "localhost"), "node_name %s (host %s)",
+	      c.node_name, host);
+	CHECK(!strcmp(c.source, "<defaults>"), "source %s", c.source);
+	CHECK(!strcmp(c.bpf.pin_path, "/sys/fs/bpf/guarder"), "pin_path %s", c.bpf.pin_path);
+	CHECK(c.bpf.flow_table_size == 1048576, "flow_table_size");
+	CHECK(c.bpf.icmp_table_size == 65536, "icmp_table_size");
+	CHECK(c.bpf.ringbuf_size == 8388608, "ringbuf_size");
+	CHECK(c.collector.n_ifaces == 0, "n_ifaces");
+	CHECK(c.collector.xdp_mode == GUARDER_XDP_AUTO, "xdp_mode");
+	CHECK(c.collector.egress, "egress");
+	CHECK(c.collector.interval == 10, "interval");
+	CHECK(c.collector.idle_timeout == 60, "idle_timeout");
+	CHECK(c.collector.active_timeout == 300, "active_timeout");
+	CHECK(c.collector.close_linger == 2, "close_linger");
+	CHECK(c.collector.sweep_interval == 1, "sweep_interval");
+	CHECK(c.collector.top_flows == 10, "top_flows");
+	CHECK(c.collector.max_flows == 1048576, "max_flows");
+	CHECK(c.collector.console, "console");
+	CHECK(c.collector.record_file == NULL, "record_file");
+	CHECK(!strcmp(c.api.listen, "127.0.0.1:8080"), "listen");
+	CHECK(c.api.token == NULL, "token");
+	CHECK(!strcmp(config_xdp_mode_name(GUARDER_XDP_AUTO), "auto"), "mode name");
+	CHECK(!strcmp(config_xdp_mode_name(GUARDER_XDP_NATIVE), "native"), "mode name");
+	CHECK(!strcmp(config_xdp_mode_name(GUARDER_XDP_GENERIC), "generic"), "mode name");
+	CHECK(!strcmp(config_xdp_mode_name((enum guarder_xdp_mode)7), "unknown"), "mode name");
+	config_free(&c);
+	config_free(&c); /* twice is harmless */
+}
+
+/* The shipped example loads, and every value in it is the default. */
+static void test_example(void)
+{
+	struct guarder_config def, c;
+	char *a, *b;
+
+	CHECK(config_init(&def) == 0 && config_init(&c) == 0, "config_init");
+	CHECK(config_load(&c, EXAMPLE_CONFIG) == 0, "%s does not load", EXAMPLE_CONFIG);
+	CHECK(!strcmp(c.source, EXAMPLE_CONFIG), "source %s", c.source);
+	a = dump_body(&def);
+	b = dump_body(&c);
+	CHECK(!strcmp(a, b), "the example is not all defaults:\n%s\n---\n%s", a, b);
+	free(a);
+	free(b);
+	config_free(&def);
+	config_free(&c);
+}
+
+static void test_full_file(void)
+{
+	struct guarder_config c;
+	char *path;
+
+	setenv("GDR_C_TOKEN", TOKEN, 1);
+	path = write_tmp("full.yaml", full_config);
+	CHECK(config_init(&c) == 0, "config_init");
+	CHECK(config_load(&c, path) == 0, "full config does not load");
+	check_full(&c);
+	CHECK(!strcmp(c.source, path), "source");
+	config_free(&c);
+	free(path);
+}
+
+/* Files that are valid although unusual. */
+static void test_odd_but_good(void)
+{
+	struct guarder_config c;
+	char *path;
+
+	setenv("GDR_C_IFACES", "veth1, veth2,veth3", 1);
+	setenv("GDR_C_EMPTY", "", 1);
+	setenv("GDR_C_LOOP", "${GDR_C_TOKEN}", 1);
+
+	/* empty file and comments only: defaults */
+	CHECK(config_init(&c) == 0, "init");
+	path = write_tmp("empty.yaml", "");
+	CHECK(config_load(&c, path) == 0, "empty file");
+	CHECK(c.collector.interval == 10, "empty file changed interval");
+	free(path);
+	path = write_tmp("comments.yaml", "# nothing\n\n# at all\n");
+	CHECK(config_load(&c, path) == 0, "comments-only file");
+	free(path);
+	path = write_tmp("doc.yaml", "---\n...\n");
+	CHECK(config_load(&c, path) == 0, "empty document");
+	free(path);
+
+	/* comma-separated interfaces from the environment, empty sections */
+	path = write_tmp("odd.yaml",
+			 "node:\n"
+			 "  # all commented\n"
+			 "collector:\n"
+			 "  interfaces: ${GDR_C_IFACES}\n"
+			 "  interval: \"${GDR_C_EMPTY}7\"\n"
+			 "  egress: FALSE\n"
+			 "  record_file: \"${GDR_C_EMPTY}\"\n"
+			 "api:\n"
+			 "  listen: :8080\n"
+			 "  token: ~\n");
+	CHECK(config_load(&c, path) == 0, "odd.yaml");
+	CHECK(c.collector.n_ifaces == 3 && !strcmp(c.collector.ifaces[2], "veth3"), "ifaces from env");
+	CHECK(c.collector.interval == 7, "interval %u", c.collector.interval);
+	CHECK(!c.collector.egress, "egress");
+	CHECK(c.collector.record_file == NULL, "empty record_file is off");
+	CHECK(!strcmp(c.api.listen, ":8080"), "listen");
+	free(path);
+
+	/* no recursive expansion: the value of a variable is taken as is */
+	path = write_tmp("norec.yaml", "collector:\n  record_file: /tmp/${GDR_C_LOOP}\n");
+	CHECK(config_load(&c, path) == 0, "norec.yaml");
+	CHECK(!strcmp(c.collector.record_file, "/tmp/${GDR_C_TOKEN}"), "expanded twice: %s",
+	      c.collector.record_file);
+	free(path);
+
+	/* a lone $ stays; null interfaces empties the list; hostname-like node name */
+	path = write_tmp("dollar.yaml",
+			 "node: {name: a.b-c_d}\n"
+			 "collector:\n  record_file: /tmp/a$b\n  interfaces:\n"
+			 "api:\n  listen: \"localhost:1\"\n");
+	CHECK(config_load(&c, path) == 0, "dollar.yaml");
+	CHECK(!strcmp(c.collector.record_file, "/tmp/a$b"), "record_file %s", c.collector.record_file);
+	CHECK(c.collector.n_ifaces == 0, "null interfaces");
+	CHECK(!strcmp(c.node_name, "a.b-c_d"), "node name");
+	free(path);
+
+	/* exactly 64 interfaces is the limit, not beyond it */
+	{
+		char text[2048] = "collector:\n  interfaces:\n";
+		int i;
+
+		for (i = 0; i < 64; i++)
+			snprintf(text + strlen(text), sizeof(text) - strlen(text), "    - v%d\n", i);
+		path = write_tmp("ifaces64.yaml", text);
+		CHECK(config_load(&c, path) == 0, "64 interfaces");
+		CHECK(c.collector.n_ifaces == 64 && !strcmp(c.collector.ifaces[63], "v63"), "64 ifaces");
+		free(path);
+	}
+	config_free(&c);
+}
+
+/* ---- config_set ---- */
+
+static void test_set(void)
+{
+	struct guarder_config c;
+	char *before, *err;
+
+	CHECK(config_init(&c) == 0, "init");
+	CHECK(config_set(&c, "collector.interfaces", "eth0,eth1", "-iface") == 0, "-iface");
+	CHECK(c.collector.n_ifaces == 2 && !strcmp(c.collector.ifaces[1], "eth1"), "-iface value");
+	CHECK(config_set(&c, "collector.interfaces", "lo", "-iface") == 0, "-iface again");
+	CHECK(c.collector.n_ifaces == 1 && !strcmp(c.collector.ifaces[0], "lo") &&
+		      c.collector.ifaces[1][0] == '\0',
+	      "-iface replaces the list");
+	CHECK(config_set(&c, "collector.interval", "5", "-interval") == 0, "-interval");
+	CHECK(c.collector.interval == 5, "interval");
+	CHECK(config_set(&c, "api.listen", ":8080", "-api") == 0, "-api");
+	CHECK(!strcmp(c.api.listen, ":8080"), "listen");
+	CHECK(config_set(&c, "api.token", TOKEN, "--token") == 0, "token");
+	CHECK(config_set(&c, "collector.xdp_mode", "native", "-mode") == 0, "mode");
+	CHECK(c.collector.xdp_mode == GUARDER_XDP_NATIVE, "mode value");
+	/* no ${VAR} expansion on the command line: the shell did that */
+	CHECK(config_set(&c, "collector.record_file", "/tmp/${X}", "-record") == 0, "record");
+	CHECK(!strcmp(c.collector.record_file, "/tmp/${X}"), "record value");
+
+	{
+		static const struct {
+			const char *key, *value, *origin, *expect;
+		} bad[] = {
+			{ "collector.interval", "0", "-interval", "-interval: collector.interval: must be between 1 and 3600 (got \"0\")" },
+			{ "collector.interval", "5s", "-interval", "-interval: collector.interval: must be a whole decimal number (got \"5s\")" },
+			{ "collector.interfaces", "eth0,,eth1", "-iface", "-iface: collector.interfaces: has an empty interface name" },
+			{ "collector.interfaces", "eth0,eth0", "-iface", "-iface: collector.interfaces: lists \"eth0\" twice" },
+			{ "api.listen", "8080", "-api", "-api: api.listen: must be host:port" },
+			{ "api.listen", ":99999", "-api", "-api: api.listen: port must be a number from 1 to 65535" },
+			{ "api.token", "short", "--token", "--token: api.token: must be 16 to 256 bytes long (value hidden: secret)" },
+			{ "collector.nope", "1", "-nope", "-nope: collector.nope: unknown key" },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			before = dump_all(&c);
+			capture_begin();
+			CHECK(config_set(&c, bad[i].key, bad[i].value, bad[i].origin) == -EINVAL,
+			      "config_set %s=%s accepted", bad[i].key, bad[i].value);
+			err = capture_end();
+			CHECK(strstr(err, bad[i].expect), "config_set %s=%s: message\n  %s\nlacks\n  %s",
+			      bad[i].key, bad[i].value, err, bad[i].expect);
+			CHECK(count_lines(err) == 1, "not one line: %s", err);
+			CHECK(!strstr(err, "short") || strcmp(bad[i].key, "api.token"), "secret echoed");
+			free(err);
+			err = dump_all(&c);
+			CHECK(!strcmp(before, err), "config_set %s changed cfg on error", bad[i].key);
+			CHECK(!strcmp(c.api.token, TOKEN), "token changed");
+			free(before);
+			free(err);
+		}
+	}
+	config_free(&c);
+}
+
+/* ---- dump ---- */
+
+static char *replace(const char *s, const char *from, const char *to)
+{
+	const char *at = strstr(s, from);
+	char *out;
+
+	if (!at)
+		fail(__FILE__, __LINE__, "\"%s\" not in\n%s", from, s);
+	if (asprintf(&out, "%.*s%s%s", (int)(at - s), s, to, at + strlen(from)) < 0)
+		fail(__FILE__, __LINE__, "asprintf");
+	return out;
+}
+
+static void test_dump_round_trip(void)
+{
+	struct guarder_config a, b;
+	char *path, *dump, *text, *da, *db, *err;
+
+	setenv("GDR_C_TOKEN", TOKEN, 1);
+	path = write_tmp("full.yaml", full_config);
+	CHECK(config_init(&a) == 0 && config_load(&a, path) == 0, "load full");
+	free(path);
+	dump = dump_all(&a);
+	CHECK(!strstr(dump, TOKEN), "the secret is in the dump:\n%s", dump);
+	CHECK(strstr(dump, "token: \"<redacted>\""), "no redaction:\n%s", dump);
+	CHECK(strstr(dump, "$$1"), "$ not escaped:\n%s", dump);
+
+	/* the redacted dump is refused as is, naming the key and line */
+	path = write_tmp("dump.yaml", dump);
+	CHECK(config_init(&b) == 0, "init");
+	capture_begin();
+	CHECK(config_load(&b, path) == -EINVAL, "redacted placeholder accepted");
+	err = capture_end();
+	CHECK(strstr(err, "api.token: is the placeholder of a redacted dump"), "message: %s", err);
+	CHECK(!strstr(err, TOKEN), "secret echoed");
+	free(err);
+	free(path);
+
+	/* with the secret put back, it loads into the same config */
+	text = replace(dump, "\"<redacted>\"", "${GDR_C_TOKEN}");
+	path = write_tmp("dump2.yaml", text);
+	CHECK(config_load(&b, path) == 0, "dump does not load back:\n%s", text);
+	check_full(&b);
+	da = dump_body(&a);
+	db = dump_body(&b);
+	CHECK(!strcmp(da, db), "round trip differs:\n%s\n---\n%s", da, db);
+	free(da);
+	free(db);
+	free(text);
+	free(path);
+	free(dump);
+	config_free(&a);
+	config_free(&b);
+
+	/* defaults (no token, no interfaces): unset prints as null, loads back */
+	CHECK(config_init(&a) == 0 && config_init(&b) == 0, "init");
+	dump = dump_all(&a);
+	CHECK(strstr(dump, "  token: null"), "unset token not null:\n%s", dump);
+	CHECK(strstr(dump, "  interfaces: []"), "empty list:\n%s", dump);
+	CHECK(strstr(dump, "  record_file: null"), "record_file:\n%s", dump);
+	path = write_tmp("dump3.yaml", dump);
+	CHECK(config_set(&b, "api.token", TOKEN, "t") == 0, "set token");
+	CHECK(config_load(&b, path) == 0, "defaults dump does not load:\n%s", dump);
+	CHECK(b.api.token == NULL, "null did not unset the token");
+	da = dump_body(&a);
+	db = dump_body(&b);
+	CHECK(!strcmp(da, db), "defaults round trip differs:\n%s\n---\n%s", da, db);
+	free(da);
+	free(db);
+	free(path);
+	free(dump);
+	config_free(&a);
+	config_free(&b);
+}
+
+/* ---- bad files ---- */
+
+struct bad_case {
+	const char *name;
+	const char *text;
+	int line;	    /* expected line, 1-based */
+	const char *key;    /* expected key, or NULL for a YAML-level error */
+	const char *what;   /* a fragment of the message */
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "unknown section", "nod:\n  name: x\n", 1, "nod", "unknown key (sections are: node, bpf, collector, api)" },
+	{ "unknown key", "bpf:\n  pin_path: /x/y\n  flow_tabel_size: 5\n", 3, "bpf.flow_tabel_size", "unknown key" },
+	{ "mapping for a value", "collector:\n  interval:\n    a: 1\n", 3, "collector.interval", "expected a single value, got a mapping" },
+	{ "list for a value", "collector:\n  interval: [1]\n", 2, "collector.interval", "got a list" },
+	{ "not a number", "collector:\n  interval: abc\n", 2, "collector.interval", "must be a whole decimal number (got \"abc\")" },
+	{ "trailing garbage", "collector:\n  interval: 10x\n", 2, "collector.interval", "(got \"10x\")" },
+	{ "negative", "collector:\n  idle_timeout: -5\n", 2, "collector.idle_timeout", "must not be negative" },
+	{ "overflow", "bpf:\n  flow_table_size: 99999999999999999999999999\n", 2, "bpf.flow_table_size", "must be between 1024 and 16777216" },
+	{ "below min", "\ncollector:\n  interval: 0\n", 3, "collector.interval", "must be between 1 and 3600" },
+	{ "above max", "collector:\n  top_flows: 101\n", 2, "collector.top_flows", "must be between 0 and 100" },
+	{ "leading zero", "collector:\n  interval: 010\n", 2, "collector.interval", "leading zeros" },
+	{ "not a power of two", "bpf:\n  ringbuf_size: 100000\n", 2, "bpf.ringbuf_size", "must be a power of two" },
+	{ "bad enum", "collector:\n  xdp_mode: turbo\n", 2, "collector.xdp_mode", "must be auto, native or generic (got \"turbo\")" },
+	{ "bad bool", "collector:\n  egress: maybe\n", 2, "collector.egress", "must be true or false" },
+	{ "null for a number", "collector:\n  interval:\n", 2, "collector.interval", "needs a value" },
+	{ "duplicate key", "collector:\n  interval: 5\n  interval: 6\n", 3, "collector.interval", "duplicate key (first on line 2)" },
+	{ "duplicate section", "bpf:\n  pin_path: /a/b\napi:\n  listen: :1\nbpf:\n  ringbuf_size: 65536\n", 5, "bpf", "duplicate key (first on line 1)" },
+	{ "interface too long", "collector:\n  interfaces: [eth0, abcdefghijklmnop]\n", 2, "collector.interfaces", "longer than 15 bytes" },
+	{ "interface with a slash", "collector:\n  interfaces:\n    - eth0\n    - a/b\n", 4, "collector.interfaces", "forbidden character" },
+	{ "duplicate interface", "collector:\n  interfaces: eth0, eth1,eth0\n", 2, "collector.interfaces", "lists \"eth0\" twice" },
+	{ "interface is a mapping", "collector:\n  interfaces:\n    - {a: b}\n", 3, "collector.interfaces", "not a mapping" },
+	{ "node name with a space", "node:\n  name: web 01\n", 2, "node.name", "may only contain" },
+	{ "node name too long", "node:\n  name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", 2, "node.name", "must be 1 to 63 bytes long" },
+	{ "empty node name", "node:\n  name: \"\"\n", 2, "node.name", "must be 1 to 63 bytes long" },
+	{ "listen without port", "api:\n  listen: 8080\n", 2, "api.listen", "must be host:port" },
+	{ "listen bare ipv6", "api:\n  listen: \"::1:8080\"\n", 2, "api.listen", "must be in brackets" },
+	{ "listen port 0", "api:\n  listen: \":0\"\n", 2, "api.listen", "port must be a number from 1 to 65535" },
+	{ "listen port too big", "api:\n  listen: localhost:65536\n", 2, "api.listen", "port must be" },
+	{ "listen bad ipv6", "api:\n  listen: \"[::g]:80\"\n", 2, "api.listen", "not an IPv6 address" },
+	{ "relative pin path", "bpf:\n  pin_path: guarder\n", 2, "bpf.pin_path", "absolute path" },
+	{ "token too short", "api:\n  token: hunter2\n", 2, "api.token", "must be 16 to 256 bytes long (value hidden: secret)" },
+	{ "token empty from env", "api:\n  token: ${GDR_C_EMPTY}\n", 2, "api.token", "is empty" },
+	{ "unset variable", "api:\n  listen: ${GDR_C_UNSET_VARIABLE}\n", 2, "api.listen", "environment variable GDR_C_UNSET_VARIABLE is not set" },
+	{ "bad reference", "api:\n  listen: ${1X}:80\n", 2, "api.listen", "bad ${NAME} reference" },
+	{ "unclosed reference", "api:\n  listen: ${HOME:80\n", 2, "api.listen", "bad ${NAME} reference" },
+	{ "section is a value", "bpf: 5\n", 1, "bpf", "is a section: expected a mapping of keys, got a single value" },
+	{ "section is a list", "collector:\n  - interval\n", 2, "collector", "got a list" },
+	{ "dotted key", "collector.interval: 5\n", 1, "(top)", "is not a key name" },
+	{ "list document", "- a\n- b\n", 1, NULL, "the file must be a mapping of sections" },
+	{ "scalar document", "\n\nhello\n", 3, NULL, "the file must be a mapping of sections" },
+	{ "two documents", "node:\n  name: a\n---\nnode:\n  name: b\n", 3, NULL, "only one YAML document" },
+	{ "syntax: unclosed list", "bpf:\n  pin_path: /a\ncollector:\n  interfaces: [eth0\n", 5, NULL, "YAML syntax error" },
+	{ "syntax: bad indentation", "collector:\n  interval: 5\n idle_timeout: 6\n", 3, NULL, "YAML syntax error" },
+	{ "syntax: tab", "collector:\n\tinterval: 5\n", 2, NULL, "YAML syntax error" },
+	{ "invalid UTF-8", "node:\n  name: a\ncollector:\n  record_file: /tmp/\xff\xfe\n", 4, NULL, "YAML syntax error" },
+	{ "alias", "collector:\n  interval: &i 5\n  idle_timeout: *i\n", 2, NULL, "anchors and aliases are not supported" },
+	{ "tag", "collector:\n  interval: !!int 5\n", 2, NULL, "tags are not supported" },
+	{ "complex key", "? [a, b]\n: c\n", 1, NULL, "keys must be names" },
+	{ "redacted token", "api:\n  token: \"<redacted>\"\n", 2, "api.token", "placeholder of a redacted dump" },
+	{ "control character", "collector:\n  record_file: \"/tmp/a\\tb\"\n", 2, "collector.record_file", "control characters" },
+	{ "error after good keys", "collector:\n  interval: 3\n  top_flows: 4\n  max_flows: 1\n", 4, "collector.max_flows", "between 1024" },
+};
+
+static void test_bad_files(void)
+{
+	struct guarder_config c;
+	char *path, *before, *after, *err, want[512];
+	size_t i;
+
+	setenv("GDR_C_TOKEN", TOKEN, 1);
+	setenv("GDR_C_EMPTY", "", 1);
+	unsetenv("GDR_C_UNSET_VARIABLE");
+	path = write_tmp("full.yaml", full_config);
+	CHECK(config_init(&c) == 0 && config_load(&c, path) == 0, "load full");
+	free(path);
+	before = dump_all(&c);
+
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *b = &bad_cases[i];
+		int ret;
+
+		path = write_tmp("bad.yaml", b->text);
+		capture_begin();
+		ret = config_load(&c, path);
+		err = capture_end();
+		CHECK(ret == -EINVAL, "[%s] returned %d, not -EINVAL", b->name, ret);
+		snprintf(want, sizeof(want), "%s:%d: %s%s", path, b->line, b->key ? b->key : "",
+			 b->key ? ": " : "");
+		CHECK(strstr(err, want), "[%s] message\n  %s\nlacks\n  %s", b->name, err, want);
+		CHECK(strstr(err, b->what), "[%s] message\n  %s\nlacks\n  %s", b->name, err, b->what);
+		CHECK(count_lines(err) == 1, "[%s] not exactly one line:\n%s", b->name, err);
+		CHECK(!strstr(err, "hunter2"), "[%s] secret echoed: %s", b->name, err);
+		after = dump_all(&c);
+		CHECK(!strcmp(before, after), "[%s] cfg changed on error:\n%s", b->name, after);
+		CHECK(!strcmp(c.api.token, TOKEN), "[%s] token changed", b->name);
+		CHECK(c.source && strstr(c.source, "full.yaml"), "[%s] source changed", b->name);
+		free(after);
+		free(err);
+		free(path);
+	}
+	printf("%zu bad files rejected\n", i);
+
+	/* a scalar longer than the limit */
+	{
+		char *text = malloc(5000 + 32);
+
+		strcpy(text, "collector:\n  record_file: ");
+		memset(text + strlen(text), 'a', 5000);
+		strcpy(text + strlen("collector:\n  record_file: ") + 5000, "\n");
+		path = write_tmp("long.yaml", text);
+		capture_begin();
+		CHECK(config_load(&c, path) == -EINVAL, "long scalar accepted");
+		err = capture_end();
+		CHECK(strstr(err, ":2: collector.record_file: value is longer than 4096 bytes"), "%s", err);
+		free(err);
+		free(path);
+		free(text);
+	}
+
+	/* 65 interfaces: the 65th item is named */
+	{
+		char text[2048] = "collector:\n  interfaces:\n";
+		int n;
+
+		for (n = 0; n < 65; n++)
+			snprintf(text + strlen(text), sizeof(text) - strlen(text), "    - v%d\n", n);
+		path = write_tmp("ifaces65.yaml", text);
+		capture_begin();
+		CHECK(config_load(&c, path) == -EINVAL, "65 interfaces accepted");
+		err = capture_end();
+		CHECK(strstr(err, ":67: collector.interfaces: lists more than 64 interfaces"), "%s", err);
+		free(err);
+		free(path);
+	}
+
+	/* a file too big, a directory, a missing file */
+	{
+		char *text = malloc(1024 * 1024 + 2);
+
+		memset(text, '#', 1024 * 1024 + 1);
+		text[1024 * 1024 + 1] = '\0';
+		path = write_tmp("big.yaml", text);
+		capture_begin();
+		CHECK(config_load(&c, path) == -EFBIG, "1 MiB + 1 accepted");
+		err = capture_end();
+		CHECK(strstr(err, "larger than 1048576 bytes"), "%s", err);
+		free(err);
+		free(path);
+		free(text);
+	}
+	capture_begin();
+	CHECK(config_load(&c, tmpdir) == -EINVAL, "a directory accepted");
+	err = capture_end();
+	CHECK(strstr(err, "not a regular file"), "%s", err);
+	free(err);
+	capture_begin();
+	CHECK(config_load(&c, "/nonexistent/gdr-c.yaml") == -ENOENT, "missing file");
+	err = capture_end();
+	CHECK(strstr(err, "/nonexistent/gdr-c.yaml: cannot open: No such file"), "%s", err);
+	free(err);
+
+	after = dump_all(&c);
+	CHECK(!strcmp(before, after), "cfg changed by the file errors");
+	free(after);
+	free(before);
+	config_free(&c);
+}
+
+/* ---- docs stay in sync with the key table ---- */
+
+static void test_docs(void)
+{
+	char *doc = read_all(CONFIG_DOC), *example = read_all(EXAMPLE_CONFIG);
+	char *keys = NULL, *begin, *end, needle[128];
+	size_t len = 0, i;
+	FILE *m;
+
+	m = open_memstream(&keys, &len);
+	config_print_keys(m);
+	fclose(m);
+	begin = strstr(doc, "<!-- keys:begin -->\n");
+	end = strstr(doc, "<!-- keys:end -->");
+	CHECK(begin && end && end > begin, "%s has no keys:begin/keys:end markers", CONFIG_DOC);
+	begin += strlen("<!-- keys:begin -->\n");
+	CHECK((size_t)(end - begin) == len && !strncmp(begin, keys, len),
+	      "the key reference in %s is stale: regenerate it with\n"
+	      "  test_config --keys-markdown\nand paste it between the markers", CONFIG_DOC);
+
+	/* every key in the example, with a line "  leaf:" (or "  # leaf:") */
+	for (i = 0; i < config_key_count(); i++) {
+		const char *name = config_key_name(i), *leaf = strrchr(name, '.');
+
+		leaf = leaf ? leaf + 1 : name;
+		snprintf(needle, sizeof(needle), " %s:", leaf);
+		CHECK(strstr(example, needle), "%s lacks key %s", EXAMPLE_CONFIG, name);
+		snprintf(needle, sizeof(needle), "`%s`", name);
+		CHECK(strstr(doc, needle), "%s lacks %s", CONFIG_DOC, name);
+	}
+	CHECK(config_key_name(config_key_count()) == NULL, "key past the end");
+	free(keys);
+	free(doc);
+	free(example);
+}
+
+static void cleanup(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd))
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "--keys-markdown")) {
+		config_print_keys(stdout);
+		return 0;
+	}
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	atexit(cleanup);
+
+	test_defaults();
+	test_example();
+	test_full_file();
+	test_odd_but_good();
+	test_set();
+	test_dump_round_trip();
+	test_bad_files();
+	test_docs();
+
+	printf("%u passed, 0 failed\n", n_passed);
+	return 0;
 }
