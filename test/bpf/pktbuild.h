@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PKT_MAX 2048
+#define PKT_MAX 4096
 
 struct pkt {
 	uint8_t data[PKT_MAX];
