@@ -528,18 +528,13 @@ static void quote_got(const char *text, char *out, size_t out_len)
 	out[o] = '\0';
 }
 
-/*
- * The one error line: "FILE:LINE: KEY: what (got "TEXT")", or
- * "ORIGIN: KEY: ..." for command-line values (line 0). A secret's value is
- * never printed.
- */
-static void report(const char *origin, size_t line, const char *key, const char *got,
-		   const struct config_key *k, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* The one error line: "FILE:LINE: KEY: what", or "ORIGIN: KEY: what" (line 0). */
+static void report(const char *origin, size_t line, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-static void report(const char *origin, size_t line, const char *key, const char *got,
-		   const struct config_key *k, const char *fmt, ...)
+static void report(const char *origin, size_t line, const char *key, const char *fmt, ...)
 {
-	char where[64] = "", what[512], quoted[GOT_MAX * 4 + 8], tail[GOT_MAX * 4 + 32] = "";
+	char where[32] = "", what[512];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -547,13 +542,29 @@ static void report(const char *origin, size_t line, const char *key, const char 
 	va_end(ap);
 	if (line)
 		snprintf(where, sizeof(where), ":%zu", line);
-	if (got && k && (k->flags & KEY_SECRET)) {
-		snprintf(tail, sizeof(tail), " (value hidden: secret)");
-	} else if (got) {
-		quote_got(got, quoted, sizeof(quoted));
-		snprintf(tail, sizeof(tail), " (got \"%s\")", quoted);
+	log_error("%s%s: %s%s%s", origin, where, key ? key : "", key ? ": " : "", what);
+}
+
+/*
+ * A bad value: the error line ends with (got "TEXT"). A secret is never
+ * printed, and neither is what ${VAR} expanded to (@text differs from @raw):
+ * a variable put under the wrong key may well hold a secret.
+ */
+static void report_value(const char *origin, size_t line, const struct config_key *k,
+			 const char *raw, const char *text, const char *why)
+{
+	char quoted[GOT_MAX * 4 + 8];
+
+	if (k->flags & KEY_SECRET) {
+		report(origin, line, k->name, "%s (value hidden: secret)", why);
+		return;
 	}
-	log_error("%s%s: %s%s%s%s", origin, where, key ? key : "", key ? ": " : "", what, tail);
+	quote_got(raw, quoted, sizeof(quoted));
+	if (text && strcmp(raw, text))
+		report(origin, line, k->name, "%s (got \"%s\"; the expanded value is not shown)", why,
+		       quoted);
+	else
+		report(origin, line, k->name, "%s (got \"%s\")", why, quoted);
 }
 
 /* ---- ${VAR} expansion ---- */
@@ -702,7 +713,7 @@ int config_init(struct guarder_config *cfg)
 		err = key_set(k, cfg, k->def, why, sizeof(why));
 		if (err) {
 			if (err == -EINVAL)
-				report("<defaults>", 0, k->name, k->def, k, "%s", why);
+				report_value("<defaults>", 0, k, k->def, NULL, why);
 			config_free(cfg);
 			return err;
 		}
@@ -741,7 +752,7 @@ static int next_event(struct loader *l, yaml_event_t *ev)
 		char started[48] = "";
 
 		if (p->error == YAML_MEMORY_ERROR) {
-			report(l->file, 0, NULL, NULL, NULL, "out of memory");
+			report(l->file, 0, NULL, "out of memory");
 			return -ENOMEM;
 		}
 		if (p->error == YAML_READER_ERROR) {
@@ -753,7 +764,7 @@ static int next_event(struct loader *l, yaml_event_t *ev)
 		if (p->context && p->context_mark.line + 1 != line)
 			snprintf(started, sizeof(started), " started on line %zu",
 				 p->context_mark.line + 1);
-		report(l->file, line, NULL, NULL, NULL, "YAML syntax error: %s%s%s%s",
+		report(l->file, line, NULL, "YAML syntax error: %s%s%s%s",
 		       p->problem ? p->problem : "unknown", p->context ? " " : "",
 		       p->context ? p->context : "", started);
 		return -EINVAL;
@@ -779,12 +790,17 @@ static int next_event(struct loader *l, yaml_event_t *ev)
 	}
 	/* Keys are typed by the table; anchors and tags would only blur that. */
 	if (anchor || tag) {
-		report(l->file, event_line(ev), NULL, NULL, NULL, "YAML %s are not supported here",
+		report(l->file, event_line(ev), NULL, "YAML %s are not supported here",
 		       anchor ? "anchors and aliases" : "tags");
 		yaml_event_delete(ev);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+static const char *raw_of(const yaml_event_t *ev)
+{
+	return (const char *)ev->data.scalar.value;
 }
 
 static bool scalar_is_null(const yaml_event_t *ev)
@@ -818,17 +834,17 @@ static int scalar_text(struct loader *l, const yaml_event_t *ev, const char *key
 	int err;
 
 	if (ev->data.scalar.length > CONFIG_MAX_SCALAR) {
-		report(l->file, event_line(ev), key, NULL, NULL, "value is longer than %d bytes",
+		report(l->file, event_line(ev), key, "value is longer than %d bytes",
 		       CONFIG_MAX_SCALAR);
 		return -EINVAL;
 	}
 	if (strlen(raw) != ev->data.scalar.length) {
-		report(l->file, event_line(ev), key, NULL, NULL, "value contains a NUL byte");
+		report(l->file, event_line(ev), key, "value contains a NUL byte");
 		return -EINVAL;
 	}
 	err = expand_env(raw, out, why, sizeof(why));
 	if (err == -EINVAL)
-		report(l->file, event_line(ev), key, raw, k, "%s", why);
+		report_value(l->file, event_line(ev), k, raw, NULL, why);
 	return err;
 }
 
@@ -840,7 +856,7 @@ static int apply_scalar(struct loader *l, const struct config_key *k, const yaml
 	if (scalar_is_null(ev)) {
 		err = key_set_null(k, l->cfg, why, sizeof(why));
 		if (err == -EINVAL)
-			report(l->file, event_line(ev), k->name, NULL, k, "%s", why);
+			report(l->file, event_line(ev), k->name, "%s", why);
 		return err;
 	}
 	err = scalar_text(l, ev, k->name, k, &text);
@@ -848,7 +864,7 @@ static int apply_scalar(struct loader *l, const struct config_key *k, const yaml
 		return err;
 	err = key_set(k, l->cfg, text, why, sizeof(why));
 	if (err == -EINVAL)
-		report(l->file, event_line(ev), k->name, text, k, "%s", why);
+		report_value(l->file, event_line(ev), k, raw_of(ev), text, why);
 	free(text);
 	return err;
 }
@@ -874,7 +890,7 @@ static int apply_sequence(struct loader *l, const struct config_key *k, const ya
 			break;
 		}
 		if (ev.type != YAML_SCALAR_EVENT || scalar_is_null(&ev)) {
-			report(l->file, event_line(&ev), k->name, NULL, NULL,
+			report(l->file, event_line(&ev), k->name,
 			       "list items must be interface names, not %s",
 			       ev.type == YAML_SCALAR_EVENT ? "null" : event_kind(&ev));
 			err = -EINVAL;
@@ -888,7 +904,7 @@ static int apply_sequence(struct loader *l, const struct config_key *k, const ya
 			err = why_set(why, sizeof(why), "lists more than %d interfaces",
 				      GUARDER_MAX_IFACES);
 		if (err) {
-			report(l->file, event_line(&ev), k->name, text, k, "%s", why);
+			report_value(l->file, event_line(&ev), k, raw_of(&ev), text, why);
 			goto out_event;
 		}
 		len += (size_t)sprintf(joined + len, "%s%s", len ? "," : "", text);
@@ -898,7 +914,7 @@ static int apply_sequence(struct loader *l, const struct config_key *k, const ya
 	}
 	err = key_set(k, l->cfg, joined, why, sizeof(why));
 	if (err == -EINVAL)
-		report(l->file, event_line(start), k->name, NULL, k, "%s", why);
+		report(l->file, event_line(start), k->name, "%s", why);
 	goto out;
 out_event:
 	yaml_event_delete(&ev);
@@ -932,7 +948,7 @@ static void report_unknown(struct loader *l, size_t line, const char *path, cons
 		o += (size_t)snprintf(known + o, sizeof(known) - o, "%s%.*s", o ? ", " : "", (int)n,
 				      rest);
 	}
-	report(l->file, line, path, NULL, NULL, "unknown key (%s: %s)",
+	report(l->file, line, path, "unknown key (%s: %s)",
 	       plen ? "this section has" : "sections are", known);
 }
 
@@ -958,7 +974,7 @@ static int parse_value(struct loader *l, const char *path, const char *prefix, s
 		else if (ev.type == YAML_SCALAR_EVENT && scalar_is_null(&ev))
 			err = 0; /* a section whose keys are all commented out */
 		else {
-			report(l->file, event_line(&ev), path, NULL, NULL,
+			report(l->file, event_line(&ev), path,
 			       "is a section: expected a mapping of keys, got %s", event_kind(&ev));
 			err = -EINVAL;
 		}
@@ -967,7 +983,7 @@ static int parse_value(struct loader *l, const char *path, const char *prefix, s
 	} else if (ev.type == YAML_SEQUENCE_START_EVENT && k->type == KT_IFLIST) {
 		err = apply_sequence(l, k, &ev);
 	} else {
-		report(l->file, event_line(&ev), path, NULL, NULL, "expected a single value, got %s",
+		report(l->file, event_line(&ev), path, "expected a single value, got %s",
 		       event_kind(&ev));
 		err = -EINVAL;
 	}
@@ -982,7 +998,7 @@ static int seen_add(struct loader *l, const char *path, size_t line)
 
 	for (i = 0; i < l->n_seen; i++) {
 		if (!strcmp(l->seen[i].path, path)) {
-			report(l->file, line, path, NULL, NULL, "duplicate key (first on line %zu)",
+			report(l->file, line, path, "duplicate key (first on line %zu)",
 			       l->seen[i].line);
 			return -EINVAL;
 		}
@@ -1018,7 +1034,7 @@ static int parse_mapping(struct loader *l, const char *prefix)
 		}
 		line = event_line(&ev);
 		if (ev.type != YAML_SCALAR_EVENT) {
-			report(l->file, line, prefix, NULL, NULL, "keys must be names, not %s",
+			report(l->file, line, prefix, "keys must be names, not %s",
 			       event_kind(&ev));
 			err = -EINVAL;
 			break;
@@ -1030,7 +1046,7 @@ static int parse_mapping(struct loader *l, const char *prefix)
 			char shown[GOT_MAX * 4 + 8];
 
 			quote_got(key, shown, sizeof(shown));
-			report(l->file, line, prefix ? prefix : "(top)", NULL, NULL,
+			report(l->file, line, prefix ? prefix : "(top)",
 			       "\"%s\" is not a key name (nest sections instead of writing a.b)",
 			       shown);
 			err = -EINVAL;
@@ -1083,7 +1099,7 @@ static int parse_stream(struct loader *l)
 	} else if (ev.type == YAML_SCALAR_EVENT && scalar_is_null(&ev)) {
 		yaml_event_delete(&ev);
 	} else {
-		report(l->file, event_line(&ev), NULL, NULL, NULL,
+		report(l->file, event_line(&ev), NULL,
 		       "the file must be a mapping of sections (node:, bpf:, ...), not %s",
 		       event_kind(&ev));
 		yaml_event_delete(&ev);
@@ -1097,7 +1113,7 @@ static int parse_stream(struct loader *l)
 	if (err)
 		return err;
 	if (ev.type != YAML_STREAM_END_EVENT) {
-		report(l->file, event_line(&ev), NULL, NULL, NULL,
+		report(l->file, event_line(&ev), NULL,
 		       "only one YAML document is allowed");
 		err = -EINVAL;
 	}
@@ -1117,16 +1133,16 @@ static int read_file(const char *path, char **text, size_t *len)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		err = -errno;
-		report(path, 0, NULL, NULL, NULL, "cannot open: %s", strerror(-err));
+		report(path, 0, NULL, "cannot open: %s", strerror(-err));
 		return err;
 	}
 	if (fstat(fd, &st)) {
 		err = -errno;
-		report(path, 0, NULL, NULL, NULL, "cannot stat: %s", strerror(-err));
+		report(path, 0, NULL, "cannot stat: %s", strerror(-err));
 		goto out_close;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		report(path, 0, NULL, NULL, NULL, "not a regular file");
+		report(path, 0, NULL, "not a regular file");
 		err = -EINVAL;
 		goto out_close;
 	}
@@ -1142,7 +1158,7 @@ static int read_file(const char *path, char **text, size_t *len)
 			continue;
 		if (n < 0) {
 			err = -errno;
-			report(path, 0, NULL, NULL, NULL, "cannot read: %s", strerror(-err));
+			report(path, 0, NULL, "cannot read: %s", strerror(-err));
 			free(buf);
 			goto out_close;
 		}
@@ -1151,7 +1167,7 @@ static int read_file(const char *path, char **text, size_t *len)
 		got += (size_t)n;
 	}
 	if (got > CONFIG_MAX_FILE) {
-		report(path, 0, NULL, NULL, NULL, "larger than %d bytes", CONFIG_MAX_FILE);
+		report(path, 0, NULL, "larger than %d bytes", CONFIG_MAX_FILE);
 		free(buf);
 		err = -EFBIG;
 		goto out_close;
@@ -1195,7 +1211,7 @@ int config_load(struct guarder_config *cfg, const char *path)
 		yaml_parser_delete(&l.parser);
 	}
 	if (err == -ENOMEM)
-		report(path, 0, NULL, NULL, NULL, "out of memory");
+		report(path, 0, NULL, "out of memory");
 	for (i = 0; i < l.n_seen; i++)
 		free(l.seen[i].path);
 	free(l.seen);
@@ -1218,20 +1234,20 @@ int config_set(struct guarder_config *cfg, const char *key, const char *value, c
 	if (!origin)
 		origin = key;
 	if (!k) {
-		report(origin, 0, key, NULL, NULL, "unknown key");
+		report(origin, 0, key, "unknown key");
 		return -EINVAL;
 	}
 	if (!value) {
-		report(origin, 0, key, NULL, NULL, "needs a value");
+		report(origin, 0, key, "needs a value");
 		return -EINVAL;
 	}
 	if (strlen(value) > CONFIG_MAX_SCALAR) {
-		report(origin, 0, key, NULL, NULL, "value is longer than %d bytes", CONFIG_MAX_SCALAR);
+		report(origin, 0, key, "value is longer than %d bytes", CONFIG_MAX_SCALAR);
 		return -EINVAL;
 	}
 	err = key_set(k, cfg, value, why, sizeof(why));
 	if (err == -EINVAL)
-		report(origin, 0, key, value, k, "%s", why);
+		report_value(origin, 0, k, value, NULL, why);
 	return err;
 }
 

@@ -522,6 +522,7 @@ static const struct bad_case bad_cases[] = {
 	{ "token too short", "api:\n  token: hunter2\n", 2, "api.token", "must be 16 to 256 bytes long (value hidden: secret)" },
 	{ "token empty from env", "api:\n  token: ${GDR_C_EMPTY}\n", 2, "api.token", "is empty" },
 	{ "unset variable", "api:\n  listen: ${GDR_C_UNSET_VARIABLE}\n", 2, "api.listen", "environment variable GDR_C_UNSET_VARIABLE is not set" },
+	{ "expanded value not echoed", "collector:\n  interval: ${GDR_C_HIDDEN}\n", 2, "collector.interval", "(got \"${GDR_C_HIDDEN}\"; the expanded value is not shown)" },
 	{ "bad reference", "api:\n  listen: ${1X}:80\n", 2, "api.listen", "bad ${NAME} reference" },
 	{ "unclosed reference", "api:\n  listen: ${HOME:80\n", 2, "api.listen", "bad ${NAME} reference" },
 	{ "section is a value", "bpf: 5\n", 1, "bpf", "is a section: expected a mapping of keys, got a single value" },
@@ -551,6 +552,7 @@ static void test_bad_files(void)
 	setenv("GDR_C_TOKEN", TOKEN, 1);
 	setenv("GDR_C_EMPTY", "", 1);
 	unsetenv("GDR_C_UNSET_VARIABLE");
+	setenv("GDR_C_HIDDEN", "hunter2-from-the-environment", 1);
 	path = write_tmp("full.yaml", full_config);
 	CHECK(config_init(&c) == 0 && config_load(&c, path) == 0, "load full");
 	free(path);
