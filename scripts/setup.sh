@@ -11,7 +11,7 @@ packages=(
 	libyaml-dev libjson-c-dev
 	# tests: sanitizers, traffic, clients
 	iproute2 iputils-ping netcat-openbsd curl jq
-	python3 python3-yaml xdp-tools
+	python3 python3-jsonschema python3-yaml xdp-tools
 )
 
 if [ "$(id -u)" -ne 0 ]; then
