@@ -95,10 +95,12 @@ static const struct config_key config_keys[] = {
 	{ .name = "bpf.pin_path", .type = KT_STRING, .offset = OFF(bpf.pin_path),
 	  .def = "/sys/fs/bpf/guarder", .min = 2, .max = 200, .check = check_abs_path,
 	  .limits = "absolute path, at most 200 bytes",
-	  .doc = "bpffs directory where the maps are pinned, so a restarted collector and the API find them." },
+	  .doc = "bpffs directory where the maps are pinned, so a restarted collector "
+		 "and the API find them." },
 	{ .name = "bpf.flow_table_size", .type = KT_UINT, .offset = OFF(bpf.flow_table_size),
 	  .def = "1048576", .min = 1024, .max = 16777216,
-	  .doc = "Entries of the kernel flow table (LRU: when full, the least recently seen flow is evicted)." },
+	  .doc = "Entries of the kernel flow table (LRU: when full, the least recently "
+		 "seen flow is evicted)." },
 	{ .name = "bpf.icmp_table_size", .type = KT_UINT, .offset = OFF(bpf.icmp_table_size),
 	  .def = "65536", .min = 256, .max = 1048576,
 	  .doc = "Entries of the kernel ICMP table, one per (source, destination, type, code)." },
@@ -109,7 +111,8 @@ static const struct config_key config_keys[] = {
 	{ .name = "collector.interfaces", .type = KT_IFLIST, .offset = OFF(collector.ifaces),
 	  .aux = OFF(collector.n_ifaces), .def = "",
 	  .limits = "at most 64 distinct names, each 1..15 bytes, no `/ : ,` or spaces",
-	  .doc = "Interfaces to attach to: a list, or one comma-separated string. Empty: `-iface` is required." },
+	  .doc = "Interfaces to attach to: a list, or one comma-separated string. "
+		 "Empty: `-iface` is required." },
 	{ .name = "collector.xdp_mode", .type = KT_ENUM, .offset = OFF(collector.xdp_mode),
 	  .def = "auto", .names = xdp_mode_names,
 	  .doc = "How to attach XDP: `native` (driver), `generic` (skb), `auto` (native, else generic)." },
@@ -136,7 +139,8 @@ static const struct config_key config_keys[] = {
 	  .doc = "Flows listed in each console summary (0: counters only)." },
 	{ .name = "collector.max_flows", .type = KT_UINT, .offset = OFF(collector.max_flows),
 	  .def = "1048576", .min = 1024, .max = 16777216,
-	  .doc = "Flows the collector keeps in memory; beyond it new flows are counted (`view_full`), not tracked." },
+	  .doc = "Flows the collector keeps in memory; beyond it new flows are counted "
+		 "(`view_full`), not tracked." },
 	{ .name = "collector.console", .type = KT_BOOL, .offset = OFF(collector.console),
 	  .def = "true",
 	  .doc = "Print the summary on the console." },
@@ -188,7 +192,8 @@ static bool key_is_section(const char *prefix)
 
 /* ---- checks on values ---- */
 
-static int why_set(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int why_set(char *why, size_t why_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static int why_set(char *why, size_t why_len, const char *fmt, ...)
 {

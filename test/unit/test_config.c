@@ -23,12 +23,14 @@
 
 #define EXAMPLE_CONFIG "../../config/guarder.yaml"
 #define CONFIG_DOC     "../../docs/config.md"
+#define PRODUCTION     "config/production.yaml"
 #define TOKEN	       "s3cr3t-t0ken-abcdef-0123456789"
 
 static unsigned int n_passed;
 static char tmpdir[] = "/tmp/gdr-c-config-XXXXXX";
 
-static void fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4), noreturn));
+static void fail(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
 
 static void fail(const char *file, int line, const char *fmt, ...)
 {
@@ -265,6 +267,30 @@ static void test_full_file(void)
 	free(path);
 }
 
+/* A realistic file: what it sets changes, everything else stays default. */
+static void test_production(void)
+{
+	struct guarder_config c;
+
+	setenv("GDR_C_TOKEN", TOKEN, 1);
+	CHECK(config_init(&c) == 0, "init");
+	CHECK(config_load(&c, PRODUCTION) == 0, "%s does not load", PRODUCTION);
+	CHECK(!strcmp(c.node_name, "edge-fra-01"), "node_name");
+	CHECK(c.bpf.flow_table_size == 4194304 && c.bpf.ringbuf_size == 33554432, "bpf sizes");
+	CHECK(c.bpf.icmp_table_size == 65536, "icmp_table_size not default");
+	CHECK(!strcmp(c.bpf.pin_path, "/sys/fs/bpf/guarder"), "pin_path not default");
+	CHECK(c.collector.n_ifaces == 2 && !strcmp(c.collector.ifaces[0], "ens1f0") &&
+		      !strcmp(c.collector.ifaces[1], "ens1f1"),
+	      "interfaces");
+	CHECK(c.collector.xdp_mode == GUARDER_XDP_NATIVE, "xdp_mode");
+	CHECK(c.collector.interval == 30 && !c.collector.console, "interval, console");
+	CHECK(c.collector.egress && c.collector.idle_timeout == 60, "defaults kept");
+	CHECK(!strcmp(c.collector.record_file, "/var/log/guarder/flows.jsonl"), "record_file");
+	CHECK(!strcmp(c.api.listen, "[::]:8080"), "listen");
+	CHECK(!strcmp(c.api.token, TOKEN), "token");
+	config_free(&c);
+}
+
 /* Files that are valid although unusual. */
 static void test_odd_but_good(void)
 {
@@ -313,6 +339,12 @@ static void test_odd_but_good(void)
 	CHECK(config_load(&c, path) == 0, "norec.yaml");
 	CHECK(!strcmp(c.collector.record_file, "/tmp/${GDR_C_TOKEN}"), "expanded twice: %s",
 	      c.collector.record_file);
+	free(path);
+
+	/* JSON is YAML too */
+	path = write_tmp("json.yaml", "{\"collector\": {\"interval\": 8, \"egress\": true}}");
+	CHECK(config_load(&c, path) == 0, "json.yaml");
+	CHECK(c.collector.interval == 8, "interval from JSON");
 	free(path);
 
 	/* a lone $ stays; null interfaces empties the list; hostname-like node name */
@@ -370,6 +402,7 @@ static void test_set(void)
 		static const struct {
 			const char *key, *value, *origin, *expect;
 		} bad[] = {
+			/* clang-format off */
 			{ "collector.interval", "0", "-interval", "-interval: collector.interval: must be between 1 and 3600 (got \"0\")" },
 			{ "collector.interval", "5s", "-interval", "-interval: collector.interval: must be a whole decimal number (got \"5s\")" },
 			{ "collector.interfaces", "eth0,,eth1", "-iface", "-iface: collector.interfaces: has an empty interface name" },
@@ -378,6 +411,7 @@ static void test_set(void)
 			{ "api.listen", ":99999", "-api", "-api: api.listen: port must be a number from 1 to 65535" },
 			{ "api.token", "short", "--token", "--token: api.token: must be 16 to 256 bytes long (value hidden: secret)" },
 			{ "collector.nope", "1", "-nope", "-nope: collector.nope: unknown key" },
+			/* clang-format on */
 		};
 		size_t i;
 
@@ -488,6 +522,7 @@ struct bad_case {
 	const char *what;   /* a fragment of the message */
 };
 
+/* clang-format off: one case per line reads better than any wrapping */
 static const struct bad_case bad_cases[] = {
 	{ "unknown section", "nod:\n  name: x\n", 1, "nod", "unknown key (sections are: node, bpf, collector, api)" },
 	{ "unknown key", "bpf:\n  pin_path: /x/y\n  flow_tabel_size: 5\n", 3, "bpf.flow_tabel_size", "unknown key" },
@@ -542,6 +577,7 @@ static const struct bad_case bad_cases[] = {
 	{ "control character", "collector:\n  record_file: \"/tmp/a\\tb\"\n", 2, "collector.record_file", "control characters" },
 	{ "error after good keys", "collector:\n  interval: 3\n  top_flows: 4\n  max_flows: 1\n", 4, "collector.max_flows", "between 1024" },
 };
+/* clang-format on */
 
 static void test_bad_files(void)
 {
@@ -709,6 +745,7 @@ int main(int argc, char **argv)
 	test_defaults();
 	test_example();
 	test_full_file();
+	test_production();
 	test_odd_but_good();
 	test_set();
 	test_dump_round_trip();
