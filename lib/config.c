@@ -279,9 +279,9 @@ static int check_listen(const char *text, char *why, size_t why_len)
 
 static int check_token(const char *text, char *why, size_t why_len)
 {
-	const char *p;
+	const unsigned char *p;
 
-	for (p = text; *p; p++)
+	for (p = (const unsigned char *)text; *p; p++)
 		if (*p <= ' ' || *p >= 0x7f)
 			return why_set(why, why_len, "may only contain printable ASCII without spaces");
 	return 0;
