@@ -416,10 +416,9 @@ static int xdp_remove_stale(struct loader_iface *ifc)
 		p = xdp_multiprog__main_prog(mp);
 		if (!prog_name_is(xdp_program__name(p), XDP_PROG_NAME)) {
 			log_error("%s: XDP program '%s' (id %u) is already attached and is not "
-				  "ours; Guarder does not replace it. Remove it first (xdp-loader "
-				  "unload %s --all, or ip link set dev %s xdp off)",
-				  ifc->name, xdp_program__name(p), xdp_program__id(p), ifc->name,
-				  ifc->name);
+				  "ours; Guarder does not replace it. Remove it first if it may go "
+				  "(xdp-loader unload %s --all)",
+				  ifc->name, xdp_program__name(p), xdp_program__id(p), ifc->name);
 			err = -EBUSY;
 			goto out;
 		}
@@ -503,8 +502,8 @@ static void xdp_detach(struct loader *ld, struct loader_iface *ifc)
 		return;
 	err = xdp_program__detach(ld->xdp_prog, ifc->ifindex, ifc->xdp_mode, 0);
 	if (err)
-		log_error("%s: cannot detach the XDP program: %s (ip link set dev %s xdp off "
-			  "removes it)",
+		log_error("%s: cannot detach the XDP program: %s (xdp-loader unload %s "
+			  "--all removes it)",
 			  ifc->name, strerror(-err), ifc->name);
 	else
 		log_info("%s: XDP program detached", ifc->name);

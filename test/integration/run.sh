@@ -1,0 +1,610 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Integration tests of guarder-collector: real packets through the real
+# kernel program, in the style of xdp-tools' test runner (one function per
+# case, the topology made and removed by the runner).
+#
+#   run.sh COLLECTOR CASE...      (CASE: ping4, ping6, udp, tcp, modes,
+#                                  multi_iface, restart, pin_mismatch,
+#                                  rollback, check_config; or "all")
+#
+# Each case makes a network namespace joined to the root namespace by a
+# veth pair, runs the collector in the ROOT namespace attached to the
+# root-side veth only, and sends traffic between the two ends of the pair:
+# XDP sees what arrives from the namespace, the tc egress program what
+# goes back, so one flow gets both directions. Expected counts come from
+# the traffic tools and the namespace's own /proc/net/snmp, never from the
+# collector. Everything made is removed on exit, whatever happens.
+# Exit status: 0 pass, 1 fail, 77 skipped (not root, no netns, no bpffs).
+set -uo pipefail
+
+SKIP=77
+COLLECTOR=${1:?usage: run.sh COLLECTOR CASE...}
+shift
+COLLECTOR=$(realpath "$COLLECTOR")
+ALL_CASES=(ping4 ping6 udp tcp modes multi_iface restart pin_mismatch rollback check_config)
+
+NETNS=()
+LINKS=()
+PINS=()
+PIDS=()
+TMP=
+RUNS=0
+
+log() { printf '  %s\n' "$*" >&2; }
+
+cleanup() {
+	local pid i n ns
+
+	for pid in "${PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${PIDS[@]}"; do
+		# A collector detaches on SIGTERM; give it a moment, then force.
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	# Deleting a veth also removes any program left attached to it.
+	for n in "${LINKS[@]}"; do
+		ip link del "$n" 2>/dev/null
+	done
+	for ns in "${NETNS[@]}"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	for n in "${PINS[@]}"; do
+		rm -rf "$n"
+	done
+	[ -n "$TMP" ] && rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# fail MESSAGE: print what the collector said, then stop the case.
+fail() {
+	local f
+
+	echo "FAIL: $*" >&2
+	for f in "$TMP"/collector.*.err "$TMP"/*.jsonl; do
+		[ -s "$f" ] || continue
+		echo "--- $f (last 30 lines)" >&2
+		tail -n 30 "$f" >&2
+	done
+	exit 1
+}
+
+# expect_eq WHAT ACTUAL EXPECTED
+expect_eq() {
+	[ "$2" == "$3" ] || fail "$1: got '$2', expected '$3'"
+	log "ok: $1 = $3"
+}
+
+rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+
+# wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds.
+wait_for() {
+	local deadline=$((SECONDS + $1))
+
+	shift
+	while ! "$@"; do
+		[ $SECONDS -ge "$deadline" ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+preflight() {
+	local probe
+
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "SKIP: needs root (network namespaces, BPF)" >&2
+		exit $SKIP
+	fi
+	for tool in ip tc jq bpftool python3 ping nc; do
+		command -v "$tool" >/dev/null || {
+			echo "SKIP: $tool not installed (scripts/setup.sh installs it)" >&2
+			exit $SKIP
+		}
+	done
+	probe=gdr-it-probe-$(rand_hex 4)
+	if ! ip netns add "$probe" 2>/dev/null; then
+		echo "SKIP: cannot create network namespaces" >&2
+		exit $SKIP
+	fi
+	ip netns del "$probe"
+	if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != "bpf_fs" ]; then
+		echo "SKIP: no bpffs at /sys/fs/bpf (scripts/setup.sh mounts it)" >&2
+		exit $SKIP
+	fi
+	TMP=$(mktemp -d /tmp/guarder-it.XXXXXX)
+	chmod 755 "$TMP"
+}
+
+# new_pair: a netns and a veth pair; sets P_NS, P_VETH (root side),
+# P_PEER, P_ROOT4/P_NS4 and P_ROOT6/P_NS6 (addresses of each end).
+new_pair() {
+	local id x tries=0
+
+	id=$(rand_hex 3)
+	# A /30 of 10.199.0.0/16 that no interface of the root namespace uses.
+	while :; do
+		x=$((RANDOM % 254 + 1))
+		ip -4 -o addr show | grep -q " 10\.199\.$x\." || break
+		tries=$((tries + 1))
+		[ $tries -lt 50 ] || fail "no free 10.199.x.0/30"
+	done
+	P_NS=gdr-it-$id
+	P_VETH=gdit${id}r
+	P_PEER=gdit${id}n
+	P_ROOT4=10.199.$x.1
+	P_NS4=10.199.$x.2
+	P_ROOT6=fd99:199:$x::1
+	P_NS6=fd99:199:$x::2
+
+	ip netns add "$P_NS" || fail "ip netns add $P_NS"
+	NETNS+=("$P_NS")
+	ip link add "$P_VETH" type veth peer name "$P_PEER" || fail "ip link add $P_VETH"
+	LINKS+=("$P_VETH")
+	ip link set "$P_PEER" netns "$P_NS"
+	ip addr add "$P_ROOT4/30" dev "$P_VETH"
+	ip -6 addr add "$P_ROOT6/64" dev "$P_VETH" nodad
+	ip link set "$P_VETH" up
+	ip -n "$P_NS" link set lo up
+	ip -n "$P_NS" addr add "$P_NS4/30" dev "$P_PEER"
+	ip -n "$P_NS" -6 addr add "$P_NS6/64" dev "$P_PEER" nodad
+	ip -n "$P_NS" link set "$P_PEER" up
+	wait_for 5 ip netns exec "$P_NS" ping -c 1 -W 1 -q "$P_ROOT4" >/dev/null ||
+		fail "the veth pair does not pass traffic"
+}
+
+# new_config FILE [extra collector keys...]: a config with a unique pin
+# directory, small maps and short timeouts; sets CONF, PIN and REC.
+new_config() {
+	local key
+
+	CONF=$1
+	shift
+	PIN=/sys/fs/bpf/guarder-it-$(rand_hex 4)
+	PINS+=("$PIN")
+	REC=$TMP/records.$((RUNS + 1)).jsonl
+	{
+		echo "node:"
+		echo "  name: it-node"
+		echo "bpf:"
+		echo "  pin_path: $PIN"
+		echo "  flow_table_size: 4096"
+		echo "  icmp_table_size: 1024"
+		echo "  ringbuf_size: 262144"
+		echo "collector:"
+		echo "  interval: 1"
+		echo "  sweep_interval: 1"
+		echo "  idle_timeout: 2"
+		echo "  close_linger: 1"
+		echo "  console: true"
+		echo "  record_file: $REC"
+		for key in "$@"; do
+			echo "  $key"
+		done
+	} >"$CONF"
+}
+
+# start_collector ARGS...: run it in the background and wait until it has
+# attached everything; sets C_PID, C_OUT, C_ERR.
+start_collector() {
+	RUNS=$((RUNS + 1))
+	C_OUT=$TMP/collector.$RUNS.out
+	C_ERR=$TMP/collector.$RUNS.err
+	"$COLLECTOR" "$@" >"$C_OUT" 2>"$C_ERR" &
+	C_PID=$!
+	PIDS+=("$C_PID")
+	wait_for 15 collector_ready || fail "the collector did not start: $*"
+}
+
+collector_ready() {
+	kill -0 "$C_PID" 2>/dev/null || fail "the collector exited during start-up"
+	grep -q "Ctrl-C or SIGTERM detaches" "$C_ERR"
+}
+
+# stop_collector [SIGNAL]: SIGTERM by default; expects exit status 0.
+stop_collector() {
+	local rc
+
+	kill -"${1:-TERM}" "$C_PID"
+	wait "$C_PID"
+	rc=$?
+	expect_eq "exit status after SIG${1:-TERM}" "$rc" 0
+}
+
+# run_collector_fails ARGS...: run it in the foreground, expect status 1;
+# sets C_ERR to its stderr.
+run_collector_fails() {
+	local rc
+
+	RUNS=$((RUNS + 1))
+	C_OUT=$TMP/collector.$RUNS.out
+	C_ERR=$TMP/collector.$RUNS.err
+	timeout 20 "$COLLECTOR" "$@" >"$C_OUT" 2>"$C_ERR"
+	rc=$?
+	expect_eq "exit status of a failing run" "$rc" 1
+}
+
+expect_stderr() {
+	grep -qF -- "$1" "$C_ERR" || fail "the collector did not say: $1"
+	log "ok: says '$1'"
+}
+
+# The XDP mode attached to a link: 1 native, 2 generic, empty if none.
+xdp_mode_of() { ip -j link show dev "$1" | jq -r '.[0].xdp.mode // empty'; }
+
+expect_detached() {
+	expect_eq "XDP program on $1 after exit" "$(xdp_mode_of "$1")" ""
+	expect_eq "tc egress filters on $1 after exit" "$(tc filter show dev "$1" egress)" ""
+}
+
+# record JQ_CONDITION: the last record matching, as one JSON line.
+record() { jq -c "select($1)" "$REC" 2>/dev/null | tail -n 1; }
+
+# wait_record SECONDS JQ_CONDITION: wait until a record matches; print it.
+wait_record() {
+	local r deadline=$((SECONDS + $1))
+
+	while :; do
+		r=$(record "$2")
+		[ -n "$r" ] && break
+		[ $SECONDS -ge "$deadline" ] && fail "no record matching: $2"
+		sleep 0.2
+	done
+	echo "$r"
+}
+
+# listening SS_FLAGS ADDR PORT: a socket of the root namespace is bound there.
+listening() { ss -H "$1" "src $2:$3" | grep -q .; }
+exited() { ! kill -0 "$1" 2>/dev/null; }
+
+flow_cond() { # PROTO SRC DST -> jq condition for that flow and event
+	echo ".proto==\"$1\" and .src_ip==\"$2\" and .dst_ip==\"$3\""
+}
+
+# snmp NS GROUP FIELD: a counter of the namespace's own IP stack.
+snmp() {
+	ip netns exec "$1" awk -v g="$2:" -v f="$3" '
+		$1 == g && !hdr { for (i = 2; i <= NF; i++) col[$i] = i; hdr = 1; next }
+		$1 == g && hdr { print $col[f]; exit }' /proc/net/snmp
+}
+
+# Sum of a per-CPU global counter in the pinned stats map.
+stat_sum() { # JQ_PATH under .value, e.g. ".packets[2]"
+	bpftool map dump pinned "$PIN/stats" -j | jq "[.[0].formatted.values[].value$1] | add"
+}
+
+# pinned_flow_packets ECHO_ID: "pkts_dir0 pkts_dir1" of that ICMP echo flow
+# in the pinned flow table, read with bpftool (not with our code).
+pinned_flow_packets() {
+	bpftool map dump pinned "$PIN/flows" -j |
+		jq -r --argjson p "$1" '.[] | .formatted | select(.key.proto == 1 and .key.port_lo == $p) |
+			"\(.value.dir[0].packets) \(.value.dir[1].packets)"'
+}
+
+pinned_flow_is() { [ "$(pinned_flow_packets "$1")" = "$2" ]; }
+icmp_total_is() { [ "$(stat_sum ".packets[2]")" = "$1" ]; }
+
+# ping_case FAMILY: 3 echo requests from the namespace, 3 replies back.
+ping_case() {
+	local fam=$1 proto src dst out r
+
+	new_pair
+	new_config "$TMP/ping$fam.yaml"
+	start_collector -c "$CONF" -iface "$P_VETH"
+	if [ "$fam" = 4 ]; then
+		proto=icmp src=$P_NS4 dst=$P_ROOT4
+	else
+		proto=ipv6-icmp src=$P_NS6 dst=$P_ROOT6
+	fi
+	out=$(ip netns exec "$P_NS" ping -"$fam" -c 3 -i 0.2 -q "$dst") || fail "ping -$fam failed"
+	grep -q "3 received" <<<"$out" || fail "ping -$fam lost packets: $out"
+
+	r=$(wait_record 3 "$(flow_cond $proto "$src" "$dst") and .event==\"start\"") || exit 1
+	expect_eq "start record's interface" "$(jq -r .iface <<<"$r")" "$P_VETH"
+	expect_eq "start record's echo id as ports" "$(jq '.src_port == .dst_port' <<<"$r")" true
+	r=$(wait_record 8 "$(flow_cond $proto "$src" "$dst") and .event==\"end\"") || exit 1
+	expect_eq "end reason" "$(jq -r .end_reason <<<"$r")" idle
+	expect_eq "echo requests (fwd packets)" "$(jq .fwd.packets <<<"$r")" 3
+	expect_eq "echo replies (rev packets)" "$(jq .rev.packets <<<"$r")" 3
+	# 56 bytes of data + 8 ICMP header + the IP header (20 or 40).
+	expect_eq "fwd bytes" "$(jq .fwd.bytes <<<"$r")" $((3 * (64 + (fam == 4 ? 20 : 40))))
+	expect_eq "rev bytes" "$(jq .rev.bytes <<<"$r")" $((3 * (64 + (fam == 4 ? 20 : 40))))
+	[ -s "$C_OUT" ] || fail "no console summary on stdout"
+	stop_collector
+	expect_detached "$P_VETH"
+}
+
+test_ping4() { ping_case 4; }
+test_ping6() { ping_case 6; }
+
+test_udp() {
+	local n=25 port=$((20000 + RANDOM % 20000)) got before after r
+
+	new_pair
+	new_config "$TMP/udp.yaml"
+	start_collector -c "$CONF" -iface "$P_VETH"
+	# A listener in the root namespace, so no ICMP errors come back.
+	python3 - "$P_ROOT4" "$port" "$n" >"$TMP/udp.count" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.settimeout(5)
+n = 0
+try:
+    while n < int(sys.argv[3]):
+        s.recv(2048)
+        n += 1
+except socket.timeout:
+    pass
+print(n)
+EOF
+	PIDS+=($!)
+	local listener=$!
+	wait_for 5 listening -lun "$P_ROOT4" "$port" || fail "the UDP listener did not bind"
+	before=$(snmp "$P_NS" Udp OutDatagrams)
+	ip netns exec "$P_NS" python3 - "$P_ROOT4" "$port" "$n" <<'EOF' || fail "UDP sender failed"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(int(sys.argv[3])):
+    s.sendto(b"g" * 100, (sys.argv[1], int(sys.argv[2])))
+EOF
+	after=$(snmp "$P_NS" Udp OutDatagrams)
+	wait "$listener"
+	got=$(cat "$TMP/udp.count")
+	expect_eq "datagrams the listener received" "$got" "$n"
+	expect_eq "datagrams the namespace sent" "$((after - before))" "$n"
+
+	r=$(wait_record 8 "$(flow_cond udp "$P_NS4" "$P_ROOT4") and .dst_port==$port and .event==\"end\"") || exit 1
+	expect_eq "UDP fwd packets" "$(jq .fwd.packets <<<"$r")" "$n"
+	expect_eq "UDP fwd bytes (IP length)" "$(jq .fwd.bytes <<<"$r")" $((n * 128))
+	expect_eq "UDP rev packets" "$(jq .rev.packets <<<"$r")" 0
+	stop_collector
+	expect_detached "$P_VETH"
+}
+
+test_tcp() {
+	local port=$((20000 + RANDOM % 20000)) server r flags out0 in0 re0 out1 in1 re1
+
+	new_pair
+	new_config "$TMP/tcp.yaml"
+	start_collector -c "$CONF" -iface "$P_VETH"
+	head -c 600 /dev/urandom >"$TMP/tcp.sent"
+	nc -l -d "$P_ROOT4" "$port" >"$TMP/tcp.recv" &
+	server=$!
+	PIDS+=("$server")
+	wait_for 5 listening -ltn "$P_ROOT4" "$port" || fail "nc -l did not listen"
+
+	# The namespace holds only this connection: its stack's segment
+	# counters are an exact, independent count of both directions.
+	out0=$(snmp "$P_NS" Tcp OutSegs) in0=$(snmp "$P_NS" Tcp InSegs)
+	re0=$(snmp "$P_NS" Tcp RetransSegs)
+	ip netns exec "$P_NS" nc -N -w 5 "$P_ROOT4" "$port" <"$TMP/tcp.sent" || fail "nc client failed"
+	wait_for 5 exited "$server" || fail "nc -l did not see the close"
+	cmp -s "$TMP/tcp.sent" "$TMP/tcp.recv" || fail "the payload did not arrive intact"
+	sleep 0.5
+	out1=$(snmp "$P_NS" Tcp OutSegs) in1=$(snmp "$P_NS" Tcp InSegs)
+	re1=$(snmp "$P_NS" Tcp RetransSegs)
+	expect_eq "retransmissions (so the counts below are exact)" "$((re1 - re0))" 0
+
+	local cond
+	cond="$(flow_cond tcp "$P_NS4" "$P_ROOT4") and .dst_port==$port"
+	r=$(wait_record 5 "$cond and .event==\"start\"") || exit 1
+	expect_eq "start record's interface" "$(jq -r .iface <<<"$r")" "$P_VETH"
+	r=$(wait_record 8 "$cond and .event==\"end\"") || exit 1
+	expect_eq "end reason" "$(jq -r .end_reason <<<"$r")" fin
+	flags=$(jq .tcp.flags <<<"$r")
+	# FIN 0x01, SYN 0x02, ACK 0x10 seen; no RST 0x04.
+	expect_eq "SYN|ACK|FIN all seen" "$((flags & 0x13))" $((0x13))
+	expect_eq "no RST" "$((flags & 0x04))" 0
+	expect_eq "fwd packets = segments the namespace sent" "$(jq .fwd.packets <<<"$r")" $((out1 - out0))
+	expect_eq "rev packets = segments the namespace received" "$(jq .rev.packets <<<"$r")" $((in1 - in0))
+	# The client's data all went one way: 600 bytes plus headers.
+	[ "$(jq .fwd.bytes <<<"$r")" -ge $((600 + 40 * (out1 - out0))) ] ||
+		fail "fwd bytes too small: $r"
+	expect_eq "flow removed from the kernel table after its end" \
+		"$(bpftool map dump pinned "$PIN/flows" -j | jq --argjson p "$port" \
+			'[.[] | select(.formatted.key.proto == 6 and (.formatted.key.port_lo == $p or .formatted.key.port_hi == $p))] | length')" 0
+	stop_collector
+	expect_detached "$P_VETH"
+}
+
+# Generic (skb) and native mode, each asked for explicitly and verified.
+test_modes() {
+	local mode want r
+
+	new_pair
+	for mode in generic native; do
+		want=$([ $mode = native ] && echo 1 || echo 2)
+		new_config "$TMP/mode-$mode.yaml" "xdp_mode: $mode"
+		start_collector -c "$CONF" -iface "$P_VETH"
+		expect_eq "$mode: XDP mode on the link" "$(xdp_mode_of "$P_VETH")" "$want"
+		expect_stderr "attached in $mode mode"
+		ip netns exec "$P_NS" ping -c 3 -i 0.2 -q "$P_ROOT4" >/dev/null || fail "ping failed"
+		r=$(wait_record 8 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .event==\"end\"") || exit 1
+		expect_eq "$mode: echo requests" "$(jq .fwd.packets <<<"$r")" 3
+		expect_eq "$mode: echo replies" "$(jq .rev.packets <<<"$r")" 3
+		stop_collector
+		expect_detached "$P_VETH"
+	done
+}
+
+test_multi_iface() {
+	local a_veth a_ns a_src a_dst r
+
+	new_pair
+	a_veth=$P_VETH a_ns=$P_NS a_src=$P_NS4 a_dst=$P_ROOT4
+	new_pair
+	new_config "$TMP/multi.yaml"
+	start_collector -c "$CONF" -iface "$a_veth,$P_VETH"
+	expect_eq "XDP on the first interface" "$(xdp_mode_of "$a_veth")" 1
+	expect_eq "XDP on the second interface" "$(xdp_mode_of "$P_VETH")" 1
+	ip netns exec "$a_ns" ping -c 2 -i 0.2 -q "$a_dst" >/dev/null || fail "ping A failed"
+	ip netns exec "$P_NS" ping -c 3 -i 0.2 -q "$P_ROOT4" >/dev/null || fail "ping B failed"
+	r=$(wait_record 3 "$(flow_cond icmp "$a_src" "$a_dst") and .event==\"start\"") || exit 1
+	expect_eq "flow A's interface" "$(jq -r .iface <<<"$r")" "$a_veth"
+	r=$(wait_record 3 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .event==\"start\"") || exit 1
+	expect_eq "flow B's interface" "$(jq -r .iface <<<"$r")" "$P_VETH"
+	r=$(wait_record 8 "$(flow_cond icmp "$a_src" "$a_dst") and .event==\"end\"") || exit 1
+	expect_eq "flow A packets each way" "$(jq '"\(.fwd.packets)/\(.rev.packets)"' -r <<<"$r")" 2/2
+	r=$(wait_record 8 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .event==\"end\"") || exit 1
+	expect_eq "flow B packets each way" "$(jq '"\(.fwd.packets)/\(.rev.packets)"' -r <<<"$r")" 3/3
+	stop_collector
+	expect_detached "$a_veth"
+	expect_detached "$P_VETH"
+}
+
+# Pinned maps keep flows and counters across a clean restart; a collector
+# killed with SIGKILL leaves its programs attached, and the next one
+# replaces them.
+test_restart() {
+	local icmp1 icmp2 id r
+
+	new_pair
+	# Long idle timeout: the flow must still be in the table after restart.
+	new_config "$TMP/restart.yaml"
+	sed -i 's/idle_timeout: 2/idle_timeout: 120/' "$CONF"
+	start_collector -c "$CONF" -iface "$P_VETH"
+	expect_stderr "0 reused"
+	ip netns exec "$P_NS" ping -c 2 -i 0.2 -q "$P_ROOT4" >/dev/null || fail "ping failed"
+	r=$(wait_record 3 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .event==\"start\"") || exit 1
+	id=$(jq .src_port <<<"$r")
+	wait_for 3 pinned_flow_is "$id" "2 2" ||
+		fail "the pinned flow table does not hold 2/2 packets of echo id $id"
+	icmp1=$(stat_sum ".packets[2]")
+	expect_eq "ICMP packets counted before the restart" "$icmp1" 4
+	stop_collector
+	expect_detached "$P_VETH"
+	expect_eq "pinned flow kept while no collector runs" "$(pinned_flow_packets "$id")" "2 2"
+
+	start_collector -c "$CONF" -iface "$P_VETH"
+	expect_stderr "5 reused"
+	expect_eq "pinned flow kept by the new collector" "$(pinned_flow_packets "$id")" "2 2"
+	ip netns exec "$P_NS" ping -c 2 -i 0.2 -q "$P_ROOT4" >/dev/null || fail "ping failed"
+	wait_for 3 icmp_total_is $((icmp1 + 4)) ||
+		fail "ICMP counter did not continue from $icmp1"
+	icmp2=$(stat_sum ".packets[2]")
+	expect_eq "ICMP packets counted across the restart" "$icmp2" $((icmp1 + 4))
+
+	kill -KILL "$C_PID"
+	wait "$C_PID" 2>/dev/null
+	expect_eq "XDP left attached by a killed collector" "$(xdp_mode_of "$P_VETH")" 1
+	start_collector -c "$CONF" -iface "$P_VETH"
+	expect_stderr "replacing a stale xdp_conn_tracker"
+	expect_stderr "replacing a stale tc egress program"
+	expect_eq "tc egress filters after the replacement" \
+		"$(tc filter show dev "$P_VETH" egress | grep -c 'tc_egress_track')" 1
+	ip netns exec "$P_NS" ping -c 2 -i 0.2 -q "$P_ROOT4" >/dev/null || fail "ping failed"
+	wait_for 3 icmp_total_is $((icmp2 + 4)) ||
+		fail "the replacing collector does not count"
+	log "ok: the replacing collector counts (ICMP packets $((icmp2 + 4)))"
+	stop_collector
+	expect_detached "$P_VETH"
+}
+
+# A pinned map that no longer fits the config is an error that says what
+# to do; nothing is deleted and nothing stays attached.
+test_pin_mismatch() {
+	new_pair
+	new_config "$TMP/pins.yaml"
+	start_collector -c "$CONF" -iface "$P_VETH"
+	stop_collector
+	sed -i 's/flow_table_size: 4096/flow_table_size: 8192/' "$CONF"
+	run_collector_fails -c "$CONF" -iface "$P_VETH"
+	expect_stderr "its size (max_entries) is 4096, this collector needs 8192"
+	expect_stderr "set bpf.flow_table_size back to 4096"
+	expect_stderr "rm -r $PIN"
+	[ -e "$PIN/flows" ] || fail "the pinned flow table was removed"
+	expect_detached "$P_VETH"
+}
+
+# Attach fails on the second interface (a foreign XDP program is there):
+# the first one is rolled back, the foreign program is left alone.
+test_rollback() {
+	local a_veth
+
+	new_pair
+	a_veth=$P_VETH
+	new_pair
+	LIBXDP_SKIP_DISPATCHER=1 xdp-loader load -m skb -n xdp_pass "$P_VETH" \
+		/usr/lib/"$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)"/bpf/xdp-dispatcher.o ||
+		{ echo "SKIP: cannot load a foreign XDP program with xdp-loader" >&2; exit $SKIP; }
+	new_config "$TMP/rollback.yaml"
+	run_collector_fails -c "$CONF" -iface "$a_veth,$P_VETH"
+	expect_stderr "XDP program 'xdp_pass'"
+	expect_stderr "is not ours"
+	expect_stderr "rolling back"
+	expect_detached "$a_veth"
+	expect_eq "foreign program left in place" \
+		"$(ip -j link show dev "$P_VETH" | jq -r '.[0].xdp.prog.name')" xdp_pass
+
+	run_collector_fails -c "$CONF" -iface "gdr-it-nope0"
+	expect_stderr "interface 'gdr-it-nope0' does not exist"
+}
+
+# --check-config: no privileges, no kernel; secrets redacted; errors name
+# file:line.
+test_check_config() {
+	local secret rc bad
+
+	secret=s3cr3t-$(rand_hex 8)
+	new_config "$TMP/check.yaml"
+	cat >>"$CONF" <<'EOF'
+api:
+  token: ${GDR_IT_TOKEN}
+EOF
+	chmod 644 "$CONF"
+	RUNS=$((RUNS + 1))
+	C_OUT=$TMP/collector.$RUNS.out C_ERR=$TMP/collector.$RUNS.err
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env GDR_IT_TOKEN="$secret" "$COLLECTOR" -c "$CONF" --check-config \
+		-iface lo -interval 7 -api :9090 >"$C_OUT" 2>"$C_ERR"
+	rc=$?
+	expect_eq "--check-config status as an unprivileged user" "$rc" 0
+	grep -q "<redacted>" "$C_OUT" || fail "the token is not shown as <redacted>"
+	if grep -qF "$secret" "$C_OUT" "$C_ERR"; then
+		fail "the secret token was printed"
+	fi
+	log "ok: token redacted, secret not printed"
+	grep -Eq "^  interval: 7$" "$C_OUT" || fail "-interval 7 did not override the file"
+	grep -q ":9090" "$C_OUT" || fail "-api :9090 did not set api.listen"
+	log "ok: flags override the file"
+	[ ! -e "$PIN" ] || fail "--check-config created the pin directory"
+
+	bad=$TMP/bad.yaml
+	printf 'collector:\n  interval: 5\n  idle_timeout: banana\n' >"$bad"
+	run_collector_fails -c "$bad" --check-config -iface lo
+	expect_stderr "$bad:3"
+	expect_stderr "idle_timeout"
+
+	printf 'collector:\n  bogus_key: 1\n' >"$bad"
+	run_collector_fails -c "$bad" --check-config -iface lo
+	expect_stderr "$bad:2"
+	expect_stderr "bogus_key"
+
+	run_collector_fails -c "$CONF" --check-config -iface lo
+	expect_stderr "GDR_IT_TOKEN"
+
+	printf 'collector:\n  interval: 5\n' >"$bad"
+	run_collector_fails -c "$bad" --check-config
+	expect_stderr "no interface to watch"
+	run_collector_fails --check-config -iface lo -interval 0
+	expect_stderr "-interval"
+}
+
+preflight
+[ $# -eq 0 ] && set -- all
+[ "$1" = all ] && set -- "${ALL_CASES[@]}"
+for case in "$@"; do
+	declare -F "test_$case" >/dev/null || fail "no test case '$case'"
+	echo "== $case" >&2
+	"test_$case"
+	echo "PASS: $case" >&2
+done
