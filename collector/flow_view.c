@@ -949,7 +949,7 @@ static void summary_kernel(struct flow_view *fv, int stats_fd, FILE *out, double
 			continue;
 		dp = (double)(gs.packets[i] - p->packets[i]) / secs;
 		db = (double)(gs.bytes[i] - p->bytes[i]) / secs;
-		fprintf(out, "          %-11s %12s %11sB\n",
+		fprintf(out, "          %-11s %12s %10sB/s\n",
 			stats_proto_name((enum guarder_proto_class)i), human(dp, pk, sizeof(pk)),
 			human(db, by, sizeof(by)));
 		any = true;
@@ -978,21 +978,25 @@ static void summary_kernel(struct flow_view *fv, int stats_fd, FILE *out, double
 	fprintf(out, "%s\n", first ? "(no flows yet)" : "");
 
 	first = true;
-	counter_item(out, &first, "tcp_retransmits", gs.tcp_retransmits, p->tcp_retransmits,
+	if (gs.tcp_retransmits || gs.tcp_out_of_order || gs.tcp_dup_acks || gs.tcp_zero_windows)
+		fprintf(out, "tcp       ");
+	counter_item(out, &first, "retransmits", gs.tcp_retransmits, p->tcp_retransmits,
 		     have_prev);
-	counter_item(out, &first, "tcp_out_of_order", gs.tcp_out_of_order, p->tcp_out_of_order,
+	counter_item(out, &first, "out_of_order", gs.tcp_out_of_order, p->tcp_out_of_order,
 		     have_prev);
-	counter_item(out, &first, "tcp_dup_acks", gs.tcp_dup_acks, p->tcp_dup_acks, have_prev);
-	counter_item(out, &first, "tcp_zero_windows", gs.tcp_zero_windows, p->tcp_zero_windows,
+	counter_item(out, &first, "dup_acks", gs.tcp_dup_acks, p->tcp_dup_acks, have_prev);
+	counter_item(out, &first, "zero_windows", gs.tcp_zero_windows, p->tcp_zero_windows,
 		     have_prev);
 	if (!first)
 		fprintf(out, "\n");
 
-	/* losses: the lines an operator must not miss */
+	/* losses: the line an operator must not miss */
 	first = true;
-	counter_item(out, &first, "LOST EVENTS ringbuf_fail", gs.ringbuf_fail, p->ringbuf_fail,
+	if (gs.ringbuf_fail || gs.flow_insert_fail || gs.icmp_insert_fail || gs.icmp_count_fail)
+		fprintf(out, "LOSSES    ");
+	counter_item(out, &first, "events lost (ringbuf_fail)", gs.ringbuf_fail, p->ringbuf_fail,
 		     have_prev);
-	counter_item(out, &first, "FLOW TABLE FULL flow_insert_fail", gs.flow_insert_fail,
+	counter_item(out, &first, "flow table full (flow_insert_fail)", gs.flow_insert_fail,
 		     p->flow_insert_fail, have_prev);
 	counter_item(out, &first, "icmp_insert_fail", gs.icmp_insert_fail, p->icmp_insert_fail,
 		     have_prev);

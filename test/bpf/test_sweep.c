@@ -1,6 +1,610 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Placeholder: helper V writes the sweep test. */
+/*
+ * The collector's flow view against the real program: packets run through
+ * the XDP program with bpf_prog_test_run_opts, its ring-buffer events go
+ * to flow_view_on_event, and flow_view_sweep scans its real LRU flow
+ * table. Time is moved by passing later "now" values to the sweep;
+ * entries are also crafted or removed directly in the table to stage
+ * restarts (adoption) and LRU evictions. Records go through the real file
+ * sink into a temp file and are parsed back.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <json-c/json.h>
+
+#include "bpftest.h"
+#include "collector/flow_view.h"
+#include "collector/sink.h"
+#include "lib/config.h"
+#include "lib/stats.h"
+#include "lib/timeconv.h"
+
+#define NS 1000000000ull
+#define CLI "10.1.0.9" /* sorts after SRV: the initiator is direction 1 */
+#define SRV "10.1.0.2"
+#define REC_KEEP 64
+
+/* A flow view publishing to a temp file, plus what was read back from it. */
+struct vt {
+	struct guarder_config cfg;
+	struct flow_view *fv;
+	struct sink *sink;
+	FILE *rd;
+	char path[64];
+	int fed; /* events of the tenv already given to the view */
+	int flows_fd;
+	/* records of the last vt_read: the first REC_KEEP parsed, all counted */
+	json_object *rec[REC_KEEP];
+	int nrec;
+	int n_event[5];	  /* start update end drop icmp */
+	int n_reason[5]; /* -, fin rst idle evicted */
+};
+
+static const char *const event_names[] = { "start", "update", "end", "drop", "icmp" };
+static const char *const reason_names[] = { "-", "fin", "rst", "idle", "evicted" };
+
+static bool vt_open(struct vt *t, struct tenv *e, unsigned int max_flows)
+{
+	int fd;
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->path, sizeof(t->path), "/tmp/gdr-v-sweep.XXXXXX");
+	fd = mkstemp(t->path);
+	if (!ASSERT_TRUE(fd >= 0, "mkstemp"))
+		return false;
+	close(fd);
+	if (!ASSERT_OK(config_init(&t->cfg), "config_init"))
+		return false;
+	snprintf(t->cfg.node_name, sizeof(t->cfg.node_name), "sweep-test");
+	t->cfg.collector.idle_timeout = 60;
+	t->cfg.collector.active_timeout = 300;
+	t->cfg.collector.close_linger = 2;
+	t->cfg.collector.top_flows = 3;
+	t->cfg.collector.max_flows = max_flows;
+	t->sink = sink_file_new(t->path);
+	t->rd = fopen(t->path, "r");
+	if (!ASSERT_TRUE(t->sink && t->rd, "file sink"))
+		return false;
+	t->fv = flow_view_new(&t->cfg, &t->sink, 1);
+	t->flows_fd = bpf_map__fd(e->skel->maps.flows);
+	return ASSERT_TRUE(t->fv, "flow_view_new");
+}
+
+static void vt_clear(struct vt *t)
+{
+	int i;
+
+	for (i = 0; i < t->nrec && i < REC_KEEP; i++)
+		json_object_put(t->rec[i]);
+	t->nrec = 0;
+	memset(t->n_event, 0, sizeof(t->n_event));
+	memset(t->n_reason, 0, sizeof(t->n_reason));
+}
+
+static void vt_close(struct vt *t)
+{
+	vt_clear(t);
+	flow_view_free(t->fv);
+	if (t->sink)
+		t->sink->ops->destroy(t->sink);
+	if (t->rd)
+		fclose(t->rd);
+	unlink(t->path);
+	config_free(&t->cfg);
+}
+
+/* Parse the records written since the last call. Returns how many. */
+static int vt_read(struct vt *t)
+{
+	static char line[8192];
+	json_object *o, *f;
+	int i;
+
+	vt_clear(t);
+	clearerr(t->rd);
+	while (fgets(line, sizeof(line), t->rd)) {
+		o = json_tokener_parse(line);
+		if (!ASSERT_TRUE(o, "record parses"))
+			continue;
+		if (json_object_object_get_ex(o, "event", &f))
+			for (i = 0; i < 5; i++)
+				t->n_event[i] += !strcmp(json_object_get_string(f), event_names[i]);
+		if (json_object_object_get_ex(o, "end_reason", &f))
+			for (i = 1; i < 5; i++)
+				t->n_reason[i] += !strcmp(json_object_get_string(f), reason_names[i]);
+		if (t->nrec < REC_KEEP)
+			t->rec[t->nrec] = o;
+		else
+			json_object_put(o);
+		t->nrec++;
+	}
+	return t->nrec;
+}
+
+/* Drain the ring buffer and give the new events to the view. */
+static bool vt_feed(struct vt *t, struct tenv *e)
+{
+	if (!ASSERT_GE(drain_events(e), 0, "drain"))
+		return false;
+	for (; t->fed < e->nev; t->fed++)
+		flow_view_on_event(t->fv, &e->ev[t->fed], sizeof(e->ev[t->fed]));
+	return true;
+}
+
+static bool vt_sweep(struct vt *t, uint64_t now)
+{
+	return ASSERT_OK(flow_view_sweep(t->fv, t->flows_fd, now), "sweep");
+}
+
+static struct flow_view_stats vt_stats(struct vt *t)
+{
+	struct flow_view_stats st;
+
+	flow_view_get_stats(t->fv, &st);
+	return st;
+}
+
+static const char *rstr(json_object *o, const char *k1, const char *k2)
+{
+	json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, k1, &v))
+		return "(absent)";
+	if (k2 && !json_object_object_get_ex(v, k2, &v))
+		return "(absent)";
+	return v ? json_object_get_string(v) : "null";
+}
+
+static long long rnum(json_object *o, const char *k1, const char *k2)
+{
+	json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, k1, &v))
+		return -1;
+	if (k2 && !json_object_object_get_ex(v, k2, &v))
+		return -1;
+	return json_object_get_int64(v);
+}
+
+#define ASSERT_STR(got, want, name)                                                     \
+	({                                                                              \
+		const char *___g = (got);                                               \
+		bool ___ok = !strcmp(___g, (want));                                     \
+		if (!___ok)                                                             \
+			fprintf(stderr, "  %s:%d: %s: got \"%s\", want \"%s\"\n", __FILE__, \
+				__LINE__, name, ___g, (want));                          \
+		ASSERT_TRUE(___ok, name);                                               \
+	})
+
+static bool tcp(struct tenv *e, const char *src, __u16 sport, const char *dst, __u16 dport,
+		uint8_t flags, size_t len)
+{
+	struct pkt p;
+
+	pkt_tcp4(&p, src, sport, dst, dport, flags, 1000, 1000, 1000, len);
+	return ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "xdp");
+}
+
+static bool udp(struct tenv *e, const char *src, __u16 sport, const char *dst, __u16 dport)
+{
+	struct pkt p;
+
+	pkt_udp4(&p, src, sport, dst, dport, 32);
+	return ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "xdp");
+}
+
+static void key_of(struct flow_key *k, const char *src, __u16 sport, const char *dst,
+		   __u16 dport, __u8 proto)
+{
+	__u32 s[4], d[4];
+
+	pkt_addr(src, s);
+	pkt_addr(dst, d);
+	flow_key_make(k, s, sport, d, dport, proto);
+}
+
+/* Put a crafted entry in the kernel table, as if a packet had created it. */
+static bool put_flow(struct tenv *e, const char *src, __u16 sport, const char *dst, __u16 dport,
+		     __u8 proto, __u64 packets, __u64 last_seen, __u8 state)
+{
+	struct flow_value v;
+	struct flow_key k;
+	__u32 s[4], d[4];
+	int dir;
+
+	pkt_addr(src, s);
+	pkt_addr(dst, d);
+	dir = flow_key_make(&k, s, sport, d, dport, proto);
+	memset(&v, 0, sizeof(v));
+	v.dir[dir].packets = packets;
+	v.dir[dir].bytes = packets * 100;
+	v.first_seen_ns = last_seen - NS;
+	v.last_seen_ns = last_seen;
+	v.initiator = (__u8)dir;
+	v.state = state;
+	return ASSERT_OK(bpf_map_update_elem(bpf_map__fd(e->skel->maps.flows), &k, &v, BPF_ANY),
+			 "insert crafted flow");
+}
+
+/* A full TCP conversation closed by FIN both ways, ended after the linger. */
+static bool test_tcp_fin(struct tenv *e)
+{
+	struct flow_value v;
+	struct vt t;
+	uint64_t now;
+	bool ok = false;
+	int cdir;
+
+	if (!vt_open(&t, e, 100))
+		goto out;
+	if (!(tcp(e, CLI, 40000, SRV, 80, PKT_SYN, 0) &&
+	      tcp(e, SRV, 80, CLI, 40000, PKT_SYN | PKT_ACK, 0) &&
+	      tcp(e, CLI, 40000, SRV, 80, PKT_ACK, 0) &&
+	      tcp(e, CLI, 40000, SRV, 80, PKT_ACK | PKT_PSH, 100) &&
+	      tcp(e, SRV, 80, CLI, 40000, PKT_ACK | PKT_PSH, 200) &&
+	      tcp(e, CLI, 40000, SRV, 80, PKT_FIN | PKT_ACK, 0) &&
+	      tcp(e, SRV, 80, CLI, 40000, PKT_FIN | PKT_ACK, 0) &&
+	      tcp(e, CLI, 40000, SRV, 80, PKT_ACK, 0)))
+		goto out;
+	if (!vt_feed(&t, e))
+		goto out;
+	now = clock_mono_now_ns();
+
+	/* the events gave one start record, for the client's SYN */
+	ASSERT_EQ(vt_read(&t), 1, "records after the events");
+	ASSERT_STR(rstr(t.rec[0], "event", NULL), "start", "event");
+	ASSERT_STR(rstr(t.rec[0], "src_ip", NULL), CLI, "src is the client");
+	ASSERT_EQ(rnum(t.rec[0], "src_port", NULL), 40000, "src_port");
+	ASSERT_STR(rstr(t.rec[0], "tcp", "flags_str"), "SYN", "start flags");
+	ASSERT_STR(rstr(t.rec[0], "iface", NULL), "lo", "iface");
+
+	/* closed, but within the linger: no end yet */
+	if (!vt_sweep(&t, now))
+		goto out;
+	ASSERT_EQ(vt_read(&t), 0, "records within the linger");
+	if (!ASSERT_OK(flow_get(e, CLI, 40000, SRV, 80, IPPROTO_TCP, &v, &cdir), "flow in table"))
+		goto out;
+
+	if (!vt_sweep(&t, now + 2 * NS + NS / 2))
+		goto out;
+	ASSERT_EQ(vt_read(&t), 1, "records after the linger");
+	ASSERT_STR(rstr(t.rec[0], "event", NULL), "end", "event");
+	ASSERT_STR(rstr(t.rec[0], "end_reason", NULL), "fin", "end_reason");
+	ASSERT_STR(rstr(t.rec[0], "src_ip", NULL), CLI, "src");
+	ASSERT_EQ(rnum(t.rec[0], "fwd", "packets"), 5, "client packets");
+	ASSERT_EQ(rnum(t.rec[0], "rev", "packets"), 3, "server packets");
+	ASSERT_EQ(rnum(t.rec[0], "fwd", "bytes"), v.dir[cdir].bytes, "client bytes");
+	ASSERT_EQ(rnum(t.rec[0], "rev", "bytes"), v.dir[!cdir].bytes, "server bytes");
+	ASSERT_STR(rstr(t.rec[0], "tcp", "flags_str"), "FIN|SYN|PSH|ACK", "flags");
+	ASSERT_EQ(rnum(t.rec[0], "duration_ms", NULL),
+		  (v.last_seen_ns - v.first_seen_ns) / 1000000, "duration");
+	/* ended flows leave the kernel table and the view */
+	ASSERT_EQ(flow_get(e, CLI, 40000, SRV, 80, IPPROTO_TCP, &v, NULL), -ENOENT,
+		  "deleted from the table");
+	ASSERT_EQ(vt_stats(&t).active, 0, "view empty");
+	ASSERT_EQ(vt_stats(&t).ended, 1, "ended");
+	ok = true;
+out:
+	vt_close(&t);
+	return ok;
+}
+
+/* RST ends a flow after the linger with reason rst. */
+static bool test_tcp_rst(struct tenv *e)
+{
+	struct flow_value v;
+	struct vt t;
+	uint64_t now;
+	bool ok = false;
+
+	if (!vt_open(&t, e, 100))
+		goto out;
+	if (!(tcp(e, CLI, 40001, SRV, 81, PKT_SYN, 0) &&
+	      tcp(e, SRV, 81, CLI, 40001, PKT_RST | PKT_ACK, 0) && vt_feed(&t, e)))
+		goto out;
+	now = clock_mono_now_ns();
+	vt_sweep(&t, now + NS);
+	ASSERT_EQ(vt_read(&t), 1, "only the start before the linger");
+	vt_sweep(&t, now + 3 * NS);
+	ASSERT_EQ(vt_read(&t), 1, "end after the linger");
+	ASSERT_STR(rstr(t.rec[0], "end_reason", NULL), "rst", "end_reason");
+	ASSERT_EQ(rnum(t.rec[0], "packets", NULL), 2, "packets");
+	ASSERT_EQ(flow_get(e, CLI, 40001, SRV, 81, IPPROTO_TCP, &v, NULL), -ENOENT, "deleted");
+	ok = true;
+out:
+	vt_close(&t);
+	return ok;
+}
+
+/* Active timeout gives updates with the kernel's counters; idle ends. */
+static bool test_udp_update_idle(struct tenv *e)
+{
+	struct flow_value v;
+	struct flow_key k;
+	struct vt t;
+	uint64_t now;
+	bool ok = false;
+	int cdir;
+
+	if (!vt_open(&t, e, 100))
+		goto out;
+	if (!(udp(e, CLI, 5000, SRV, 53) && udp(e, SRV, 53, CLI, 5000) && vt_feed(&t, e)))
+		goto out;
+	now = clock_mono_now_ns();
+	ASSERT_EQ(vt_read(&t), 1, "start");
+	vt_sweep(&t, now + NS);
+	ASSERT_EQ(vt_read(&t), 0, "nothing after 1 s");
+
+	/* keep it busy: the kernel saw packets until 300 s from now */
+	if (!ASSERT_OK(flow_get(e, CLI, 5000, SRV, 53, IPPROTO_UDP, &v, &cdir), "lookup"))
+		goto out;
+	v.dir[cdir].packets = 1000;
+	v.dir[!cdir].packets = 900;
+	v.last_seen_ns = now + 300 * NS;
+	key_of(&k, CLI, 5000, SRV, 53, IPPROTO_UDP);
+	if (!ASSERT_OK(bpf_map_update_elem(t.flows_fd, &k, &v, BPF_EXIST), "update"))
+		goto out;
+
+	vt_sweep(&t, now + 301 * NS);
+	ASSERT_EQ(vt_read(&t), 1, "one update at the active timeout");
+	ASSERT_STR(rstr(t.rec[0], "event", NULL), "update", "event");
+	ASSERT_EQ(rnum(t.rec[0], "fwd", "packets"), 1000, "fwd packets (cumulative)");
+	ASSERT_EQ(rnum(t.rec[0], "rev", "packets"), 900, "rev packets");
+	ASSERT_STR(rstr(t.rec[0], "src_ip", NULL), CLI, "src");
+	vt_sweep(&t, now + 302 * NS);
+	ASSERT_EQ(vt_read(&t), 0, "no second update right after");
+
+	/* 60 s without packets: idle */
+	vt_sweep(&t, now + 360 * NS);
+	ASSERT_EQ(vt_read(&t), 0, "not idle at exactly 60 s");
+	vt_sweep(&t, now + 361 * NS);
+	ASSERT_EQ(vt_read(&t), 1, "idle end");
+	ASSERT_STR(rstr(t.rec[0], "end_reason", NULL), "idle", "end_reason");
+	ASSERT_EQ(rnum(t.rec[0], "packets", NULL), 1900, "packets");
+	ASSERT_EQ(flow_get(e, CLI, 5000, SRV, 53, IPPROTO_UDP, &v, NULL), -ENOENT, "deleted");
+	ASSERT_EQ(vt_stats(&t).updated, 1, "updated");
+	ok = true;
+out:
+	vt_close(&t);
+	return ok;
+}
+
+/*
+ * A restarted collector finds flows without events: it adopts them with no
+ * start record, then updates and ends them. A flow whose START event is
+ * still queued when the sweep adopts it gets its start record once.
+ */
+static bool test_adopt(struct tenv *e)
+{
+	struct flow_view_stats st;
+	struct vt t;
+	uint64_t now = clock_mono_now_ns();
+	bool ok = false;
+	int i;
+
+	if (!vt_open(&t, e, 100))
+		goto out;
+	if (!(put_flow(e, CLI, 1111, SRV, 22, IPPROTO_TCP, 10, now, 0) &&
+	      put_flow(e, "fd00::9", 1, "fd00::1", 2, IPPROTO_UDP, 3, now, 0)))
+		goto out;
+	/* a live packet whose START event the view has not seen yet */
+	if (!udp(e, CLI, 7777, SRV, 7))
+		goto out;
+	vt_sweep(&t, now + NS);
+	ASSERT_EQ(vt_read(&t), 0, "adoption is silent");
+	st = vt_stats(&t);
+	ASSERT_EQ(st.adopted, 3, "adopted");
+	ASSERT_EQ(st.active, 3, "active");
+
+	if (!vt_feed(&t, e))
+		goto out;
+	ASSERT_EQ(vt_read(&t), 1, "the late start record");
+	ASSERT_STR(rstr(t.rec[0], "event", NULL), "start", "late start");
+	ASSERT_EQ(rnum(t.rec[0], "src_port", NULL), 7777, "late start port");
+	/* the same event again changes nothing */
+	flow_view_on_event(t.fv, &e->ev[e->nev - 1], sizeof(e->ev[0]));
+	ASSERT_EQ(vt_read(&t), 0, "no duplicate start");
+
+	/* adopted flows get their update and end records like any other */
+	put_flow(e, CLI, 1111, SRV, 22, IPPROTO_TCP, 20, now + 300 * NS, 0);
+	vt_sweep(&t, now + 302 * NS);
+	vt_read(&t);
+	ASSERT_EQ(t.n_event[1], 1, "update of the busy adopted flow");
+	ASSERT_EQ(t.n_event[2], 2, "idle end of the two quiet ones");
+	ASSERT_EQ(t.n_reason[3], 2, "reason idle");
+	for (i = 0; i < t.nrec && i < REC_KEEP; i++)
+		if (!strcmp(rstr(t.rec[i], "event", NULL), "update"))
+			ASSERT_EQ(rnum(t.rec[i], "fwd", "packets"), 20, "update counters");
+	ASSERT_EQ(flow_count(e), 1, "ended flows deleted");
+	ok = true;
+out:
+	vt_close(&t);
+	return ok;
+}
+
+/* An entry the kernel dropped (LRU) ends as evicted with the last counters read. */
+static bool test_evicted(struct tenv *e)
+{
+	struct flow_value v;
+	struct flow_key k;
+	struct vt t;
+	uint64_t now;
+	bool ok = false;
+	int cdir;
+
+	if (!vt_open(&t, e, 100))
+		goto out;
+	if (!(udp(e, CLI, 6000, SRV, 123) && vt_feed(&t, e)))
+		goto out;
+	now = clock_mono_now_ns();
+	ASSERT_EQ(vt_read(&t), 1, "start");
+	if (!ASSERT_OK(flow_get(e, CLI, 6000, SRV, 123, IPPROTO_UDP, &v, &cdir), "lookup"))
+		goto out;
+	v.dir[cdir].packets = 7;
+	key_of(&k, CLI, 6000, SRV, 123, IPPROTO_UDP);
+	bpf_map_update_elem(t.flows_fd, &k, &v, BPF_EXIST);
+	vt_sweep(&t, now + NS); /* reads 7 */
+	ASSERT_EQ(vt_read(&t), 0, "nothing yet");
+
+	if (!ASSERT_OK(bpf_map_delete_elem(t.flows_fd, &k), "evict"))
+		goto out;
+	vt_sweep(&t, now + 2 * NS);
+	ASSERT_EQ(vt_read(&t), 1, "evicted end");
+	ASSERT_STR(rstr(t.rec[0], "end_reason", NULL), "evicted", "reason");
+	ASSERT_EQ(rnum(t.rec[0], "fwd", "packets"), 7, "last counters read");
+	ASSERT_STR(rstr(t.rec[0], "iface", NULL), "lo", "iface kept");
+	ASSERT_EQ(vt_stats(&t).ended_evicted, 1, "ended_evicted");
+	ASSERT_EQ(vt_stats(&t).active, 0, "active");
+	ok = true;
+out:
+	vt_close(&t);
+	return ok;
+}
+
+/* A full view still expires what it cannot track, and counts the rest. */
+static bool test_view_full(struct tenv *e)
+{
+	struct flow_view_stats st;
+	struct vt t;
+	uint64_t now = clock_mono_now_ns();
+	bool ok = false;
+
+	if (!vt_open(&t, e, 1))
+		goto out;
+	if (!(put_flow(e, CLI, 1, SRV, 1, IPPROTO_UDP, 1, now, 0) &&
+	      put_flow(e, CLI, 2, SRV, 2, IPPROTO_UDP, 1, now, 0) &&
+	      put_flow(e, CLI, 3, SRV, 3, IPPROTO_UDP, 1, now - 100 * NS, 0)))
+		goto out;
+	vt_sweep(&t, now);
+	vt_read(&t);
+	st = vt_stats(&t);
+	ASSERT_EQ(st.active, 1, "active");
+	ASSERT_GE(st.view_full, 1, "view_full");
+	ASSERT_EQ(t.n_reason[3], 1, "the idle one ended");
+	ASSERT_EQ(flow_count(e), 2, "only the idle one deleted");
+	ok = true;
+out:
+	vt_close(&t);
+	return ok;
+}
+
+/* More flows than one batch: every one adopted, then every one ended and deleted. */
+static bool test_many(struct tenv *e)
+{
+	const int n = 20000;
+	struct timespec a, b;
+	struct vt t;
+	uint64_t now = clock_mono_now_ns();
+	bool ok = false;
+	int i;
+
+	if (!vt_open(&t, e, 30000))
+		goto out;
+	for (i = 0; i < n; i++) {
+		char src[32];
+
+		snprintf(src, sizeof(src), "10.2.%d.%d", i / 250, i % 250 + 1);
+		if (!put_flow(e, src, (__u16)(1024 + i), SRV, 443, IPPROTO_TCP, 2, now, 0))
+			goto out;
+	}
+	ASSERT_EQ(flow_count(e), n, "table filled");
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	vt_sweep(&t, now + NS);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	fprintf(stderr, "  sweep of %d flows (adoption): %.1f ms\n", n,
+		(double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6);
+	ASSERT_EQ(vt_stats(&t).adopted, n, "adopted");
+	ASSERT_EQ(vt_stats(&t).active, n, "active");
+	ASSERT_EQ(vt_read(&t), 0, "silent");
+	vt_sweep(&t, now + 2 * NS);
+	ASSERT_EQ(vt_read(&t), 0, "still silent");
+	ASSERT_EQ(vt_stats(&t).ended_evicted, 0, "no false eviction");
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	vt_sweep(&t, now + 61 * NS);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	fprintf(stderr, "  sweep of %d flows (all ended): %.1f ms\n", n,
+		(double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6);
+	ASSERT_EQ(vt_read(&t), n, "end records");
+	ASSERT_EQ(t.n_reason[3], n, "all idle");
+	ASSERT_EQ(flow_count(e), 0, "table emptied");
+	ASSERT_EQ(vt_stats(&t).active, 0, "view emptied");
+	ok = true;
+out:
+	vt_close(&t);
+	return ok;
+}
+
+/* stats_read sums the per-CPU counters; the summary shows rates and flows. */
+static bool test_stats_summary(struct tenv *e)
+{
+	struct global_stats mine, theirs;
+	char *text = NULL;
+	size_t len = 0;
+	struct vt t;
+	FILE *mem;
+	bool ok = false;
+	int fd = bpf_map__fd(e->skel->maps.stats), i;
+
+	if (!vt_open(&t, e, 100))
+		goto out;
+	for (i = 0; i < 5; i++)
+		if (!tcp(e, CLI, 40002, SRV, 443, PKT_ACK, 100))
+			goto out;
+	if (!udp(e, CLI, 40003, SRV, 53) || !vt_feed(&t, e))
+		goto out;
+	if (!ASSERT_OK(stats_read(fd, &mine), "stats_read") ||
+	    !ASSERT_OK(read_stats(e, &theirs), "read_stats"))
+		goto out;
+	ASSERT_EQ(mine.packets[GUARDER_P_TCP], 5, "tcp packets");
+	ASSERT_EQ(mine.packets[GUARDER_P_UDP], 1, "udp packets");
+	ASSERT_TRUE(!memcmp(&mine, &theirs, sizeof(mine)), "same sums as the harness");
+	ASSERT_TRUE(!strcmp(stats_proto_name(GUARDER_P_ICMPV6), "icmpv6"), "proto name");
+	ASSERT_TRUE(!strcmp(stats_malformed_name(GUARDER_M_IPV4_IHL), "ipv4_bad_ihl"),
+		    "malformed name");
+
+	vt_sweep(&t, clock_mono_now_ns());
+	mem = open_memstream(&text, &len);
+	flow_view_summary(t.fv, fd, mem);
+	/* a second one, after more traffic: rates */
+	tcp(e, CLI, 40002, SRV, 443, PKT_ACK, 100);
+	vt_feed(&t, e);
+	vt_sweep(&t, clock_mono_now_ns());
+	flow_view_summary(t.fv, fd, mem);
+	fclose(mem);
+	ASSERT_TRUE(strstr(text, "active 2"), "active flows");
+	ASSERT_TRUE(strstr(text, "totals so far"), "first summary: totals");
+	ASSERT_TRUE(strstr(text, "packets/s"), "second summary: rates");
+	ASSERT_TRUE(strstr(text, CLI ":40002 -> " SRV ":443  packets 6"), "top flow");
+	ASSERT_TRUE(strstr(text, "flows_created 2"), "kernel counters");
+	if (getenv("SHOW_SUMMARY"))
+		fputs(text, stderr);
+	free(text);
+	ok = true;
+out:
+	vt_close(&t);
+	return ok;
+}
+
 int main(void)
 {
-	return 77;
+	static const struct test_case cases[] = {
+		TEST(tcp_fin),
+		TEST(tcp_rst),
+		TEST(udp_update_idle),
+		TEST(adopt),
+		TEST(evicted),
+		TEST(view_full),
+		TEST(many, .flows_max = 32768),
+		TEST(stats_summary),
+	};
+
+	return run_tests(cases, sizeof(cases) / sizeof(cases[0]));
 }
