@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -58,6 +60,7 @@ struct loader {
 	const struct guarder_config *cfg;
 	struct conn_tracker *skel;
 	struct xdp_program *xdp_prog;
+	int lock_fd; /* flock on the pin directory: one collector per pin set */
 	struct loader_iface ifaces[GUARDER_MAX_IFACES];
 	size_t n_ifaces;
 	int maps_pinned;
@@ -288,6 +291,36 @@ static int size_maps(struct loader *ld)
 	return 0;
 }
 
+/*
+ * Two collectors on one pin directory would share the maps and take each
+ * other's attachments for stale ones. The kernel drops a flock when its
+ * holder dies, even by SIGKILL, so a program left attached while nobody
+ * holds the lock is really stale.
+ */
+static int lock_pin_dir(struct loader *ld, const char *dir)
+{
+	int err;
+
+	ld->lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ld->lock_fd < 0) {
+		err = -errno;
+		log_error("cannot open the pin directory %s: %s", dir, strerror(-err));
+		return err;
+	}
+	if (flock(ld->lock_fd, LOCK_EX | LOCK_NB)) {
+		err = -errno;
+		if (err == -EWOULDBLOCK) {
+			log_error("another guarder-collector is running with the pins under %s; "
+				  "stop it first",
+				  dir);
+			return -EBUSY;
+		}
+		log_error("cannot lock the pin directory %s: %s", dir, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
 static int set_pin_paths(struct loader *ld)
 {
 	const char *dir = ld->cfg->bpf.pin_path;
@@ -296,6 +329,9 @@ static int set_pin_paths(struct loader *ld)
 	int err, n;
 
 	err = prepare_pin_dir(dir);
+	if (err)
+		return err;
+	err = lock_pin_dir(ld, dir);
 	if (err)
 		return err;
 
@@ -332,6 +368,7 @@ int loader_open_load(const struct guarder_config *cfg, struct loader **out)
 	if (!ld)
 		return -ENOMEM;
 	ld->cfg = cfg;
+	ld->lock_fd = -1;
 
 	ld->skel = conn_tracker__open();
 	if (!ld->skel) {
@@ -648,6 +685,8 @@ void loader_destroy(struct loader *ld)
 	loader_detach(ld);
 	xdp_program__close(ld->xdp_prog);
 	conn_tracker__destroy(ld->skel);
+	if (ld->lock_fd >= 0)
+		close(ld->lock_fd);
 	free(ld);
 }
 

@@ -29,8 +29,9 @@ int loader_check_ifaces(const struct guarder_config *cfg);
 /*
  * loader_open_load - open the skeleton, size its maps from @cfg, set their
  * pin paths under cfg->bpf.pin_path (created 0700 if absent; must be on a
- * bpffs), check that any maps already pinned there are compatible, and
- * load. Compatible pinned maps are reused, so flows and counters survive a
+ * bpffs; locked with flock until loader_destroy, so a second collector on
+ * the same pins fails with -EBUSY), check that any maps already pinned
+ * there are compatible, and load. Compatible pinned maps are reused, so flows and counters survive a
  * restart; an incompatible one is an error that says what differs and how
  * to fix it (nothing is deleted). @cfg must outlive the loader.
  * Returns 0 and *@out, or a negative errno (already logged).

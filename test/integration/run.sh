@@ -5,8 +5,9 @@
 # case, the topology made and removed by the runner).
 #
 #   run.sh COLLECTOR CASE...      (CASE: ping4, ping6, udp, tcp, modes,
-#                                  multi_iface, restart, pin_mismatch,
-#                                  rollback, check_config; or "all")
+#                                  multi_iface, restart, second_instance,
+#                                  pin_mismatch, rollback, check_config;
+#                                  or "all")
 #
 # Each case makes a network namespace joined to the root namespace by a
 # veth pair, runs the collector in the ROOT namespace attached to the
@@ -22,7 +23,8 @@ SKIP=77
 COLLECTOR=${1:?usage: run.sh COLLECTOR CASE...}
 shift
 COLLECTOR=$(realpath "$COLLECTOR")
-ALL_CASES=(ping4 ping6 udp tcp modes multi_iface restart pin_mismatch rollback check_config)
+ALL_CASES=(ping4 ping6 udp tcp modes multi_iface restart second_instance pin_mismatch rollback
+	check_config)
 
 NETNS=()
 LINKS=()
@@ -505,6 +507,27 @@ test_restart() {
 	wait_for 3 icmp_total_is $((icmp2 + 4)) ||
 		fail "the replacing collector does not count"
 	log "ok: the replacing collector counts (ICMP packets $((icmp2 + 4)))"
+	stop_collector
+	expect_detached "$P_VETH"
+}
+
+# A second collector on the same pins is refused and changes nothing: it
+# must not mistake the running collector's programs for stale ones.
+test_second_instance() {
+	local first r
+
+	new_pair
+	new_config "$TMP/second.yaml"
+	start_collector -c "$CONF" -iface "$P_VETH"
+	first=$C_PID
+	run_collector_fails -c "$CONF" -iface "$P_VETH"
+	expect_stderr "another guarder-collector is running with the pins under $PIN"
+	kill -0 "$first" 2>/dev/null || fail "the first collector died"
+	C_PID=$first
+	expect_eq "XDP still attached for the first collector" "$(xdp_mode_of "$P_VETH")" 1
+	ip netns exec "$P_NS" ping -c 2 -i 0.2 -q "$P_ROOT4" >/dev/null || fail "ping failed"
+	r=$(wait_record 8 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .event==\"end\"") || exit 1
+	expect_eq "the first collector still counts" "$(jq -r '"\(.fwd.packets)/\(.rev.packets)"' <<<"$r")" 2/2
 	stop_collector
 	expect_detached "$P_VETH"
 }
