@@ -33,6 +33,7 @@ struct sink_ops {
 struct sink {
 	const struct sink_ops *ops;
 	void *priv;
+	/* both counted by the caller of emit (flow_view), not by the sink */
 	unsigned long long emitted; /* records accepted */
 	unsigned long long failed;  /* emit calls that returned an error */
 };
