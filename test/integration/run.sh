@@ -584,10 +584,13 @@ api:
   token: ${GDR_IT_TOKEN}
 EOF
 	chmod 644 "$CONF"
+	# A copy the unprivileged user can reach (the build tree may be under
+	# a private home directory).
+	install -m 755 "$COLLECTOR" "$TMP/guarder-collector"
 	RUNS=$((RUNS + 1))
 	C_OUT=$TMP/collector.$RUNS.out C_ERR=$TMP/collector.$RUNS.err
 	setpriv --reuid=65534 --regid=65534 --clear-groups \
-		env GDR_IT_TOKEN="$secret" "$COLLECTOR" -c "$CONF" --check-config \
+		env GDR_IT_TOKEN="$secret" "$TMP/guarder-collector" -c "$CONF" --check-config \
 		-iface lo -interval 7 -api :9090 >"$C_OUT" 2>"$C_ERR"
 	rc=$?
 	expect_eq "--check-config status as an unprivileged user" "$rc" 0
