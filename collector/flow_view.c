@@ -111,9 +111,16 @@ struct flow_view {
 
 static inline uint64_t mix64(uint64_t a, uint64_t b)
 {
+#ifdef __SIZEOF_INT128__
 	__uint128_t r = (__uint128_t)a * b;
 
 	return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+	/* 32-bit targets: a weaker but still seeded mix */
+	uint64_t r = (a ^ (b >> 29)) * (b | 1);
+
+	return r ^ (r >> 32);
+#endif
 }
 
 /* A seeded multiply-mix hash (wyhash style) over the 40-byte key. */
@@ -517,6 +524,12 @@ static int fv_scan_iter(struct flow_view *fv, int flows_fd, uint64_t now)
 		return -errno;
 	}
 	return 0;
+}
+
+void flow_view_set_batch_ops(struct flow_view *fv, bool use)
+{
+	fv->no_lookup_batch = !use;
+	fv->no_delete_batch = !use;
 }
 
 int flow_view_sweep(struct flow_view *fv, int flows_fd, uint64_t now_ns)

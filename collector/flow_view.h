@@ -9,6 +9,7 @@
 #ifndef GUARDER_FLOW_VIEW_H
 #define GUARDER_FLOW_VIEW_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -65,5 +66,13 @@ int flow_view_sweep(struct flow_view *fv, int flows_fd, uint64_t now_ns);
 void flow_view_summary(struct flow_view *fv, int stats_fd, FILE *out);
 
 void flow_view_get_stats(const struct flow_view *fv, struct flow_view_stats *out);
+
+/*
+ * flow_view_set_batch_ops - whether sweeps use the BPF batch syscalls
+ * (default) or walk the table key by key. The walk is what kernels
+ * without batch support get automatically; this switch exists so that
+ * tests cover it, and as a way out should batch ops misbehave.
+ */
+void flow_view_set_batch_ops(struct flow_view *fv, bool use);
 
 #endif /* GUARDER_FLOW_VIEW_H */

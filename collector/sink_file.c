@@ -25,6 +25,7 @@ static int sink_file_emit(struct sink *s, const struct flow_record *rec, const c
 	(void)rec;
 	(void)key;
 	(void)key_len;
+	errno = 0;
 	if (fwrite(json, 1, json_len, sf->f) != json_len || fputc('\n', sf->f) == EOF ||
 	    fflush(sf->f)) {
 		int err = errno ? -errno : -EIO;

@@ -495,10 +495,12 @@ out:
 	return ok;
 }
 
-/* More flows than one batch: every one adopted, then every one ended and deleted. */
-static bool test_many(struct tenv *e)
+/*
+ * More flows than one batch: every one adopted, then every one ended and
+ * deleted. With @batch false, the same through the key-by-key walk.
+ */
+static bool many(struct tenv *e, bool batch, int n)
 {
-	const int n = 20000;
 	struct timespec a, b;
 	struct vt t;
 	uint64_t now = clock_mono_now_ns();
@@ -507,6 +509,7 @@ static bool test_many(struct tenv *e)
 
 	if (!vt_open(&t, e, 30000))
 		goto out;
+	flow_view_set_batch_ops(t.fv, batch);
 	for (i = 0; i < n; i++) {
 		char src[32];
 
@@ -540,6 +543,16 @@ static bool test_many(struct tenv *e)
 out:
 	vt_close(&t);
 	return ok;
+}
+
+static bool test_many(struct tenv *e)
+{
+	return many(e, true, 20000);
+}
+
+static bool test_many_walk(struct tenv *e)
+{
+	return many(e, false, 5000);
 }
 
 /* stats_read sums the per-CPU counters; the summary shows rates and flows. */
@@ -603,6 +616,7 @@ int main(void)
 		TEST(evicted),
 		TEST(view_full),
 		TEST(many, .flows_max = 32768),
+		TEST(many_walk, .flows_max = 8192),
 		TEST(stats_summary),
 	};
 
