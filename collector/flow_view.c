@@ -28,9 +28,9 @@
 #include "lib/record.h"
 #include "lib/stats.h"
 
-#define FV_BATCH	4096 /* kernel entries read per batch syscall */
-#define FV_IFCACHE	64   /* interface names remembered */
-#define NSEC_PER_SEC	1000000000ull
+#define FV_BATCH     4096 /* kernel entries read per batch syscall */
+#define FV_IFCACHE   64 /* interface names remembered */
+#define NSEC_PER_SEC 1000000000ull
 #ifndef ENOTSUPP
 #define ENOTSUPP 524 /* kernel-internal, leaks to user space from bpf() */
 #endif
@@ -49,19 +49,19 @@ struct fv_entry {
 	uint64_t first_seen_ns; /* CLOCK_MONOTONIC, as the kernel stamps */
 	uint64_t last_seen_ns;
 	uint64_t last_record_ns; /* when the last start/update record was emitted */
-	uint64_t close_ns;	 /* FV_CLOSING: when the flow closed */
+	uint64_t close_ns; /* FV_CLOSING: when the flow closed */
 	uint32_t hash;
 	uint32_t ifindex; /* 0: unknown (adopted) */
 	uint8_t tcp_flags[2];
 	uint8_t initiator;
 	uint8_t flags; /* FV_* */
-	uint8_t gen;   /* sweep generation in which the kernel had the entry */
+	uint8_t gen; /* sweep generation in which the kernel had the entry */
 	uint8_t verdict;
 };
 
 struct ifname_slot {
 	uint32_t ifindex; /* 0: free */
-	bool failed;	  /* if_indextoname failed: retry at the next sweep */
+	bool failed; /* if_indextoname failed: retry at the next sweep */
 	uint8_t gen;
 	char name[IF_NAMESIZE];
 };
@@ -394,7 +394,8 @@ static void fv_flush_deletes(struct flow_view *fv, int flows_fd)
 			}
 			if (errno == EINVAL || errno == ENOTSUPP || errno == EOPNOTSUPP) {
 				fv->no_delete_batch = true;
-				log_info("flow view: batch delete unsupported, deleting one by one");
+				log_info(
+					"flow view: batch delete unsupported, deleting one by one");
 				continue;
 			}
 			log_warn("flow view: deleting ended flows failed: %s", strerror(errno));
@@ -481,11 +482,12 @@ static int fv_scan_batch(struct flow_view *fv, int flows_fd, uint64_t now)
 		__u32 count = FV_BATCH, i;
 		int err = 0;
 
-		if (bpf_map_lookup_batch(flows_fd, first ? NULL : &in_tok, &out_tok,
-					 fv->batch_keys, fv->batch_vals, &count, &opts)) {
+		if (bpf_map_lookup_batch(flows_fd, first ? NULL : &in_tok, &out_tok, fv->batch_keys,
+					 fv->batch_vals, &count, &opts)) {
 			err = errno;
 			if (err != ENOENT) {
-				if (first && (err == EINVAL || err == ENOTSUPP || err == EOPNOTSUPP))
+				if (first &&
+				    (err == EINVAL || err == ENOTSUPP || err == EOPNOTSUPP))
 					return -EOPNOTSUPP;
 				log_error("flow view: reading the flow table failed: %s",
 					  strerror(err));
@@ -549,7 +551,8 @@ int flow_view_sweep(struct flow_view *fv, int flows_fd, uint64_t now_ns)
 		err = fv_scan_batch(fv, flows_fd, now_ns);
 		if (err == -EOPNOTSUPP) {
 			fv->no_lookup_batch = true;
-			log_info("flow view: batch lookup unsupported, walking the table key by key");
+			log_info(
+				"flow view: batch lookup unsupported, walking the table key by key");
 		}
 	}
 	if (err == -EOPNOTSUPP)
@@ -825,8 +828,7 @@ static uint64_t entry_bytes(const struct fv_entry *e)
 }
 
 /* Min-heap on bytes of @n entry indices: the root is the smallest of the top. */
-static void top_sift_down(const struct flow_view *fv, uint32_t *h, unsigned int n,
-			  unsigned int i)
+static void top_sift_down(const struct flow_view *fv, uint32_t *h, unsigned int n, unsigned int i)
 {
 	for (;;) {
 		unsigned int l = 2 * i + 1, r = l + 1, m = i;
@@ -903,10 +905,10 @@ static void summary_top(struct flow_view *fv, FILE *out)
 		int f = e->initiator;
 		char s[80], d[80], pk[16], by[16];
 
-		endpoint_str(f ? e->key.addr_hi : e->key.addr_lo, f ? e->key.port_hi : e->key.port_lo,
-			     s, sizeof(s));
-		endpoint_str(f ? e->key.addr_lo : e->key.addr_hi, f ? e->key.port_lo : e->key.port_hi,
-			     d, sizeof(d));
+		endpoint_str(f ? e->key.addr_hi : e->key.addr_lo,
+			     f ? e->key.port_hi : e->key.port_lo, s, sizeof(s));
+		endpoint_str(f ? e->key.addr_lo : e->key.addr_hi,
+			     f ? e->key.port_lo : e->key.port_hi, d, sizeof(d));
 		fprintf(out, "  %-9s %s -> %s  packets %s  bytes %sB%s\n",
 			record_proto_name(e->key.proto), s, d,
 			human((double)(e->packets[0] + e->packets[1]), pk, sizeof(pk)),
@@ -993,8 +995,7 @@ static void summary_kernel(struct flow_view *fv, int stats_fd, FILE *out, double
 	first = true;
 	if (gs.tcp_retransmits || gs.tcp_out_of_order || gs.tcp_dup_acks || gs.tcp_zero_windows)
 		fprintf(out, "tcp       ");
-	counter_item(out, &first, "retransmits", gs.tcp_retransmits, p->tcp_retransmits,
-		     have_prev);
+	counter_item(out, &first, "retransmits", gs.tcp_retransmits, p->tcp_retransmits, have_prev);
 	counter_item(out, &first, "out_of_order", gs.tcp_out_of_order, p->tcp_out_of_order,
 		     have_prev);
 	counter_item(out, &first, "dup_acks", gs.tcp_dup_acks, p->tcp_dup_acks, have_prev);

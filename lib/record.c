@@ -96,8 +96,8 @@ static void jw_str(struct jw *w, const char *s)
 	jw_char(w, '"');
 	while (i < n) {
 		/* copy the longest stretch that needs no escaping at once */
-		for (run = i; run < n && u[run] >= 0x20 && u[run] < 0x80 && u[run] != '"' &&
-			      u[run] != '\\';
+		for (run = i;
+		     run < n && u[run] >= 0x20 && u[run] < 0x80 && u[run] != '"' && u[run] != '\\';
 		     run++)
 			;
 		jw_raw(w, s + i, run - i);
@@ -182,8 +182,8 @@ static void jw_addr(struct jw *w, const __u32 addr[4])
 
 /* Protocol numbers with an IANA keyword we print; the rest print as numbers. */
 static const char *const proto_keywords[256] = {
-	[1] = "icmp", [6] = "tcp", [17] = "udp", [47] = "gre", [50] = "esp",
-	[51] = "ah", [58] = "ipv6-icmp", [132] = "sctp",
+	[1] = "icmp", [6] = "tcp", [17] = "udp",       [47] = "gre",
+	[50] = "esp", [51] = "ah", [58] = "ipv6-icmp", [132] = "sctp",
 };
 static char proto_numbers[256][4];
 
@@ -236,8 +236,9 @@ const char *record_end_reason_name(enum record_end_reason r)
 
 int record_tcp_flags_str(uint8_t flags, char *buf, size_t len)
 {
-	static const char *const names[8] = { "FIN", "SYN", "RST", "PSH",
-					      "ACK", "URG", "ECE", "CWR" };
+	static const char *const names[8] = {
+		"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"
+	};
 	struct jw w = { .p = buf, .end = buf + len - 1 };
 	int i;
 

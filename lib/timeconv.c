@@ -14,7 +14,7 @@
 
 #include "timeconv.h"
 
-#define NSEC_PER_SEC 1000000000ull
+#define NSEC_PER_SEC  1000000000ull
 #define CLOCK_SAMPLES 5
 
 static int64_t ts_ns(const struct timespec *ts)

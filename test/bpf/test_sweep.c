@@ -26,9 +26,9 @@
 #include "lib/stats.h"
 #include "lib/timeconv.h"
 
-#define NS 1000000000ull
-#define CLI "10.1.0.9" /* sorts after SRV: the initiator is direction 1 */
-#define SRV "10.1.0.2"
+#define NS	 1000000000ull
+#define CLI	 "10.1.0.9" /* sorts after SRV: the initiator is direction 1 */
+#define SRV	 "10.1.0.2"
 #define REC_KEEP 64
 
 /* A flow view publishing to a temp file, plus what was read back from it. */
@@ -43,7 +43,7 @@ struct vt {
 	/* records of the last vt_read: the first REC_KEEP parsed, all counted */
 	json_object *rec[REC_KEEP];
 	int nrec;
-	int n_event[5];	  /* start update end drop icmp */
+	int n_event[5]; /* start update end drop icmp */
 	int n_reason[5]; /* -, fin rst idle evicted */
 };
 
@@ -118,7 +118,8 @@ static int vt_read(struct vt *t)
 				t->n_event[i] += !strcmp(json_object_get_string(f), event_names[i]);
 		if (json_object_object_get_ex(o, "end_reason", &f))
 			for (i = 1; i < 5; i++)
-				t->n_reason[i] += !strcmp(json_object_get_string(f), reason_names[i]);
+				t->n_reason[i] +=
+					!strcmp(json_object_get_string(f), reason_names[i]);
 		if (t->nrec < REC_KEEP)
 			t->rec[t->nrec] = o;
 		else
@@ -173,14 +174,14 @@ static long long rnum(json_object *o, const char *k1, const char *k2)
 	return json_object_get_int64(v);
 }
 
-#define ASSERT_STR(got, want, name)                                                     \
-	({                                                                              \
-		const char *___g = (got);                                               \
-		bool ___ok = !strcmp(___g, (want));                                     \
-		if (!___ok)                                                             \
+#define ASSERT_STR(got, want, name)                                                         \
+	({                                                                                  \
+		const char *___g = (got);                                                   \
+		bool ___ok = !strcmp(___g, (want));                                         \
+		if (!___ok)                                                                 \
 			fprintf(stderr, "  %s:%d: %s: got \"%s\", want \"%s\"\n", __FILE__, \
-				__LINE__, name, ___g, (want));                          \
-		ASSERT_TRUE(___ok, name);                                               \
+				__LINE__, name, ___g, (want));                              \
+		ASSERT_TRUE(___ok, name);                                                   \
 	})
 
 static bool tcp(struct tenv *e, const char *src, __u16 sport, const char *dst, __u16 dport,
@@ -200,8 +201,8 @@ static bool udp(struct tenv *e, const char *src, __u16 sport, const char *dst, _
 	return ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "xdp");
 }
 
-static void key_of(struct flow_key *k, const char *src, __u16 sport, const char *dst,
-		   __u16 dport, __u8 proto)
+static void key_of(struct flow_key *k, const char *src, __u16 sport, const char *dst, __u16 dport,
+		   __u8 proto)
 {
 	__u32 s[4], d[4];
 
@@ -283,8 +284,8 @@ static bool test_tcp_fin(struct tenv *e)
 	ASSERT_EQ(rnum(t.rec[0], "fwd", "bytes"), v.dir[cdir].bytes, "client bytes");
 	ASSERT_EQ(rnum(t.rec[0], "rev", "bytes"), v.dir[!cdir].bytes, "server bytes");
 	ASSERT_STR(rstr(t.rec[0], "tcp", "flags_str"), "FIN|SYN|PSH|ACK", "flags");
-	ASSERT_EQ(rnum(t.rec[0], "duration_ms", NULL),
-		  (v.last_seen_ns - v.first_seen_ns) / 1000000, "duration");
+	ASSERT_EQ(rnum(t.rec[0], "duration_ms", NULL), (v.last_seen_ns - v.first_seen_ns) / 1000000,
+		  "duration");
 	/* ended flows leave the kernel table and the view */
 	ASSERT_EQ(flow_get(e, CLI, 40000, SRV, 80, IPPROTO_TCP, &v, NULL), -ENOENT,
 		  "deleted from the table");

@@ -19,12 +19,12 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                    \
-	do {                                                                           \
-		if (!(cond)) {                                                         \
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
 			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                    \
-		}                                                                      \
+			failures++;                                                              \
+		}                                                                                \
 	} while (0)
 
 #define NS 1000000000ull
@@ -132,7 +132,8 @@ static void want_str(json_object *o, const char *path, const char *v)
 {
 	json_object *f = get(o, path);
 
-	if (!f || !json_object_is_type(f, json_type_string) || strcmp(json_object_get_string(f), v)) {
+	if (!f || !json_object_is_type(f, json_type_string) ||
+	    strcmp(json_object_get_string(f), v)) {
 		fprintf(stderr, "%s: got %s, want \"%s\"\n", path,
 			f ? json_object_to_json_string(f) : "(absent)", v);
 		failures++;
@@ -187,8 +188,8 @@ static void test_tcp_v4(int initiator_hi)
 	want_str(o, "end_reason", "fin");
 	want_str(o, "node", "node-1");
 	want_str(o, "iface", "veth0");
-	want_str(o, "key", initiator_hi ? "6|10.0.0.2|80|10.0.0.9|40000" :
-					  "6|10.0.0.1|40000|10.0.0.2|80");
+	want_str(o, "key",
+		 initiator_hi ? "6|10.0.0.2|80|10.0.0.9|40000" : "6|10.0.0.1|40000|10.0.0.2|80");
 	want_str(o, "proto", "tcp");
 	want_int(o, "proto_num", 6);
 	want_int(o, "family", 4);
@@ -386,11 +387,11 @@ static int print_samples(void)
 	struct flow_record r;
 	size_t i;
 
-#define EMIT()                                                              \
-	do {                                                                \
-		if (record_format_json(&r, buf, sizeof(buf)) < 0)           \
-			return 1;                                           \
-		puts(buf);                                                  \
+#define EMIT()                                                    \
+	do {                                                      \
+		if (record_format_json(&r, buf, sizeof(buf)) < 0) \
+			return 1;                                 \
+		puts(buf);                                        \
 	} while (0)
 
 	make_rec(&r, REC_START, "10.0.0.1", 40000, "10.0.0.2", 80, 6);

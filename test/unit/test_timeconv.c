@@ -15,12 +15,12 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                    \
-	do {                                                                           \
-		if (!(cond)) {                                                         \
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
 			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                    \
-		}                                                                      \
+			failures++;                                                              \
+		}                                                                                \
 	} while (0)
 
 #define NS UINT64_C(1000000000)
@@ -76,7 +76,8 @@ static void check_against_gmtime(void)
 		strcat(want, frac);
 		format_rfc3339_ns(wall, got, sizeof(got));
 		if (strcmp(want, got)) {
-			fprintf(stderr, "format %" PRIu64 ": got '%s', want '%s'\n", wall, got, want);
+			fprintf(stderr, "format %" PRIu64 ": got '%s', want '%s'\n", wall, got,
+				want);
 			failures++;
 			return;
 		}
