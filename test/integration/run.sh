@@ -300,7 +300,9 @@ ping_case() {
 
 	new_pair
 	new_config "$TMP/ping$fam.yaml"
-	start_collector -c "$CONF" -iface "$P_VETH"
+	# The original tool's three flags, on a real run.
+	start_collector -c "$CONF" -iface "$P_VETH" -interval 1 -api :8080
+	expect_stderr "-api :8080 sets api.listen"
 	if [ "$fam" = 4 ]; then
 		proto=icmp src=$P_NS4 dst=$P_ROOT4
 	else
@@ -309,7 +311,7 @@ ping_case() {
 	out=$(ip netns exec "$P_NS" ping -"$fam" -c 3 -i 0.2 -q "$dst") || fail "ping -$fam failed"
 	grep -q "3 received" <<<"$out" || fail "ping -$fam lost packets: $out"
 
-	r=$(wait_record 3 "$(flow_cond $proto "$src" "$dst") and .event==\"start\"") || exit 1
+	r=$(wait_record 5 "$(flow_cond $proto "$src" "$dst") and .event==\"start\"") || exit 1
 	expect_eq "start record's interface" "$(jq -r .iface <<<"$r")" "$P_VETH"
 	expect_eq "start record's echo id as ports" "$(jq '.src_port == .dst_port' <<<"$r")" true
 	r=$(wait_record 8 "$(flow_cond $proto "$src" "$dst") and .event==\"end\"") || exit 1
@@ -450,15 +452,15 @@ test_multi_iface() {
 	expect_eq "XDP on the second interface" "$(xdp_mode_of "$P_VETH")" 1
 	ip netns exec "$a_ns" ping -c 2 -i 0.2 -q "$a_dst" >/dev/null || fail "ping A failed"
 	ip netns exec "$P_NS" ping -c 3 -i 0.2 -q "$P_ROOT4" >/dev/null || fail "ping B failed"
-	r=$(wait_record 3 "$(flow_cond icmp "$a_src" "$a_dst") and .event==\"start\"") || exit 1
+	r=$(wait_record 5 "$(flow_cond icmp "$a_src" "$a_dst") and .event==\"start\"") || exit 1
 	expect_eq "flow A's interface" "$(jq -r .iface <<<"$r")" "$a_veth"
-	r=$(wait_record 3 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .event==\"start\"") || exit 1
+	r=$(wait_record 5 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .event==\"start\"") || exit 1
 	expect_eq "flow B's interface" "$(jq -r .iface <<<"$r")" "$P_VETH"
 	r=$(wait_record 8 "$(flow_cond icmp "$a_src" "$a_dst") and .event==\"end\"") || exit 1
 	expect_eq "flow A packets each way" "$(jq '"\(.fwd.packets)/\(.rev.packets)"' -r <<<"$r")" 2/2
 	r=$(wait_record 8 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .event==\"end\"") || exit 1
 	expect_eq "flow B packets each way" "$(jq '"\(.fwd.packets)/\(.rev.packets)"' -r <<<"$r")" 3/3
-	stop_collector
+	stop_collector INT
 	expect_detached "$a_veth"
 	expect_detached "$P_VETH"
 }
@@ -476,7 +478,7 @@ test_restart() {
 	start_collector -c "$CONF" -iface "$P_VETH"
 	expect_stderr "0 reused"
 	ip netns exec "$P_NS" ping -c 2 -i 0.2 -q "$P_ROOT4" >/dev/null || fail "ping failed"
-	r=$(wait_record 3 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .event==\"start\"") || exit 1
+	r=$(wait_record 5 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .event==\"start\"") || exit 1
 	id=$(jq .src_port <<<"$r")
 	wait_for 3 pinned_flow_is "$id" "2 2" ||
 		fail "the pinned flow table does not hold 2/2 packets of echo id $id"
