@@ -481,7 +481,8 @@ static int xdp_remove_stale(struct loader_iface *ifc)
 		err = -EBUSY;
 		goto out;
 	}
-	for (p = xdp_multiprog__next_prog(NULL, mp); p && !err; p = xdp_multiprog__next_prog(p, mp)) {
+	for (p = xdp_multiprog__next_prog(NULL, mp); p && !err;
+	     p = xdp_multiprog__next_prog(p, mp)) {
 		log_warn("%s: removing a stale %s (id %u) from the libxdp dispatcher", ifc->name,
 			 XDP_PROG_NAME, xdp_program__id(p));
 		err = xdp_program__detach(p, ifc->ifindex, xdp_multiprog__attach_mode(mp), 0);
@@ -527,7 +528,8 @@ static int xdp_attach(struct loader *ld, struct loader_iface *ifc)
 	}
 	log_info("%s: XDP %s attached in %s mode (%s)", ifc->name, XDP_PROG_NAME,
 		 xdp_mode_str(ifc->xdp_mode),
-		 alone ? "alone: libxdp's dispatcher is not in use" : "through libxdp's dispatcher");
+		 alone ? "alone: libxdp's dispatcher is not in use" :
+			 "through libxdp's dispatcher");
 	return 0;
 }
 
@@ -571,7 +573,8 @@ static int tc_attach(struct loader *ld, struct loader_iface *ifc)
 		if (!prog_name_is(name, TC_PROG_NAME)) {
 			log_error("%s: tc egress filter handle 0x%x prio %u holds program '%s' "
 				  "(id %u), not ours; remove it (tc filter del dev %s egress)",
-				  ifc->name, TC_HANDLE, TC_PRIORITY, name, query.prog_id, ifc->name);
+				  ifc->name, TC_HANDLE, TC_PRIORITY, name, query.prog_id,
+				  ifc->name);
 			err = -EBUSY;
 			goto err;
 		}
@@ -588,8 +591,7 @@ static int tc_attach(struct loader *ld, struct loader_iface *ifc)
 	opts.prog_fd = bpf_program__fd(ld->skel->progs.tc_egress_tracker);
 	err = bpf_tc_attach(&hook, &opts);
 	if (err) {
-		log_error("%s: cannot attach the tc egress program: %s", ifc->name,
-			  strerror(-err));
+		log_error("%s: cannot attach the tc egress program: %s", ifc->name, strerror(-err));
 		goto err;
 	}
 	ifc->tc_attached = true;

@@ -105,15 +105,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 		size_t len;
 
 		if (arg[0] != '-' || arg[1] == '\0') {
-			fprintf(stderr, "guarder-collector: unexpected argument '%s' (see --help)\n",
-				arg);
+			fprintf(stderr,
+				"guarder-collector: unexpected argument '%s' (see --help)\n", arg);
 			return -EINVAL;
 		}
 		name = arg + (arg[1] == '-' ? 2 : 1);
 		eq = strchr(name, '=');
 		len = eq ? (size_t)(eq - name) : strlen(name);
 		if (len >= sizeof(flag)) {
-			fprintf(stderr, "guarder-collector: unknown option '%s' (see --help)\n", arg);
+			fprintf(stderr, "guarder-collector: unknown option '%s' (see --help)\n",
+				arg);
 			return -EINVAL;
 		}
 		memcpy(flag, name, len);
@@ -141,7 +142,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		} else if (!strcmp(flag, "api")) {
 			dst = &o->api;
 		} else {
-			fprintf(stderr, "guarder-collector: unknown option '%s' (see --help)\n", arg);
+			fprintf(stderr, "guarder-collector: unknown option '%s' (see --help)\n",
+				arg);
 			return -EINVAL;
 		}
 
@@ -191,8 +193,7 @@ static int load_config(struct guarder_config *cfg, const struct options *o)
 			return err;
 		log_info("config: %s", GUARDER_CONFIG_DEFAULT_PATH);
 	} else {
-		log_info("config: no %s, using the built-in defaults",
-			 GUARDER_CONFIG_DEFAULT_PATH);
+		log_info("config: no %s, using the built-in defaults", GUARDER_CONFIG_DEFAULT_PATH);
 	}
 
 	if (o->iface) {
