@@ -31,6 +31,8 @@
 #define FV_BATCH     4096 /* kernel entries read per batch syscall */
 #define FV_IFCACHE   64 /* interface names remembered */
 #define NSEC_PER_SEC 1000000000ull
+/* a REALTIME - MONOTONIC change beyond sampling noise: the clock was stepped */
+#define FV_CLOCK_STEP_NS 1000000
 #ifndef ENOTSUPP
 #define ENOTSUPP 524 /* kernel-internal, leaks to user space from bpf() */
 #endif
@@ -528,6 +530,29 @@ static int fv_scan_iter(struct flow_view *fv, int flows_fd, uint64_t now)
 	return 0;
 }
 
+/*
+ * REALTIME - MONOTONIC only changes when the wall clock is stepped (both
+ * clocks run at the same, NTP-slewed, rate). A fresh sample differs from
+ * the last by a few ns of measurement noise, which would make the
+ * first_seen of one flow differ between its records: keep the old offset
+ * unless the clock really moved.
+ */
+static void fv_clock_resample(struct flow_view *fv)
+{
+	struct clock_base cb;
+	int64_t d;
+
+	if (clock_base_sample(&cb)) {
+		log_debug("flow view: clock sample failed, keeping the previous offset");
+		return;
+	}
+	d = cb.real_minus_mono_ns - fv->cb.real_minus_mono_ns;
+	if (d > FV_CLOCK_STEP_NS || d < -FV_CLOCK_STEP_NS) {
+		log_info("flow view: wall clock stepped by %.3f s", (double)d / 1e9);
+		fv->cb = cb;
+	}
+}
+
 void flow_view_set_batch_ops(struct flow_view *fv, bool use)
 {
 	fv->no_lookup_batch = !use;
@@ -540,9 +565,7 @@ int flow_view_sweep(struct flow_view *fv, int flows_fd, uint64_t now_ns)
 	uint32_t i;
 	int err;
 
-	/* the wall clock may have been stepped since the last sweep */
-	if (clock_base_sample(&fv->cb))
-		log_debug("flow view: clock sample failed, keeping the previous offset");
+	fv_clock_resample(fv);
 	fv->gen++;
 	fv->n_del = 0;
 
@@ -822,6 +845,16 @@ static const char *human(double v, char *buf, size_t len)
 	return buf;
 }
 
+/* Rates below 10 keep a decimal: "0.3" says more than "0" at 3 a.m. */
+static const char *human_rate(double v, char *buf, size_t len)
+{
+	if (v < 10.0) {
+		snprintf(buf, len, v > 0.0 ? "%.1f" : "0", v);
+		return buf;
+	}
+	return human(v, buf, len);
+}
+
 static uint64_t entry_bytes(const struct fv_entry *e)
 {
 	return e->bytes[0] + e->bytes[1];
@@ -965,8 +998,8 @@ static void summary_kernel(struct flow_view *fv, int stats_fd, FILE *out, double
 		dp = (double)(gs.packets[i] - p->packets[i]) / secs;
 		db = (double)(gs.bytes[i] - p->bytes[i]) / secs;
 		fprintf(out, "          %-11s %12s %10sB/s\n",
-			stats_proto_name((enum guarder_proto_class)i), human(dp, pk, sizeof(pk)),
-			human(db, by, sizeof(by)));
+			stats_proto_name((enum guarder_proto_class)i),
+			human_rate(dp, pk, sizeof(pk)), human_rate(db, by, sizeof(by)));
 		any = true;
 	}
 	if (!any)

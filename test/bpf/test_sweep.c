@@ -237,6 +237,7 @@ static bool put_flow(struct tenv *e, const char *src, __u16 sport, const char *d
 /* A full TCP conversation closed by FIN both ways, ended after the linger. */
 static bool test_tcp_fin(struct tenv *e)
 {
+	char first_seen[64];
 	struct flow_value v;
 	struct vt t;
 	uint64_t now;
@@ -265,6 +266,7 @@ static bool test_tcp_fin(struct tenv *e)
 	ASSERT_EQ(rnum(t.rec[0], "src_port", NULL), 40000, "src_port");
 	ASSERT_STR(rstr(t.rec[0], "tcp", "flags_str"), "SYN", "start flags");
 	ASSERT_STR(rstr(t.rec[0], "iface", NULL), "lo", "iface");
+	snprintf(first_seen, sizeof(first_seen), "%s", rstr(t.rec[0], "first_seen", NULL));
 
 	/* closed, but within the linger: no end yet */
 	if (!vt_sweep(&t, now))
@@ -284,6 +286,8 @@ static bool test_tcp_fin(struct tenv *e)
 	ASSERT_EQ(rnum(t.rec[0], "fwd", "bytes"), v.dir[cdir].bytes, "client bytes");
 	ASSERT_EQ(rnum(t.rec[0], "rev", "bytes"), v.dir[!cdir].bytes, "server bytes");
 	ASSERT_STR(rstr(t.rec[0], "tcp", "flags_str"), "FIN|SYN|PSH|ACK", "flags");
+	/* the same stamp converts to the same text in every record of the flow */
+	ASSERT_STR(rstr(t.rec[0], "first_seen", NULL), first_seen, "first_seen stable");
 	ASSERT_EQ(rnum(t.rec[0], "duration_ms", NULL), (v.last_seen_ns - v.first_seen_ns) / 1000000,
 		  "duration");
 	/* ended flows leave the kernel table and the view */
