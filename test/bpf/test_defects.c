@@ -221,15 +221,24 @@ struct hammer {
 	int prog_fd;
 	const struct pkt *p;
 	int repeat;
+	int cpu;
+	pthread_barrier_t *start;
 	int err;
 };
 
+/* Run the program on one CPU, starting together with the other thread. */
 static void *hammer_run(void *arg)
 {
 	struct hammer *h = arg;
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = h->p->data, .data_size_in = h->p->len,
 		    .repeat = h->repeat);
+	cpu_set_t set;
 
+	CPU_ZERO(&set);
+	CPU_SET(h->cpu, &set);
+	/* Best effort: without it the threads may still overlap. */
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	pthread_barrier_wait(h->start);
 	h->err = bpf_prog_test_run_opts(h->prog_fd, &opts);
 	return NULL;
 }
@@ -241,7 +250,8 @@ static void *hammer_run(void *arg)
  */
 static bool test_defect_shared_counters_exact(struct tenv *e)
 {
-	const int repeat = 200000;
+	const int repeat = 1000000;
+	pthread_barrier_t start;
 	struct hammer h[2];
 	pthread_t th[2];
 	struct global_stats s;
@@ -253,16 +263,20 @@ static bool test_defect_shared_counters_exact(struct tenv *e)
 	pkt_udp4(&b, "10.8.0.2", 2000, "10.8.0.1", 1000, 10);
 	if (!run_xdp_n(e, &a, 1))
 		return false;
+	pthread_barrier_init(&start, NULL, 2);
 	for (i = 0; i < 2; i++) {
-		h[i] = (struct hammer){ bpf_program__fd(e->skel->progs.xdp_conn_tracker), &a, repeat, 0 };
+		h[i] = (struct hammer){ .prog_fd = bpf_program__fd(e->skel->progs.xdp_conn_tracker),
+					.p = &a, .repeat = repeat, .cpu = i % libbpf_num_possible_cpus(),
+					.start = &start };
 		if (!ASSERT_OK(pthread_create(&th[i], NULL, hammer_run, &h[i]), "thread"))
-			return false;
+			return false; /* the first thread waits at the barrier forever: exit */
 	}
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&start);
+	for (i = 0; i < 2; i++)
 		if (!ASSERT_OK(h[i].err, "test run"))
 			return false;
-	}
 	if (!run_xdp_n(e, &b, 1) ||
 	    !ASSERT_OK(flow_get(e, "10.8.0.1", 1000, "10.8.0.2", 2000, IPPROTO_UDP, &v, &c), "flow"))
 		return false;
