@@ -5,7 +5,7 @@
 # case, the topology made and removed by the runner).
 #
 #   run.sh COLLECTOR CASE...      (CASE: ping4, ping6, udp, tcp, modes,
-#                                  multi_iface, restart, second_instance,
+#                                  no_egress, multi_iface, restart, second_instance,
 #                                  pin_mismatch, rollback, check_config;
 #                                  or "all")
 #
@@ -23,7 +23,7 @@ SKIP=77
 COLLECTOR=${1:?usage: run.sh COLLECTOR CASE...}
 shift
 COLLECTOR=$(realpath "$COLLECTOR")
-ALL_CASES=(ping4 ping6 udp tcp modes multi_iface restart second_instance pin_mismatch rollback
+ALL_CASES=(ping4 ping6 udp tcp modes no_egress multi_iface restart second_instance pin_mismatch rollback
 	check_config)
 
 NETNS=()
@@ -370,6 +370,19 @@ EOF
 	expect_eq "UDP fwd packets" "$(jq .fwd.packets <<<"$r")" "$n"
 	expect_eq "UDP fwd bytes (IP length)" "$(jq .fwd.bytes <<<"$r")" $((n * 128))
 	expect_eq "UDP rev packets" "$(jq .rev.packets <<<"$r")" 0
+
+	# A datagram to a closed port: the root stack answers with an ICMP
+	# port unreachable (seen on egress) that quotes our datagram.
+	ip netns exec "$P_NS" python3 - "$P_ROOT4" $((port + 1)) <<'EOF' || fail "UDP sender failed"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("", 40999))
+s.sendto(b"?", (sys.argv[1], int(sys.argv[2])))
+EOF
+	r=$(wait_record 5 ".event==\"icmp\" and .icmp.type==3 and .icmp.code==3 and .icmp.inner.dst_port==$((port + 1))") || exit 1
+	expect_eq "ICMP error: quoted source" "$(jq -r '"\(.icmp.inner.src_ip):\(.icmp.inner.src_port)"' <<<"$r")" "$P_NS4:40999"
+	expect_eq "ICMP error: quoted protocol" "$(jq -r .icmp.inner.proto <<<"$r")" udp
+	expect_eq "ICMP error: sent by" "$(jq -r .src_ip <<<"$r")" "$P_ROOT4"
 	stop_collector
 	expect_detached "$P_VETH"
 }
@@ -438,6 +451,22 @@ test_modes() {
 		stop_collector
 		expect_detached "$P_VETH"
 	done
+}
+
+# collector.egress: false: XDP only, no tc filter, no clsact left behind.
+test_no_egress() {
+	local r
+
+	new_pair
+	new_config "$TMP/noegress.yaml" "egress: false"
+	start_collector -c "$CONF" -iface "$P_VETH"
+	expect_eq "tc egress filters" "$(tc filter show dev "$P_VETH" egress)" ""
+	expect_eq "clsact qdiscs" "$(tc qdisc show dev "$P_VETH" | grep -c clsact)" 0
+	ip netns exec "$P_NS" ping -c 3 -i 0.2 -q "$P_ROOT4" >/dev/null || fail "ping failed"
+	r=$(wait_record 8 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .event==\"end\"") || exit 1
+	expect_eq "ingress only: packets fwd/rev" "$(jq -r '"\(.fwd.packets)/\(.rev.packets)"' <<<"$r")" 3/0
+	stop_collector
+	expect_detached "$P_VETH"
 }
 
 test_multi_iface() {
