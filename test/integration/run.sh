@@ -476,7 +476,8 @@ test_multi_iface() {
 	a_veth=$P_VETH a_ns=$P_NS a_src=$P_NS4 a_dst=$P_ROOT4
 	new_pair
 	new_config "$TMP/multi.yaml"
-	start_collector -c "$CONF" -iface "$a_veth,$P_VETH"
+	# GNU-style spelling of the same flag.
+	start_collector --config="$CONF" --iface="$a_veth,$P_VETH"
 	expect_eq "XDP on the first interface" "$(xdp_mode_of "$a_veth")" 1
 	expect_eq "XDP on the second interface" "$(xdp_mode_of "$P_VETH")" 1
 	ip netns exec "$a_ns" ping -c 2 -i 0.2 -q "$a_dst" >/dev/null || fail "ping A failed"
