@@ -30,7 +30,7 @@
 #include "sink.h"
 
 #ifndef GUARDER_VERSION
-#define GUARDER_VERSION "0.1.0"
+#error "GUARDER_VERSION comes from meson.build (project version)"
 #endif
 
 #define SINK_FLUSH_TIMEOUT_MS 2000

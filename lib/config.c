@@ -1190,8 +1190,8 @@ int config_load(struct guarder_config *cfg, const char *path)
 {
 	struct guarder_config next;
 	struct loader l = { .file = path };
-	char *text, *source;
-	size_t len, i;
+	char *text = NULL, *source;
+	size_t len = 0, i;
 	int err;
 
 	err = read_file(path, &text, &len);
