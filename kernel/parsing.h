@@ -327,6 +327,8 @@ static __always_inline int parse_l4(void *l4, void *data_end, void *ip_end, stru
 		hlen = sizeof(*ih);
 		m->icmp_type = ih->type;
 		m->icmp_code = ih->code;
+		m->echo_id = 0;
+		m->echo_seq = 0;
 		m->payload_len = ip_end - (l4 + hlen);
 		if ((m->family == 4 && (ih->type == ICMP_ECHO || ih->type == ICMP_ECHOREPLY)) ||
 		    (m->family == 6 &&
@@ -340,6 +342,7 @@ static __always_inline int parse_l4(void *l4, void *data_end, void *ip_end, stru
 		} else if ((m->family == 4 && icmp4_is_error(ih->type)) ||
 			   (m->family == 6 && icmp6_is_error(ih->type))) {
 			m->icmp_kind = PKT_ICMP_ERROR;
+			__builtin_memset(&m->inner, 0, sizeof(m->inner));
 			rc = parse_icmp_quote(ih + 1, data_end, ip_end, m->family, &m->inner);
 			if (rc)
 				return rc;
@@ -378,8 +381,10 @@ static __always_inline __u8 proto_class(__u8 family, __u8 proto)
 }
 
 /*
- * parse_packet - parse one Ethernet frame into @m (which the caller has
- * zeroed). @frame_len is the frame's real length: data_end - data for
+ * parse_packet - parse one Ethernet frame into @m. For speed @m is not
+ * zeroed: every field is written here before anyone may read it, except
+ * the fields of another kind of packet (seq/ack/window only for TCP,
+ * echo_* and inner only for ICMP, ip_id only for IPv4). @frame_len is the frame's real length: data_end - data for
  * XDP, skb->len for tc (whose linear data may be shorter). With @gso set
  * (a tc GSO super-packet) the IP length is taken from the frame, because
  * the stack may leave the IP length field 0 or stale for those.
@@ -395,6 +400,12 @@ static __always_inline int parse_packet(void *data, void *data_end, __u32 frame_
 	__be16 eth_proto;
 	int rc;
 
+	m->sport = 0;
+	m->dport = 0;
+	m->payload_len = 0;
+	m->tcp_flags = 0;
+	m->frag = PKT_FRAG_NONE;
+	m->icmp_kind = PKT_ICMP_NONE;
 	rc = parse_ethhdr_vlan(&pos, data_end, &eth_proto);
 	if (rc)
 		return rc;

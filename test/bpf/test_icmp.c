@@ -53,7 +53,8 @@ static bool test_icmp4_dest_unreach_inner(struct tenv *e)
 	    !ASSERT_OK(icmp_get(e, "10.0.0.254", "10.0.0.2", 3, 3, 4, &v), "view entry"))
 		return false;
 	return check_inner_udp4(&v.inner) && ASSERT_EQ(v.packets, 1, "packets") &&
-	       ASSERT_EQ(v.bytes, 20 + 8 + 28, "bytes");
+	       ASSERT_EQ(v.bytes, 20 + 8 + 28, "bytes") &&
+	       ASSERT_EQ(flow_count(e), 0, "an error is not a flow of its own");
 }
 
 /* A quoted header with options: the ports follow IHL, not 20 bytes. */

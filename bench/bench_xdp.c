@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-packet cost of the kernel program beside the team's yardsticks (the
+ * floor tracker and a trivial XDP_PASS program), measured in one run with
+ * bpf_prog_test_run_opts, plus the kernel memory of a 1M-flow table.
+ *
+ *   bench_xdp [-r ROUNDS] [-n REPEAT] [-f NEWFLOWS] [-m]
+ *
+ * Established packets: each program runs the same frame REPEAT times per
+ * round (the kernel reports the mean), programs interleaved, ROUNDS
+ * rounds, median reported. New flows: NEWFLOWS distinct frames per round,
+ * one run each, kernel-reported durations summed. -m skips the memory part.
+ * Needs root (CAP_BPF + CAP_NET_ADMIN for test runs).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "kernel/conn_tracker.h"
+#include "conn_tracker.skel.h"
+#include "floor.skel.h"
+#include "trivial.skel.h"
+#include "test/bpf/pktbuild.h"
+
+#define ROUNDS_MAX 21
+
+enum { P_OURS, P_FLOOR, P_TRIVIAL, P_MAX };
+static const char *const prog_names[P_MAX] = { "guarder", "floor", "trivial" };
+
+struct bench {
+	struct conn_tracker *ours;
+	struct floor *floor;
+	struct trivial *trivial;
+	struct ring_buffer *rb;
+	int fd[P_MAX];
+};
+
+static int events_discard(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	(void)data;
+	(void)size;
+	return 0;
+}
+
+/* Mean ns per run of @repeat runs of @p, as reported by the kernel. */
+static int time_run(int fd, const struct pkt *p, __u32 repeat, __u32 *ns)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = p->data, .data_size_in = p->len,
+		    .repeat = repeat);
+
+	if (bpf_prog_test_run_opts(fd, &opts)) {
+		fprintf(stderr, "test run failed: %s\n", strerror(errno));
+		return -errno;
+	}
+	if (opts.retval != XDP_PASS) {
+		fprintf(stderr, "unexpected verdict %u\n", opts.retval);
+		return -EINVAL;
+	}
+	*ns = opts.duration;
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int bench_open(struct bench *b)
+{
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	b->ours = conn_tracker__open_and_load();
+	b->floor = floor__open_and_load();
+	b->trivial = trivial__open_and_load();
+	if (!b->ours || !b->floor || !b->trivial) {
+		err = -errno;
+		fprintf(stderr, "loading the programs failed: %s (run as root)\n", strerror(-err));
+		return err;
+	}
+	b->rb = ring_buffer__new(bpf_map__fd(b->ours->maps.events), events_discard, NULL, NULL);
+	if (!b->rb)
+		return -errno;
+	b->fd[P_OURS] = bpf_program__fd(b->ours->progs.xdp_conn_tracker);
+	b->fd[P_FLOOR] = bpf_program__fd(b->floor->progs.xdp_floor);
+	b->fd[P_TRIVIAL] = bpf_program__fd(b->trivial->progs.xdp_pass);
+	return 0;
+}
+
+static void bench_close(struct bench *b)
+{
+	ring_buffer__free(b->rb);
+	conn_tracker__destroy(b->ours);
+	floor__destroy(b->floor);
+	trivial__destroy(b->trivial);
+}
+
+struct case_pkt {
+	const char *name;
+	struct pkt p;
+};
+
+static void build_cases(struct case_pkt *c)
+{
+	struct pkt inner;
+
+	c[0].name = "established IPv4 TCP";
+	pkt_tcp4(&c[0].p, "10.0.0.1", 40000, "10.0.0.2", 80, PKT_ACK, 1000, 2000, 65535, 20);
+	c[1].name = "established IPv6 TCP";
+	pkt_tcp6(&c[1].p, "fd00::1", 40000, "fd00::2", 80, PKT_ACK, 1000, 2000, 65535, 20);
+	c[2].name = "UDP (IPv4)";
+	pkt_udp4(&c[2].p, "10.0.0.1", 1234, "10.0.0.2", 53, 20);
+	c[3].name = "ICMP echo";
+	pkt_echo4(&c[3].p, "10.0.0.1", "10.0.0.2", 8, 1, 1);
+	c[4].name = "ICMP error (port unreach.)";
+	pkt_init(&inner);
+	pkt_ipv4(&inner, "10.0.0.2", "10.0.0.9", IPPROTO_UDP, 1, 0);
+	pkt_udp(&inner, 5555, 53);
+	pkt_finish(&inner);
+	pkt_icmp_err4(&c[4].p, "10.0.0.1", "10.0.0.2", 3, 3, &inner);
+}
+
+#define NCASES 5
+
+/* Established: same frame, interleaved programs, median of rounds. */
+static int bench_established(struct bench *b, int rounds, __u32 repeat, double res[][P_MAX])
+{
+	static double samples[NCASES][P_MAX][ROUNDS_MAX];
+	struct case_pkt cases[NCASES];
+	int r, c, i, err;
+	__u32 ns;
+
+	build_cases(cases);
+	/* Warm up: creates the flows, so every measured run is established. */
+	for (c = 0; c < NCASES; c++)
+		for (i = 0; i < P_MAX; i++)
+			if ((err = time_run(b->fd[i], &cases[c].p, 1000, &ns)))
+				return err;
+	for (r = 0; r < rounds; r++) {
+		for (c = 0; c < NCASES; c++) {
+			for (i = 0; i < P_MAX; i++) {
+				err = time_run(b->fd[i], &cases[c].p, repeat, &ns);
+				if (err)
+					return err;
+				samples[c][i][r] = ns;
+			}
+			ring_buffer__consume(b->rb);
+		}
+	}
+	printf("%-28s %9s %9s %9s %11s %13s\n", "packet (repeat per round)", "guarder", "floor",
+	       "trivial", "guarder/", "guarder/floor");
+	printf("%-28s %9s %9s %9s %11s %13s\n", "", "ns", "ns", "ns", "floor(same)", "(IPv4 TCP)");
+	for (c = 0; c < NCASES; c++) {
+		for (i = 0; i < P_MAX; i++)
+			res[c][i] = median(samples[c][i], rounds);
+	}
+	for (c = 0; c < NCASES; c++)
+		printf("%-28s %9.1f %9.1f %9.1f %10.2fx %12.2fx\n", cases[c].name, res[c][P_OURS],
+		       res[c][P_FLOOR], res[c][P_TRIVIAL], res[c][P_OURS] / res[c][P_FLOOR],
+		       res[c][P_OURS] / res[0][P_FLOOR]);
+	return 0;
+}
+
+/* New flows: @per_round distinct SYNs per round, one run each, summed. */
+static int bench_new_flows(struct bench *b, int rounds, int per_round, double *res)
+{
+	static double samples[P_MAX][ROUNDS_MAX];
+	struct pkt *pk;
+	char src[32];
+	int r, i, k, err = 0;
+	__u32 ns;
+
+	pk = calloc(per_round, sizeof(*pk));
+	if (!pk)
+		return -ENOMEM;
+	for (r = 0; r < rounds && !err; r++) {
+		for (k = 0; k < per_round; k++) {
+			/* Distinct source address and port per flow and round. */
+			snprintf(src, sizeof(src), "10.%d.%d.%d", 100 + r, (k >> 8) & 0xff, k & 0xff);
+			pkt_tcp4(&pk[k], src, 1024 + (k >> 16), "10.0.0.2", 80, PKT_SYN, k, 0,
+				 65535, 0);
+		}
+		for (i = 0; i < P_MAX && !err; i++) {
+			double sum = 0;
+
+			for (k = 0; k < per_round; k++) {
+				err = time_run(b->fd[i], &pk[k], 1, &ns);
+				if (err)
+					break;
+				sum += ns;
+				if (i == P_OURS && k % 1024 == 1023)
+					ring_buffer__consume(b->rb);
+			}
+			samples[i][r] = sum / per_round;
+		}
+		ring_buffer__consume(b->rb);
+	}
+	free(pk);
+	if (err)
+		return err;
+	for (i = 0; i < P_MAX; i++)
+		res[i] = median(samples[i], rounds);
+	printf("%-28s %9.1f %9.1f %9.1f %10.2fx %12.2fx\n", "new flow (IPv4 TCP SYN)", res[P_OURS],
+	       res[P_FLOOR], res[P_TRIVIAL], res[P_OURS] / res[P_FLOOR], res[P_OURS] / res[P_FLOOR]);
+	return 0;
+}
+
+/* The "memlock:" line of /proc/self/fdinfo/<fd>, or 0. */
+static unsigned long long map_memlock(int fd)
+{
+	unsigned long long v = 0;
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+static int map_count(int fd, size_t key_size)
+{
+	char k[64], next[64];
+	void *prev = NULL;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(k, next, key_size);
+		prev = k;
+		n++;
+	}
+	return n;
+}
+
+/* A table of 1M flows: fill it from user space and read its memory. */
+static int bench_memory(void)
+{
+	const __u32 max = GUARDER_FLOWS_DEFAULT, chunk = 8192;
+	struct flow_key *keys = NULL;
+	struct flow_value *vals = NULL;
+	struct conn_tracker *skel;
+	unsigned long long mem;
+	int fd, err = 0, n;
+	__u32 i, j;
+
+	skel = conn_tracker__open();
+	if (!skel)
+		return -errno;
+	bpf_map__set_max_entries(skel->maps.flows, max);
+	err = conn_tracker__load(skel);
+	if (err)
+		goto out;
+	fd = bpf_map__fd(skel->maps.flows);
+	keys = calloc(chunk, sizeof(*keys));
+	vals = calloc(chunk, sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < max; i += chunk) {
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		__u32 cnt = chunk;
+
+		for (j = 0; j < chunk; j++) {
+			__u32 s[4] = { 0, 0, htonl(0xffff), htonl(0x0a000000 | (i + j)) };
+			__u32 d[4] = { 0, 0, htonl(0xffff), htonl(0xc0a80001) };
+
+			flow_key_make(&keys[j], s, 40000, d, 443, IPPROTO_TCP);
+			vals[j].dir[0].packets = 1;
+		}
+		if (bpf_map_update_batch(fd, keys, vals, &cnt, &bo)) {
+			err = -errno;
+			fprintf(stderr, "batch update: %s\n", strerror(errno));
+			goto out;
+		}
+	}
+	n = map_count(fd, sizeof(struct flow_key));
+	mem = map_memlock(fd);
+	printf("\nflow table: max_entries %u, %d flows present after inserting %u\n", max, n, max);
+	printf("kernel memory (fdinfo memlock): %llu bytes = %.1f bytes per flow (key %zu + value %zu)\n",
+	       mem, (double)mem / max, sizeof(struct flow_key), sizeof(struct flow_value));
+out:
+	free(keys);
+	free(vals);
+	conn_tracker__destroy(skel);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	double est[NCASES][P_MAX], nf[P_MAX];
+	int rounds = 5, newflows = 20000, memory = 1, opt, err;
+	__u32 repeat = 1000000;
+	struct bench b;
+
+	while ((opt = getopt(argc, argv, "r:n:f:m")) != -1) {
+		switch (opt) {
+		case 'r':
+			rounds = atoi(optarg);
+			break;
+		case 'n':
+			repeat = strtoul(optarg, NULL, 10);
+			break;
+		case 'f':
+			newflows = atoi(optarg);
+			break;
+		case 'm':
+			memory = 0;
+			break;
+		default:
+			fprintf(stderr, "usage: %s [-r ROUNDS] [-n REPEAT] [-f NEWFLOWS] [-m]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if (rounds < 1 || rounds > ROUNDS_MAX || repeat < 1 || newflows < 1) {
+		fprintf(stderr, "rounds 1..%d, repeat and newflows >= 1\n", ROUNDS_MAX);
+		return 2;
+	}
+	err = bench_open(&b);
+	if (err) {
+		bench_close(&b);
+		return 1;
+	}
+	printf("programs: %s, %s, %s; %d rounds, repeat %u, %d new flows per round, median\n\n",
+	       prog_names[0], prog_names[1], prog_names[2], rounds, repeat, newflows);
+	err = bench_established(&b, rounds, repeat, est);
+	if (!err)
+		err = bench_new_flows(&b, rounds, newflows, nf);
+	bench_close(&b);
+	if (!err && memory)
+		err = bench_memory();
+	if (err)
+		fprintf(stderr, "benchmark failed: %s\n", strerror(-err));
+	return err ? 1 : 0;
+}
