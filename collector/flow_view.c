@@ -33,6 +33,13 @@
 #define NSEC_PER_SEC 1000000000ull
 /* a REALTIME - MONOTONIC change beyond sampling noise: the clock was stepped */
 #define FV_CLOCK_STEP_NS 1000000
+/*
+ * How far a START event's stamp may be from the entry's first_seen and
+ * still be that flow's start: the kernel reads the clock twice (entry,
+ * then event), microseconds apart. Later packets carry a coarse stamp
+ * that can lag by a tick, so last_seen is no reference for this.
+ */
+#define FV_START_SLACK_NS 10000000
 #ifndef ENOTSUPP
 #define ENOTSUPP 524 /* kernel-internal, leaks to user space from bpf() */
 #endif
@@ -332,7 +339,14 @@ static void fv_entry_refresh(struct fv_entry *e, const struct flow_value *v)
 		e->flags |= FV_FIN1;
 	if (v->state & FLOW_STATE_RST)
 		e->flags |= FV_RST;
-	e->first_seen_ns = v->first_seen_ns;
+	/*
+	 * A flow's first_seen is fixed by its first record: the START event's
+	 * stamp, or the table's for an adopted flow. The kernel stamps the
+	 * entry and the event a few microseconds apart, and every record of
+	 * one flow must carry the same first_seen.
+	 */
+	if (!e->first_seen_ns)
+		e->first_seen_ns = v->first_seen_ns;
 	if (v->last_seen_ns > e->last_seen_ns)
 		e->last_seen_ns = v->last_seen_ns;
 	e->initiator = v->initiator & 1;
@@ -432,6 +446,7 @@ static int fv_visit(struct flow_view *fv, const struct flow_key *key, const stru
 {
 	enum record_end_reason reason;
 	struct flow_record rec;
+	struct flow_value vv;
 	struct fv_entry *e;
 
 	e = fv_find(fv, key);
@@ -460,13 +475,17 @@ static int fv_visit(struct flow_view *fv, const struct flow_key *key, const stru
 	e->gen = fv->gen;
 	fv_check_closing(e, v->last_seen_ns);
 	reason = fv_end_reason(fv, e, now);
+	if (reason != REC_END_NONE || age_ns(now, e->last_record_ns) >= fv->active_ns) {
+		vv = *v;
+		vv.first_seen_ns = e->first_seen_ns;
+	}
 	if (reason != REC_END_NONE) {
-		fv_end(fv, key, v, e->ifindex, reason, true);
+		fv_end(fv, key, &vv, e->ifindex, reason, true);
 		fv_remove(fv, (uint32_t)(e - fv->entries));
 		return 1;
 	}
 	if (age_ns(now, e->last_record_ns) >= fv->active_ns) {
-		fv_record_from_value(fv, &rec, REC_UPDATE, key, v);
+		fv_record_from_value(fv, &rec, REC_UPDATE, key, &vv);
 		fv_emit(fv, &rec, e->ifindex);
 		e->last_record_ns = now;
 	}
@@ -600,6 +619,8 @@ int flow_view_sweep(struct flow_view *fv, int flows_fd, uint64_t now_ns)
 		if (!bpf_map_lookup_elem(flows_fd, &e->key, &v)) {
 			struct flow_key key = e->key;
 
+			/* whatever fv_visit does, this loop must move on */
+			e->gen = fv->gen;
 			if (!fv_visit(fv, &key, &v, now_ns))
 				i++;
 			continue;
@@ -668,11 +689,15 @@ static void fv_on_start(struct flow_view *fv, const struct flow_event *ev)
 
 	e = fv_find(fv, &ev->key);
 	if (e) {
-		if (ev->ts_ns <= e->last_seen_ns) {
+		/* an older incarnation's START, read late: that flow is gone */
+		if (ev->ts_ns + FV_START_SLACK_NS < e->first_seen_ns)
+			return;
+		if (ev->ts_ns <= e->first_seen_ns + FV_START_SLACK_NS) {
 			/*
-			 * The entry already holds this packet: a sweep adopted
-			 * the flow between our last drain and its scan. Its
-			 * start record is still due, once.
+			 * This flow's own START (the kernel stamps the event
+			 * just after first_seen). Either a repeat, or a sweep
+			 * adopted the flow between our last drain and its
+			 * scan and the start record is still due, once.
 			 */
 			if (!(e->flags & FV_ADOPTED))
 				return;
