@@ -167,53 +167,60 @@ static __always_inline int ipv6_is_ext(__u8 nh)
 }
 
 /*
- * parse_ipv6_ext - walk at most GUARDER_IPV6_EXT_MAX extension headers
- * starting at *pos with next header *nh, none of them beyond ip_end.
- * Leaves *pos on the upper-layer header and *nh on its protocol. A
- * fragment header with a non-zero offset ends the walk (no L4 header
- * follows) and sets *frag to PKT_FRAG_LATER. Returns 0 or a
- * PARSE_MALFORMED() value.
+ * Bound of the offset of an IPv6 extension header from the IPv6 header.
+ * A linear XDP buffer is at most a page, so a real chain ends far below;
+ * masking the offset with it at the top of each step gives the verifier
+ * the same range on every path, so it can prune instead of exploring every
+ * combination of header types (400k instructions before, ~40k after).
  */
-static __always_inline int parse_ipv6_ext(void **pos, void *data_end, void *ip_end, __u8 *nh,
-					  __u8 *frag)
+#define IPV6_EXT_OFF_MASK 0xfff
+
+/*
+ * parse_ipv6_ext - walk at most GUARDER_IPV6_EXT_MAX extension headers of
+ * the IPv6 packet at @l3 (@ip_len bytes long), the first of type *nh.
+ * Sets *l4_off to the offset of the upper-layer header from @l3 and *nh
+ * to its protocol. A fragment header with a non-zero offset ends the walk
+ * (no L4 header follows) and sets *frag to PKT_FRAG_LATER; offset 0 sets
+ * PKT_FRAG_FIRST. Returns 0 or a PARSE_MALFORMED() value.
+ */
+static __always_inline int parse_ipv6_ext(void *l3, void *data_end, __u32 ip_len, __u8 *nh,
+					  __u8 *frag, __u32 *l4_off)
 {
-	void *p = *pos;
+	__u32 off = sizeof(struct ipv6hdr), len;
 	__u8 next = *nh;
 	int i;
 
 	for (i = 0; i < GUARDER_IPV6_EXT_MAX; i++) {
-		__u8 *h = p;
-		__u32 len;
+		__u8 *h;
 
 		if (!ipv6_is_ext(next))
 			break;
+		off &= IPV6_EXT_OFF_MASK;
+		h = l3 + off;
 		/* Every extension header is at least 8 bytes long. */
-		if ((void *)(h + 8) > data_end || (void *)(h + 8) > ip_end)
+		if ((void *)(h + 8) > data_end || off + 8 > ip_len)
 			return PARSE_MALFORMED(GUARDER_M_IPV6_EXT_TRUNC);
 		if (next == IPPROTO_FRAGMENT) {
-			__u16 off = bpf_ntohs(*(__be16 *)(h + 2));
+			__u16 fo = bpf_ntohs(*(__be16 *)(h + 2));
 
 			len = 8;
-			*frag = (off & 0xfff8) ? PKT_FRAG_LATER : PKT_FRAG_FIRST;
-			next = h[0];
-			p = h + len;
-			if (*frag == PKT_FRAG_LATER)
-				goto out;
-			continue;
-		}
-		if (next == IPPROTO_AH)
+			*frag = (fo & 0xfff8) ? PKT_FRAG_LATER : PKT_FRAG_FIRST;
+		} else if (next == IPPROTO_AH) {
 			len = ((__u32)h[1] + 2) * 4;
-		else
+		} else {
 			len = ((__u32)h[1] + 1) * 8;
-		if ((void *)(h + len) > ip_end)
+		}
+		if (off + len > ip_len || off + len > IPV6_EXT_OFF_MASK)
 			return PARSE_MALFORMED(GUARDER_M_IPV6_EXT_TRUNC);
 		next = h[0];
-		p = h + len;
+		off += len;
+		if (*frag == PKT_FRAG_LATER)
+			goto out;
 	}
 	if (ipv6_is_ext(next))
 		return PARSE_MALFORMED(GUARDER_M_IPV6_EXT_DEPTH);
 out:
-	*pos = p;
+	*l4_off = off;
 	*nh = next;
 	return 0;
 }
@@ -443,7 +450,7 @@ static __always_inline int parse_packet(void *data, void *data_end, __u32 frame_
 		ip_end = l3 + tot;
 	} else if (eth_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = l3;
-		__u32 tot;
+		__u32 tot, l4_off;
 		__u8 nh;
 
 		if ((void *)(ip6 + 1) > data_end || l3_off + sizeof(*ip6) > frame_len ||
@@ -461,13 +468,14 @@ static __always_inline int parse_packet(void *data, void *data_end, __u32 frame_
 		addr_v6_copy(m->src, &ip6->saddr);
 		addr_v6_copy(m->dst, &ip6->daddr);
 		ip_end = l3 + tot;
-		l4 = ip6 + 1;
 		nh = ip6->nexthdr;
-		rc = parse_ipv6_ext(&l4, data_end, ip_end, &nh, &m->frag);
+		rc = parse_ipv6_ext(l3, data_end, tot, &nh, &m->frag, &l4_off);
 		if (rc)
 			return rc;
+		l4_off &= IPV6_EXT_OFF_MASK;
+		l4 = l3 + l4_off;
 		m->proto = nh;
-		m->hdr_len = l4 - l3;
+		m->hdr_len = l4_off;
 	} else {
 		m->pclass = GUARDER_P_NON_IP;
 		return PARSE_NON_IP;
