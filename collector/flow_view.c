@@ -301,6 +301,12 @@ static void fv_record_from_value(struct flow_view *fv, struct flow_record *rec,
 	rec->value = *v;
 	rec->first_seen_wall_ns = clock_mono_to_wall_ns(&fv->cb, v->first_seen_ns);
 	rec->last_seen_wall_ns = clock_mono_to_wall_ns(&fv->cb, v->last_seen_ns);
+	/*
+	 * first_seen may be the START event's stamp, read microseconds after
+	 * the entry's: a one-packet flow must not end before it began.
+	 */
+	if (rec->last_seen_wall_ns < rec->first_seen_wall_ns)
+		rec->last_seen_wall_ns = rec->first_seen_wall_ns;
 }
 
 /* The counters an entry remembers, as a kernel value (the rest zero). */

@@ -116,6 +116,11 @@ static int vt_read(struct vt *t)
 		if (json_object_object_get_ex(o, "event", &f))
 			for (i = 0; i < 5; i++)
 				t->n_event[i] += !strcmp(json_object_get_string(f), event_names[i]);
+		/* same fixed-width format: text order is time order */
+		ASSERT_TRUE(strcmp(json_object_get_string(json_object_object_get(o, "last_seen")),
+				   json_object_get_string(
+					   json_object_object_get(o, "first_seen"))) >= 0,
+			    "last_seen >= first_seen");
 		if (json_object_object_get_ex(o, "end_reason", &f))
 			for (i = 1; i < 5; i++)
 				t->n_reason[i] +=
