@@ -61,6 +61,7 @@ struct collector {
 	int sweep_fd;
 	int summary_fd;
 	int signal_fd;
+	FILE *summary_out; /* stdout, or stderr when records go to stdout */
 };
 
 static void usage(FILE *out)
@@ -290,6 +291,9 @@ static int setup_sinks(struct collector *c)
 		return err;
 	}
 	c->n_sinks++;
+	/* Keep stdout pure JSON lines when the records go there. */
+	if (!strcmp(path, "-"))
+		c->summary_out = stderr;
 	log_info("records: JSON lines to %s", strcmp(path, "-") ? path : "stdout");
 	return 0;
 }
@@ -383,8 +387,8 @@ static int event_loop(struct collector *c)
 				break;
 			case TAG_SUMMARY:
 				timer_drain(c->summary_fd);
-				flow_view_summary(c->fv, loader_stats_fd(c->ld), stdout);
-				fflush(stdout);
+				flow_view_summary(c->fv, loader_stats_fd(c->ld), c->summary_out);
+				fflush(c->summary_out);
 				break;
 			case TAG_SIGNAL:
 				if (read(c->signal_fd, &si, sizeof(si)) != sizeof(si))
@@ -450,6 +454,7 @@ static int run(const struct guarder_config *cfg)
 		.sweep_fd = -1,
 		.summary_fd = -1,
 		.signal_fd = -1,
+		.summary_out = stdout,
 	};
 	size_t i;
 	int err;
