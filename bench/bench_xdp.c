@@ -145,7 +145,7 @@ static int bench_established(struct bench *b, int rounds, __u32 repeat, double r
 	static double samples[NCASES][P_MAX][ROUNDS_MAX];
 	struct case_pkt cases[NCASES];
 	int r, c, i, err;
-	__u32 ns;
+	__u32 ns = 0;
 
 	build_cases(cases);
 	/* Warm up: creates the flows, so every measured run is established. */
@@ -185,7 +185,7 @@ static int bench_new_flows(struct bench *b, int rounds, int per_round, double *r
 	struct pkt *pk;
 	char src[32];
 	int r, i, k, err = 0;
-	__u32 ns;
+	__u32 ns = 0;
 
 	pk = calloc(per_round, sizeof(*pk));
 	if (!pk)

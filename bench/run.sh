@@ -15,5 +15,5 @@ fi
 if [ ! -f "$build/build.ninja" ]; then
 	meson setup "$build" "$src" --buildtype=release >/dev/null
 fi
-ninja -C "$build" bench/bench_xdp >/dev/null
+ninja -C "$build" bench/bench_xdp
 exec "$build/bench/bench_xdp" "$@"

@@ -237,10 +237,13 @@ static __always_inline void flow_update(struct track_ctx *t, struct flow_value *
 		an = tcp_dir_update(&t->m, v, d);
 		if (an)
 			tcp_count_anomalies(t->st, an);
-		bits = tcp_new_state(t, v->state);
-		if (bits) {
-			v->state |= bits;
-			emit_tcp_events(t, bits);
+		/* Events only come from SYN, FIN and RST: skip the rest quickly. */
+		if (t->m.tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)) {
+			bits = tcp_new_state(t, v->state);
+			if (bits) {
+				v->state |= bits;
+				emit_tcp_events(t, bits);
+			}
 		}
 	}
 }
