@@ -193,7 +193,8 @@ static int bench_new_flows(struct bench *b, int rounds, int per_round, double *r
 	for (r = 0; r < rounds && !err; r++) {
 		for (k = 0; k < per_round; k++) {
 			/* Distinct source address and port per flow and round. */
-			snprintf(src, sizeof(src), "10.%d.%d.%d", 100 + r, (k >> 8) & 0xff, k & 0xff);
+			snprintf(src, sizeof(src), "10.%d.%d.%d", 100 + r, (k >> 8) & 0xff,
+				 k & 0xff);
 			pkt_tcp4(&pk[k], src, 1024 + (k >> 16), "10.0.0.2", 80, PKT_SYN, k, 0,
 				 65535, 0);
 		}
@@ -218,7 +219,8 @@ static int bench_new_flows(struct bench *b, int rounds, int per_round, double *r
 	for (i = 0; i < P_MAX; i++)
 		res[i] = median(samples[i], rounds);
 	printf("%-28s %9.1f %9.1f %9.1f %10.2fx %12.2fx\n", "new flow (IPv4 TCP SYN)", res[P_OURS],
-	       res[P_FLOOR], res[P_TRIVIAL], res[P_OURS] / res[P_FLOOR], res[P_OURS] / res[P_FLOOR]);
+	       res[P_FLOOR], res[P_TRIVIAL], res[P_OURS] / res[P_FLOOR],
+	       res[P_OURS] / res[P_FLOOR]);
 	return 0;
 }
 
@@ -299,7 +301,8 @@ static int bench_memory(void)
 	n = map_count(fd, sizeof(struct flow_key));
 	mem = map_memlock(fd);
 	printf("\nflow table: max_entries %u, %d flows present after inserting %u\n", max, n, max);
-	printf("kernel memory (fdinfo memlock): %llu bytes = %.1f bytes per flow (key %zu + value %zu)\n",
+	printf("kernel memory (fdinfo memlock): %llu bytes = %.1f bytes per flow "
+	       "(key %zu + value %zu)\n",
 	       mem, (double)mem / max, sizeof(struct flow_key), sizeof(struct flow_value));
 out:
 	free(keys);

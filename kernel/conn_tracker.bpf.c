@@ -58,12 +58,12 @@ struct track_ctx {
 	struct packet_meta m;
 	struct flow_key key;
 	struct global_stats *st;
-	__u64 now;   /* coarse monotonic clock, see track_packet() */
+	__u64 now; /* coarse monotonic clock, see track_packet() */
 	__u64 bytes; /* IP bytes of all segments */
-	__u32 segs;  /* packets this call accounts for (GSO segments) */
+	__u32 segs; /* packets this call accounts for (GSO segments) */
 	__u32 ifindex;
 	__u8 hook; /* enum guarder_hook */
-	__u8 dir;  /* 0: lo -> hi, 1: hi -> lo */
+	__u8 dir; /* 0: lo -> hi, 1: hi -> lo */
 };
 
 static __always_inline void sat_inc16(__u16 *c)

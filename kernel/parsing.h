@@ -58,14 +58,14 @@ enum {
 /* packet_meta.icmp_kind */
 enum {
 	PKT_ICMP_NONE = 0,
-	PKT_ICMP_ECHO,	/* echo request or reply: echo_id/echo_seq valid */
+	PKT_ICMP_ECHO, /* echo request or reply: echo_id/echo_seq valid */
 	PKT_ICMP_ERROR, /* error message: inner holds the quoted packet */
 	PKT_ICMP_OTHER,
 };
 
 /* Result of parse_packet() other than a negative malformed reason. */
 enum {
-	PARSE_IP = 0,	  /* IPv4/IPv6, meta filled, to be tracked */
+	PARSE_IP = 0, /* IPv4/IPv6, meta filled, to be tracked */
 	PARSE_NON_IP = 1, /* not IP: counted, not tracked */
 };
 
@@ -76,7 +76,7 @@ enum {
 struct packet_meta {
 	__u32 src[4];
 	__u32 dst[4];
-	__u32 ip_len;	   /* IP length (header + payload) */
+	__u32 ip_len; /* IP length (header + payload) */
 	__u32 payload_len; /* L4 payload bytes (TCP: without SYN/FIN) */
 	__u32 seq;
 	__u32 ack;
@@ -87,9 +87,9 @@ struct packet_meta {
 	__u16 echo_id;
 	__u16 echo_seq;
 	__u16 hdr_len; /* IP + L4 header bytes: repeated by every GSO segment */
-	__u8 family;   /* 4 or 6 */
-	__u8 proto;    /* L4 protocol after the IPv6 extension headers */
-	__u8 pclass;   /* enum guarder_proto_class */
+	__u8 family; /* 4 or 6 */
+	__u8 proto; /* L4 protocol after the IPv6 extension headers */
+	__u8 pclass; /* enum guarder_proto_class */
 	__u8 tcp_flags;
 	__u8 frag; /* PKT_FRAG_* */
 	__u8 icmp_kind;
@@ -124,6 +124,12 @@ static __always_inline int proto_has_ports(__u8 proto)
 	       proto == IPPROTO_SCTP || proto == IPPROTO_DCCP;
 }
 
+/* An 802.1Q/802.1AD tag as it follows the Ethernet addresses. */
+struct vlan_tag {
+	__be16 tci;
+	__be16 proto;
+};
+
 /*
  * parse_ethhdr_vlan - step over Ethernet and at most GUARDER_VLAN_MAX
  * VLAN tags (802.1Q or 802.1AD). On success *pos points at the L3 header,
@@ -133,10 +139,7 @@ static __always_inline int proto_has_ports(__u8 proto)
 static __always_inline int parse_ethhdr_vlan(void **pos, void *data_end, __be16 *proto)
 {
 	struct ethhdr *eth = *pos;
-	struct vlan_tag {
-		__be16 tci;
-		__be16 proto;
-	} *vlan;
+	struct vlan_tag *vlan;
 	__be16 p;
 	int i;
 
@@ -268,8 +271,7 @@ static __always_inline int parse_icmp_quote(void *q, void *data_end, void *ip_en
 	} else {
 		struct ipv6hdr *ip6 = q;
 
-		if ((void *)(ip6 + 1) > data_end || (void *)(ip6 + 1) > ip_end ||
-		    ip6->version != 6)
+		if ((void *)(ip6 + 1) > data_end || (void *)(ip6 + 1) > ip_end || ip6->version != 6)
 			return PARSE_MALFORMED(GUARDER_M_ICMP_INNER_TRUNC);
 		addr_v6_copy(in->src, &ip6->saddr);
 		addr_v6_copy(in->dst, &ip6->daddr);
@@ -391,8 +393,8 @@ static __always_inline __u8 proto_class(__u8 family, __u8 proto)
  * parse_packet - parse one Ethernet frame into @m. For speed @m is not
  * zeroed: every field is written here before anyone may read it, except
  * the fields of another kind of packet (seq/ack/window only for TCP,
- * echo_* and inner only for ICMP, ip_id only for IPv4). @frame_len is the frame's real length: data_end - data for
- * XDP, skb->len for tc (whose linear data may be shorter). With @gso set
+ * echo_* and inner only for ICMP, ip_id only for IPv4).
+ * @frame_len is the frame's real length: data_end - data for XDP, skb->len for tc (whose linear data may be shorter). With @gso set
  * (a tc GSO super-packet) the IP length is taken from the frame, because
  * the stack may leave the IP length field 0 or stale for those.
  *

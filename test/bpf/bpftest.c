@@ -16,8 +16,8 @@ static int failures;
 void test_fail_here(const char *file, int line, const char *name, unsigned long long got,
 		    unsigned long long want, const char *op)
 {
-	fprintf(stderr, "  %s:%d: %s: got %llu (0x%llx), want %s %llu (0x%llx)\n", file, line,
-		name, got, got, op, want, want);
+	fprintf(stderr, "  %s:%d: %s: got %llu (0x%llx), want %s %llu (0x%llx)\n", file, line, name,
+		got, got, op, want, want);
 	failures++;
 }
 
@@ -193,8 +193,8 @@ out:
 	return err;
 }
 
-int flow_get(struct tenv *e, const char *src, __u16 sport, const char *dst, __u16 dport,
-	     __u8 proto, struct flow_value *v, int *dir)
+int flow_get(struct tenv *e, const char *src, __u16 sport, const char *dst, __u16 dport, __u8 proto,
+	     struct flow_value *v, int *dir)
 {
 	__u32 s[4], d[4];
 	struct flow_key k;

@@ -19,9 +19,9 @@
 #define TENV_EVENTS_MAX 512
 
 struct tenv_opts {
-	__u32 ringbuf_size;	    /* 0: 64 KiB */
-	__u32 flows_max;	    /* 0: 1024 */
-	__u32 icmp_counts_max;	    /* 0: 64 */
+	__u32 ringbuf_size; /* 0: 64 KiB */
+	__u32 flows_max; /* 0: 1024 */
+	__u32 icmp_counts_max; /* 0: 64 */
 	__u64 icmp_event_interval_ns; /* 0: the program's default */
 };
 
@@ -39,25 +39,28 @@ struct test_case {
 };
 
 /* A case named after its function test_<name>; optional tenv_opts fields. */
-#define TEST(nm, ...) { .name = #nm, .fn = test_##nm, .opts = { __VA_ARGS__ } }
+#define TEST(nm, ...)                                                 \
+	{                                                             \
+		.name = #nm, .fn = test_##nm, .opts = { __VA_ARGS__ } \
+	}
 
 void test_fail_here(const char *file, int line, const char *name, unsigned long long got,
 		    unsigned long long want, const char *op);
 
-#define ASSERT_OP(got, want, op, name)                                                    \
-	({                                                                                \
-		unsigned long long ___g = (unsigned long long)(got);                      \
-		unsigned long long ___w = (unsigned long long)(want);                     \
-		bool ___ok = ___g op ___w;                                                \
-		if (!___ok)                                                               \
-			test_fail_here(__FILE__, __LINE__, name, ___g, ___w, #op);       \
-		___ok;                                                                    \
+#define ASSERT_OP(got, want, op, name)                                             \
+	({                                                                         \
+		unsigned long long ___g = (unsigned long long)(got);               \
+		unsigned long long ___w = (unsigned long long)(want);              \
+		bool ___ok = ___g op ___w;                                         \
+		if (!___ok)                                                        \
+			test_fail_here(__FILE__, __LINE__, name, ___g, ___w, #op); \
+		___ok;                                                             \
 	})
-#define ASSERT_EQ(got, want, name) ASSERT_OP(got, want, ==, name)
+#define ASSERT_EQ(got, want, name)  ASSERT_OP(got, want, ==, name)
 #define ASSERT_NEQ(got, want, name) ASSERT_OP(got, want, !=, name)
-#define ASSERT_GE(got, want, name) ASSERT_OP(got, want, >=, name)
-#define ASSERT_TRUE(cond, name) ASSERT_OP(!!(cond), 1, ==, name)
-#define ASSERT_OK(rc, name) ASSERT_OP((long long)(rc), 0, ==, name)
+#define ASSERT_GE(got, want, name)  ASSERT_OP(got, want, >=, name)
+#define ASSERT_TRUE(cond, name)	    ASSERT_OP(!!(cond), 1, ==, name)
+#define ASSERT_OK(rc, name)	    ASSERT_OP((long long)(rc), 0, ==, name)
 
 /*
  * run_tests - main() of a test program: exits 77 (skipped) when this
@@ -83,8 +86,8 @@ int read_stats(struct tenv *e, struct global_stats *out);
  * Look the flow of a packet from src:sport to dst:dport up. Fills @v and
  * @dir (the direction of such a packet). Returns 0 or -ENOENT.
  */
-int flow_get(struct tenv *e, const char *src, __u16 sport, const char *dst, __u16 dport,
-	     __u8 proto, struct flow_value *v, int *dir);
+int flow_get(struct tenv *e, const char *src, __u16 sport, const char *dst, __u16 dport, __u8 proto,
+	     struct flow_value *v, int *dir);
 /* Number of entries in the flow table. */
 int flow_count(struct tenv *e);
 int icmp_get(struct tenv *e, const char *src, const char *dst, __u8 type, __u8 code, __u8 family,

@@ -17,7 +17,7 @@
 struct pkt {
 	uint8_t data[PKT_MAX];
 	size_t len;
-	long l3;  /* offset of the first IP header, -1 when none */
+	long l3; /* offset of the first IP header, -1 when none */
 	long udp; /* offset of the UDP header, -1 when none */
 };
 

@@ -266,7 +266,9 @@ static bool test_defect_shared_counters_exact(struct tenv *e)
 	pthread_barrier_init(&start, NULL, 2);
 	for (i = 0; i < 2; i++) {
 		h[i] = (struct hammer){ .prog_fd = bpf_program__fd(e->skel->progs.xdp_conn_tracker),
-					.p = &a, .repeat = repeat, .cpu = i % libbpf_num_possible_cpus(),
+					.p = &a,
+					.repeat = repeat,
+					.cpu = i % libbpf_num_possible_cpus(),
 					.start = &start };
 		if (!ASSERT_OK(pthread_create(&th[i], NULL, hammer_run, &h[i]), "thread"))
 			return false; /* the first thread waits at the barrier forever: exit */
@@ -278,7 +280,8 @@ static bool test_defect_shared_counters_exact(struct tenv *e)
 		if (!ASSERT_OK(h[i].err, "test run"))
 			return false;
 	if (!run_xdp_n(e, &b, 1) ||
-	    !ASSERT_OK(flow_get(e, "10.8.0.1", 1000, "10.8.0.2", 2000, IPPROTO_UDP, &v, &c), "flow"))
+	    !ASSERT_OK(flow_get(e, "10.8.0.1", 1000, "10.8.0.2", 2000, IPPROTO_UDP, &v, &c),
+		       "flow"))
 		return false;
 	read_stats(e, &s);
 	return ASSERT_EQ(bpf_map__type(e->skel->maps.stats), BPF_MAP_TYPE_PERCPU_ARRAY,
@@ -317,7 +320,8 @@ static bool test_defect_egress_tracked(struct tenv *e)
 
 	pkt_tcp6(&p, "fd00::1", 2222, "fd00::2", 22, PKT_SYN, 1, 0, 100, 0);
 	return ASSERT_EQ(run_tc(e, &p, 0, 0), 0, "tc verdict") &&
-	       ASSERT_OK(flow_get(e, "fd00::1", 2222, "fd00::2", 22, IPPROTO_TCP, &v, &c), "flow") &&
+	       ASSERT_OK(flow_get(e, "fd00::1", 2222, "fd00::2", 22, IPPROTO_TCP, &v, &c),
+			 "flow") &&
 	       ASSERT_EQ(v.dir[c].packets, 1, "egress packet counted");
 }
 
@@ -348,16 +352,11 @@ static bool test_defect_anomaly_counters_written(struct tenv *e)
 int main(void)
 {
 	static const struct test_case cases[] = {
-		TEST(defect_icmp_inner_offset_v4),
-		TEST(defect_icmp_inner_offset_v6),
-		TEST(defect_packets_counted_once),
-		TEST(defect_tcp_not_counted_as_icmp),
-		TEST(defect_key_padding_zeroed),
-		TEST(defect_total_length_underflow),
-		TEST(defect_shared_counters_exact),
-		TEST(defect_timestamps_are_event_time),
-		TEST(defect_egress_tracked),
-		TEST(defect_anomaly_counters_written),
+		TEST(defect_icmp_inner_offset_v4),  TEST(defect_icmp_inner_offset_v6),
+		TEST(defect_packets_counted_once),  TEST(defect_tcp_not_counted_as_icmp),
+		TEST(defect_key_padding_zeroed),    TEST(defect_total_length_underflow),
+		TEST(defect_shared_counters_exact), TEST(defect_timestamps_are_event_time),
+		TEST(defect_egress_tracked),	    TEST(defect_anomaly_counters_written),
 	};
 
 	return run_tests(cases, sizeof(cases) / sizeof(cases[0]));

@@ -42,7 +42,8 @@ static bool test_start_event_fields(struct tenv *e)
 	dir = flow_key_make(&want, s, 41000, d, 80, IPPROTO_TCP);
 	return ASSERT_EQ(ev->type, FLOW_EV_START, "start") &&
 	       ASSERT_EQ(memcmp(&ev->key, &want, sizeof(want)), 0, "canonical key") &&
-	       ASSERT_EQ(ev->dir, dir, "direction") && ASSERT_EQ(ev->hook, GUARDER_HOOK_XDP, "hook") &&
+	       ASSERT_EQ(ev->dir, dir, "direction") &&
+	       ASSERT_EQ(ev->hook, GUARDER_HOOK_XDP, "hook") &&
 	       ASSERT_EQ(ev->tcp_flags, PKT_SYN, "flags") && ASSERT_EQ(ev->pkt_len, 40, "length") &&
 	       ASSERT_GE(ev->ts_ns, ts.tv_sec * 1000000000ULL + ts.tv_nsec, "timestamp") &&
 	       ASSERT_EQ(ev->verdict, GUARDER_VERDICT_PASS, "verdict");
@@ -61,13 +62,15 @@ static bool test_no_event_for_established(struct tenv *e)
 			return false;
 	read_stats(e, &s);
 	return ASSERT_EQ(drain_events(e), 0, "nothing for 100 established packets") &&
-	       ASSERT_EQ(s.events, 2, "events counter") && ASSERT_EQ(s.ringbuf_fail, 0, "no failure");
+	       ASSERT_EQ(s.events, 2, "events counter") &&
+	       ASSERT_EQ(s.ringbuf_fail, 0, "no failure");
 }
 
 static bool test_syn_ack_event_once(struct tenv *e)
 {
 	return seg(e, true, PKT_SYN, 100, 0) && seg(e, false, PKT_SYN | PKT_ACK, 900, 0) &&
-	       seg(e, false, PKT_SYN | PKT_ACK, 900, 0) && ASSERT_EQ(drain_events(e), 2, "events") &&
+	       seg(e, false, PKT_SYN | PKT_ACK, 900, 0) &&
+	       ASSERT_EQ(drain_events(e), 2, "events") &&
 	       ASSERT_EQ(events_of(e, FLOW_EV_START), 1, "one start") &&
 	       ASSERT_EQ(events_of(e, FLOW_EV_TCP_SYN), 1, "one SYN-ACK event") &&
 	       ASSERT_EQ(e->ev[1].tcp_flags, PKT_SYN | PKT_ACK, "flags of the SYN-ACK");
@@ -104,7 +107,8 @@ static bool test_tc_event_hook(struct tenv *e)
 	struct pkt p;
 
 	pkt_udp6(&p, "fd00::1", 1000, "fd00::2", 2000, 8);
-	return ASSERT_EQ(run_tc(e, &p, 0, 0), 0, "tc verdict") && ASSERT_EQ(drain_events(e), 1, "start") &&
+	return ASSERT_EQ(run_tc(e, &p, 0, 0), 0, "tc verdict") &&
+	       ASSERT_EQ(drain_events(e), 1, "start") &&
 	       ASSERT_EQ(e->ev[0].hook, GUARDER_HOOK_TC_EGRESS, "egress hook");
 }
 
@@ -137,7 +141,8 @@ static bool test_icmp_error_event_rate_limited(struct tenv *e)
 	    !ASSERT_TRUE(ev, "event"))
 		return false;
 	return ASSERT_EQ(ev->icmp_type, 3, "type") && ASSERT_EQ(ev->icmp_code, 1, "code") &&
-	       ASSERT_EQ(ev->inner.valid, 1, "inner") && ASSERT_EQ(ev->inner.sport, 4444, "inner sport") &&
+	       ASSERT_EQ(ev->inner.valid, 1, "inner") &&
+	       ASSERT_EQ(ev->inner.sport, 4444, "inner sport") &&
 	       ASSERT_EQ(ev->inner.dport, 53, "inner dport") &&
 	       ASSERT_EQ(ev->inner.proto, IPPROTO_UDP, "inner proto");
 }
@@ -158,7 +163,8 @@ static bool test_icmp_error_event_interval(struct tenv *e)
 			return false;
 		nanosleep(&tick, NULL);
 	}
-	return drain_events(e) > 0 && ASSERT_EQ(events_of(e, FLOW_EV_ICMP_ERROR), 5, "one per error");
+	return drain_events(e) > 0 &&
+	       ASSERT_EQ(events_of(e, FLOW_EV_ICMP_ERROR), 5, "one per error");
 }
 
 /* 4 KiB of ring buffer hold 34 records: the rest are counted as failures. */
@@ -177,7 +183,8 @@ static bool test_ringbuf_full_counted(struct tenv *e)
 	}
 	got = drain_events(e);
 	read_stats(e, &s);
-	return ASSERT_EQ(flow_count(e), 100, "all flows tracked") && ASSERT_GE(s.ringbuf_fail, 1, "failures") &&
+	return ASSERT_EQ(flow_count(e), 100, "all flows tracked") &&
+	       ASSERT_GE(s.ringbuf_fail, 1, "failures") &&
 	       ASSERT_EQ(s.events, got, "every submitted event arrived") &&
 	       ASSERT_EQ(s.events + s.ringbuf_fail, 100, "every start either submitted or counted");
 }

@@ -13,14 +13,13 @@
 
 #include "bpftest.h"
 
-#define CLI "10.1.0.1"
-#define SRV "10.1.0.2"
+#define CLI   "10.1.0.1"
+#define SRV   "10.1.0.2"
 #define CPORT 40001
 #define SPORT 443
 
 /* Client -> server segment. */
-static bool c2s(struct tenv *e, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
-		size_t len)
+static bool c2s(struct tenv *e, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win, size_t len)
 {
 	struct pkt p;
 
@@ -28,8 +27,7 @@ static bool c2s(struct tenv *e, uint8_t flags, uint32_t seq, uint32_t ack, uint1
 	return ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "verdict c2s");
 }
 
-static bool s2c(struct tenv *e, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
-		size_t len)
+static bool s2c(struct tenv *e, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win, size_t len)
 {
 	struct pkt p;
 
@@ -252,8 +250,8 @@ static bool test_ipv6_both_directions(struct tenv *e)
 	if (!ASSERT_OK(flow_get(e, "fd00::10", 50000, "fd00::1", 22, IPPROTO_TCP, &v, &c), "flow"))
 		return false;
 	return ASSERT_EQ(flow_count(e), 1, "one entry") &&
-	       ASSERT_EQ(v.dir[c].packets, 1, "client") && ASSERT_EQ(v.dir[!c].packets, 1, "server") &&
-	       ASSERT_EQ(v.initiator, c, "initiator");
+	       ASSERT_EQ(v.dir[c].packets, 1, "client") &&
+	       ASSERT_EQ(v.dir[!c].packets, 1, "server") && ASSERT_EQ(v.initiator, c, "initiator");
 }
 
 /* Egress through tc, ingress through XDP: one flow. */
@@ -312,7 +310,8 @@ static bool test_udp_both_directions(struct tenv *e)
 	if (!ASSERT_OK(flow_get(e, "10.2.0.1", 5353, "10.2.0.9", 53, IPPROTO_UDP, &v, &c), "flow"))
 		return false;
 	return ASSERT_EQ(flow_count(e), 1, "one entry") &&
-	       ASSERT_EQ(v.dir[c].packets, 3, "requests") && ASSERT_EQ(v.dir[c].bytes, 3 * 58, "bytes") &&
+	       ASSERT_EQ(v.dir[c].packets, 3, "requests") &&
+	       ASSERT_EQ(v.dir[c].bytes, 3 * 58, "bytes") &&
 	       ASSERT_EQ(v.dir[!c].packets, 2, "replies") &&
 	       ASSERT_EQ(v.dir[!c].bytes, 2 * 128, "reply bytes");
 }

@@ -26,7 +26,8 @@ static void quote_udp4(struct pkt *inner, int ihl_words)
 	pkt_ipv4(inner, "10.0.0.2", "10.0.0.9", IPPROTO_UDP, 7, 0);
 	if (ihl_words > 5) {
 		inner->data[0] = 0x40 | ihl_words;
-		pkt_payload(inner, (ihl_words - 5) * 4); /* options (NOPs would be 1s: zeros are EOL) */
+		pkt_payload(inner,
+			    (ihl_words - 5) * 4); /* options (NOPs would be 1s: zeros are EOL) */
 	}
 	pkt_udp(inner, 5555, 53);
 	pkt_payload(inner, 100);
@@ -36,7 +37,8 @@ static void quote_udp4(struct pkt *inner, int ihl_words)
 
 static bool check_inner_udp4(const struct icmp_inner *in)
 {
-	return ASSERT_EQ(in->valid, 1, "inner valid") && addr_is(in->src, "10.0.0.2", "inner src") &&
+	return ASSERT_EQ(in->valid, 1, "inner valid") &&
+	       addr_is(in->src, "10.0.0.2", "inner src") &&
 	       addr_is(in->dst, "10.0.0.9", "inner dst") &&
 	       ASSERT_EQ(in->proto, IPPROTO_UDP, "inner proto") &&
 	       ASSERT_EQ(in->sport, 5555, "inner sport") && ASSERT_EQ(in->dport, 53, "inner dport");
@@ -81,7 +83,8 @@ static bool test_icmp4_error_types(struct tenv *e)
 	for (i = 0; i < sizeof(types); i++) {
 		pkt_icmp_err4(&p, "10.0.0.254", "10.0.0.2", types[i], 1, &inner);
 		if (!ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "verdict") ||
-		    !ASSERT_OK(icmp_get(e, "10.0.0.254", "10.0.0.2", types[i], 1, 4, &v), "entry") ||
+		    !ASSERT_OK(icmp_get(e, "10.0.0.254", "10.0.0.2", types[i], 1, 4, &v),
+			       "entry") ||
 		    !ASSERT_EQ(v.inner.valid, 1, "quote read for this type") ||
 		    !ASSERT_EQ(icmp_count_get(e, 4, types[i], 1), 1, "type/code count"))
 			return false;
@@ -100,7 +103,8 @@ static bool test_icmp4_quote_without_ports(struct tenv *e)
 	pkt_icmp_err4(&p, "10.0.0.254", "10.0.0.2", 3, 1, &inner);
 	return ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "verdict") &&
 	       ASSERT_OK(icmp_get(e, "10.0.0.254", "10.0.0.2", 3, 1, 4, &v), "entry") &&
-	       ASSERT_EQ(v.inner.valid, 1, "valid") && ASSERT_EQ(v.inner.proto, IPPROTO_UDP, "proto") &&
+	       ASSERT_EQ(v.inner.valid, 1, "valid") &&
+	       ASSERT_EQ(v.inner.proto, IPPROTO_UDP, "proto") &&
 	       ASSERT_EQ(v.inner.sport, 0, "no sport") && ASSERT_EQ(v.inner.dport, 0, "no dport");
 }
 
@@ -119,7 +123,8 @@ static bool test_icmp6_packet_too_big_inner(struct tenv *e)
 	if (!ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "verdict") ||
 	    !ASSERT_OK(icmp_get(e, "fd00::fe", "fd00::2", 2, 0, 6, &v), "view entry"))
 		return false;
-	return ASSERT_EQ(v.inner.valid, 1, "valid") && addr_is(v.inner.src, "fd00::2", "inner src") &&
+	return ASSERT_EQ(v.inner.valid, 1, "valid") &&
+	       addr_is(v.inner.src, "fd00::2", "inner src") &&
 	       addr_is(v.inner.dst, "fd00::9", "inner dst") &&
 	       ASSERT_EQ(v.inner.proto, IPPROTO_TCP, "inner proto") &&
 	       ASSERT_EQ(v.inner.sport, 33000, "inner sport") &&
@@ -172,11 +177,13 @@ static bool test_echo_flow_and_view(struct tenv *e)
 	    !ASSERT_OK(icmp_get(e, "10.3.0.1", "10.3.0.2", 8, 0, 4, &req), "request entry") ||
 	    !ASSERT_OK(icmp_get(e, "10.3.0.2", "10.3.0.1", 0, 0, 4, &rep), "reply entry"))
 		return false;
-	return ASSERT_EQ(flow_count(e), 1, "one flow") && ASSERT_EQ(v.dir[c].packets, 3, "requests") &&
-	       ASSERT_EQ(v.dir[!c].packets, 2, "replies") && ASSERT_EQ(req.packets, 3, "view requests") &&
+	return ASSERT_EQ(flow_count(e), 1, "one flow") &&
+	       ASSERT_EQ(v.dir[c].packets, 3, "requests") &&
+	       ASSERT_EQ(v.dir[!c].packets, 2, "replies") &&
+	       ASSERT_EQ(req.packets, 3, "view requests") &&
 	       ASSERT_EQ(req.echo_id, 0x77, "echo id") && ASSERT_EQ(req.echo_seq, 3, "last seq") &&
-	       ASSERT_EQ(rep.packets, 2, "view replies") && ASSERT_EQ(rep.echo_seq, 2, "reply seq") &&
-	       ASSERT_EQ(req.bytes, 3 * 60, "bytes") &&
+	       ASSERT_EQ(rep.packets, 2, "view replies") &&
+	       ASSERT_EQ(rep.echo_seq, 2, "reply seq") && ASSERT_EQ(req.bytes, 3 * 60, "bytes") &&
 	       ASSERT_GE(req.last_seen_ns, req.first_seen_ns, "times") &&
 	       ASSERT_EQ(req.inner.valid, 0, "no quote for echo") &&
 	       ASSERT_EQ(icmp_count_get(e, 4, 8, 0), 3, "type 8 count") &&

@@ -60,8 +60,7 @@ static bool expect_malformed(struct tenv *e, const struct pkt *p, int reason)
 	return ASSERT_EQ(s.malformed[reason], 1, "malformed reason") &&
 	       ASSERT_EQ(malformed_total(&s), 1, "one malformed") &&
 	       ASSERT_EQ(packets_total(&s), 0, "no protocol counted") &&
-	       ASSERT_EQ(flow_count(e), 0, "not tracked") &&
-	       ASSERT_EQ(s.events, 0, "no event");
+	       ASSERT_EQ(flow_count(e), 0, "not tracked") && ASSERT_EQ(s.events, 0, "no event");
 }
 
 static bool test_ipv4_tcp(struct tenv *e)
@@ -80,7 +79,8 @@ static bool test_ipv4_tcp(struct tenv *e)
 		       "flow by 5-tuple"))
 		return false;
 	return ASSERT_EQ(v.dir[dir].packets, 1, "packets") &&
-	       ASSERT_EQ(v.dir[dir].bytes, 40, "bytes") && ASSERT_EQ(v.dir[!dir].packets, 0, "other dir");
+	       ASSERT_EQ(v.dir[dir].bytes, 40, "bytes") &&
+	       ASSERT_EQ(v.dir[!dir].packets, 0, "other dir");
 }
 
 static bool test_ipv4_udp(struct tenv *e)
@@ -103,9 +103,9 @@ static bool test_ipv4_icmp_echo(struct tenv *e)
 
 	pkt_echo4(&p, "10.0.0.1", "10.0.0.2", 8, 0x1234, 1);
 	return expect_tracked(e, &p, GUARDER_P_ICMP) &&
-	       ASSERT_OK(flow_get(e, "10.0.0.1", 0x1234, "10.0.0.2", 0x1234, IPPROTO_ICMP, &v,
-				  NULL),
-			 "echo flow keyed by the echo id");
+	       ASSERT_OK(
+		       flow_get(e, "10.0.0.1", 0x1234, "10.0.0.2", 0x1234, IPPROTO_ICMP, &v, NULL),
+		       "echo flow keyed by the echo id");
 }
 
 static bool test_vlan_one_tag(struct tenv *e)
@@ -168,9 +168,11 @@ static bool test_non_ip(struct tenv *e)
 	pkt_init(&p);
 	pkt_eth(&p, NULL, 0, 0x0806); /* ARP */
 	pkt_payload(&p, 28);
-	return ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "verdict") && ASSERT_OK(read_stats(e, &s), "stats") &&
+	return ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "verdict") &&
+	       ASSERT_OK(read_stats(e, &s), "stats") &&
 	       ASSERT_EQ(s.packets[GUARDER_P_NON_IP], 1, "non-IP counted") &&
-	       ASSERT_EQ(packets_total(&s), 1, "once") && ASSERT_EQ(flow_count(e), 0, "not tracked");
+	       ASSERT_EQ(packets_total(&s), 1, "once") &&
+	       ASSERT_EQ(flow_count(e), 0, "not tracked");
 }
 
 static bool test_ipv6_tcp(struct tenv *e)
@@ -185,7 +187,8 @@ static bool test_ipv6_tcp(struct tenv *e)
 		return false;
 	read_stats(e, &s);
 	return ASSERT_EQ(s.bytes[GUARDER_P_TCP], 60, "bytes = IPv6 length") &&
-	       ASSERT_OK(flow_get(e, "fd00::1", 40000, "fd00::2", 80, IPPROTO_TCP, &v, &dir), "flow") &&
+	       ASSERT_OK(flow_get(e, "fd00::1", 40000, "fd00::2", 80, IPPROTO_TCP, &v, &dir),
+			 "flow") &&
 	       ASSERT_EQ(v.dir[dir].bytes, 60, "flow bytes");
 }
 
@@ -196,7 +199,8 @@ static bool test_ipv6_udp(struct tenv *e)
 
 	pkt_udp6(&p, "fd00::1", 5353, "fd00::2", 53, 10);
 	return expect_tracked(e, &p, GUARDER_P_UDP) &&
-	       ASSERT_OK(flow_get(e, "fd00::1", 5353, "fd00::2", 53, IPPROTO_UDP, &v, NULL), "flow");
+	       ASSERT_OK(flow_get(e, "fd00::1", 5353, "fd00::2", 53, IPPROTO_UDP, &v, NULL),
+			 "flow");
 }
 
 static bool test_ipv6_icmp_echo(struct tenv *e)
@@ -338,7 +342,8 @@ static bool test_ipv4_fragments(struct tenv *e)
 			 "first fragment has ports") &&
 	       ASSERT_OK(flow_get(e, "10.0.0.1", 0, "10.0.0.2", 0, IPPROTO_UDP, &v, NULL),
 			 "later fragment tracked with ports 0") &&
-	       ASSERT_EQ(v.ip_id, 42, "IP id of the fragment") && ASSERT_EQ(flow_count(e), 2, "two flows");
+	       ASSERT_EQ(v.ip_id, 42, "IP id of the fragment") &&
+	       ASSERT_EQ(flow_count(e), 2, "two flows");
 }
 
 static bool test_ipv4_truncated(struct tenv *e)
