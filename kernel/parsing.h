@@ -394,9 +394,10 @@ static __always_inline __u8 proto_class(__u8 family, __u8 proto)
  * zeroed: every field is written here before anyone may read it, except
  * the fields of another kind of packet (seq/ack/window only for TCP,
  * echo_* and inner only for ICMP, ip_id only for IPv4).
- * @frame_len is the frame's real length: data_end - data for XDP, skb->len for tc (whose linear data may be shorter). With @gso set
- * (a tc GSO super-packet) the IP length is taken from the frame, because
- * the stack may leave the IP length field 0 or stale for those.
+ * @frame_len is the frame's real length: data_end - data for XDP,
+ * skb->len for tc (whose linear data may be shorter). With @gso set (a tc
+ * GSO super-packet) the IP length is taken from the frame, because the
+ * stack may leave the IP length field 0 or stale for those.
  *
  * Returns PARSE_IP when @m describes an IP packet to track, PARSE_NON_IP,
  * or PARSE_MALFORMED(reason) for a malformed packet (counted, not tracked).
