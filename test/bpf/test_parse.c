@@ -108,6 +108,27 @@ static bool test_ipv4_icmp_echo(struct tenv *e)
 		       "echo flow keyed by the echo id");
 }
 
+/* IPv4 options: the L4 header follows IHL, not 20 bytes. */
+static bool test_ipv4_options(struct tenv *e)
+{
+	struct flow_value v;
+	struct pkt p;
+	int dir;
+
+	pkt_init(&p);
+	pkt_eth(&p, NULL, 0, 0x0800);
+	pkt_ipv4(&p, "10.0.0.1", "10.0.0.2", IPPROTO_UDP, 1, 0);
+	p.data[p.l3] = 0x46;
+	pkt_append(&p, "\x01\x01\x01\x00", 4); /* NOP NOP NOP EOL */
+	pkt_udp(&p, 6000, 7000);
+	pkt_payload(&p, 10);
+	pkt_finish(&p);
+	return expect_tracked(e, &p, GUARDER_P_UDP) &&
+	       ASSERT_OK(flow_get(e, "10.0.0.1", 6000, "10.0.0.2", 7000, IPPROTO_UDP, &v, &dir),
+			 "ports after the options") &&
+	       ASSERT_EQ(v.dir[dir].bytes, 24 + 8 + 10, "bytes include the options");
+}
+
 static bool test_vlan_one_tag(struct tenv *e)
 {
 	struct flow_value v;
@@ -520,6 +541,7 @@ int main(void)
 		TEST(ipv4_tcp),
 		TEST(ipv4_udp),
 		TEST(ipv4_icmp_echo),
+		TEST(ipv4_options),
 		TEST(vlan_one_tag),
 		TEST(vlan_two_tags),
 		TEST(vlan_three_tags),
