@@ -12,33 +12,7 @@
 
 #include "kernel/conn_tracker.h"
 #include "lib/record.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                              \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                              \
-		}                                                                                \
-	} while (0)
-
-static void addr(const char *text, __u32 out[4])
-{
-	struct in_addr a4;
-
-	if (inet_pton(AF_INET, text, &a4) == 1) {
-		out[0] = 0;
-		out[1] = 0;
-		out[2] = htonl(0xffff);
-		out[3] = a4.s_addr;
-		return;
-	}
-	if (inet_pton(AF_INET6, text, out) != 1) {
-		fprintf(stderr, "bad address in test: %s\n", text);
-		exit(1);
-	}
-}
+#include "check.h"
 
 /*
  * Make the key for a -> b and for b -> a, in buffers pre-filled with
@@ -51,8 +25,8 @@ static int both_ways(const char *a, __u16 ap, const char *b, __u16 bp, __u8 prot
 	struct flow_key k1, k2;
 	int d1, d2;
 
-	addr(a, x);
-	addr(b, y);
+	test_addr(a, x);
+	test_addr(b, y);
 	memset(&k1, 0xaa, sizeof(k1));
 	memset(&k2, 0x55, sizeof(k2));
 	d1 = flow_key_make(&k1, x, ap, y, bp, proto);
@@ -75,8 +49,8 @@ static void check_lo(const struct flow_key *k, const char *lo, __u16 lport, cons
 {
 	__u32 l[4], h[4];
 
-	addr(lo, l);
-	addr(hi, h);
+	test_addr(lo, l);
+	test_addr(hi, h);
 	CHECK(memcmp(k->addr_lo, l, sizeof(l)) == 0);
 	CHECK(memcmp(k->addr_hi, h, sizeof(h)) == 0);
 	CHECK(k->port_lo == lport);
@@ -91,8 +65,8 @@ static void check_key_text(const char *a, __u16 ap, const char *b, __u16 bp, __u
 	struct flow_key k1, k2;
 	int n1, n2;
 
-	addr(a, x);
-	addr(b, y);
+	test_addr(a, x);
+	test_addr(b, y);
 	flow_key_make(&k1, x, ap, y, bp, proto);
 	flow_key_make(&k2, y, bp, x, ap, proto);
 	n1 = record_format_key(&k1, t1, sizeof(t1));
@@ -158,10 +132,5 @@ int main(void)
 		       "17|2001:db8::1|53|2001:db8::2|33333");
 	check_key_text("fe80::1", 0, "192.168.1.1", 0, 58, "58|192.168.1.1|0|fe80::1|0");
 
-	if (failures) {
-		fprintf(stderr, "test_flow_key: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_flow_key: ok\n");
-	return 0;
+	return check_report("test_flow_key");
 }

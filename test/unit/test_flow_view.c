@@ -20,35 +20,9 @@
 #include "collector/sink.h"
 #include "lib/config.h"
 #include "lib/timeconv.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                              \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                              \
-		}                                                                                \
-	} while (0)
+#include "check.h"
 
 #define NS 1000000000ull
-
-static void addr(const char *text, __u32 out[4])
-{
-	struct in_addr a4;
-
-	if (inet_pton(AF_INET, text, &a4) == 1) {
-		out[0] = 0;
-		out[1] = 0;
-		out[2] = htonl(0xffff);
-		out[3] = a4.s_addr;
-		return;
-	}
-	if (inet_pton(AF_INET6, text, out) != 1) {
-		fprintf(stderr, "bad address in test: %s\n", text);
-		exit(1);
-	}
-}
 
 /* An event for a packet src:sport -> dst:dport, as the kernel builds it. */
 static struct flow_event make_ev(__u8 type, const char *src, __u16 sport, const char *dst,
@@ -58,8 +32,8 @@ static struct flow_event make_ev(__u8 type, const char *src, __u16 sport, const 
 	__u32 s[4], d[4];
 
 	memset(&ev, 0, sizeof(ev));
-	addr(src, s);
-	addr(dst, d);
+	test_addr(src, s);
+	test_addr(dst, d);
 	ev.dir = (__u8)flow_key_make(&ev.key, s, sport, d, dport, proto);
 	ev.type = type;
 	ev.ts_ns = ts;
@@ -251,8 +225,8 @@ int main(void)
 	ev = make_ev(FLOW_EV_ICMP_ERROR, "192.0.2.254", 0, "10.0.0.1", 0, 1, t0 + NS);
 	ev.icmp_type = 3;
 	ev.icmp_code = 3;
-	addr("10.0.0.1", ev.inner.src);
-	addr("198.51.100.7", ev.inner.dst);
+	test_addr("10.0.0.1", ev.inner.src);
+	test_addr("198.51.100.7", ev.inner.dst);
 	ev.inner.proto = 17;
 	ev.inner.sport = 5000;
 	ev.inner.dport = 53;
@@ -367,10 +341,5 @@ int main(void)
 	unlink(path);
 	config_free(&cfg);
 
-	if (failures) {
-		fprintf(stderr, "test_flow_view: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_flow_view: ok\n");
-	return 0;
+	return check_report("test_flow_view");
 }

@@ -16,36 +16,10 @@
 
 #include "lib/record.h"
 #include "lib/timeconv.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                              \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                              \
-		}                                                                                \
-	} while (0)
+#include "check.h"
 
 #define NS 1000000000ull
 #define T0 (1700000000ull * NS + 123456789ull) /* 2023-11-14T22:13:20.123456789Z */
-
-static void addr(const char *text, __u32 out[4])
-{
-	struct in_addr a4;
-
-	if (inet_pton(AF_INET, text, &a4) == 1) {
-		out[0] = 0;
-		out[1] = 0;
-		out[2] = htonl(0xffff);
-		out[3] = a4.s_addr;
-		return;
-	}
-	if (inet_pton(AF_INET6, text, out) != 1) {
-		fprintf(stderr, "bad address in test: %s\n", text);
-		exit(1);
-	}
-}
 
 /*
  * A record for a packet src:sport -> dst:dport (the initiator's first
@@ -58,8 +32,8 @@ static void make_rec(struct flow_record *r, enum record_event ev, const char *sr
 	int dir, f;
 
 	memset(r, 0, sizeof(*r));
-	addr(src, s);
-	addr(dst, d);
+	test_addr(src, s);
+	test_addr(dst, d);
 	dir = flow_key_make(&r->key, s, sport, d, dport, proto);
 	r->event = ev;
 	r->node = "node-1";
@@ -259,8 +233,8 @@ static void test_icmp(void)
 	make_rec(&r, REC_ICMP, "192.0.2.254", 0, "10.0.0.1", 0, 1);
 	r.icmp_type = 11;
 	r.icmp_code = 0;
-	addr("10.0.0.1", r.inner.src);
-	addr("198.51.100.7", r.inner.dst);
+	test_addr("10.0.0.1", r.inner.src);
+	test_addr("198.51.100.7", r.inner.dst);
 	r.inner.proto = 17;
 	r.inner.sport = 33434;
 	r.inner.dport = 33435;
@@ -407,8 +381,8 @@ static int print_samples(void)
 	make_rec(&r, REC_ICMP, "192.0.2.254", 0, "10.0.0.1", 0, 1);
 	r.icmp_type = 3;
 	r.icmp_code = 3;
-	addr("10.0.0.1", r.inner.src);
-	addr("198.51.100.7", r.inner.dst);
+	test_addr("10.0.0.1", r.inner.src);
+	test_addr("198.51.100.7", r.inner.dst);
 	r.inner.proto = 6;
 	r.inner.valid = 1;
 	EMIT();
@@ -439,10 +413,5 @@ int main(int argc, char **argv)
 	test_bounds();
 	test_names();
 
-	if (failures) {
-		fprintf(stderr, "test_record: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_record: ok\n");
-	return 0;
+	return check_report("test_record");
 }

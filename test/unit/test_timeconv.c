@@ -12,16 +12,7 @@
 #include <time.h>
 
 #include "lib/timeconv.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                              \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                              \
-		}                                                                                \
-	} while (0)
+#include "check.h"
 
 #define NS UINT64_C(1000000000)
 
@@ -133,10 +124,5 @@ int main(void)
 	CHECK(clock_mono_to_wall_ns(&cb2, 999) == 0);
 	CHECK(clock_mono_to_wall_ns(&cb2, 1500) == 500);
 
-	if (failures) {
-		fprintf(stderr, "test_timeconv: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_timeconv: ok\n");
-	return 0;
+	return check_report("test_timeconv");
 }
