@@ -44,6 +44,10 @@ enum key_type {
 	KT_STRING,  /* char *, strdup'ed, length in [min, max]; NULL when unset */
 	KT_NAMEBUF, /* char[aux], length in [min, max] */
 	KT_IFLIST,  /* char[GUARDER_MAX_IFACES][GUARDER_IFNAME_MAX], count at aux */
+	/* lists of parsed items: an array of max items, count (size_t) at aux */
+	KT_CIDRLIST,   /* struct guarder_cidr[] */
+	KT_PORTLIST,   /* struct guarder_port_range[] */
+	KT_ORIGINLIST, /* char[][GUARDER_ORIGIN_MAX] */
 };
 
 enum key_flags {
@@ -62,7 +66,8 @@ struct config_key {
 	size_t offset;		  /* of the field in struct guarder_config */
 	size_t aux;		  /* KT_NAMEBUF: buffer size; KT_IFLIST: offset of count */
 	const char *def;	  /* default, as it would be written in the file */
-	unsigned long min, max;	  /* KT_UINT: value; KT_STRING/KT_NAMEBUF: length */
+	unsigned long min, max;	  /* KT_UINT: value; KT_STRING/KT_NAMEBUF: length;
+				     KT_*LIST (not IFLIST): max = capacity in items */
 	unsigned int flags;	  /* enum key_flags */
 	const char *const *names; /* KT_ENUM: the accepted words, by value */
 	check_fn check;		  /* extra validation of KT_STRING/KT_NAMEBUF */
@@ -149,6 +154,27 @@ static const struct config_key config_keys[] = {
 	  .limits = "a path, or `-` for standard output",
 	  .doc = "Append every flow record to this file as JSON lines. Unset or empty: off." },
 
+	{ .name = "rules.file", .type = KT_STRING, .offset = OFF(rules.file),
+	  .def = "/var/lib/guarder/rules.json", .min = 2, .max = PATH_MAX - 1,
+	  .check = check_abs_path, .limits = "absolute path",
+	  .doc = "The rules file: every filter rule, rewritten atomically on each change, "
+		 "loaded into the kernel when the API or the collector starts." },
+	{ .name = "rules.max_rules", .type = KT_UINT, .offset = OFF(rules.max_rules),
+	  .def = "10000", .min = 1, .max = GUARDER_MAX_RULES_LIMIT,
+	  .doc = "Most filter rules the rule set may hold; the API refuses more." },
+	{ .name = "rules.protected_networks", .type = KT_CIDRLIST,
+	  .offset = OFF(rules.protected_networks), .aux = OFF(rules.n_protected_networks),
+	  .def = "", .max = GUARDER_MAX_PROTECTED,
+	  .limits = "at most 64 distinct `addr` or `addr/len` (IPv4 or IPv6), host bits zero",
+	  .doc = "Networks no drop rule may touch (management access): rules whose source or "
+		 "destination may fall in one are refused." },
+	{ .name = "rules.protected_ports", .type = KT_PORTLIST,
+	  .offset = OFF(rules.protected_ports), .aux = OFF(rules.n_protected_ports),
+	  .def = "", .max = GUARDER_MAX_PROTECTED,
+	  .limits = "at most 64 distinct ports `N` or ranges `N-M`, 1..65535",
+	  .doc = "Ports no drop rule may touch (e.g. 22): rules whose source or destination "
+		 "port may fall in one are refused." },
+
 	{ .name = "api.listen", .type = KT_STRING, .offset = OFF(api.listen),
 	  .def = "127.0.0.1:8080", .min = 2, .max = 300, .check = check_listen,
 	  .limits = "`host:port`, `[ipv6]:port` or `:port` (all addresses); port 1..65535",
@@ -157,6 +183,23 @@ static const struct config_key config_keys[] = {
 	  .def = NULL, .min = 16, .max = 256, .flags = KEY_SECRET | KEY_OPTIONAL, .check = check_token,
 	  .limits = "16..256 printable ASCII characters, no spaces",
 	  .doc = "Bearer token that API clients must send. Secret: give it as `${GUARDER_API_TOKEN}`." },
+	{ .name = "api.cors_origins", .type = KT_ORIGINLIST, .offset = OFF(api.cors_origins),
+	  .aux = OFF(api.n_cors_origins), .def = "", .max = GUARDER_MAX_CORS_ORIGINS,
+	  .limits = "at most 16 distinct `http(s)://host[:port]`, lowercase, no path, no `*`",
+	  .doc = "Web origins allowed to call the API from a browser (CORS). Empty: none." },
+	{ .name = "api.max_body", .type = KT_UINT, .offset = OFF(api.max_body),
+	  .def = "8388608", .min = 4096, .max = 268435456,
+	  .doc = "Largest request body in bytes (413 beyond); a bulk load of 10,000 rules "
+		 "takes about 2 MiB." },
+	{ .name = "api.default_limit", .type = KT_UINT, .offset = OFF(api.default_limit),
+	  .def = "1000", .min = 1, .max = 1000000,
+	  .doc = "Items a list endpoint returns when the request gives no `limit`." },
+	{ .name = "api.max_limit", .type = KT_UINT, .offset = OFF(api.max_limit),
+	  .def = "100000", .min = 1, .max = 1000000,
+	  .doc = "Highest `limit` a request may ask for (400 beyond); at least `api.default_limit`." },
+	{ .name = "api.threads", .type = KT_UINT, .offset = OFF(api.threads),
+	  .def = "2", .min = 1, .max = 64,
+	  .doc = "Threads serving HTTP requests." },
 };
 
 static void *field_of(struct guarder_config *cfg, const struct config_key *k)
@@ -470,6 +513,235 @@ static int set_iflist(const struct config_key *k, struct guarder_config *cfg, co
 	return 0;
 }
 
+/* ---- lists of parsed items (CIDRs, ports, origins) ---- */
+
+static int parse_cidr(const char *text, void *slot, char *why, size_t why_len)
+{
+	struct guarder_cidr *c = slot;
+	char addr[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(text, '/');
+	size_t n = slash ? (size_t)(slash - text) : strlen(text), i;
+	unsigned long len = 0;
+	unsigned int max;
+
+	if (n == 0 || n >= sizeof(addr))
+		return why_set(why, why_len, "\"%s\" is not an address or addr/len", text);
+	memcpy(addr, text, n);
+	addr[n] = '\0';
+	memset(c, 0, sizeof(*c));
+	if (inet_pton(AF_INET, addr, c->addr) == 1) {
+		c->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, addr, c->addr) == 1) {
+		c->family = AF_INET6;
+		max = 128;
+	} else {
+		return why_set(why, why_len, "\"%s\" is not an IPv4 or IPv6 address", addr);
+	}
+	if (slash) {
+		const char *p = slash + 1;
+
+		if (!*p || (p[0] == '0' && p[1]))
+			return why_set(why, why_len, "\"%s\" has a bad prefix length", text);
+		for (; *p; p++) {
+			if (*p < '0' || *p > '9' || len > max)
+				return why_set(why, why_len, "\"%s\" has a bad prefix length", text);
+			len = len * 10 + (unsigned long)(*p - '0');
+		}
+		if (len > max)
+			return why_set(why, why_len, "\"%s\": prefix length must be 0..%u", text,
+				       max);
+	} else {
+		len = max;
+	}
+	c->prefix_len = (unsigned int)len;
+	/* Host bits set is almost always a typo for another network: refuse it. */
+	for (i = 0; i < max / 8; i++) {
+		unsigned int lo = (unsigned int)i * 8;
+		unsigned char mask = lo >= len ? 0 : lo + 8 <= len ? 0xff
+						   : (unsigned char)(0xff << (8 - (len - lo)));
+
+		if (c->addr[i] & ~mask)
+			return why_set(why, why_len, "\"%s\" has host bits set after /%lu", text,
+				       len);
+	}
+	return 0;
+}
+
+static int parse_port_number(const char *s, size_t n, unsigned short *out)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (n == 0 || n > 5 || (s[0] == '0'))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v < 1 || v > 65535)
+		return -EINVAL;
+	*out = (unsigned short)v;
+	return 0;
+}
+
+static int parse_port_range(const char *text, void *slot, char *why, size_t why_len)
+{
+	struct guarder_port_range *r = slot;
+	const char *dash = strchr(text, '-');
+	size_t n = dash ? (size_t)(dash - text) : strlen(text);
+
+	if (parse_port_number(text, n, &r->first) ||
+	    parse_port_number(dash ? dash + 1 : text, dash ? strlen(dash + 1) : n, &r->last))
+		return why_set(why, why_len,
+			       "\"%s\" is not a port 1..65535 or a range N-M of them", text);
+	if (r->first > r->last)
+		return why_set(why, why_len, "\"%s\": the range's first port is above its last",
+			       text);
+	return 0;
+}
+
+/* "http(s)://host[:port]" exactly as a browser sends it in Origin. */
+static int parse_origin(const char *text, void *slot, char *why, size_t why_len)
+{
+	const char *host, *p;
+	size_t n = strlen(text);
+
+	if (n >= GUARDER_ORIGIN_MAX)
+		return why_set(why, why_len, "an origin is longer than %d bytes",
+			       GUARDER_ORIGIN_MAX - 1);
+	if (!strncmp(text, "http://", 7))
+		host = text + 7;
+	else if (!strncmp(text, "https://", 8))
+		host = text + 8;
+	else
+		return why_set(why, why_len,
+			       "\"%s\" is not an origin (http://host[:port] or https://...)", text);
+	if (!*host || *host == ':')
+		return why_set(why, why_len, "\"%s\" has no host", text);
+	for (p = host; *p; p++) {
+		if (*p == '*')
+			return why_set(why, why_len,
+				       "\"%s\": wildcards are not allowed; list each origin", text);
+		if (*p >= 'A' && *p <= 'Z')
+			return why_set(why, why_len,
+				       "\"%s\" must be lowercase, as browsers send it", text);
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+		      *p == '-' || *p == ':' || *p == '[' || *p == ']'))
+			return why_set(why, why_len,
+				       "\"%s\" is not an origin (no path, no trailing /)", text);
+	}
+	memset(slot, 0, GUARDER_ORIGIN_MAX);
+	memcpy(slot, text, n);
+	return 0;
+}
+
+typedef int (*parse_item_fn)(const char *text, void *slot, char *why, size_t why_len);
+
+static parse_item_fn list_parser(const struct config_key *k, size_t *item_size)
+{
+	switch (k->type) {
+	case KT_CIDRLIST:
+		*item_size = sizeof(struct guarder_cidr);
+		return parse_cidr;
+	case KT_PORTLIST:
+		*item_size = sizeof(struct guarder_port_range);
+		return parse_port_range;
+	case KT_ORIGINLIST:
+		*item_size = GUARDER_ORIGIN_MAX;
+		return parse_origin;
+	default:
+		*item_size = 0;
+		return NULL;
+	}
+}
+
+static bool type_is_list(enum key_type t)
+{
+	return t == KT_IFLIST || t == KT_CIDRLIST || t == KT_PORTLIST || t == KT_ORIGINLIST;
+}
+
+/*
+ * A comma-separated list (also what a YAML list is joined into); spaces
+ * around items are ignored. Items are parsed into a zeroed scratch array,
+ * so duplicates compare with memcmp, then copied over the field at once.
+ */
+static int set_list(const struct config_key *k, struct guarder_config *cfg, const char *text,
+		    char *why, size_t why_len)
+{
+	size_t size, n = 0, i, len;
+	parse_item_fn parse = list_parser(k, &size);
+	const char *p = text, *end, *s, *e;
+	char *items, item[CONFIG_MAX_SCALAR + 1];
+	int err = 0;
+
+	items = calloc(k->max, size);
+	if (!items)
+		return -ENOMEM;
+	while (*p == ' ')
+		p++;
+	while (*p) {
+		end = strchr(p, ',');
+		if (!end)
+			end = p + strlen(p);
+		for (s = p; s < end && *s == ' '; s++)
+			;
+		for (e = end; e > s && e[-1] == ' '; e--)
+			;
+		len = (size_t)(e - s);
+		if (!len) {
+			err = why_set(why, why_len, "has an empty item");
+			goto out;
+		}
+		if (n == k->max) {
+			err = why_set(why, why_len, "lists more than %lu items", k->max);
+			goto out;
+		}
+		memcpy(item, s, len);
+		item[len] = '\0';
+		err = parse(item, items + n * size, why, why_len);
+		if (err)
+			goto out;
+		for (i = 0; i < n; i++)
+			if (!memcmp(items + i * size, items + n * size, size)) {
+				err = why_set(why, why_len, "lists \"%s\" twice", item);
+				goto out;
+			}
+		n++;
+		if (!*end)
+			break;
+		p = end + 1;
+	}
+	memcpy(field_of(cfg, k), items, k->max * size);
+	*(size_t *)((char *)cfg + k->aux) = n;
+out:
+	free(items);
+	return err;
+}
+
+/* One item of a list key, alone: to name the line of a bad YAML list item. */
+static int check_list_item(const struct config_key *k, const char *text, char *why,
+			   size_t why_len)
+{
+	size_t size;
+	parse_item_fn parse;
+	char *slot;
+	int err;
+
+	if (k->type == KT_IFLIST)
+		return check_ifname(text, strlen(text), why, why_len);
+	parse = list_parser(k, &size);
+	if (strchr(text, ','))
+		return why_set(why, why_len, "\"%s\": an item cannot contain a comma", text);
+	slot = calloc(1, size);
+	if (!slot)
+		return -ENOMEM;
+	err = parse(text, slot, why, why_len);
+	free(slot);
+	return err;
+}
+
 static int key_set(const struct config_key *k, struct guarder_config *cfg, const char *text,
 		   char *why, size_t why_len)
 {
@@ -486,6 +758,10 @@ static int key_set(const struct config_key *k, struct guarder_config *cfg, const
 		return set_namebuf(k, cfg, text, why, why_len);
 	case KT_IFLIST:
 		return set_iflist(k, cfg, text, why, why_len);
+	case KT_CIDRLIST:
+	case KT_PORTLIST:
+	case KT_ORIGINLIST:
+		return set_list(k, cfg, text, why, why_len);
 	}
 	return why_set(why, why_len, "has an unknown type");
 }
@@ -494,8 +770,8 @@ static int key_set(const struct config_key *k, struct guarder_config *cfg, const
 static int key_set_null(const struct config_key *k, struct guarder_config *cfg, char *why,
 			size_t why_len)
 {
-	if (k->type == KT_IFLIST)
-		return set_iflist(k, cfg, "", why, why_len);
+	if (type_is_list(k->type))
+		return key_set(k, cfg, "", why, why_len);
 	if (k->type == KT_STRING && (k->flags & KEY_OPTIONAL)) {
 		char **field = field_of(cfg, k);
 
@@ -874,15 +1150,15 @@ static int apply_scalar(struct loader *l, const struct config_key *k, const yaml
 	return err;
 }
 
-/* A YAML list of interface names: checked one by one, then stored as one. */
+/* A YAML list: items checked one by one (to name their line), then stored as one. */
 static int apply_sequence(struct loader *l, const struct config_key *k, const yaml_event_t *start)
 {
-	char why[256], *joined, *text = NULL;
-	size_t len = 0, n = 0;
+	size_t len = 0, n = 0, cap = k->type == KT_IFLIST ? GUARDER_MAX_IFACES : k->max;
+	char why[256], *joined, *text = NULL, *grown;
 	yaml_event_t ev;
 	int err;
 
-	joined = malloc(GUARDER_MAX_IFACES * GUARDER_IFNAME_MAX + 1);
+	joined = malloc(1);
 	if (!joined)
 		return -ENOMEM;
 	joined[0] = '\0';
@@ -896,7 +1172,8 @@ static int apply_sequence(struct loader *l, const struct config_key *k, const ya
 		}
 		if (ev.type != YAML_SCALAR_EVENT || scalar_is_null(&ev)) {
 			report(l->file, event_line(&ev), k->name,
-			       "list items must be interface names, not %s",
+			       "list items must be %s, not %s",
+			       k->type == KT_IFLIST ? "interface names" : "single values",
 			       ev.type == YAML_SCALAR_EVENT ? "null" : event_kind(&ev));
 			err = -EINVAL;
 			goto out_event;
@@ -904,14 +1181,23 @@ static int apply_sequence(struct loader *l, const struct config_key *k, const ya
 		err = scalar_text(l, &ev, k->name, k, &text);
 		if (err)
 			goto out_event;
-		err = check_ifname(text, strlen(text), why, sizeof(why));
-		if (!err && ++n > GUARDER_MAX_IFACES)
-			err = why_set(why, sizeof(why), "lists more than %d interfaces",
-				      GUARDER_MAX_IFACES);
-		if (err) {
+		err = check_list_item(k, text, why, sizeof(why));
+		if (!err && ++n > cap)
+			err = k->type == KT_IFLIST ? why_set(why, sizeof(why),
+							     "lists more than %d interfaces",
+							     GUARDER_MAX_IFACES)
+						   : why_set(why, sizeof(why),
+							     "lists more than %zu items", cap);
+		if (err == -EINVAL)
 			report_value(l->file, event_line(&ev), k, raw_of(&ev), text, why);
+		if (err)
+			goto out_event;
+		grown = realloc(joined, len + strlen(text) + 2);
+		if (!grown) {
+			err = -ENOMEM;
 			goto out_event;
 		}
+		joined = grown;
 		len += (size_t)sprintf(joined + len, "%s%s", len ? "," : "", text);
 		free(text);
 		text = NULL;
@@ -985,7 +1271,7 @@ static int parse_value(struct loader *l, const char *path, const char *prefix, s
 		}
 	} else if (ev.type == YAML_SCALAR_EVENT) {
 		err = apply_scalar(l, k, &ev);
-	} else if (ev.type == YAML_SEQUENCE_START_EVENT && k->type == KT_IFLIST) {
+	} else if (ev.type == YAML_SEQUENCE_START_EVENT && type_is_list(k->type)) {
 		err = apply_sequence(l, k, &ev);
 	} else {
 		report(l->file, event_line(&ev), path, "expected a single value, got %s",
@@ -1313,6 +1599,36 @@ static void dump_value(FILE *out, const struct guarder_config *cfg, const struct
 		}
 		fputc(']', out);
 		break;
+	case KT_CIDRLIST:
+	case KT_PORTLIST:
+	case KT_ORIGINLIST:
+		n = *(const size_t *)((const char *)cfg + k->aux);
+		fputc('[', out);
+		for (i = 0; i < n; i++) {
+			char buf[GUARDER_ORIGIN_MAX + 8];
+
+			if (k->type == KT_CIDRLIST) {
+				const struct guarder_cidr *c = (const struct guarder_cidr *)f + i;
+				char a[INET6_ADDRSTRLEN];
+
+				inet_ntop(c->family, c->addr, a, sizeof(a));
+				snprintf(buf, sizeof(buf), "%s/%u", a, c->prefix_len);
+			} else if (k->type == KT_PORTLIST) {
+				const struct guarder_port_range *r =
+					(const struct guarder_port_range *)f + i;
+
+				if (r->first == r->last)
+					snprintf(buf, sizeof(buf), "%u", r->first);
+				else
+					snprintf(buf, sizeof(buf), "%u-%u", r->first, r->last);
+			} else {
+				snprintf(buf, sizeof(buf), "%s", (const char *)f + i * GUARDER_ORIGIN_MAX);
+			}
+			fputs(i ? ", " : "", out);
+			dump_quoted(out, buf);
+		}
+		fputc(']', out);
+		break;
 	}
 }
 
@@ -1380,6 +1696,12 @@ static const char *type_name(const struct config_key *k)
 		return "string";
 	case KT_IFLIST:
 		return "list of names";
+	case KT_CIDRLIST:
+		return "list of networks";
+	case KT_PORTLIST:
+		return "list of ports";
+	case KT_ORIGINLIST:
+		return "list of origins";
 	}
 	return "?";
 }

@@ -15,11 +15,32 @@
 #define GUARDER_MAX_IFACES	    64
 #define GUARDER_IFNAME_MAX	    16 /* IFNAMSIZ */
 #define GUARDER_NODE_NAME_MAX	    64
+#define GUARDER_MAX_PROTECTED	    64  /* entries of each rules.protected_* list */
+#define GUARDER_MAX_CORS_ORIGINS    16
+#define GUARDER_ORIGIN_MAX	    256 /* bytes of one origin, with its NUL */
+#define GUARDER_MAX_RULES_LIMIT	    65535 /* the highest rules.max_rules */
 
 enum guarder_xdp_mode {
 	GUARDER_XDP_AUTO = 0,
 	GUARDER_XDP_NATIVE,
 	GUARDER_XDP_GENERIC,
+};
+
+/*
+ * A network prefix from the config, parsed and normalised: the host bits
+ * of @addr are zero (the loader refuses "10.0.0.1/8"), an address without
+ * "/len" is a /32 or /128. @addr is in network byte order; an IPv4
+ * network uses its first 4 bytes, the rest are zero.
+ */
+struct guarder_cidr {
+	int family; /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned int prefix_len; /* 0..32 or 0..128 */
+};
+
+/* An inclusive port range from the config; a single port has first == last. */
+struct guarder_port_range {
+	unsigned short first, last; /* 1..65535, first <= last */
 };
 
 struct guarder_config {
@@ -53,10 +74,28 @@ struct guarder_config {
 		char *record_file;		/* JSON lines of every record; "-" = stdout; NULL = off (default) */
 	} collector;
 
+	/* rules: the filter rule set, shared by guarder-api and the collector */
+	struct {
+		char *file;		/* default /var/lib/guarder/rules.json */
+		unsigned int max_rules; /* default 10000, at most 65535 */
+		/* traffic no rule may drop: to or from these networks / ports */
+		struct guarder_cidr protected_networks[GUARDER_MAX_PROTECTED];
+		size_t n_protected_networks; /* default 0 */
+		struct guarder_port_range protected_ports[GUARDER_MAX_PROTECTED];
+		size_t n_protected_ports; /* default 0 */
+	} rules;
+
 	/* api: read by guarder-api; the collector's -api flag sets listen */
 	struct {
 		char *listen; /* default 127.0.0.1:8080 */
 		char *token;  /* secret; NULL = unset (default) */
+		/* origins allowed by CORS, exact "scheme://host[:port]"; none by default */
+		char cors_origins[GUARDER_MAX_CORS_ORIGINS][GUARDER_ORIGIN_MAX];
+		size_t n_cors_origins;
+		unsigned int max_body;	    /* request body bytes; default 8 MiB */
+		unsigned int default_limit; /* list items when no ?limit=; default 1000 */
+		unsigned int max_limit;	    /* highest ?limit=; default 100000 */
+		unsigned int threads;	    /* HTTP worker threads; default 2 */
 	} api;
 };
 

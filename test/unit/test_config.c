@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "lib/config.h"
 
 #define EXAMPLE_CONFIG "../../config/guarder.yaml"
@@ -165,9 +167,21 @@ static const char *const full_config =
 	"  max_flows: 4096\n"
 	"  console: off\n"
 	"  record_file: '/tmp/flows $$1 \"q\" \\.json'\n"
+	"rules:\n"
+	"  file: /tmp/gdr-rules.json\n"
+	"  max_rules: 65535\n"
+	"  protected_networks: [10.1.0.0/16, \"fd00::/64\", 192.0.2.7]\n"
+	"  protected_ports:\n"
+	"    - 22\n"
+	"    - 8000-8100\n"
 	"api:\n"
 	"  listen: \"[::1]:9090\"\n"
-	"  token: ${GDR_C_TOKEN}\n";
+	"  token: ${GDR_C_TOKEN}\n"
+	"  cors_origins: [\"https://ops.example.com\", \"http://127.0.0.1:3000\"]\n"
+	"  max_body: 4096\n"
+	"  default_limit: 50\n"
+	"  max_limit: 500\n"
+	"  threads: 8\n";
 
 static void check_full(const struct guarder_config *c)
 {
@@ -194,6 +208,39 @@ static void check_full(const struct guarder_config *c)
 	      "record_file %s", c->collector.record_file);
 	CHECK(!strcmp(c->api.listen, "[::1]:9090"), "listen %s", c->api.listen);
 	CHECK(c->api.token && !strcmp(c->api.token, TOKEN), "token not expanded");
+	CHECK(!strcmp(c->rules.file, "/tmp/gdr-rules.json"), "rules.file %s", c->rules.file);
+	CHECK(c->rules.max_rules == 65535, "max_rules %u", c->rules.max_rules);
+	CHECK(c->rules.n_protected_networks == 3, "n_protected_networks %zu",
+	      c->rules.n_protected_networks);
+	{
+		static const unsigned char v4[4] = { 10, 1, 0, 0 }, host[4] = { 192, 0, 2, 7 };
+		unsigned char v6[16];
+
+		inet_pton(AF_INET6, "fd00::", v6);
+		CHECK(c->rules.protected_networks[0].family == AF_INET &&
+			      c->rules.protected_networks[0].prefix_len == 16 &&
+			      !memcmp(c->rules.protected_networks[0].addr, v4, 4),
+		      "protected network 0");
+		CHECK(c->rules.protected_networks[1].family == AF_INET6 &&
+			      c->rules.protected_networks[1].prefix_len == 64 &&
+			      !memcmp(c->rules.protected_networks[1].addr, v6, 16),
+		      "protected network 1");
+		CHECK(c->rules.protected_networks[2].family == AF_INET &&
+			      c->rules.protected_networks[2].prefix_len == 32 &&
+			      !memcmp(c->rules.protected_networks[2].addr, host, 4),
+		      "a bare address is a /32");
+	}
+	CHECK(c->rules.n_protected_ports == 2 && c->rules.protected_ports[0].first == 22 &&
+		      c->rules.protected_ports[0].last == 22 &&
+		      c->rules.protected_ports[1].first == 8000 &&
+		      c->rules.protected_ports[1].last == 8100,
+	      "protected ports");
+	CHECK(c->api.n_cors_origins == 2 && !strcmp(c->api.cors_origins[0], "https://ops.example.com") &&
+		      !strcmp(c->api.cors_origins[1], "http://127.0.0.1:3000"),
+	      "cors_origins");
+	CHECK(c->api.max_body == 4096 && c->api.default_limit == 50 && c->api.max_limit == 500 &&
+		      c->api.threads == 8,
+	      "api numbers");
 }
 
 /* ---- good files ---- */
@@ -226,6 +273,13 @@ static void test_defaults(void)
 	CHECK(c.collector.record_file == NULL, "record_file");
 	CHECK(!strcmp(c.api.listen, "127.0.0.1:8080"), "listen");
 	CHECK(c.api.token == NULL, "token");
+	CHECK(!strcmp(c.rules.file, "/var/lib/guarder/rules.json"), "rules.file");
+	CHECK(c.rules.max_rules == 10000, "max_rules");
+	CHECK(c.rules.n_protected_networks == 0 && c.rules.n_protected_ports == 0, "protected");
+	CHECK(c.api.n_cors_origins == 0, "cors_origins");
+	CHECK(c.api.max_body == 8388608, "max_body");
+	CHECK(c.api.default_limit == 1000 && c.api.max_limit == 100000, "limits");
+	CHECK(c.api.threads == 2, "threads");
 	CHECK(!strcmp(config_xdp_mode_name(GUARDER_XDP_AUTO), "auto"), "mode name");
 	CHECK(!strcmp(config_xdp_mode_name(GUARDER_XDP_NATIVE), "native"), "mode name");
 	CHECK(!strcmp(config_xdp_mode_name(GUARDER_XDP_GENERIC), "generic"), "mode name");
@@ -382,6 +436,16 @@ static void test_set(void)
 
 	CHECK(config_init(&c) == 0, "init");
 	CHECK(config_set(&c, "collector.interfaces", "eth0,eth1", "-iface") == 0, "-iface");
+	CHECK(config_set(&c, "rules.protected_ports", "22, 443,1000-2000", "flag") == 0 &&
+		      c.rules.n_protected_ports == 3 && c.rules.protected_ports[2].last == 2000,
+	      "ports from a flag");
+	CHECK(config_set(&c, "rules.protected_ports", "", "flag") == 0 &&
+		      c.rules.n_protected_ports == 0,
+	      "empty ports");
+	CHECK(config_set(&c, "rules.protected_networks", "::/0", "flag") == 0 &&
+		      c.rules.n_protected_networks == 1 &&
+		      c.rules.protected_networks[0].prefix_len == 0,
+	      "::/0");
 	CHECK(c.collector.n_ifaces == 2 && !strcmp(c.collector.ifaces[1], "eth1"), "-iface value");
 	CHECK(config_set(&c, "collector.interfaces", "lo", "-iface") == 0, "-iface again");
 	CHECK(c.collector.n_ifaces == 1 && !strcmp(c.collector.ifaces[0], "lo") &&
@@ -496,6 +560,8 @@ static void test_dump_round_trip(void)
 	dump = dump_all(&a);
 	CHECK(strstr(dump, "  token: null"), "unset token not null:\n%s", dump);
 	CHECK(strstr(dump, "  interfaces: []"), "empty list:\n%s", dump);
+	CHECK(strstr(dump, "  protected_networks: []"), "empty list:\n%s", dump);
+	CHECK(strstr(dump, "  cors_origins: []"), "empty list:\n%s", dump);
 	CHECK(strstr(dump, "  record_file: null"), "record_file:\n%s", dump);
 	path = write_tmp("dump3.yaml", dump);
 	CHECK(config_set(&b, "api.token", TOKEN, "t") == 0, "set token");
@@ -524,7 +590,7 @@ struct bad_case {
 
 /* clang-format off: one case per line reads better than any wrapping */
 static const struct bad_case bad_cases[] = {
-	{ "unknown section", "nod:\n  name: x\n", 1, "nod", "unknown key (sections are: node, bpf, collector, api)" },
+	{ "unknown section", "nod:\n  name: x\n", 1, "nod", "unknown key (sections are: node, bpf, collector, rules, api)" },
 	{ "unknown key", "bpf:\n  pin_path: /x/y\n  flow_tabel_size: 5\n", 3, "bpf.flow_tabel_size", "unknown key" },
 	{ "mapping for a value", "collector:\n  interval:\n    a: 1\n", 3, "collector.interval", "expected a single value, got a mapping" },
 	{ "list for a value", "collector:\n  interval: [1]\n", 2, "collector.interval", "got a list" },
@@ -575,6 +641,28 @@ static const struct bad_case bad_cases[] = {
 	{ "complex key", "? [a, b]\n: c\n", 1, NULL, "keys must be names" },
 	{ "redacted token", "api:\n  token: \"<redacted>\"\n", 2, "api.token", "placeholder of a redacted dump" },
 	{ "control character", "collector:\n  record_file: \"/tmp/a\\tb\"\n", 2, "collector.record_file", "control characters" },
+	{ "cidr: not an address", "rules:\n  protected_networks: [10.0.0.0/8, host.example]\n", 2, "rules.protected_networks", "\"host.example\" is not an IPv4 or IPv6 address" },
+	{ "cidr: prefix too long", "rules:\n  protected_networks:\n    - 10.0.0.0/8\n    - 10.0.0.0/33\n", 4, "rules.protected_networks", "prefix length must be 0..32" },
+	{ "cidr: v6 prefix too long", "rules:\n  protected_networks: [\"fd00::/129\"]\n", 2, "rules.protected_networks", "prefix length must be 0..128" },
+	{ "cidr: host bits", "rules:\n  protected_networks: [10.0.0.1/8]\n", 2, "rules.protected_networks", "has host bits set after /8" },
+	{ "cidr: empty prefix", "rules:\n  protected_networks: [10.0.0.0/]\n", 2, "rules.protected_networks", "bad prefix length" },
+	{ "cidr: leading zero prefix", "rules:\n  protected_networks: [10.0.0.0/08]\n", 2, "rules.protected_networks", "bad prefix length" },
+	{ "cidr: twice", "rules:\n  protected_networks: 10.0.0.0/8, 10.0.0.0/8\n", 2, "rules.protected_networks", "lists \"10.0.0.0/8\" twice" },
+	{ "cidr: empty item", "rules:\n  protected_networks: \"10.0.0.0/8,,fd00::/8\"\n", 2, "rules.protected_networks", "has an empty item" },
+	{ "cidr: a mapping", "rules:\n  protected_networks:\n    - {a: 1}\n", 3, "rules.protected_networks", "not a mapping" },
+	{ "port: zero", "rules:\n  protected_ports: [0]\n", 2, "rules.protected_ports", "is not a port 1..65535" },
+	{ "port: too big", "rules:\n  protected_ports: [22, 65536]\n", 2, "rules.protected_ports", "\"65536\" is not a port" },
+	{ "port: reversed range", "rules:\n  protected_ports:\n    - 100-10\n", 3, "rules.protected_ports", "first port is above its last" },
+	{ "port: a name", "rules:\n  protected_ports: [ssh]\n", 2, "rules.protected_ports", "is not a port" },
+	{ "origin: wildcard", "api:\n  cors_origins: [\"*\"]\n", 2, "api.cors_origins", "is not an origin" },
+	{ "origin: wildcard host", "api:\n  cors_origins: [\"https://*.example.com\"]\n", 2, "api.cors_origins", "wildcards are not allowed" },
+	{ "origin: path", "api:\n  cors_origins: [\"https://a.example/\"]\n", 2, "api.cors_origins", "no path, no trailing /" },
+	{ "origin: uppercase", "api:\n  cors_origins: [\"https://A.example\"]\n", 2, "api.cors_origins", "must be lowercase" },
+	{ "origin: no scheme", "api:\n  cors_origins: [a.example]\n", 2, "api.cors_origins", "is not an origin" },
+	{ "max_rules above 65535", "rules:\n  max_rules: 65536\n", 2, "rules.max_rules", "must be between 1 and 65535" },
+	{ "relative rules file", "rules:\n  file: rules.json\n", 2, "rules.file", "absolute path" },
+	{ "max_body too small", "api:\n  max_body: 100\n", 2, "api.max_body", "must be between 4096" },
+	{ "threads zero", "api:\n  threads: 0\n", 2, "api.threads", "must be between 1 and 64" },
 	{ "error after good keys", "collector:\n  interval: 3\n  top_flows: 4\n  max_flows: 1\n", 4, "collector.max_flows", "between 1024" },
 };
 /* clang-format on */
@@ -649,6 +737,30 @@ static void test_bad_files(void)
 		err = capture_end();
 		CHECK(strstr(err, ":67: collector.interfaces: lists more than 64 interfaces"), "%s", err);
 		free(err);
+		free(path);
+	}
+
+	/* 65 protected ports: the 65th item is named; 64 are fine */
+	{
+		char text[2048] = "rules:\n  protected_ports:\n";
+		struct guarder_config ok;
+		int n;
+
+		for (n = 1; n <= 65; n++)
+			snprintf(text + strlen(text), sizeof(text) - strlen(text), "    - %d\n", n);
+		path = write_tmp("ports65.yaml", text);
+		capture_begin();
+		CHECK(config_load(&c, path) == -EINVAL, "65 ports accepted");
+		err = capture_end();
+		CHECK(strstr(err, ":67: rules.protected_ports: lists more than 64 items"), "%s", err);
+		free(err);
+		free(path);
+		*strstr(text, "    - 65\n") = '\0';
+		path = write_tmp("ports64.yaml", text);
+		CHECK(config_init(&ok) == 0 && config_load(&ok, path) == 0, "64 ports refused");
+		CHECK(ok.rules.n_protected_ports == 64 && ok.rules.protected_ports[63].first == 64,
+		      "64 ports");
+		config_free(&ok);
 		free(path);
 	}
 
