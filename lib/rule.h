@@ -44,6 +44,8 @@
 #include <stddef.h>
 
 struct json_object;
+struct guarder_cidr;
+struct guarder_port_range;
 
 #define RULE_COMMENT_MAX      255 /* bytes, UTF-8, no control characters */
 #define RULE_ID_MAX	      0x7fffffffu
@@ -207,16 +209,25 @@ int rule_cmp(const void *a, const void *b);
  * rule_touches_protected - whether a DROP rule explicitly selects
  * protected traffic: a src or dst address condition (not any) that
  * overlaps one of @nets (either contains the other), or a src or dst port
- * range (not any) that includes one of @ports. Allow rules and disabled
- * rules never touch. Wildcard fields do not count: the kernel exempts
- * protected traffic from every rule anyway (rule_set.c), this check only
- * refuses rules whose intent is to drop it. Inner (quoted) fields do not
- * count. On true, @why (if @len > 0) names the rule field and the
- * protected entry, e.g. "dst_ip: 10.0.0.0/8 overlaps protected network
- * 10.1.0.0/16".
+ * range (not any) that shares a port with one of @ports. Allow rules and
+ * disabled rules never touch. Wildcard fields do not count: the kernel
+ * exempts protected traffic from every rule anyway (rule_set.c); this
+ * check refuses rules whose stated intent is to drop it. Inner (quoted)
+ * fields do not count. @nets and @ports are the config's
+ * rules.protected_networks / protected_ports (lib/config.h). On true,
+ * @why (if @len > 0) names the rule field and the protected entry, e.g.
+ * "dst_ip: 10.0.0.0/8 overlaps protected network 10.1.0.0/16".
  */
-bool rule_touches_protected(const struct rule *r, const struct rule_addr *nets, size_t n_nets,
-			    const __u16 *ports, size_t n_ports, char *why, size_t len);
+bool rule_touches_protected(const struct rule *r, const struct guarder_cidr *nets, size_t n_nets,
+			    const struct guarder_port_range *ports, size_t n_ports, char *why,
+			    size_t len);
+
+/*
+ * rule_addr_from_cidr - a config CIDR (lib/config.h) as a struct
+ * rule_addr (host bits zeroed). Returns 0 or -EINVAL for a bad family or
+ * prefix length.
+ */
+int rule_addr_from_cidr(const struct guarder_cidr *c, struct rule_addr *out);
 
 /*
  * rule_addr_parse - parse "" (any), "a.b.c.d", "a.b.c.d/n", "x::y",
