@@ -646,6 +646,44 @@ int flow_view_sweep(struct flow_view *fv, int flows_fd, uint64_t now_ns)
 }
 
 /* A record for one event's packet: 1 packet of pkt_len bytes in ev->dir. */
+int flow_view_expire_icmp(struct flow_view *fv, int icmp_fd, uint64_t now_ns)
+{
+	struct icmp_key *stale = NULL, *grown, key;
+	size_t n = 0, cap = 0, i;
+	struct icmp_value v;
+	int err = 0, deleted = 0;
+	void *prev = NULL;
+
+	/*
+	 * Collect first, delete after the walk: deleting the key the walk
+	 * stands on would restart get_next_key from the first entry.
+	 */
+	while (!bpf_map_get_next_key(icmp_fd, prev, &key)) {
+		prev = &key;
+		if (bpf_map_lookup_elem(icmp_fd, &key, &v) || age_ns(now_ns, v.last_seen_ns) <= fv->idle_ns)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			grown = realloc(stale, cap * sizeof(*stale));
+			if (!grown) {
+				err = -ENOMEM;
+				break;
+			}
+			stale = grown;
+		}
+		stale[n++] = key;
+	}
+	for (i = 0; i < n; i++) {
+		if (!bpf_map_delete_elem(icmp_fd, &stale[i]))
+			deleted++;
+		else if (errno != ENOENT && !err)
+			err = -errno;
+	}
+	free(stale);
+	fv->st.icmp_expired += deleted;
+	return err ? err : deleted;
+}
+
 static void fv_record_from_event(struct flow_view *fv, struct flow_record *rec,
 				 enum record_event type, const struct flow_event *ev,
 				 uint8_t initiator)
@@ -1118,6 +1156,7 @@ void flow_view_summary(struct flow_view *fv, int stats_fd, FILE *out)
 
 	fprintf(out, "collector ");
 	counter_item(out, &first, "adopted", fv->st.adopted, 0, false);
+	counter_item(out, &first, "icmp_expired", fv->st.icmp_expired, 0, false);
 	counter_item(out, &first, "VIEW FULL view_full", fv->st.view_full, 0, false);
 	counter_item(out, &first, "bad_events", fv->st.bad_events, 0, false);
 	counter_item(out, &first, "SINK FAILURES", fv->st.sink_failures, 0, false);

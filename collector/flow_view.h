@@ -27,6 +27,7 @@ struct flow_view_stats {
 	uint64_t ended;		 /* end records, all reasons */
 	uint64_t ended_evicted;	 /* of which the kernel evicted the entry */
 	uint64_t adopted;	 /* found in the kernel table without an event (restart) */
+	uint64_t icmp_expired;	 /* ICMP view entries removed after idle_timeout */
 	uint64_t view_full;	 /* flows not tracked: view at collector.max_flows */
 	uint64_t events[FLOW_EV_MAX];
 	uint64_t bad_events;	 /* events of the wrong size or type */
@@ -57,6 +58,15 @@ int flow_view_on_event(struct flow_view *fv, const void *data, size_t size);
  * Returns 0 or a negative errno (the view stays consistent).
  */
 int flow_view_sweep(struct flow_view *fv, int flows_fd, uint64_t now_ns);
+
+/*
+ * flow_view_expire_icmp - delete the entries of the kernel ICMP view
+ * @icmp_fd (struct icmp_key -> struct icmp_value) that saw no packet for
+ * collector.idle_timeout, so that the table holds what is current and not
+ * only what LRU eviction left. @now_ns is CLOCK_MONOTONIC. Returns the
+ * number deleted, or a negative errno (what was deleted stays deleted).
+ */
+int flow_view_expire_icmp(struct flow_view *fv, int icmp_fd, uint64_t now_ns);
 
 /*
  * flow_view_summary - print the console summary: rates since the last

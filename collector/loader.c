@@ -697,6 +697,11 @@ int loader_flows_fd(const struct loader *ld)
 	return bpf_map__fd(ld->skel->maps.flows);
 }
 
+int loader_icmp_fd(const struct loader *ld)
+{
+	return bpf_map__fd(ld->skel->maps.icmp_flows);
+}
+
 int loader_stats_fd(const struct loader *ld)
 {
 	return bpf_map__fd(ld->skel->maps.stats);

@@ -60,6 +60,7 @@ void loader_destroy(struct loader *ld);
 
 /* File descriptors of the loaded (pinned) maps, owned by the loader. */
 int loader_flows_fd(const struct loader *ld);
+int loader_icmp_fd(const struct loader *ld);
 int loader_stats_fd(const struct loader *ld);
 int loader_events_fd(const struct loader *ld);
 

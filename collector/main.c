@@ -267,14 +267,19 @@ static int epoll_add(int epfd, int fd, uint32_t tag)
  */
 static void sweep(struct collector *c)
 {
+	uint64_t now;
 	int err;
 
 	err = ring_buffer__consume(c->rb);
 	if (err < 0)
 		log_warn("reading the ring buffer: %s", strerror(-err));
-	err = flow_view_sweep(c->fv, loader_flows_fd(c->ld), clock_mono_now_ns());
+	now = clock_mono_now_ns();
+	err = flow_view_sweep(c->fv, loader_flows_fd(c->ld), now);
 	if (err)
 		log_warn("sweeping the flow table: %s", strerror(-err));
+	err = flow_view_expire_icmp(c->fv, loader_icmp_fd(c->ld), now);
+	if (err < 0)
+		log_warn("expiring the ICMP table: %s", strerror(-err));
 }
 
 static int setup_sinks(struct collector *c)

@@ -387,6 +387,52 @@ out:
 }
 
 /*
+ * The ICMP view is expired too: an entry idle for longer than idle_timeout
+ * is deleted from the kernel table, a fresh one stays.
+ */
+static bool test_icmp_expiry(struct tenv *e)
+{
+	int icmp_fd = bpf_map__fd(e->skel->maps.icmp_flows);
+	struct icmp_value v;
+	struct pkt p;
+	struct vt t;
+	uint64_t now;
+	bool ok = false;
+
+	if (!vt_open(&t, e, 100))
+		goto out;
+	pkt_echo4(&p, CLI, SRV, 8, 7, 1);
+	if (!ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "old echo"))
+		goto out;
+	now = clock_mono_now_ns();
+	ASSERT_EQ(flow_view_expire_icmp(t.fv, icmp_fd, now + 30 * NS), 0, "nothing idle at 30 s");
+	/* a second entry, seen 40 s later than the first */
+	pkt_echo4(&p, SRV, CLI, 0, 7, 1);
+	if (!ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "new echo reply"))
+		goto out;
+	if (!ASSERT_OK(icmp_get(e, SRV, CLI, 0, 0, 4, &v), "reply entry"))
+		goto out;
+	v.last_seen_ns = now + 40 * NS;
+	{
+		struct icmp_key k = { .type = 0, .code = 0, .family = 4 };
+
+		pkt_addr(SRV, k.src);
+		pkt_addr(CLI, k.dst);
+		if (!ASSERT_OK(bpf_map_update_elem(icmp_fd, &k, &v, BPF_EXIST), "age reply"))
+			goto out;
+	}
+	ASSERT_EQ(flow_view_expire_icmp(t.fv, icmp_fd, now + 61 * NS), 1, "the request expires");
+	ASSERT_EQ(icmp_get(e, CLI, SRV, 8, 0, 4, &v), -ENOENT, "request deleted");
+	ASSERT_OK(icmp_get(e, SRV, CLI, 0, 0, 4, &v), "reply kept");
+	ASSERT_EQ(flow_view_expire_icmp(t.fv, icmp_fd, now + 101 * NS), 1, "then the reply");
+	ASSERT_EQ(vt_stats(&t).icmp_expired, 2, "counted");
+	ok = true;
+out:
+	vt_close(&t);
+	return ok;
+}
+
+/*
  * A restarted collector finds flows without events: it adopts them with no
  * start record, then updates and ends them. A flow whose START event is
  * still queued when the sweep adopts it gets its start record once.
@@ -646,6 +692,7 @@ int main(void)
 		TEST(tcp_fin),
 		TEST(tcp_rst),
 		TEST(udp_update_idle),
+		TEST(icmp_expiry),
 		TEST(adopt),
 		TEST(evicted),
 		TEST(view_full),
