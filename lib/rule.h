@@ -196,6 +196,9 @@ struct json_object *rule_to_json(const struct rule *r);
  */
 bool rule_is_match_all(const struct rule *r);
 
+/* rule_equal - every field equal (padding ignored). */
+bool rule_equal(const struct rule *a, const struct rule *b);
+
 /* rule_is_active - enabled and (no expiry or expires_at > @now, unix s). */
 bool rule_is_active(const struct rule *r, __u64 now);
 
