@@ -192,8 +192,9 @@ int rule_addr_parse(const char *field, const char *s, struct rule_addr *out, cha
 	}
 	if (inet_pton(AF_INET, buf, &a4) == 1) {
 		if (has_plen && plen > 32)
-			return fail(err, errlen, "%s: prefix length /%lu is over 32 for IPv4 \"%.64s\"",
-				    field, plen, s);
+			return fail(err, errlen,
+				    "%s: prefix length /%lu is over 32 for IPv4 \"%.64s\"", field,
+				    plen, s);
 		out->family = 4;
 		out->addr[2] = htonl(0xffff);
 		out->addr[3] = a4.s_addr;
@@ -204,9 +205,10 @@ int rule_addr_parse(const char *field, const char *s, struct rule_addr *out, cha
 				    "%s: prefix length /%lu is over 128 for IPv6 \"%.64s\"", field,
 				    plen, s);
 		if (memcmp(&a6, mapped_prefix, sizeof(mapped_prefix)) == 0)
-			return fail(err, errlen,
-				    "%s: \"%.64s\" is an IPv4-mapped IPv6 address; write the IPv4 form",
-				    field, s);
+			return fail(
+				err, errlen,
+				"%s: \"%.64s\" is an IPv4-mapped IPv6 address; write the IPv4 form",
+				field, s);
 		out->family = 6;
 		memcpy(out->addr, &a6, 16);
 		out->prefix = (__u8)(has_plen ? plen : 128);
@@ -355,8 +357,8 @@ static int parse_port_text(const char *field, const char *s, struct rule_ports *
 		out->lo = out->hi = 0;
 	return 0;
 bad:
-	return fail(err, errlen,
-		    "%s: \"%.32s\" is not a port (0..65535) or a range \"low-high\"", field, s);
+	return fail(err, errlen, "%s: \"%.32s\" is not a port (0..65535) or a range \"low-high\"",
+		    field, s);
 }
 
 /* ---- text checks ---- */
@@ -563,15 +565,14 @@ static int get_ports(const char *field, struct json_object *v, struct rule_ports
 	return 0;
 }
 
-static int get_proto(const char *field, struct json_object *v, __u8 *out, char *err,
-		     size_t errlen)
+static int get_proto(const char *field, struct json_object *v, __u8 *out, char *err, size_t errlen)
 {
 	static const struct {
 		const char *name;
 		__u8 proto;
-	} names[] = { { "", RULE_PROTO_ANY },	     { "any", RULE_PROTO_ANY },
-		      { "tcp", RULE_PROTO_TCP },     { "udp", RULE_PROTO_UDP },
-		      { "icmp", RULE_PROTO_ICMP },   { "icmpv6", RULE_PROTO_ICMPV6 } };
+	} names[] = { { "", RULE_PROTO_ANY },	   { "any", RULE_PROTO_ANY },
+		      { "tcp", RULE_PROTO_TCP },   { "udp", RULE_PROTO_UDP },
+		      { "icmp", RULE_PROTO_ICMP }, { "icmpv6", RULE_PROTO_ICMPV6 } };
 	const char *s;
 	size_t len, i;
 	int rc;
@@ -589,8 +590,7 @@ static int get_proto(const char *field, struct json_object *v, __u8 *out, char *
 		    s);
 }
 
-static int get_bool(const char *field, struct json_object *v, bool *out, char *err,
-		    size_t errlen)
+static int get_bool(const char *field, struct json_object *v, bool *out, char *err, size_t errlen)
 {
 	if (!json_object_is_type(v, json_type_boolean))
 		return fail(err, errlen, "%s: must be true or false", field);
@@ -638,9 +638,10 @@ static int apply_fields(struct json_object *obj, struct rule *r, unsigned int al
 			else if (strcmp(s, "udp") == 0)
 				r->type = RULE_TYPE_UDP;
 			else
-				rc = fail(err, errlen,
-					  "rule_type: \"%.32s\" is not one of basic, icmp, tcp, udp",
-					  s);
+				rc = fail(
+					err, errlen,
+					"rule_type: \"%.32s\" is not one of basic, icmp, tcp, udp",
+					s);
 		} else if (strcmp(k, "protocol") == 0) {
 			bit = F_PROTOCOL;
 			rc = get_proto(k, v, &r->protocol, err, errlen);
@@ -723,7 +724,8 @@ static int apply_fields(struct json_object *obj, struct rule *r, unsigned int al
 			if (!v) {
 				r->expires_at = 0;
 			} else if (json_object_is_type(v, json_type_int)) {
-				rc = get_int(k, v, 1, (int64_t)RULE_EXPIRES_MAX, &x, err, errlen);
+				/* 0 = never, as in struct rule */
+				rc = get_int(k, v, 0, (int64_t)RULE_EXPIRES_MAX, &x, err, errlen);
 				if (!rc)
 					r->expires_at = (__u64)x;
 			} else if (json_object_is_type(v, json_type_string)) {
@@ -849,7 +851,8 @@ static int check_addr(const char *field, const struct rule_addr *a, char *err, s
 	if (a->family == 4) {
 		if (a->prefix < 96 || a->prefix > 128 ||
 		    memcmp(a->addr, mapped_prefix, sizeof(mapped_prefix)))
-			return fail(err, errlen, "%s: not an IPv4-mapped address with /96+n", field);
+			return fail(err, errlen, "%s: not an IPv4-mapped address with /96+n",
+				    field);
 	} else if (a->family == 6) {
 		if (a->prefix > 128)
 			return fail(err, errlen, "%s: prefix over 128", field);
@@ -920,7 +923,8 @@ int rule_validate(const struct rule *r, char *err, size_t errlen)
 	/* The type restricts the protocol: a tcp rule never matches UDP. */
 	if ((r->type == RULE_TYPE_TCP && !tcp) || (r->type == RULE_TYPE_UDP && !udp) ||
 	    (r->type == RULE_TYPE_ICMP && !icmp))
-		return fail(err, errlen, "protocol: %s does not fit rule_type %s (use %s or omit it)",
+		return fail(err, errlen,
+			    "protocol: %s does not fit rule_type %s (use %s or omit it)",
 			    rule_proto_name(r->protocol), rule_type_name(r->type),
 			    r->type == RULE_TYPE_ICMP ? "icmp, icmpv6" : rule_type_name(r->type));
 
@@ -968,9 +972,10 @@ int rule_validate(const struct rule *r, char *err, size_t errlen)
 			    r->tcp_flags ? "tcp_flags" : "tcp_flags_mask",
 			    rule_proto_name(r->protocol));
 	if (r->tcp_flags & ~r->tcp_flags_mask)
-		return fail(err, errlen,
-			    "tcp_flags: %u has bits outside tcp_flags_mask %u, it could never match",
-			    r->tcp_flags, r->tcp_flags_mask);
+		return fail(
+			err, errlen,
+			"tcp_flags: %u has bits outside tcp_flags_mask %u, it could never match",
+			r->tcp_flags, r->tcp_flags_mask);
 
 	if (!icmp && r->icmp_type != RULE_ICMP_ANY)
 		return fail(err, errlen, "icmp_type: only on icmp rules (this rule: %s)",
@@ -980,11 +985,11 @@ int rule_validate(const struct rule *r, char *err, size_t errlen)
 			    rule_proto_name(r->protocol));
 
 	if (has_inner(r)) {
-		const char *f = r->inner_protocol	      ? "inner_protocol"
-				: r->inner_src.family	      ? "inner_src_ip"
-				: r->inner_dst.family	      ? "inner_dst_ip"
-				: !ports_any(&r->inner_sport) ? "inner_src_port"
-							      : "inner_dst_port";
+		const char *f = r->inner_protocol	    ? "inner_protocol" :
+				r->inner_src.family	    ? "inner_src_ip" :
+				r->inner_dst.family	    ? "inner_dst_ip" :
+				!ports_any(&r->inner_sport) ? "inner_src_port" :
+							      "inner_dst_port";
 		__u8 want = r->protocol == RULE_PROTO_ICMPV6 ? 6 : 4;
 
 		if (!icmp)
@@ -997,7 +1002,8 @@ int rule_validate(const struct rule *r, char *err, size_t errlen)
 				    "%s: inner fields only match ICMP error messages and icmp_type "
 				    "%u is not one (%s)",
 				    f, r->icmp_type,
-				    r->protocol == RULE_PROTO_ICMP ? "3, 4, 5, 11, 12" : "1, 2, 3, 4");
+				    r->protocol == RULE_PROTO_ICMP ? "3, 4, 5, 11, 12" :
+								     "1, 2, 3, 4");
 		if (ifam && ifam != want)
 			return fail(err, errlen,
 				    "%s: an %s error quotes an IPv%u packet, not IPv%u",
@@ -1005,9 +1011,9 @@ int rule_validate(const struct rule *r, char *err, size_t errlen)
 				    rule_proto_name(r->protocol), want, ifam);
 		if ((r->inner_protocol == RULE_PROTO_ICMP && want != 4) ||
 		    (r->inner_protocol == RULE_PROTO_ICMPV6 && want != 6))
-			return fail(err, errlen,
-				    "inner_protocol: %s cannot be quoted by an %s error",
-				    rule_proto_name(r->inner_protocol), rule_proto_name(r->protocol));
+			return fail(
+				err, errlen, "inner_protocol: %s cannot be quoted by an %s error",
+				rule_proto_name(r->inner_protocol), rule_proto_name(r->protocol));
 	}
 
 	clen = strnlen(r->comment, sizeof(r->comment));
@@ -1020,8 +1026,7 @@ int rule_validate(const struct rule *r, char *err, size_t errlen)
 	return 0;
 }
 
-static int finish(struct rule *r, unsigned int seen, unsigned int flags, char *err,
-		  size_t errlen)
+static int finish(struct rule *r, unsigned int seen, unsigned int flags, char *err, size_t errlen)
 {
 	int rc;
 
@@ -1129,12 +1134,27 @@ static struct json_object *parse_text(const char *text, size_t len, int *rc, cha
 		fail(err, errlen, "body: out of memory");
 		return NULL;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	/* Trailing data is checked below, for a clearer message. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
+					    JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
+	if (!obj && jerr == json_tokener_continue) {
+		/* A bare number ends only at a terminator: give it the NUL. */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		if (json_tokener_get_error(tok) == json_tokener_success) {
+			jerr = json_tokener_success;
+			end = len;
+		} else {
+			json_object_put(obj);
+			obj = NULL;
+		}
+	}
 	if (!obj || jerr != json_tokener_success) {
-		if (jerr == json_tokener_continue)
+		if (jerr == json_tokener_success) /* the JSON value null */
+			fail(err, errlen, "body: must be a JSON object");
+		else if (jerr == json_tokener_continue)
 			fail(err, errlen, "body: truncated JSON");
 		else
 			fail(err, errlen, "body: invalid JSON at byte %zu: %s", end,
@@ -1144,8 +1164,8 @@ static struct json_object *parse_text(const char *text, size_t len, int *rc, cha
 		return NULL;
 	}
 	json_tokener_free(tok);
-	while (end < len && (text[end] == ' ' || text[end] == '\t' || text[end] == '\n' ||
-			     text[end] == '\r'))
+	while (end < len &&
+	       (text[end] == ' ' || text[end] == '\t' || text[end] == '\n' || text[end] == '\r'))
 		end++;
 	if (end != len) {
 		fail(err, errlen, "body: unexpected data after the JSON value at byte %zu", end);
@@ -1289,8 +1309,7 @@ bool rule_equal(const struct rule *a, const struct rule *b)
 	       a->protocol == b->protocol && a->inner_protocol == b->inner_protocol &&
 	       a->tcp_flags == b->tcp_flags && a->tcp_flags_mask == b->tcp_flags_mask &&
 	       a->icmp_type == b->icmp_type && a->icmp_code == b->icmp_code &&
-	       a->enabled == b->enabled &&
-	       strncmp(a->comment, b->comment, sizeof(a->comment)) == 0;
+	       a->enabled == b->enabled && strncmp(a->comment, b->comment, sizeof(a->comment)) == 0;
 }
 
 bool rule_is_active(const struct rule *r, __u64 now)
@@ -1331,7 +1350,8 @@ bool rule_touches_protected(const struct rule *r, const struct guarder_cidr *net
 		for (i = 0; i < n_nets; i++) {
 			struct rule_addr net;
 
-			if (rule_addr_from_cidr(&nets[i], &net) || !rule_addr_overlap(addrs[s], &net))
+			if (rule_addr_from_cidr(&nets[i], &net) ||
+			    !rule_addr_overlap(addrs[s], &net))
 				continue;
 			if (len) {
 				rule_addr_format(addrs[s], a, sizeof(a));
@@ -1354,9 +1374,8 @@ bool rule_touches_protected(const struct rule *r, const struct guarder_cidr *net
 					snprintf(why, len, "%s: %s includes protected port %u",
 						 pf[s], p, ports[i].first);
 				else
-					snprintf(why, len,
-						 "%s: %s overlaps protected ports %u-%u", pf[s], p,
-						 ports[i].first, ports[i].last);
+					snprintf(why, len, "%s: %s overlaps protected ports %u-%u",
+						 pf[s], p, ports[i].first, ports[i].last);
 			}
 			return true;
 		}

@@ -77,8 +77,8 @@ enum rule_action {
 
 struct rule_addr {
 	__u32 addr[4]; /* network order, IPv4 as ::ffff:a.b.c.d */
-	__u8 prefix;   /* over 128 bits; IPv4 /n = 96 + n */
-	__u8 family;   /* 0 any, 4, 6 */
+	__u8 prefix; /* over 128 bits; IPv4 /n = 96 + n */
+	__u8 family; /* 0 any, 4, 6 */
 	__u8 pad[2];
 };
 
@@ -96,7 +96,7 @@ struct rule {
 	struct rule_ports sport, dport;
 	struct rule_addr inner_src, inner_dst;
 	struct rule_ports inner_sport, inner_dport;
-	__u8 protocol;	     /* RULE_PROTO_* */
+	__u8 protocol; /* RULE_PROTO_* */
 	__u8 inner_protocol; /* RULE_PROTO_*; ANY = no condition */
 	__u8 tcp_flags, tcp_flags_mask;
 	__u8 icmp_type, icmp_code; /* RULE_ICMP_ANY = any */
@@ -107,11 +107,12 @@ struct rule {
 /* What a parsed request body said besides the rule itself. */
 struct rule_parse_info {
 	bool has_id; /* the body carried "id" (client-chosen id) */
-	bool force;  /* the body carried "force": true (never stored) */
+	bool force; /* the body carried "force": true (never stored) */
 };
 
 /* rule_from_json flags */
-#define RULE_PARSE_STORED (1u << 0) /* from the rules file: "id" required,
+#define RULE_PARSE_STORED \
+	(1u << 0) /* from the rules file: "id" required,
 				     * expires_at in the past accepted,
 				     * "force" rejected */
 
@@ -262,7 +263,7 @@ bool rule_addr_overlap(const struct rule_addr *a, const struct rule_addr *b);
 struct rule_packet {
 	__u32 src[4], dst[4];
 	__u8 family; /* 4 or 6 */
-	__u8 proto;  /* IP protocol of the L4 header */
+	__u8 proto; /* IP protocol of the L4 header */
 	__u16 sport, dport;
 	__u8 tcp_flags;
 	__u8 icmp_type, icmp_code;
