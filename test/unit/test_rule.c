@@ -21,12 +21,12 @@
 
 static int passed;
 
-#define EXPECT(cond)                    \
-	do {                            \
-		int before = failures;  \
-		CHECK(cond);            \
-		if (failures == before) \
-			passed++;       \
+#define EXPECT(cond)                             \
+	do {                                     \
+		int failures_before = failures;  \
+		CHECK(cond);                     \
+		if (failures == failures_before) \
+			passed++;                \
 	} while (0)
 
 static int parse_stored(const char *body, struct rule *r, char *err)
