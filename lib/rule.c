@@ -467,9 +467,14 @@ static int parse_rfc3339(const char *s, __u64 *out)
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
-		int oh = two(p + 1), om = p[3] == ':' ? two(p + 4) : -1;
+		int oh, om;
 
-		if (oh < 0 || oh > 23 || om < 0 || om > 59)
+		/* Step by step: never read past a terminator. */
+		oh = two(p + 1);
+		if (oh < 0 || oh > 23 || p[3] != ':')
+			return -EINVAL;
+		om = two(p + 4);
+		if (om < 0 || om > 59)
 			return -EINVAL;
 		off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
 		p += 6;

@@ -197,6 +197,10 @@ static const struct {
 	  "expires_at: 1970-01-01T00:16:40Z is not in the future" },
 	{ "{\"action\":\"drop\",\"expires_at\":-5}", "expires_at: -5 is out of range" },
 	{ "{\"action\":\"drop\",\"expires_at\":true}", "expires_at: must be" },
+	{ "{\"action\":\"drop\",\"expires_at\":\"2030-01-01T00:00:00+01\"}",
+	  "expires_at: \"2030-01-01T00:00:00+01\" is not" },
+	{ "{\"action\":\"drop\",\"expires_at\":\"2030-01-01T24:00:00Z\"}", "expires_at: " },
+	{ "{\"action\":\"drop\",\"expires_at\":\"2030-01-01T00:00:00.Z\"}", "expires_at: " },
 	{ "{\"action\":\"drop\",\"expires_at\":253402300800}",
 	  "expires_at: 253402300800 is out of range" },
 };
@@ -350,6 +354,9 @@ static void test_defaults(void)
 		     err) == 0);
 	EXPECT(r.expires_at == 4070908800ull);
 	EXPECT(parse("{\"action\":\"drop\",\"expires_at\":\"2099-01-01T00:00:00.999Z\"}", &r, NULL,
+		     err) == 0);
+	EXPECT(r.expires_at == 4070908800ull);
+	EXPECT(parse("{\"action\":\"drop\",\"expires_at\":\"2098-12-31t19:00:00-05:00\"}", &r, NULL,
 		     err) == 0);
 	EXPECT(r.expires_at == 4070908800ull);
 	EXPECT(parse("{\"action\":\"drop\",\"expires_at\":4070908800}", &r, NULL, err) == 0);
@@ -852,6 +859,45 @@ static void test_validate(void)
 	EXPECT(rule_validate(&r, err, sizeof(err)) == -EINVAL && strstr(err, "protocol: unknown"));
 }
 
+/*
+ * Every prefix of every good body, and each byte replaced by a few
+ * troublesome ones: the parser answers 0 or -EINVAL with a message that
+ * starts with a field name, and never reads out of bounds (ASan).
+ */
+static void test_mutations(void)
+{
+	static const char subst[] = { '"', '{', '}', ',', ':', '\\', '0', '-', '/', '\x80', ' ' };
+	char err[RULE_ERR_LEN], body[1024];
+	struct rule r;
+	size_t b, i, k, odd = 0, runs = 0;
+
+	for (b = 0; b < sizeof(readme_good) / sizeof(readme_good[0]); b++) {
+		size_t len = strlen(readme_good[b]);
+
+		for (i = 0; i <= len; i++) {
+			int rc = rule_from_json_str(readme_good[b], i, 0, &r, NULL, err,
+						    sizeof(err));
+
+			runs++;
+			if ((rc != 0 && rc != -EINVAL) || (rc && !strchr(err, ':')))
+				odd++;
+			if (i == len)
+				break;
+			for (k = 0; k < sizeof(subst); k++) {
+				memcpy(body, readme_good[b], len);
+				body[i] = subst[k];
+				rc = rule_from_json_str(body, len, 0, &r, NULL, err, sizeof(err));
+				runs++;
+				if ((rc != 0 && rc != -EINVAL) || (rc && !strchr(err, ':')))
+					odd++;
+			}
+		}
+	}
+	if (odd)
+		fprintf(stderr, "mutations: %zu of %zu runs gave no proper error\n", odd, runs);
+	EXPECT(odd == 0 && runs > 10000);
+}
+
 int main(void)
 {
 	test_bad_table();
@@ -865,6 +911,7 @@ int main(void)
 	test_sort();
 	test_matcher();
 	test_validate();
+	test_mutations();
 	printf("%d passed, %d failed\n", passed, failures);
 	return check_report("test_rule");
 }
