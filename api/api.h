@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * guarder-api internals: the HTTP layer (http.c: security checks, routing,
+ * responses), the rule store (filters.c), the map-backed read endpoints
+ * (flows.c) and the metrics (metrics.c). docs/api.md is the user's view.
+ */
+#ifndef GUARDER_API_H
+#define GUARDER_API_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "lib/config.h"
+#include "lib/rule.h"
+
+struct MHD_Connection;
+
+/* The routes, also the "endpoint" label of the metrics. */
+enum api_route {
+	ROUTE_NONE = 0, /* no such path: 404 */
+	ROUTE_CONNECTIONS,
+	ROUTE_ICMP,
+	ROUTE_STATS,
+	ROUTE_FILTERS,
+	ROUTE_FILTERS_BULK,
+	ROUTE_FILTER,
+	ROUTE_FILTER_ENABLE,
+	ROUTE_FILTER_DISABLE,
+	ROUTE_METRICS,
+	ROUTE_OPENAPI,
+	ROUTE_MAX,
+};
+
+enum api_method {
+	M_GET = 0, /* HEAD too */
+	M_POST,
+	M_PUT,
+	M_DELETE,
+	M_OPTIONS,
+	M_OTHER,
+	M_MAX,
+};
+
+/* What a handler gives back: a status, a body, and a few headers. */
+struct api_reply {
+	int status;
+	char *body;	    /* malloc'd; NULL = empty */
+	size_t len;
+	const char *ctype;  /* default application/json */
+	long long total;    /* >= 0: X-Total-Count */
+	const char *allow;  /* 405: the Allow header */
+	const char *location;
+};
+
+/* One request as the handlers see it. */
+struct api_request {
+	enum api_route route;
+	enum api_method method;
+	__u32 id;	     /* ROUTE_FILTER*: the {id} of the path */
+	const char *body;    /* NUL-terminated; NULL when empty */
+	size_t body_len;
+	struct MHD_Connection *conn; /* for query arguments */
+};
+
+/* The rule store: rules in memory, in the file and in the kernel. */
+struct rule_store;
+
+/*
+ * store_open - load cfg->rules.file and apply it to the kernel if the
+ * rule maps are pinned (otherwise the collector applies the file when it
+ * loads the program). Returns 0 and *@out, or a negative errno (logged):
+ * a corrupt rules file stops the API rather than serving an empty set.
+ */
+int store_open(const struct guarder_config *cfg, struct rule_store **out);
+void store_close(struct rule_store *s);
+
+/* The filter endpoints: fill @rep from @req. */
+void filters_handle(struct rule_store *s, const struct api_request *req, struct api_reply *rep);
+
+/* store_metrics - rule counts and per-rule hits in Prometheus text, appended to @out. */
+void store_metrics(struct rule_store *s, FILE *out);
+
+/* The pinned maps of the flow tracker. */
+struct flow_maps;
+
+int flow_maps_init(const struct guarder_config *cfg, struct flow_maps **out);
+void flow_maps_free(struct flow_maps *m);
+void flows_handle(struct flow_maps *m, const struct api_request *req, struct api_reply *rep);
+/* flows_metrics - kernel counters in Prometheus text, appended to @out. */
+void flows_metrics(struct flow_maps *m, FILE *out);
+
+/* Metrics of the HTTP layer. */
+void metrics_observe(enum api_route route, enum api_method method, int status, double seconds);
+void metrics_http(FILE *out);
+const char *api_route_name(enum api_route r);
+
+/* Helpers shared by the handlers. */
+void reply_json(struct api_reply *rep, int status, struct json_object *obj); /* takes @obj */
+void reply_error(struct api_reply *rep, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * query_uint - the query argument @name as an unsigned integer in
+ * [min, max]: 0 with *@out set, 1 when absent, or -EINVAL with a 400
+ * already in @rep naming the parameter.
+ */
+int query_uint(const struct api_request *req, const char *name, unsigned long min,
+	       unsigned long max, unsigned long *out, struct api_reply *rep);
+const char *query_str(const struct api_request *req, const char *name);
+/*
+ * query_check_known - 400 for a query argument not in the NULL-terminated
+ * @known, so a typo ("limt=5") is not silently ignored. Returns 0 or -EINVAL.
+ */
+int query_check_known(const struct api_request *req, const char *const *known,
+		      struct api_reply *rep);
+
+/* The OpenAPI document, compiled in (openapi.c, generated from openapi.json). */
+extern const char api_openapi_json[];
+extern const size_t api_openapi_json_len;
+
+#endif /* GUARDER_API_H */

@@ -1,0 +1,877 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The rule store of guarder-api and the /api/filters endpoints.
+ *
+ * The rules live in three places: this array (sorted by id), the rules
+ * file and the kernel's rule maps. Every mutation builds the next array,
+ * then, under one write lock:
+ *
+ *   1. writes it to the rules file (atomic: temp file, fsync, rename);
+ *   2. applies it to the kernel (rule_set_apply: atomic swap);
+ *   3. on a kernel failure, writes the previous array back to the file;
+ *   4. only then swaps the array in memory and answers.
+ *
+ * So once a response says 2xx, the file and the kernel hold the same set;
+ * after a kill -9 at any point the file holds the old or the new set and
+ * the collector (or this process) applies it on start.
+ *
+ * When the rule maps are not pinned (no collector has run with this pin
+ * directory yet), mutations are written to the file only: the collector
+ * applies the file when it loads the program. Each mutation tries to open
+ * the pins again, so the first one after the collector starts applies.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "lib/log.h"
+#include "lib/rule_set.h"
+#include "lib/rules_file.h"
+#include "lib/timeconv.h"
+
+struct rule_store {
+	pthread_rwlock_t lock; /* read: GETs; write: mutations, expiry */
+	const struct guarder_config *cfg;
+	struct rule *rules; /* sorted by id */
+	size_t n;
+	__u32 next_id;
+	struct rule_set *rs; /* NULL while the rule maps are not pinned */
+	struct rule_addr *nets;
+	__u16 *ports;
+	struct rule_protect protect;
+	__u64 applied_at; /* unix seconds of the last apply (for expiry) */
+	time_t last_open_try; /* kernel_refresh rate limit */
+	pthread_t expiry_thread;
+	bool expiry_running;
+	pthread_mutex_t stop_lock;
+	pthread_cond_t stop_cond;
+	bool stopping;
+};
+
+static __u64 now_unix(void)
+{
+	return (__u64)time(NULL);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	const struct rule *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Index of rule @id in the sorted array, or -1. */
+static long find(const struct rule_store *s, __u32 id)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->rules[mid].id == id)
+			return (long)mid;
+		if (s->rules[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* ---- protected traffic, from the config ---- */
+
+static int protect_init(struct rule_store *s)
+{
+	const struct guarder_config *cfg = s->cfg;
+	size_t i, n = 0;
+	unsigned int p;
+
+	if (cfg->rules.n_protected_networks) {
+		s->nets = calloc(cfg->rules.n_protected_networks, sizeof(*s->nets));
+		if (!s->nets)
+			return -ENOMEM;
+	}
+	for (i = 0; i < cfg->rules.n_protected_networks; i++)
+		if (rule_addr_from_cidr(&cfg->rules.protected_networks[i], &s->nets[i]))
+			return -EINVAL;
+	/* The kernel takes single ports: expand the ranges. */
+	for (i = 0; i < cfg->rules.n_protected_ports; i++)
+		n += (size_t)cfg->rules.protected_ports[i].last -
+		     cfg->rules.protected_ports[i].first + 1;
+	if (n) {
+		s->ports = calloc(n, sizeof(*s->ports));
+		if (!s->ports)
+			return -ENOMEM;
+	}
+	n = 0;
+	for (i = 0; i < cfg->rules.n_protected_ports; i++)
+		for (p = cfg->rules.protected_ports[i].first;
+		     p <= cfg->rules.protected_ports[i].last; p++)
+			s->ports[n++] = (__u16)p;
+	s->protect.nets = s->nets;
+	s->protect.n_nets = cfg->rules.n_protected_networks;
+	s->protect.ports = s->ports;
+	s->protect.n_ports = n;
+	return 0;
+}
+
+/* ---- the kernel side ---- */
+
+/* Open the pinned rule maps if they appeared; 0 when open, -ENOENT when absent. */
+static int kernel_open(struct rule_store *s)
+{
+	int err;
+	struct rule_set *rs = NULL;
+
+	if (s->rs)
+		return 0;
+	err = rule_set_open(s->cfg->bpf.pin_path, &rs);
+	if (!err) {
+		__atomic_store_n(&s->rs, rs, __ATOMIC_RELEASE);
+		log_info("rules: opened the rule maps under %s", s->cfg->bpf.pin_path);
+	}
+	return err;
+}
+
+/*
+ * kernel_refresh - for readers: open the rule maps if the collector has
+ * pinned them since (at most one try a second), so GETs show counters.
+ */
+static void kernel_refresh(struct rule_store *s)
+{
+	time_t now = time(NULL);
+
+	if (__atomic_load_n(&s->rs, __ATOMIC_ACQUIRE) ||
+	    __atomic_exchange_n(&s->last_open_try, now, __ATOMIC_RELAXED) == now)
+		return;
+	pthread_rwlock_wrlock(&s->lock);
+	kernel_open(s);
+	pthread_rwlock_unlock(&s->lock);
+}
+
+static int kernel_apply(struct rule_store *s, const struct rule *rules, size_t n, char *msg,
+			size_t len)
+{
+	__u64 now = now_unix();
+	int err;
+
+	msg[0] = '\0';
+	err = kernel_open(s);
+	if (err == -ENOENT)
+		return 0; /* the collector applies the file when it loads */
+	if (err) {
+		snprintf(msg, len, "cannot open the rule maps under %s: %s", s->cfg->bpf.pin_path,
+			 strerror(-err));
+		return err;
+	}
+	err = rule_set_apply(s->rs, rules, n, &s->protect, now, msg, len);
+	if (!err)
+		s->applied_at = now;
+	return err;
+}
+
+/*
+ * commit - make @next (sorted by id, owned by the caller until success)
+ * the rule set: file, then kernel, then memory. Called with the write lock
+ * held. On success the store owns @next; on error a reply is in @rep.
+ */
+static int commit(struct rule_store *s, struct rule *next, size_t n, __u32 next_id,
+		  struct api_reply *rep)
+{
+	char msg[RULE_ERR_LEN + 128];
+	int err, err2;
+
+	err = rules_file_save(s->cfg->rules.file, next, n, next_id);
+	if (err) {
+		reply_error(rep, 500, "cannot write the rules file %s: %s; nothing changed",
+			    s->cfg->rules.file, strerror(-err));
+		return err;
+	}
+	err = kernel_apply(s, next, n, msg, sizeof(msg));
+	if (err) {
+		err2 = rules_file_save(s->cfg->rules.file, s->rules, s->n, s->next_id);
+		if (err2)
+			log_error("the kernel refused the new rule set and the rules file %s "
+				  "could not be restored (%s): it holds a set the kernel does not; "
+				  "fix the cause and restart guarder-api",
+				  s->cfg->rules.file, strerror(-err2));
+		if (err == -E2BIG)
+			reply_error(rep, 409, "rule set too large for the kernel: %s", msg);
+		else if (err == -EINVAL)
+			reply_error(rep, 400, "%s", msg);
+		else
+			reply_error(rep, 500, "cannot apply the rules to the kernel: %s",
+				    *msg ? msg : strerror(-err));
+		return err;
+	}
+	free(s->rules);
+	s->rules = next;
+	s->n = n;
+	s->next_id = next_id;
+	return 0;
+}
+
+/* ---- expiry: rules with expires_at leave the kernel when they expire ---- */
+
+static __u64 next_expiry(const struct rule_store *s)
+{
+	__u64 best = 0;
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		const struct rule *r = &s->rules[i];
+
+		if (r->enabled && r->expires_at && r->expires_at > s->applied_at &&
+		    (!best || r->expires_at < best))
+			best = r->expires_at;
+	}
+	return best;
+}
+
+static void *expiry_main(void *arg)
+{
+	struct rule_store *s = arg;
+	char msg[RULE_ERR_LEN + 128];
+
+	pthread_mutex_lock(&s->stop_lock);
+	while (!s->stopping) {
+		struct timespec until;
+		__u64 due;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &until);
+		if (s->stopping)
+			break;
+		pthread_rwlock_wrlock(&s->lock);
+		due = next_expiry(s);
+		if (due && due <= now_unix() && s->rs &&
+		    rule_set_apply(s->rs, s->rules, s->n, &s->protect, now_unix(), msg, sizeof(msg)))
+			log_error("rules: re-applying after an expiry failed: %s", msg);
+		else if (due && due <= now_unix())
+			s->applied_at = now_unix();
+		pthread_rwlock_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->stop_lock);
+	return NULL;
+}
+
+/* ---- open / close ---- */
+
+int store_open(const struct guarder_config *cfg, struct rule_store **out)
+{
+	struct rule_store *s = calloc(1, sizeof(*s));
+	char msg[RULE_ERR_LEN + 256];
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	s->cfg = cfg;
+	pthread_rwlock_init(&s->lock, NULL);
+	pthread_mutex_init(&s->stop_lock, NULL);
+	pthread_cond_init(&s->stop_cond, NULL);
+	err = protect_init(s);
+	if (err) {
+		log_error("rules: cannot use the protected networks and ports: %s",
+			  strerror(-err));
+		goto fail;
+	}
+	err = rules_file_load(cfg->rules.file, cfg->rules.max_rules, &s->rules, &s->n, &s->next_id,
+			      msg, sizeof(msg));
+	if (err) {
+		log_error("rules: %s", msg);
+		goto fail;
+	}
+	qsort(s->rules, s->n, sizeof(*s->rules), cmp_id);
+	err = kernel_apply(s, s->rules, s->n, msg, sizeof(msg));
+	if (err) {
+		log_error("rules: the kernel refused the rules of %s: %s", cfg->rules.file, msg);
+		goto fail;
+	}
+	log_info("rules: %zu from %s, %s", s->n, cfg->rules.file,
+		 s->rs ? "applied to the kernel"
+		       : "not applied (no pinned rule maps yet: the collector applies them)");
+	err = pthread_create(&s->expiry_thread, NULL, expiry_main, s);
+	if (err) {
+		err = -err;
+		goto fail;
+	}
+	s->expiry_running = true;
+	*out = s;
+	return 0;
+fail:
+	store_close(s);
+	return err;
+}
+
+void store_close(struct rule_store *s)
+{
+	if (!s)
+		return;
+	if (s->expiry_running) {
+		pthread_mutex_lock(&s->stop_lock);
+		s->stopping = true;
+		pthread_cond_signal(&s->stop_cond);
+		pthread_mutex_unlock(&s->stop_lock);
+		pthread_join(s->expiry_thread, NULL);
+	}
+	rule_set_close(s->rs);
+	free(s->rules);
+	free(s->nets);
+	free(s->ports);
+	pthread_rwlock_destroy(&s->lock);
+	pthread_mutex_destroy(&s->stop_lock);
+	pthread_cond_destroy(&s->stop_cond);
+	free(s);
+}
+
+/* ---- JSON out ---- */
+
+/* A rule as the API shows it: rule_to_json() plus its kernel counters. */
+static struct json_object *rule_out(struct rule_store *s, const struct rule *r,
+				    const struct clock_base *cb)
+{
+	struct json_object *o = rule_to_json(r);
+	struct rule_counters c = { 0 };
+	char when[RFC3339_NS_LEN];
+
+	if (!o)
+		return NULL;
+	if (s->rs)
+		rule_set_counters(s->rs, r->id, &c); /* -ENOENT: not in the kernel, zeros */
+	json_object_object_add(o, "active", json_object_new_boolean(rule_is_active(r, now_unix())));
+	json_object_object_add(o, "packets", json_object_new_uint64(c.packets));
+	json_object_object_add(o, "bytes", json_object_new_uint64(c.bytes));
+	if (c.last_hit_ns && format_rfc3339_ns(clock_mono_to_wall_ns(cb, c.last_hit_ns), when,
+					       sizeof(when)) > 0)
+		json_object_object_add(o, "last_hit", json_object_new_string(when));
+	else
+		json_object_object_add(o, "last_hit", NULL);
+	return o;
+}
+
+static void reply_rule(struct rule_store *s, struct api_reply *rep, int status, const struct rule *r)
+{
+	struct clock_base cb = { 0 };
+
+	clock_base_sample(&cb);
+	reply_json(rep, status, rule_out(s, r, &cb));
+}
+
+/* ---- checks every new or changed rule passes ---- */
+
+/* ?force=true: the documented way to add an enabled drop-everything rule. */
+static int query_force(const struct api_request *req, bool *force, struct api_reply *rep)
+{
+	const char *f = query_str(req, "force");
+
+	if (!f)
+		return 0;
+	if (!strcmp(f, "true") || !strcmp(f, "1") || !*f)
+		*force = true;
+	else if (strcmp(f, "false") && strcmp(f, "0")) {
+		reply_error(rep, 400, "force: must be true or false");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The safety policy: @prefix names the rule in a bulk ("rules[3]: "). */
+static int policy_check(struct rule_store *s, const struct rule *r, bool force, const char *prefix,
+			struct api_reply *rep)
+{
+	const struct guarder_config *cfg = s->cfg;
+	char why[RULE_ERR_LEN];
+
+	if (rule_touches_protected(r, cfg->rules.protected_networks,
+				   cfg->rules.n_protected_networks, cfg->rules.protected_ports,
+				   cfg->rules.n_protected_ports, why, sizeof(why))) {
+		reply_error(rep, 400, "%s%s (rules.protected_networks/protected_ports)", prefix, why);
+		return -EINVAL;
+	}
+	if (!force && rule_is_match_all(r)) {
+		reply_error(rep, 400,
+			    "%saction: an enabled drop rule with no condition would drop all %s%s"
+			    "traffic; add a condition, or send it again with ?force=true",
+			    prefix, r->protocol == RULE_PROTO_ANY ? "" : rule_proto_name(r->protocol),
+			    r->protocol == RULE_PROTO_ANY ? "" : " ");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A copy of the rules with room for @extra more. */
+static struct rule *copy_rules(const struct rule_store *s, size_t extra)
+{
+	struct rule *next = malloc((s->n + extra + 1) * sizeof(*next));
+
+	if (next && s->n)
+		memcpy(next, s->rules, s->n * sizeof(*next));
+	return next;
+}
+
+/* ---- handlers ---- */
+
+static void list_rules(struct rule_store *s, const struct api_request *req, struct api_reply *rep)
+{
+	static const char *const known[] = { "limit", "offset", NULL };
+	unsigned long limit = s->cfg->rules.max_rules, offset = 0;
+	struct json_object *arr;
+	struct clock_base cb = { 0 };
+	size_t i;
+
+	if (query_check_known(req, known, rep) ||
+	    query_uint(req, "limit", 0, s->cfg->api.max_limit, &limit, rep) < 0 ||
+	    query_uint(req, "offset", 0, RULE_ID_MAX, &offset, rep) < 0)
+		return;
+	kernel_refresh(s);
+	clock_base_sample(&cb);
+	arr = json_object_new_array();
+	pthread_rwlock_rdlock(&s->lock);
+	for (i = offset; arr && i < s->n && i - offset < limit; i++) {
+		struct json_object *o = rule_out(s, &s->rules[i], &cb);
+
+		if (!o || json_object_array_add(arr, o)) {
+			json_object_put(o);
+			json_object_put(arr);
+			arr = NULL;
+		}
+	}
+	rep->total = (long long)s->n;
+	pthread_rwlock_unlock(&s->lock);
+	reply_json(rep, 200, arr);
+}
+
+static void create_rule(struct rule_store *s, const struct api_request *req,
+			struct api_reply *rep)
+{
+	static const char *const known[] = { "force", NULL };
+	struct rule_parse_info info = { 0 };
+	char err[RULE_ERR_LEN];
+	struct rule r, *next;
+	bool force = false;
+	__u32 next_id;
+	size_t i;
+	int rc;
+
+	if (query_check_known(req, known, rep) || query_force(req, &force, rep))
+		return;
+	rc = rule_from_json_str(req->body ? req->body : "", req->body_len, 0, &r, &info, err,
+				sizeof(err));
+	if (rc) {
+		reply_error(rep, rc == -ENOMEM ? 500 : 400, "%s", rc == -ENOMEM ? "out of memory" : err);
+		return;
+	}
+	if (policy_check(s, &r, force || info.force, "", rep))
+		return;
+	pthread_rwlock_wrlock(&s->lock);
+	if (info.has_id && find(s, r.id) >= 0) {
+		reply_error(rep, 409, "id: rule %u already exists (PUT /api/filters/%u changes it)",
+			    r.id, r.id);
+		goto out;
+	}
+	if (s->n >= s->cfg->rules.max_rules) {
+		reply_error(rep, 409, "the rule set is full: %u rules (rules.max_rules)",
+			    s->cfg->rules.max_rules);
+		goto out;
+	}
+	if (!info.has_id) {
+		if (s->next_id > RULE_ID_MAX) {
+			reply_error(rep, 409, "id: no rule ids left; give one explicitly");
+			goto out;
+		}
+		r.id = s->next_id;
+	}
+	next_id = r.id >= s->next_id ? r.id + 1 : s->next_id;
+	next = copy_rules(s, 1);
+	if (!next) {
+		reply_error(rep, 500, "out of memory");
+		goto out;
+	}
+	/* insert in id order */
+	for (i = s->n; i > 0 && next[i - 1].id > r.id; i--)
+		next[i] = next[i - 1];
+	next[i] = r;
+	if (commit(s, next, s->n + 1, next_id, rep)) {
+		free(next);
+		goto out;
+	}
+	reply_rule(s, rep, 201, &r);
+	{
+		static __thread char loc[48];
+
+		snprintf(loc, sizeof(loc), "/api/filters/%u", r.id);
+		rep->location = loc;
+	}
+out:
+	pthread_rwlock_unlock(&s->lock);
+}
+
+static void get_rule(struct rule_store *s, const struct api_request *req, struct api_reply *rep)
+{
+	long i;
+
+	if (query_check_known(req, (const char *const[]){ NULL }, rep))
+		return;
+	kernel_refresh(s);
+	pthread_rwlock_rdlock(&s->lock);
+	i = find(s, req->id);
+	if (i < 0)
+		reply_error(rep, 404, "no rule with id %u", req->id);
+	else
+		reply_rule(s, rep, 200, &s->rules[i]);
+	pthread_rwlock_unlock(&s->lock);
+}
+
+/*
+ * change_rule - PUT (a partial update from the body), enable or disable:
+ * the changed rule passes the same policy as a new one.
+ */
+static void change_rule(struct rule_store *s, const struct api_request *req,
+			struct api_reply *rep)
+{
+	static const char *const known[] = { "force", NULL };
+	struct rule_parse_info info = { 0 };
+	char err[RULE_ERR_LEN];
+	struct rule r, *next;
+	bool force = false;
+	long i;
+	int rc;
+
+	if (query_check_known(req, known, rep) || query_force(req, &force, rep))
+		return;
+	pthread_rwlock_wrlock(&s->lock);
+	i = find(s, req->id);
+	if (i < 0) {
+		reply_error(rep, 404, "no rule with id %u", req->id);
+		goto out;
+	}
+	if (req->route == ROUTE_FILTER) {
+		rc = rule_patch_json_str(req->body ? req->body : "", req->body_len, &s->rules[i], &r,
+					 &info, err, sizeof(err));
+		if (rc) {
+			reply_error(rep, rc == -ENOMEM ? 500 : 400, "%s",
+				    rc == -ENOMEM ? "out of memory" : err);
+			goto out;
+		}
+	} else {
+		r = s->rules[i];
+		r.enabled = req->route == ROUTE_FILTER_ENABLE;
+	}
+	if (policy_check(s, &r, force || info.force, "", rep))
+		goto out;
+	if (!memcmp(&r, &s->rules[i], sizeof(r))) {
+		reply_rule(s, rep, 200, &r); /* nothing to change, nothing to write */
+		goto out;
+	}
+	next = copy_rules(s, 0);
+	if (!next) {
+		reply_error(rep, 500, "out of memory");
+		goto out;
+	}
+	next[i] = r;
+	if (commit(s, next, s->n, s->next_id, rep)) {
+		free(next);
+		goto out;
+	}
+	reply_rule(s, rep, 200, &r);
+out:
+	pthread_rwlock_unlock(&s->lock);
+}
+
+static void delete_rule(struct rule_store *s, const struct api_request *req,
+			struct api_reply *rep)
+{
+	struct json_object *o;
+	struct rule *next;
+	long i;
+
+	if (query_check_known(req, (const char *const[]){ NULL }, rep))
+		return;
+	pthread_rwlock_wrlock(&s->lock);
+	i = find(s, req->id);
+	if (i < 0) {
+		reply_error(rep, 404, "no rule with id %u", req->id);
+		goto out;
+	}
+	next = copy_rules(s, 0);
+	if (!next) {
+		reply_error(rep, 500, "out of memory");
+		goto out;
+	}
+	memmove(next + i, next + i + 1, (s->n - (size_t)i - 1) * sizeof(*next));
+	if (commit(s, next, s->n - 1, s->next_id, rep)) {
+		free(next);
+		goto out;
+	}
+	o = json_object_new_object();
+	if (o) {
+		json_object_object_add(o, "id", json_object_new_int64(req->id));
+		json_object_object_add(o, "deleted", json_object_new_boolean(1));
+	}
+	reply_json(rep, 200, o);
+out:
+	pthread_rwlock_unlock(&s->lock);
+}
+
+/*
+ * bulk - {"mode": "add"|"replace", "rules": [...], "force": bool}: every
+ * rule is checked first; one commit applies them all or nothing.
+ */
+static void bulk(struct rule_store *s, const struct api_request *req, struct api_reply *rep)
+{
+	static const char *const known[] = { "force", NULL };
+	struct json_object *body = NULL, *rules = NULL, *ids = NULL, *res;
+	struct json_tokener *tok = NULL;
+	struct rule *next = NULL, *batch = NULL;
+	size_t n_batch = 0, n_next, i, j;
+	bool replace = false, force = false, *has_id = NULL;
+	char err[RULE_ERR_LEN], prefix[32];
+	__u32 next_id;
+
+	if (query_check_known(req, known, rep) || query_force(req, &force, rep))
+		return;
+	tok = json_tokener_new();
+	if (!tok) {
+		reply_error(rep, 500, "out of memory");
+		return;
+	}
+	body = req->body ? json_tokener_parse_ex(tok, req->body, (int)req->body_len) : NULL;
+	if (!body || json_tokener_get_error(tok) != json_tokener_success ||
+	    tok->char_offset != (int)req->body_len) {
+		/* trailing whitespace is fine */
+		bool ws = body && json_tokener_get_error(tok) == json_tokener_success;
+
+		for (i = ws ? (size_t)tok->char_offset : 0; ws && i < req->body_len; i++)
+			if (!strchr(" \t\r\n", req->body[i]))
+				ws = false;
+		if (!ws) {
+			reply_error(rep, 400, "body: not one JSON object");
+			goto out;
+		}
+	}
+	if (!json_object_is_type(body, json_type_object)) {
+		reply_error(rep, 400, "body: must be a JSON object {\"mode\": ..., \"rules\": [...]}");
+		goto out;
+	}
+	{
+		json_object_object_foreach(body, key, val)
+		{
+			if (!strcmp(key, "mode")) {
+				const char *m = json_object_is_type(val, json_type_string)
+							? json_object_get_string(val)
+							: "";
+
+				if (!strcmp(m, "replace"))
+					replace = true;
+				else if (strcmp(m, "add")) {
+					reply_error(rep, 400, "mode: must be \"add\" or \"replace\"");
+					goto out;
+				}
+			} else if (!strcmp(key, "rules")) {
+				if (!json_object_is_type(val, json_type_array)) {
+					reply_error(rep, 400, "rules: must be an array of rules");
+					goto out;
+				}
+				rules = val;
+			} else if (!strcmp(key, "force")) {
+				if (!json_object_is_type(val, json_type_boolean)) {
+					reply_error(rep, 400, "force: must be true or false");
+					goto out;
+				}
+				force = force || json_object_get_boolean(val);
+			} else {
+				reply_error(rep, 400, "%.64s: unknown field (bulk takes mode, rules, force)",
+					    key);
+				goto out;
+			}
+		}
+	}
+	if (!json_object_object_get_ex(body, "mode", NULL)) {
+		reply_error(rep, 400, "mode: required (\"add\" or \"replace\")");
+		goto out;
+	}
+	if (!rules) {
+		reply_error(rep, 400, "rules: required");
+		goto out;
+	}
+	n_batch = json_object_array_length(rules);
+	if (n_batch > s->cfg->rules.max_rules) {
+		reply_error(rep, 409, "rules: %zu rules, more than rules.max_rules (%u)", n_batch,
+			    s->cfg->rules.max_rules);
+		goto out;
+	}
+	batch = calloc(n_batch + 1, sizeof(*batch));
+	has_id = calloc(n_batch + 1, sizeof(*has_id));
+	if (!batch || !has_id) {
+		reply_error(rep, 500, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n_batch; i++) {
+		struct rule_parse_info info = { 0 };
+		int rc;
+
+		snprintf(prefix, sizeof(prefix), "rules[%zu]: ", i);
+		rc = rule_from_json(json_object_array_get_idx(rules, i), 0, &batch[i], &info, err,
+				    sizeof(err));
+		if (rc) {
+			reply_error(rep, rc == -ENOMEM ? 500 : 400, "%s%s", prefix, err);
+			goto out;
+		}
+		has_id[i] = info.has_id;
+		if (policy_check(s, &batch[i], force || info.force, prefix, rep))
+			goto out;
+	}
+
+	pthread_rwlock_wrlock(&s->lock);
+	n_next = (replace ? 0 : s->n) + n_batch;
+	if (n_next > s->cfg->rules.max_rules) {
+		reply_error(rep, 409, "the rule set would hold %zu rules, more than rules.max_rules (%u)",
+			    n_next, s->cfg->rules.max_rules);
+		goto unlock;
+	}
+	next = malloc((n_next + 1) * sizeof(*next));
+	if (!next) {
+		reply_error(rep, 500, "out of memory");
+		goto unlock;
+	}
+	n_next = 0;
+	if (!replace) {
+		memcpy(next, s->rules, s->n * sizeof(*next));
+		n_next = s->n;
+	}
+	next_id = s->next_id;
+	/* client-chosen ids first, so the assigned ones go around them */
+	for (i = 0; i < n_batch; i++) {
+		if (!has_id[i])
+			continue;
+		if (!replace && find(s, batch[i].id) >= 0) {
+			reply_error(rep, 409, "rules[%zu]: id: rule %u already exists", i,
+				    batch[i].id);
+			goto unlock;
+		}
+		if (batch[i].id >= next_id)
+			next_id = batch[i].id + 1;
+	}
+	for (i = 0; i < n_batch; i++) {
+		if (has_id[i])
+			continue;
+		if (next_id > RULE_ID_MAX) {
+			reply_error(rep, 409, "rules[%zu]: id: no rule ids left", i);
+			goto unlock;
+		}
+		batch[i].id = next_id++;
+	}
+	for (i = 0; i < n_batch; i++)
+		next[n_next++] = batch[i];
+	qsort(next, n_next, sizeof(*next), cmp_id);
+	for (j = 1; j < n_next; j++) {
+		if (next[j].id == next[j - 1].id) {
+			reply_error(rep, 409, "rules: id %u appears twice", next[j].id);
+			goto unlock;
+		}
+	}
+	if (commit(s, next, n_next, next_id, rep))
+		goto unlock;
+	next = NULL; /* the store owns it */
+	res = json_object_new_object();
+	ids = json_object_new_array_ext((int)n_batch);
+	for (i = 0; ids && i < n_batch; i++)
+		json_object_array_add(ids, json_object_new_int64(batch[i].id));
+	if (res) {
+		json_object_object_add(res, "mode", json_object_new_string(replace ? "replace" : "add"));
+		json_object_object_add(res, "count", json_object_new_int64((int64_t)n_batch));
+		json_object_object_add(res, "total", json_object_new_int64((int64_t)s->n));
+		json_object_object_add(res, "ids", ids);
+	} else {
+		json_object_put(ids);
+	}
+	reply_json(rep, 200, res);
+unlock:
+	pthread_rwlock_unlock(&s->lock);
+out:
+	free(next);
+	free(batch);
+	free(has_id);
+	json_object_put(body);
+	json_tokener_free(tok);
+}
+
+void filters_handle(struct rule_store *s, const struct api_request *req, struct api_reply *rep)
+{
+	switch (req->route) {
+	case ROUTE_FILTERS:
+		if (req->method == M_POST)
+			create_rule(s, req, rep);
+		else
+			list_rules(s, req, rep);
+		break;
+	case ROUTE_FILTERS_BULK:
+		bulk(s, req, rep);
+		break;
+	case ROUTE_FILTER:
+		if (req->method == M_GET)
+			get_rule(s, req, rep);
+		else if (req->method == M_PUT)
+			change_rule(s, req, rep);
+		else
+			delete_rule(s, req, rep);
+		break;
+	case ROUTE_FILTER_ENABLE:
+	case ROUTE_FILTER_DISABLE:
+		change_rule(s, req, rep);
+		break;
+	default:
+		reply_error(rep, 404, "no such endpoint");
+		break;
+	}
+}
+
+void store_metrics(struct rule_store *s, FILE *out)
+{
+	size_t i, enabled = 0;
+
+	pthread_rwlock_rdlock(&s->lock);
+	for (i = 0; i < s->n; i++)
+		enabled += s->rules[i].enabled;
+	fprintf(out,
+		"# HELP guarder_rules Filter rules in the rule set.\n# TYPE guarder_rules gauge\n"
+		"guarder_rules{state=\"enabled\"} %zu\nguarder_rules{state=\"disabled\"} %zu\n",
+		enabled, s->n - enabled);
+	if (s->rs) {
+		fprintf(out,
+			"# HELP guarder_rule_set_generation Rule sets applied to the kernel.\n"
+			"# TYPE guarder_rule_set_generation counter\n"
+			"guarder_rule_set_generation %u\n",
+			rule_set_generation(s->rs));
+		fputs("# HELP guarder_rule_hits_total Packets each rule decided.\n"
+		      "# TYPE guarder_rule_hits_total counter\n",
+		      out);
+		for (i = 0; i < s->n; i++) {
+			struct rule_counters c;
+
+			if (rule_set_counters(s->rs, s->rules[i].id, &c))
+				continue;
+			fprintf(out, "guarder_rule_hits_total{id=\"%u\",action=\"%s\"} %llu\n",
+				s->rules[i].id, rule_action_name(s->rules[i].action),
+				(unsigned long long)c.packets);
+		}
+		fputs("# HELP guarder_rule_bytes_total IP bytes of the packets each rule decided.\n"
+		      "# TYPE guarder_rule_bytes_total counter\n",
+		      out);
+		for (i = 0; i < s->n; i++) {
+			struct rule_counters c;
+
+			if (rule_set_counters(s->rs, s->rules[i].id, &c))
+				continue;
+			fprintf(out, "guarder_rule_bytes_total{id=\"%u\",action=\"%s\"} %llu\n",
+				s->rules[i].id, rule_action_name(s->rules[i].action),
+				(unsigned long long)c.bytes);
+		}
+	}
+	pthread_rwlock_unlock(&s->lock);
+}

@@ -1,0 +1,801 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The read endpoints served from the maps the collector pinned:
+ * GET /api/connections (flows), GET /api/icmp (ICMP view), GET /api/stats
+ * (per-CPU counters), and the kernel part of /metrics.
+ *
+ * The maps are opened on first use and again after a failure, so the API
+ * may start before the collector; until the pins exist these endpoints
+ * answer 503. A table is read whole with batched lookups (one syscall per
+ * few thousand entries), filtered, sorted and cut to limit/offset; the
+ * full match count goes in X-Total-Count.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "api.h"
+#include "lib/log.h"
+#include "lib/record.h"
+#include "lib/stats.h"
+#include "lib/timeconv.h"
+
+#define BATCH 4096
+
+struct flow_maps {
+	pthread_mutex_t lock; /* opening */
+	const struct guarder_config *cfg;
+	int flows, icmp, stats, icmp_counts; /* -1 until open */
+	time_t last_try;
+};
+
+int flow_maps_init(const struct guarder_config *cfg, struct flow_maps **out)
+{
+	struct flow_maps *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	pthread_mutex_init(&m->lock, NULL);
+	m->cfg = cfg;
+	m->flows = m->icmp = m->stats = m->icmp_counts = -1;
+	*out = m;
+	return 0;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void flow_maps_free(struct flow_maps *m)
+{
+	if (!m)
+		return;
+	close_fd(&m->flows);
+	close_fd(&m->icmp);
+	close_fd(&m->stats);
+	close_fd(&m->icmp_counts);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+static int open_pin(const struct flow_maps *m, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", m->cfg->bpf.pin_path, name);
+	return bpf_obj_get(path);
+}
+
+/* Open the four maps once; true when they are usable. */
+static bool maps_ready(struct flow_maps *m)
+{
+	bool ok;
+
+	if (__atomic_load_n(&m->icmp_counts, __ATOMIC_ACQUIRE) >= 0)
+		return true;
+	pthread_mutex_lock(&m->lock);
+	if (m->icmp_counts < 0) {
+		int f = open_pin(m, GUARDER_MAP_FLOWS), i = open_pin(m, GUARDER_MAP_ICMP),
+		    s = open_pin(m, GUARDER_MAP_STATS), c = open_pin(m, GUARDER_MAP_ICMP_COUNTS);
+
+		if (f >= 0 && i >= 0 && s >= 0 && c >= 0) {
+			m->flows = f;
+			m->icmp = i;
+			m->stats = s;
+			__atomic_store_n(&m->icmp_counts, c, __ATOMIC_RELEASE);
+			log_info("maps: opened the pinned maps under %s", m->cfg->bpf.pin_path);
+		} else {
+			close_fd(&f);
+			close_fd(&i);
+			close_fd(&s);
+			close_fd(&c);
+		}
+	}
+	ok = m->icmp_counts >= 0;
+	pthread_mutex_unlock(&m->lock);
+	return ok;
+}
+
+static void reply_no_maps(struct flow_maps *m, struct api_reply *rep)
+{
+	reply_error(rep, 503,
+		    "the flow tracker is not loaded: no maps pinned under %s (start guarder-collector)",
+		    m->cfg->bpf.pin_path);
+}
+
+/*
+ * read_table - every entry of the hash @fd into malloc'd @keys/@vals.
+ * Batched lookups where the kernel has them, else key by key.
+ */
+static int read_table(int fd, size_t ksz, size_t vsz, void **keys, void **vals, size_t *n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	size_t cap = BATCH, got = 0;
+	char *k = malloc(cap * ksz), *v = malloc(cap * vsz);
+	__u64 in_batch[8], out_batch[8]; /* opaque; a bucket index for hashes */
+	bool first = true;
+	int err = 0;
+
+	if (!k || !v) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (;;) {
+		__u32 count;
+
+		if (got + BATCH > cap) {
+			char *nk = realloc(k, cap * 2 * ksz), *nv;
+
+			if (!nk) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			k = nk;
+			nv = realloc(v, cap * 2 * vsz);
+			if (!nv) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			v = nv;
+			cap *= 2;
+		}
+		count = BATCH;
+		err = bpf_map_lookup_batch(fd, first ? NULL : in_batch, out_batch, k + got * ksz,
+					   v + got * vsz, &count, &opts);
+		got += count;
+		if (err) {
+			err = -errno;
+			if (err == -ENOENT) {
+				err = 0;
+				break;
+			}
+			goto fail;
+		}
+		memcpy(in_batch, out_batch, sizeof(in_batch));
+		first = false;
+	}
+	*keys = k;
+	*vals = v;
+	*n = got;
+	return 0;
+fail:
+	free(k);
+	free(v);
+	return err;
+}
+
+/* ---- query: filters, sort, pagination ---- */
+
+enum sort_by { SORT_LAST_SEEN = 0, SORT_BYTES, SORT_PACKETS };
+
+struct list_query {
+	unsigned long limit, offset;
+	enum sort_by sort;
+	bool has_ip;
+	__u32 ip[4], mask[4]; /* a /n over the mapped 128-bit form */
+	bool has_port;
+	__u16 port;
+	int proto; /* -1: any */
+};
+
+/* "a.b.c.d", "x::y", optionally "/n": into the 128-bit mapped form and a mask. */
+static int parse_ip_filter(const char *s, struct list_query *q)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	unsigned char a[16] = { 0 }, m[16] = { 0 };
+	const char *slash;
+	unsigned long len;
+	char *end;
+	int bits, i;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash)
+		buf[slash - buf] = '\0';
+	if (inet_pton(AF_INET, buf, a + 12) == 1) {
+		a[10] = a[11] = 0xff;
+		bits = 32;
+	} else if (inet_pton(AF_INET6, buf, a) == 1) {
+		bits = 128;
+	} else {
+		return -EINVAL;
+	}
+	len = (unsigned long)bits;
+	if (slash) {
+		len = strtoul(slash + 1, &end, 10);
+		if (!slash[1] || *end || len > (unsigned long)bits)
+			return -EINVAL;
+	}
+	len += 128 - (unsigned long)bits;
+	for (i = 0; i < 16; i++) {
+		long left = (long)len - i * 8;
+
+		m[i] = left >= 8 ? 0xff : left <= 0 ? 0 : (unsigned char)(0xff << (8 - left));
+		a[i] &= m[i];
+	}
+	memcpy(q->ip, a, 16);
+	memcpy(q->mask, m, 16);
+	q->has_ip = true;
+	return 0;
+}
+
+static bool ip_match(const struct list_query *q, const __u32 addr[4])
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if ((addr[i] & q->mask[i]) != q->ip[i])
+			return false;
+	return true;
+}
+
+static int parse_proto(const char *s)
+{
+	static const struct {
+		const char *name;
+		int proto;
+	} names[] = { { "tcp", 6 }, { "udp", 17 }, { "icmp", 1 }, { "icmpv6", 58 },
+		      { "ipv6-icmp", 58 } };
+	unsigned long v;
+	char *end;
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcasecmp(s, names[i].name))
+			return names[i].proto;
+	v = strtoul(s, &end, 10);
+	if (!*s || *end || v > 255 || (s[0] == '0' && s[1]))
+		return -1;
+	return (int)v;
+}
+
+static int parse_query(struct flow_maps *m, const struct api_request *req, struct list_query *q,
+		       struct api_reply *rep)
+{
+	static const char *const known[] = { "limit", "offset", "sort", "ip", "port", "protocol",
+					     NULL };
+	const char *s;
+	unsigned long port;
+	int rc;
+
+	memset(q, 0, sizeof(*q));
+	q->limit = m->cfg->api.default_limit;
+	q->proto = -1;
+	if (query_check_known(req, known, rep) ||
+	    query_uint(req, "limit", 0, m->cfg->api.max_limit, &q->limit, rep) < 0 ||
+	    query_uint(req, "offset", 0, 1UL << 31, &q->offset, rep) < 0)
+		return -EINVAL;
+	s = query_str(req, "sort");
+	if (s) {
+		if (!strcmp(s, "bytes"))
+			q->sort = SORT_BYTES;
+		else if (!strcmp(s, "packets"))
+			q->sort = SORT_PACKETS;
+		else if (!strcmp(s, "last_seen"))
+			q->sort = SORT_LAST_SEEN;
+		else {
+			reply_error(rep, 400, "sort: must be bytes, packets or last_seen");
+			return -EINVAL;
+		}
+	}
+	s = query_str(req, "ip");
+	if (s && parse_ip_filter(s, q)) {
+		reply_error(rep, 400, "ip: must be an IPv4 or IPv6 address, optionally /prefix");
+		return -EINVAL;
+	}
+	rc = query_uint(req, "port", 1, 65535, &port, rep);
+	if (rc < 0)
+		return rc;
+	if (!rc) {
+		q->has_port = true;
+		q->port = (__u16)port;
+	}
+	s = query_str(req, "protocol");
+	if (s) {
+		q->proto = parse_proto(s);
+		if (q->proto < 0) {
+			reply_error(rep, 400,
+				    "protocol: must be tcp, udp, icmp, icmpv6 or a number 0..255");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* An entry that passed the filters, with what it sorts by. */
+struct hit {
+	__u64 sort_key;
+	size_t index;
+};
+
+static int hit_cmp(const void *a, const void *b)
+{
+	const struct hit *x = a, *y = b;
+
+	/* descending; ties in table order so pages do not overlap */
+	if (x->sort_key != y->sort_key)
+		return x->sort_key > y->sort_key ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* ---- formatting ---- */
+
+static void add_str(struct json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static void add_u64(struct json_object *o, const char *k, __u64 v)
+{
+	json_object_object_add(o, k, json_object_new_uint64(v));
+}
+
+static void add_time(struct json_object *o, const char *k, const struct clock_base *cb,
+		     __u64 mono)
+{
+	char t[RFC3339_NS_LEN];
+
+	if (mono && format_rfc3339_ns(clock_mono_to_wall_ns(cb, mono), t, sizeof(t)) > 0)
+		add_str(o, k, t);
+	else
+		json_object_object_add(o, k, NULL);
+}
+
+/* "2023-05-01T12:34:56Z": the reference's seconds precision, for info strings. */
+static void time_seconds(const struct clock_base *cb, __u64 mono, char *buf, size_t len)
+{
+	char t[RFC3339_NS_LEN];
+
+	if (!mono || format_rfc3339_ns(clock_mono_to_wall_ns(cb, mono), t, sizeof(t)) < 20) {
+		snprintf(buf, len, "never");
+		return;
+	}
+	snprintf(buf, len, "%.19sZ", t);
+}
+
+/* "1.2.3.4:80" or "[fd00::1]:80" */
+static void endpoint_str(const __u32 addr[4], __u16 port, bool with_port, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	record_addr_str(addr, a, sizeof(a));
+	if (!with_port)
+		snprintf(buf, len, "%s", a);
+	else if (strchr(a, ':'))
+		snprintf(buf, len, "[%s]:%u", a, port);
+	else
+		snprintf(buf, len, "%s:%u", a, port);
+}
+
+static const char *proto_upper(__u8 p)
+{
+	switch (p) {
+	case 6:
+		return "TCP";
+	case 17:
+		return "UDP";
+	case 1:
+		return "ICMP";
+	case 58:
+		return "ICMPv6";
+	default:
+		return NULL;
+	}
+}
+
+static struct json_object *dir_json(const struct flow_dir *d, bool tcp)
+{
+	struct json_object *o = json_object_new_object();
+	char flags[48];
+
+	if (!o)
+		return NULL;
+	add_u64(o, "packets", d->packets);
+	add_u64(o, "bytes", d->bytes);
+	if (tcp) {
+		record_tcp_flags_str(d->tcp_flags, flags, sizeof(flags));
+		add_u64(o, "tcp_flags", d->tcp_flags);
+		add_str(o, "tcp_flags_names", flags);
+		add_u64(o, "seq", d->seq_next);
+		add_u64(o, "ack", d->ack);
+		add_u64(o, "window", d->window);
+		add_u64(o, "retransmits", d->retransmits);
+		add_u64(o, "dup_acks", d->dup_acks);
+	}
+	return o;
+}
+
+static struct json_object *flow_json(const struct flow_key *k, const struct flow_value *v,
+				     const struct clock_base *cb)
+{
+	struct json_object *o = json_object_new_object();
+	unsigned int fwd = v->initiator ? 1 : 0;
+	const __u32 *src = fwd ? k->addr_hi : k->addr_lo, *dst = fwd ? k->addr_lo : k->addr_hi;
+	__u16 sport = fwd ? k->port_hi : k->port_lo, dport = fwd ? k->port_lo : k->port_hi;
+	const struct flow_dir *f = &v->dir[fwd], *r = &v->dir[!fwd];
+	bool tcp = k->proto == 6, ports = k->proto == 6 || k->proto == 17;
+	char s[64], d[64], key[160], info[256], seen[32], a[INET6_ADDRSTRLEN];
+	const char *pu = proto_upper(k->proto);
+
+	if (!o)
+		return NULL;
+	endpoint_str(src, sport, ports, s, sizeof(s));
+	endpoint_str(dst, dport, ports, d, sizeof(d));
+	if (pu)
+		snprintf(key, sizeof(key), "%s -> %s (%s)", s, d, pu);
+	else
+		snprintf(key, sizeof(key), "%s -> %s (%u)", s, d, k->proto);
+	time_seconds(cb, v->last_seen_ns, seen, sizeof(seen));
+	if (tcp)
+		snprintf(info, sizeof(info),
+			 "Packets: %llu, Bytes: %llu, TCP Flags: %u, Seq: %u, Ack: %u, Last Seen: %s",
+			 (unsigned long long)(f->packets + r->packets),
+			 (unsigned long long)(f->bytes + r->bytes), f->tcp_flags | r->tcp_flags,
+			 f->seq_next, f->ack, seen);
+	else
+		snprintf(info, sizeof(info),
+			 "Packets: %llu, Bytes: %llu, IP ID: %u, Last Seen: %s",
+			 (unsigned long long)(f->packets + r->packets),
+			 (unsigned long long)(f->bytes + r->bytes), v->ip_id, seen);
+	add_str(o, "key", key);
+	add_str(o, "info", info);
+	add_str(o, "src_ip", record_addr_str(src, a, sizeof(a)));
+	add_u64(o, "src_port", sport);
+	add_str(o, "dst_ip", record_addr_str(dst, a, sizeof(a)));
+	add_u64(o, "dst_port", dport);
+	add_str(o, "protocol", record_proto_name(k->proto));
+	add_u64(o, "packets", f->packets + r->packets);
+	add_u64(o, "bytes", f->bytes + r->bytes);
+	json_object_object_add(o, "fwd", dir_json(f, tcp));
+	json_object_object_add(o, "rev", dir_json(r, tcp));
+	if (tcp)
+		add_u64(o, "tcp_flags", f->tcp_flags | r->tcp_flags);
+	add_u64(o, "ip_id", v->ip_id);
+	add_time(o, "first_seen", cb, v->first_seen_ns);
+	add_time(o, "last_seen", cb, v->last_seen_ns);
+	add_str(o, "verdict", v->verdict == GUARDER_VERDICT_DROP ? "drop" : "pass");
+	return o;
+}
+
+static struct json_object *icmp_json(const struct icmp_key *k, const struct icmp_value *v,
+				     const struct clock_base *cb)
+{
+	struct json_object *o = json_object_new_object(), *in;
+	char s[64], d[64], key[200], info[320], seen[32], a[INET6_ADDRSTRLEN], inner[160] = "";
+	const char *pu = k->family == 6 ? "ICMPv6" : "ICMP";
+
+	if (!o)
+		return NULL;
+	endpoint_str(k->src, 0, false, s, sizeof(s));
+	endpoint_str(k->dst, 0, false, d, sizeof(d));
+	snprintf(key, sizeof(key), "%s -> %s (%s type %u code %u)", s, d, pu, k->type, k->code);
+	time_seconds(cb, v->last_seen_ns, seen, sizeof(seen));
+	if (v->inner.valid) {
+		char is[64], id[64];
+		bool p = v->inner.proto == 6 || v->inner.proto == 17;
+
+		endpoint_str(v->inner.src, v->inner.sport, p, is, sizeof(is));
+		endpoint_str(v->inner.dst, v->inner.dport, p, id, sizeof(id));
+		snprintf(inner, sizeof(inner), ", Inner: %s -> %s (%s)", is, id,
+			 record_proto_name(v->inner.proto));
+	}
+	snprintf(info, sizeof(info), "Packets: %llu, Bytes: %llu, Type: %u, Code: %u%s, Last Seen: %s",
+		 (unsigned long long)v->packets, (unsigned long long)v->bytes, k->type, k->code,
+		 inner, seen);
+	add_str(o, "key", key);
+	add_str(o, "info", info);
+	add_str(o, "src_ip", record_addr_str(k->src, a, sizeof(a)));
+	add_str(o, "dst_ip", record_addr_str(k->dst, a, sizeof(a)));
+	add_str(o, "protocol", k->family == 6 ? "icmpv6" : "icmp");
+	add_u64(o, "icmp_type", k->type);
+	add_u64(o, "icmp_code", k->code);
+	add_u64(o, "packets", v->packets);
+	add_u64(o, "bytes", v->bytes);
+	add_time(o, "first_seen", cb, v->first_seen_ns);
+	add_time(o, "last_seen", cb, v->last_seen_ns);
+	if (k->type == 0 || k->type == 8 || k->type == 128 || k->type == 129) {
+		add_u64(o, "echo_id", v->echo_id);
+		add_u64(o, "echo_seq", v->echo_seq);
+	}
+	if (v->inner.valid) {
+		in = json_object_new_object();
+		if (in) {
+			add_str(in, "src_ip", record_addr_str(v->inner.src, a, sizeof(a)));
+			add_str(in, "dst_ip", record_addr_str(v->inner.dst, a, sizeof(a)));
+			add_str(in, "protocol", record_proto_name(v->inner.proto));
+			add_u64(in, "src_port", v->inner.sport);
+			add_u64(in, "dst_port", v->inner.dport);
+		}
+		json_object_object_add(o, "inner", in);
+	} else {
+		json_object_object_add(o, "inner", NULL);
+	}
+	return o;
+}
+
+/* ---- endpoints ---- */
+
+static void list_flows(struct flow_maps *m, const struct api_request *req, struct api_reply *rep,
+		       bool icmp)
+{
+	struct list_query q;
+	void *keys = NULL, *vals = NULL;
+	struct hit *hits = NULL;
+	struct json_object *arr = NULL;
+	struct clock_base cb = { 0 };
+	size_t n = 0, nh = 0, i;
+	int err;
+
+	if (parse_query(m, req, &q, rep))
+		return;
+	if (!maps_ready(m)) {
+		reply_no_maps(m, rep);
+		return;
+	}
+	err = icmp ? read_table(m->icmp, sizeof(struct icmp_key), sizeof(struct icmp_value), &keys,
+				&vals, &n)
+		   : read_table(m->flows, sizeof(struct flow_key), sizeof(struct flow_value), &keys,
+				&vals, &n);
+	if (err) {
+		reply_error(rep, 500, "cannot read the %s table: %s", icmp ? "ICMP" : "flow",
+			    strerror(-err));
+		return;
+	}
+	hits = malloc((n + 1) * sizeof(*hits));
+	if (!hits)
+		goto nomem;
+	for (i = 0; i < n; i++) {
+		__u64 pk, by, last;
+
+		if (icmp) {
+			const struct icmp_key *k = (const struct icmp_key *)keys + i;
+			const struct icmp_value *v = (const struct icmp_value *)vals + i;
+
+			if (q.has_ip && !ip_match(&q, k->src) && !ip_match(&q, k->dst))
+				continue;
+			if (q.proto >= 0 && q.proto != (k->family == 6 ? 58 : 1))
+				continue;
+			if (q.has_port && !(v->inner.valid && (v->inner.sport == q.port ||
+							       v->inner.dport == q.port)))
+				continue;
+			pk = v->packets;
+			by = v->bytes;
+			last = v->last_seen_ns;
+		} else {
+			const struct flow_key *k = (const struct flow_key *)keys + i;
+			const struct flow_value *v = (const struct flow_value *)vals + i;
+
+			if (q.has_ip && !ip_match(&q, k->addr_lo) && !ip_match(&q, k->addr_hi))
+				continue;
+			if (q.proto >= 0 && q.proto != k->proto)
+				continue;
+			if (q.has_port && k->port_lo != q.port && k->port_hi != q.port)
+				continue;
+			pk = v->dir[0].packets + v->dir[1].packets;
+			by = v->dir[0].bytes + v->dir[1].bytes;
+			last = v->last_seen_ns;
+		}
+		hits[nh].index = i;
+		hits[nh].sort_key = q.sort == SORT_BYTES ? by : q.sort == SORT_PACKETS ? pk : last;
+		nh++;
+	}
+	qsort(hits, nh, sizeof(*hits), hit_cmp);
+	clock_base_sample(&cb);
+	arr = json_object_new_array();
+	if (!arr)
+		goto nomem;
+	for (i = q.offset; i < nh && i - q.offset < q.limit; i++) {
+		size_t x = hits[i].index;
+		struct json_object *o =
+			icmp ? icmp_json((const struct icmp_key *)keys + x,
+					 (const struct icmp_value *)vals + x, &cb)
+			     : flow_json((const struct flow_key *)keys + x,
+					 (const struct flow_value *)vals + x, &cb);
+
+		if (!o || json_object_array_add(arr, o)) {
+			json_object_put(o);
+			goto nomem;
+		}
+	}
+	rep->total = (long long)nh;
+	reply_json(rep, 200, arr);
+	arr = NULL;
+	goto out;
+nomem:
+	reply_error(rep, 500, "out of memory");
+out:
+	json_object_put(arr);
+	free(hits);
+	free(keys);
+	free(vals);
+}
+
+/* ICMP type/code counters: one per-CPU hash, small (at most 4096 keys). */
+static struct json_object *icmp_counts_json(struct flow_maps *m)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	struct icmp_count_key key, next;
+	struct json_object *arr = json_object_new_array();
+	__u64 *vals;
+	bool first = true;
+
+	if (!arr || ncpu <= 0)
+		return arr;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return arr;
+	while (!bpf_map_get_next_key(m->icmp_counts, first ? NULL : &key, &next)) {
+		__u64 sum = 0;
+		struct json_object *o;
+
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(m->icmp_counts, &key, vals))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			sum += vals[c];
+		o = json_object_new_object();
+		if (!o)
+			break;
+		add_str(o, "protocol", key.family == 6 ? "icmpv6" : "icmp");
+		add_u64(o, "type", key.type);
+		add_u64(o, "code", key.code);
+		add_u64(o, "count", sum);
+		json_object_array_add(arr, o);
+	}
+	free(vals);
+	return arr;
+}
+
+static void get_stats(struct flow_maps *m, const struct api_request *req, struct api_reply *rep)
+{
+	struct json_object *o, *pk, *by, *mal, *tcp;
+	struct global_stats st;
+	__u64 tp = 0, tb = 0;
+	int i, err;
+
+	if (query_check_known(req, (const char *const[]){ NULL }, rep))
+		return;
+	if (!maps_ready(m)) {
+		reply_no_maps(m, rep);
+		return;
+	}
+	err = stats_read(m->stats, &st);
+	if (err) {
+		reply_error(rep, 500, "cannot read the counters: %s", strerror(-err));
+		return;
+	}
+	o = json_object_new_object();
+	pk = json_object_new_object();
+	by = json_object_new_object();
+	mal = json_object_new_object();
+	tcp = json_object_new_object();
+	if (!o || !pk || !by || !mal || !tcp) {
+		json_object_put(o);
+		json_object_put(pk);
+		json_object_put(by);
+		json_object_put(mal);
+		json_object_put(tcp);
+		reply_error(rep, 500, "out of memory");
+		return;
+	}
+	for (i = 0; i < GUARDER_P_MAX; i++) {
+		add_u64(pk, stats_proto_name((enum guarder_proto_class)i), st.packets[i]);
+		add_u64(by, stats_proto_name((enum guarder_proto_class)i), st.bytes[i]);
+		tp += st.packets[i];
+		tb += st.bytes[i];
+	}
+	for (i = 0; i < GUARDER_M_MAX; i++)
+		add_u64(mal, stats_malformed_name((enum guarder_malformed)i), st.malformed[i]);
+	add_u64(tcp, "retransmits", st.tcp_retransmits);
+	add_u64(tcp, "out_of_order", st.tcp_out_of_order);
+	add_u64(tcp, "dup_acks", st.tcp_dup_acks);
+	add_u64(tcp, "zero_windows", st.tcp_zero_windows);
+	add_u64(o, "total_packets", tp);
+	add_u64(o, "total_bytes", tb);
+	json_object_object_add(o, "packets", pk);
+	json_object_object_add(o, "bytes", by);
+	add_u64(o, "dropped", st.dropped);
+	add_u64(o, "fragments", st.fragments);
+	add_u64(o, "flows_created", st.flows_created);
+	add_u64(o, "flow_insert_fail", st.flow_insert_fail);
+	add_u64(o, "icmp_insert_fail", st.icmp_insert_fail);
+	add_u64(o, "icmp_count_fail", st.icmp_count_fail);
+	add_u64(o, "events", st.events);
+	add_u64(o, "ringbuf_fail", st.ringbuf_fail);
+	json_object_object_add(o, "tcp", tcp);
+	json_object_object_add(o, "malformed", mal);
+	json_object_object_add(o, "icmp_counts", icmp_counts_json(m));
+	reply_json(rep, 200, o);
+}
+
+void flows_handle(struct flow_maps *m, const struct api_request *req, struct api_reply *rep)
+{
+	if (req->route == ROUTE_STATS)
+		get_stats(m, req, rep);
+	else
+		list_flows(m, req, rep, req->route == ROUTE_ICMP);
+}
+
+/* Entries of a hash map, counted with batched key reads. */
+static long count_entries(int fd, size_t ksz, size_t vsz)
+{
+	void *k = NULL, *v = NULL;
+	size_t n = 0;
+
+	if (read_table(fd, ksz, vsz, &k, &v, &n))
+		return -1;
+	free(k);
+	free(v);
+	return (long)n;
+}
+
+void flows_metrics(struct flow_maps *m, FILE *out)
+{
+	struct global_stats st;
+	long flows, icmp;
+	int i;
+
+	fprintf(out,
+		"# HELP guarder_kernel_up Whether the pinned maps of the flow tracker are open.\n"
+		"# TYPE guarder_kernel_up gauge\nguarder_kernel_up %d\n",
+		maps_ready(m));
+	if (m->icmp_counts < 0 || stats_read(m->stats, &st))
+		return;
+	fputs("# HELP guarder_packets_total Packets seen by the kernel program, by protocol.\n"
+	      "# TYPE guarder_packets_total counter\n",
+	      out);
+	for (i = 0; i < GUARDER_P_MAX; i++)
+		fprintf(out, "guarder_packets_total{proto=\"%s\"} %llu\n",
+			stats_proto_name((enum guarder_proto_class)i),
+			(unsigned long long)st.packets[i]);
+	fputs("# HELP guarder_bytes_total IP bytes seen by the kernel program, by protocol.\n"
+	      "# TYPE guarder_bytes_total counter\n",
+	      out);
+	for (i = 0; i < GUARDER_P_MAX; i++)
+		fprintf(out, "guarder_bytes_total{proto=\"%s\"} %llu\n",
+			stats_proto_name((enum guarder_proto_class)i),
+			(unsigned long long)st.bytes[i]);
+	fputs("# HELP guarder_malformed_total Malformed packets (passed, not tracked), by reason.\n"
+	      "# TYPE guarder_malformed_total counter\n",
+	      out);
+	for (i = 0; i < GUARDER_M_MAX; i++)
+		fprintf(out, "guarder_malformed_total{reason=\"%s\"} %llu\n",
+			stats_malformed_name((enum guarder_malformed)i),
+			(unsigned long long)st.malformed[i]);
+	fprintf(out,
+		"# HELP guarder_dropped_total Packets dropped by filter rules.\n"
+		"# TYPE guarder_dropped_total counter\nguarder_dropped_total %llu\n"
+		"# HELP guarder_ringbuf_fail_total Ring buffer reservations that failed (lost events).\n"
+		"# TYPE guarder_ringbuf_fail_total counter\nguarder_ringbuf_fail_total %llu\n"
+		"# HELP guarder_events_total Events sent to the collector.\n"
+		"# TYPE guarder_events_total counter\nguarder_events_total %llu\n"
+		"# HELP guarder_flows_created_total Flows inserted in the kernel table.\n"
+		"# TYPE guarder_flows_created_total counter\nguarder_flows_created_total %llu\n"
+		"# HELP guarder_flow_insert_fail_total Flow inserts that failed.\n"
+		"# TYPE guarder_flow_insert_fail_total counter\nguarder_flow_insert_fail_total %llu\n",
+		(unsigned long long)st.dropped, (unsigned long long)st.ringbuf_fail,
+		(unsigned long long)st.events, (unsigned long long)st.flows_created,
+		(unsigned long long)st.flow_insert_fail);
+	flows = count_entries(m->flows, sizeof(struct flow_key), sizeof(struct flow_value));
+	icmp = count_entries(m->icmp, sizeof(struct icmp_key), sizeof(struct icmp_value));
+	fputs("# HELP guarder_flows Entries in the kernel tables now.\n# TYPE guarder_flows gauge\n",
+	      out);
+	if (flows >= 0)
+		fprintf(out, "guarder_flows{table=\"flows\"} %ld\n", flows);
+	if (icmp >= 0)
+		fprintf(out, "guarder_flows{table=\"icmp\"} %ld\n", icmp);
+}

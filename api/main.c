@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * guarder-api: the REST API of Guarder. Serves the flows, ICMP view and
+ * counters from the maps the collector pinned, and owns the filter rule
+ * set (rules file + kernel rule maps). See docs/api.md.
+ *
+ * Safe by default: binds 127.0.0.1:8080; refuses to bind anything but a
+ * loopback address without api.token. Exit status 0 after SIGINT/SIGTERM,
+ * 1 on any start-up error.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "api.h"
+#include "http.h"
+#include "lib/log.h"
+
+#ifndef GUARDER_VERSION
+#error "GUARDER_VERSION comes from meson.build (project version)"
+#endif
+
+struct options {
+	const char *config_path;
+	const char *api;
+	bool check_config;
+	bool verbose;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: guarder-api [options]\n"
+		"\n"
+		"Serve the Guarder REST API: flows and counters from the maps pinned by\n"
+		"guarder-collector, and the filter rules (docs/api.md).\n"
+		"\n"
+		"Options (one or two leading dashes; -name value or -name=value):\n"
+		"  -c, -config FILE   read FILE instead of %s\n"
+		"  -api ADDR          listen address, host:port, [ipv6]:port or :port (api.listen)\n"
+		"  -check-config      validate the config and flags, print the effective\n"
+		"                     config (secrets redacted) and exit\n"
+		"  -v, -verbose       debug logging\n"
+		"  -version           print the version and exit\n"
+		"  -h, -help          this text\n"
+		"\n"
+		"Binding an address other than loopback needs api.token.\n",
+		GUARDER_CONFIG_DEFAULT_PATH);
+}
+
+/* Same flag syntax as guarder-collector: -name, --name, -name value, -name=value. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i], *name, *value = NULL, *eq;
+		const char **dst = NULL;
+		char flag[32];
+		size_t len;
+
+		if (arg[0] != '-' || arg[1] == '\0')
+			goto unknown;
+		name = arg + (arg[1] == '-' ? 2 : 1);
+		eq = strchr(name, '=');
+		len = eq ? (size_t)(eq - name) : strlen(name);
+		if (len >= sizeof(flag))
+			goto unknown;
+		memcpy(flag, name, len);
+		flag[len] = '\0';
+		if (eq)
+			value = eq + 1;
+		if (!strcmp(flag, "h") || !strcmp(flag, "help")) {
+			usage(stdout);
+			return 1;
+		} else if (!strcmp(flag, "version")) {
+			printf("guarder-api %s (libmicrohttpd %s)\n", GUARDER_VERSION,
+			       MHD_get_version());
+			return 1;
+		} else if (!strcmp(flag, "check-config")) {
+			o->check_config = true;
+		} else if (!strcmp(flag, "v") || !strcmp(flag, "verbose")) {
+			o->verbose = true;
+		} else if (!strcmp(flag, "c") || !strcmp(flag, "config")) {
+			dst = &o->config_path;
+		} else if (!strcmp(flag, "api")) {
+			dst = &o->api;
+		} else {
+			goto unknown;
+		}
+		if (!dst) {
+			if (value) {
+				fprintf(stderr, "guarder-api: option '-%s' takes no value\n", flag);
+				return -EINVAL;
+			}
+			continue;
+		}
+		if (!value) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "guarder-api: option '-%s' needs a value\n", flag);
+				return -EINVAL;
+			}
+			value = argv[++i];
+		}
+		*dst = value;
+	}
+	return 0;
+unknown:
+	fprintf(stderr, "guarder-api: unknown option or argument '%s' (see --help)\n", argv[i]);
+	return -EINVAL;
+}
+
+static int load_config(struct guarder_config *cfg, const struct options *o)
+{
+	int err = config_init(cfg);
+
+	if (err)
+		return err;
+	if (o->config_path)
+		err = config_load(cfg, o->config_path);
+	else if (access(GUARDER_CONFIG_DEFAULT_PATH, F_OK) == 0)
+		err = config_load(cfg, GUARDER_CONFIG_DEFAULT_PATH);
+	if (!err && o->api)
+		err = config_set(cfg, "api.listen", o->api, "-api");
+	if (!err && cfg->api.default_limit > cfg->api.max_limit) {
+		log_error("%s: api.default_limit (%u) is above api.max_limit (%u)", cfg->source,
+			  cfg->api.default_limit, cfg->api.max_limit);
+		err = -EINVAL;
+	}
+	return err;
+}
+
+/*
+ * resolve_listen - api.listen ("host:port", "[v6]:port", ":port") as a
+ * socket address; *@loopback when every address it binds is loopback.
+ */
+static int resolve_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen,
+			  unsigned int *port, bool *loopback)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res;
+	char host[300];
+	const char *colon = strrchr(listen, ':');
+	size_t n;
+	int rc;
+
+	if (!colon)
+		return -EINVAL;
+	n = (size_t)(colon - listen);
+	if (n >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, listen, n);
+	host[n] = '\0';
+	if (host[0] == '[' && n >= 2 && host[n - 1] == ']') {
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = '\0';
+	}
+	*port = (unsigned int)strtoul(colon + 1, NULL, 10);
+	if (!host[0]) {
+		/* ":port": every address, IPv6 and IPv4 on one dual-stack socket */
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		memset(ss, 0, sizeof(*ss));
+		a->sin6_family = AF_INET6;
+		a->sin6_addr = in6addr_any;
+		a->sin6_port = htons((uint16_t)*port);
+		*sslen = sizeof(*a);
+		*loopback = false;
+		return 0;
+	}
+	rc = getaddrinfo(host, colon + 1, &hints, &res);
+	if (rc) {
+		log_error("api.listen %s: cannot resolve %s: %s", listen, host, gai_strerror(rc));
+		return -EINVAL;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	if (ss->ss_family == AF_INET)
+		*loopback = (ntohl(((struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	else
+		*loopback = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)ss)->sin6_addr);
+	return 0;
+}
+
+static int open_listener(const struct sockaddr_storage *ss, socklen_t len, const char *where)
+{
+	int fd, one = 1, zero = 0, err;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, (const struct sockaddr *)ss, len) || listen(fd, 1024)) {
+		err = -errno;
+		log_error("cannot listen on %s: %s", where, strerror(-err));
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct guarder_config cfg;
+	struct sockaddr_storage ss;
+	struct rule_store *store = NULL;
+	struct flow_maps *maps = NULL;
+	struct http_server *srv = NULL;
+	unsigned int port = 0;
+	bool loopback = false;
+	socklen_t sslen = 0;
+	sigset_t set;
+	int rc, fd, sig;
+
+	log_init("guarder-api", LOG_LVL_INFO);
+	rc = parse_args(argc, argv, &o);
+	if (rc)
+		return rc > 0 ? 0 : 1;
+	if (o.verbose)
+		log_set_level(LOG_LVL_DEBUG);
+	log_route_libbpf();
+	if (load_config(&cfg, &o))
+		return 1;
+	if (resolve_listen(cfg.api.listen, &ss, &sslen, &port, &loopback)) {
+		config_free(&cfg);
+		return 1;
+	}
+	if (!loopback && !cfg.api.token) {
+		log_error("refusing to listen on %s without api.token: every client on the "
+			  "network could change the filter rules; set api.token (e.g. "
+			  "token: ${GUARDER_API_TOKEN}) or listen on 127.0.0.1",
+			  cfg.api.listen);
+		config_free(&cfg);
+		return 1;
+	}
+	if (o.check_config) {
+		config_dump(&cfg, stdout);
+		config_free(&cfg);
+		return 0;
+	}
+
+	/* Signals are taken with sigwait below; the HTTP threads inherit the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = 1;
+	if (store_open(&cfg, &store) || flow_maps_init(&cfg, &maps))
+		goto out;
+	fd = open_listener(&ss, sslen, cfg.api.listen);
+	if (fd < 0)
+		goto out;
+	if (http_start(&cfg, fd, port, loopback, store, maps, &srv)) {
+		close(fd);
+		goto out;
+	}
+	log_info("listening on http://%s (%s%s); Ctrl-C or SIGTERM stops", cfg.api.listen,
+		 cfg.api.token ? "bearer token required" : "no token",
+		 loopback ? ", loopback: Host header checked" : "");
+	if (sigwait(&set, &sig) == 0)
+		log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	rc = 0;
+out:
+	http_stop(srv);
+	flow_maps_free(maps);
+	store_close(store);
+	config_free(&cfg);
+	return rc;
+}
