@@ -8,10 +8,12 @@ packages=(
 	# build
 	meson ninja-build pkg-config gcc clang llvm bpftool
 	libbpf-dev libxdp-dev libelf-dev zlib1g-dev
-	libyaml-dev libjson-c-dev
+	libyaml-dev libjson-c-dev libmicrohttpd-dev
 	# tests: sanitizers, traffic, clients
 	iproute2 iputils-ping netcat-openbsd curl jq
 	python3 python3-jsonschema python3-yaml xdp-tools
+	# benchmarks
+	wrk
 )
 
 if [ "$(id -u)" -ne 0 ]; then
