@@ -76,6 +76,12 @@ start_api() {
 	wait_for 10 api_ready || fail "guarder-api did not start: $*"
 }
 
+stop_api() {
+	kill -TERM "$A_PID"
+	wait "$A_PID"
+	expect_eq "guarder-api exit status after SIGTERM" "$?" 0
+}
+
 api_ready() {
 	kill -0 "$A_PID" 2>/dev/null || fail "guarder-api exited during start-up"
 	grep -q "listening on" "$A_ERR"
@@ -206,6 +212,7 @@ test_drop() {
 	expect_req "delete it" 200 DELETE "/api/filters/$id"
 	ping_ok || fail "ping dropped after delete"
 	expect_req "deleted rule is gone" 404 GET "/api/filters/$id"
+	stop_api
 }
 
 # kill -9 of both processes loses nothing: after a restart the rules are
@@ -523,11 +530,6 @@ test_security() {
 	stop_api
 }
 
-stop_api() {
-	kill -TERM "$A_PID"
-	wait "$A_PID"
-	expect_eq "guarder-api exit status after SIGTERM" "$?" 0
-}
 
 # REST conventions: codes, Allow, [], X-Total-Count, pagination, sorting.
 test_rest() {
@@ -624,6 +626,7 @@ for _ in range(int(sys.argv[2])):
 	grep -q '^guarder_ringbuf_fail_total ' "$TMP/body" || fail "no ring buffer losses in /metrics"
 	grep -q '^guarder_malformed_total{reason=' "$TMP/body" || fail "no malformed counters in /metrics"
 	grep -q '^guarder_flows{table="flows"} [1-9]' "$TMP/body" || fail "no flow count in /metrics"
+	stop_api
 }
 
 # Bulk: all or nothing.
@@ -655,6 +658,7 @@ test_bulk() {
 	expect_req "list after replace" 200 GET /api/filters
 	expect_eq "one rule left" "$(body length)" 1
 	jq -e '.rules | length == 1' "$RULES" >/dev/null || fail "the rules file was not replaced"
+	stop_api
 }
 
 # The OpenAPI document describes the real responses.
@@ -665,6 +669,7 @@ test_openapi() {
 	start_api -c "$TMP/openapi.yaml"
 	ip netns exec "$P_NS" ping -c 1 -q "$P_ROOT4" >/dev/null || fail "ping failed"
 	python3 "$HERE/openapi_check.py" "$BASE" || fail "responses do not match the OpenAPI document"
+	stop_api
 }
 
 preflight
