@@ -205,10 +205,13 @@ test_drop() {
 	tcp_ok "$port" || fail "TCP still dropped after disable"
 	udp_ok "$port" || fail "UDP still dropped after disable"
 	log "ok: ping, TCP and UDP pass again"
-	expect_eq "counter still after disable" "$(rule_packets "$id")" "$before"
+	# A disabled rule leaves the kernel set, and its counters with it.
+	expect_eq "counters of a disabled rule" "$(rule_packets "$id")" 0
 
 	expect_req "enable it again" 200 POST "/api/filters/$id/enable"
+	expect_eq "counters start again from 0" "$(rule_packets "$id")" 0
 	ping_ok && fail "ping passes the re-enabled rule"
+	expect_eq "the re-enabled rule counts" "$(rule_packets "$id")" 1
 	expect_req "delete it" 200 DELETE "/api/filters/$id"
 	ping_ok || fail "ping dropped after delete"
 	expect_req "deleted rule is gone" 404 GET "/api/filters/$id"
