@@ -132,7 +132,7 @@ static int kernel_open(struct rule_store *s)
 	err = rule_set_open(s->cfg->bpf.pin_path, &rs);
 	if (!err) {
 		__atomic_store_n(&s->rs, rs, __ATOMIC_RELEASE);
-		log_info("rules: opened the rule maps under %s", s->cfg->bpf.pin_path);
+		log_debug("rules: opened the rule maps under %s", s->cfg->bpf.pin_path);
 	}
 	return err;
 }
@@ -160,6 +160,16 @@ static int kernel_apply(struct rule_store *s, const struct rule *rules, size_t n
 	int err;
 
 	msg[0] = '\0';
+	/*
+	 * Open the pins afresh for every change: if the collector was started
+	 * again on a new set of maps, a handle kept from before would update
+	 * maps no program reads any more. (The rule set keeps no state of its
+	 * own between applies: it reads it back from the maps.)
+	 */
+	if (s->rs) {
+		rule_set_close(s->rs);
+		__atomic_store_n(&s->rs, NULL, __ATOMIC_RELEASE);
+	}
 	err = kernel_open(s);
 	if (err == -ENOENT)
 		return 0; /* the collector applies the file when it loads */
