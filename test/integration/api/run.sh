@@ -4,7 +4,7 @@
 # program, real traffic and real clients (curl):
 #
 #   run.sh COLLECTOR API CASE...   (CASE: drop, restart, readme, security,
-#                                   rest, bulk, openapi; or "all")
+#                                   rest, bulk, protected, openapi; or "all")
 #
 # The topology helpers (network namespace + veth pair, config, collector
 # start/stop, cleanup on exit) are the collector tests' own: this file
@@ -19,7 +19,7 @@ COLLECTOR=${1:?usage: run.sh COLLECTOR API CASE...}
 API=$(realpath "${2:?usage: run.sh COLLECTOR API CASE...}")
 shift 2
 CASES=("$@")
-ALL_API_CASES=(drop restart readme security rest bulk openapi)
+ALL_API_CASES=(drop restart readme security rest bulk protected openapi)
 
 # Everything of ../run.sh up to its main part (preflight + case loop).
 set -- "$COLLECTOR"
@@ -661,6 +661,39 @@ test_bulk() {
 	expect_req "list after replace" 200 GET /api/filters
 	expect_eq "one rule left" "$(body length)" 1
 	jq -e '.rules | length == 1' "$RULES" >/dev/null || fail "the rules file was not replaced"
+	stop_api
+}
+
+# Protected traffic: rules aimed at it are refused, and even a forced
+# drop-everything rule leaves it alone in the kernel.
+test_protected() {
+	local port=$((20000 + RANDOM % 20000))
+
+	new_pair
+	api_config "$TMP/prot.yaml"
+	sed -i "s|^rules:|rules:\n  protected_networks: [\"$P_ROOT4\"]\n  protected_ports: [22, $port]|" "$TMP/prot.yaml"
+	start_collector -c "$TMP/prot.yaml" -iface "$P_VETH"
+	start_api -c "$TMP/prot.yaml"
+	expect_req "drop to a protected port" 400 POST /api/filters \
+		'{"rule_type":"tcp","dst_port":22,"action":"drop","enabled":true}'
+	body .error | grep -q '^dst_port: .*protected' || fail "error: $(body .error)"
+	expect_req "drop a range with a protected port" 400 POST /api/filters \
+		'{"rule_type":"tcp","dst_port":"20-30","action":"drop","enabled":true}'
+	expect_req "drop to a protected address" 400 POST /api/filters \
+		"{\"rule_type\":\"basic\",\"dst_ip\":\"$P_ROOT4\",\"action\":\"drop\",\"enabled\":true}"
+	body .error | grep -q '^dst_ip: .*protected' || fail "error: $(body .error)"
+	expect_req "allow to a protected port" 201 POST /api/filters \
+		'{"rule_type":"tcp","dst_port":22,"action":"allow","enabled":true}'
+	expect_req "drop to another port" 201 POST /api/filters \
+		'{"rule_type":"tcp","dst_port":23,"action":"drop","enabled":true}'
+	expect_req "a forced drop of everything" 201 POST '/api/filters?force=true' \
+		'{"rule_type":"basic","action":"drop","enabled":true}'
+	ping_ok || fail "the protected address is dropped"
+	tcp_ok "$port" || fail "the protected address and port are dropped"
+	log "ok: protected traffic passes a forced drop-everything rule"
+	ip netns exec "$P_NS" ping -6 -c 1 -W 1 -q "$P_ROOT6" >/dev/null 2>&1 &&
+		fail "the drop-everything rule does not drop unprotected traffic (IPv6)"
+	log "ok: unprotected traffic (IPv6) is dropped"
 	stop_api
 }
 
