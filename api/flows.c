@@ -6,9 +6,10 @@
  *
  * The maps are opened on first use and again after a failure, so the API
  * may start before the collector; until the pins exist these endpoints
- * answer 503. A table is read whole with batched lookups (one syscall per
- * few thousand entries), filtered, sorted and cut to limit/offset; the
- * full match count goes in X-Total-Count.
+ * answer 503. A table is walked with batched lookups (one syscall per
+ * few thousand entries); the entries that pass the filters go through a
+ * heap that keeps only the best offset+limit of them, so memory follows
+ * the page, not the table. The full match count goes in X-Total-Count.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -114,62 +115,47 @@ static void reply_no_maps(struct flow_maps *m, struct api_reply *rep)
 		    m->cfg->bpf.pin_path);
 }
 
+/* Called with each batch of entries read from a table. */
+typedef int (*batch_fn)(const void *keys, const void *vals, size_t n, void *ctx);
+
 /*
- * read_table - every entry of the hash @fd into malloc'd @keys/@vals.
- * Batched lookups where the kernel has them, else key by key.
+ * table_each - every entry of the hash @fd, handed to @fn a batch at a
+ * time (one syscall per BATCH entries), so a million-entry table never
+ * sits in memory whole. Returns 0, @fn's error, or a negative errno.
  */
-static int read_table(int fd, size_t ksz, size_t vsz, void **keys, void **vals, size_t *n)
+static int table_each(int fd, size_t ksz, size_t vsz, batch_fn fn, void *ctx)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	size_t cap = BATCH, got = 0;
-	char *k = malloc(cap * ksz), *v = malloc(cap * vsz);
+	char *k = malloc(BATCH * ksz), *v = malloc(BATCH * vsz);
 	__u64 in_batch[8], out_batch[8]; /* opaque; a bucket index for hashes */
-	bool first = true;
+	bool first = true, last = false;
 	int err = 0;
 
 	if (!k || !v) {
 		err = -ENOMEM;
-		goto fail;
+		goto out;
 	}
-	for (;;) {
-		__u32 count;
+	while (!last) {
+		__u32 count = BATCH;
 
-		if (got + BATCH > cap) {
-			char *nk = realloc(k, cap * 2 * ksz), *nv;
-
-			if (!nk) {
-				err = -ENOMEM;
-				goto fail;
-			}
-			k = nk;
-			nv = realloc(v, cap * 2 * vsz);
-			if (!nv) {
-				err = -ENOMEM;
-				goto fail;
-			}
-			v = nv;
-			cap *= 2;
-		}
-		count = BATCH;
-		err = bpf_map_lookup_batch(fd, first ? NULL : in_batch, out_batch, k + got * ksz,
-					   v + got * vsz, &count, &opts);
-		got += count;
+		err = bpf_map_lookup_batch(fd, first ? NULL : in_batch, out_batch, k, v, &count,
+					   &opts);
 		if (err) {
 			err = -errno;
-			if (err == -ENOENT) {
-				err = 0;
-				break;
-			}
-			goto fail;
+			if (err != -ENOENT)
+				goto out;
+			err = 0;
+			last = true; /* the final, partial batch */
+		}
+		if (count) {
+			err = fn(k, v, count, ctx);
+			if (err)
+				goto out;
 		}
 		memcpy(in_batch, out_batch, sizeof(in_batch));
 		first = false;
 	}
-	*keys = k;
-	*vals = v;
-	*n = got;
-	return 0;
-fail:
+out:
 	free(k);
 	free(v);
 	return err;
@@ -315,20 +301,145 @@ static int parse_query(struct flow_maps *m, const struct api_request *req, struc
 	return 0;
 }
 
-/* An entry that passed the filters, with what it sorts by. */
-struct hit {
+/*
+ * The best offset+limit entries seen so far, in a heap whose top is the
+ * worst of them: a listing costs memory for the page, not for the table.
+ */
+struct item {
 	__u64 sort_key;
-	size_t index;
+	size_t index; /* position in the table walk: ties keep table order */
+	union {
+		struct flow_key flow;
+		struct icmp_key icmp;
+	} key;
+	union {
+		struct flow_value flow;
+		struct icmp_value icmp;
+	} val;
 };
 
-static int hit_cmp(const void *a, const void *b)
-{
-	const struct hit *x = a, *y = b;
+struct top {
+	struct item *items;
+	size_t n, cap, k;
+	size_t seen, matched;
+	const struct list_query *q;
+	bool icmp;
+};
 
-	/* descending; ties in table order so pages do not overlap */
-	if (x->sort_key != y->sort_key)
-		return x->sort_key > y->sort_key ? -1 : 1;
-	return x->index < y->index ? -1 : x->index > y->index;
+/* Does @a come after @b in the listing (descending sort key, then table order)? */
+static bool item_after(const struct item *a, const struct item *b)
+{
+	if (a->sort_key != b->sort_key)
+		return a->sort_key < b->sort_key;
+	return a->index > b->index;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+	return item_after(a, b) ? 1 : item_after(b, a) ? -1 : 0;
+}
+
+static void sift_down(struct top *t, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, w = i;
+		struct item tmp;
+
+		if (l < t->n && item_after(&t->items[l], &t->items[w]))
+			w = l;
+		if (r < t->n && item_after(&t->items[r], &t->items[w]))
+			w = r;
+		if (w == i)
+			return;
+		tmp = t->items[i];
+		t->items[i] = t->items[w];
+		t->items[w] = tmp;
+		i = w;
+	}
+}
+
+static int top_push(struct top *t, const struct item *it)
+{
+	size_t i;
+
+	if (t->n < t->k) {
+		if (t->n == t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 256;
+			struct item *grown = realloc(t->items, cap * sizeof(*grown));
+
+			if (!grown)
+				return -ENOMEM;
+			t->items = grown;
+			t->cap = cap;
+		}
+		i = t->n++;
+		t->items[i] = *it;
+		while (i && item_after(&t->items[i], &t->items[(i - 1) / 2])) {
+			struct item tmp = t->items[i];
+
+			t->items[i] = t->items[(i - 1) / 2];
+			t->items[(i - 1) / 2] = tmp;
+			i = (i - 1) / 2;
+		}
+	} else if (t->k && item_after(&t->items[0], it)) {
+		t->items[0] = *it;
+		sift_down(t, 0);
+	}
+	return 0;
+}
+
+/* batch_fn: filter a batch of flow or ICMP entries into the top list. */
+static int top_batch(const void *keys, const void *vals, size_t n, void *ctx)
+{
+	struct top *t = ctx;
+	const struct list_query *q = t->q;
+	struct item it;
+	size_t i;
+	int err;
+
+	for (i = 0; i < n; i++, t->seen++) {
+		__u64 pk, by, last;
+
+		if (t->icmp) {
+			const struct icmp_key *k = (const struct icmp_key *)keys + i;
+			const struct icmp_value *v = (const struct icmp_value *)vals + i;
+
+			if (q->has_ip && !ip_match(q, k->src) && !ip_match(q, k->dst))
+				continue;
+			if (q->proto >= 0 && q->proto != (k->family == 6 ? 58 : 1))
+				continue;
+			if (q->has_port && !(v->inner.valid && (v->inner.sport == q->port ||
+								v->inner.dport == q->port)))
+				continue;
+			pk = v->packets;
+			by = v->bytes;
+			last = v->last_seen_ns;
+			it.key.icmp = *k;
+			it.val.icmp = *v;
+		} else {
+			const struct flow_key *k = (const struct flow_key *)keys + i;
+			const struct flow_value *v = (const struct flow_value *)vals + i;
+
+			if (q->has_ip && !ip_match(q, k->addr_lo) && !ip_match(q, k->addr_hi))
+				continue;
+			if (q->proto >= 0 && q->proto != k->proto)
+				continue;
+			if (q->has_port && k->port_lo != q->port && k->port_hi != q->port)
+				continue;
+			pk = v->dir[0].packets + v->dir[1].packets;
+			by = v->dir[0].bytes + v->dir[1].bytes;
+			last = v->last_seen_ns;
+			it.key.flow = *k;
+			it.val.flow = *v;
+		}
+		t->matched++;
+		it.index = t->seen;
+		it.sort_key = q->sort == SORT_BYTES ? by : q->sort == SORT_PACKETS ? pk : last;
+		err = top_push(t, &it);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 /* ---- formatting ---- */
@@ -532,11 +643,10 @@ static void list_flows(struct flow_maps *m, const struct api_request *req, struc
 		       bool icmp)
 {
 	struct list_query q;
-	void *keys = NULL, *vals = NULL;
-	struct hit *hits = NULL;
+	struct top t = { .icmp = icmp };
 	struct json_object *arr = NULL;
 	struct clock_base cb = { 0 };
-	size_t n = 0, nh = 0, i;
+	size_t i;
 	int err;
 
 	if (parse_query(m, req, &q, rep))
@@ -545,72 +655,35 @@ static void list_flows(struct flow_maps *m, const struct api_request *req, struc
 		reply_no_maps(m, rep);
 		return;
 	}
-	err = icmp ? read_table(m->icmp, sizeof(struct icmp_key), sizeof(struct icmp_value), &keys,
-				&vals, &n)
-		   : read_table(m->flows, sizeof(struct flow_key), sizeof(struct flow_value), &keys,
-				&vals, &n);
+	t.q = &q;
+	t.k = q.offset + q.limit;
+	err = icmp ? table_each(m->icmp, sizeof(struct icmp_key), sizeof(struct icmp_value),
+				top_batch, &t)
+		   : table_each(m->flows, sizeof(struct flow_key), sizeof(struct flow_value),
+				top_batch, &t);
+	if (err == -ENOMEM)
+		goto nomem;
 	if (err) {
 		reply_error(rep, 500, "cannot read the %s table: %s", icmp ? "ICMP" : "flow",
 			    strerror(-err));
-		return;
+		goto out;
 	}
-	hits = malloc((n + 1) * sizeof(*hits));
-	if (!hits)
-		goto nomem;
-	for (i = 0; i < n; i++) {
-		__u64 pk, by, last;
-
-		if (icmp) {
-			const struct icmp_key *k = (const struct icmp_key *)keys + i;
-			const struct icmp_value *v = (const struct icmp_value *)vals + i;
-
-			if (q.has_ip && !ip_match(&q, k->src) && !ip_match(&q, k->dst))
-				continue;
-			if (q.proto >= 0 && q.proto != (k->family == 6 ? 58 : 1))
-				continue;
-			if (q.has_port && !(v->inner.valid && (v->inner.sport == q.port ||
-							       v->inner.dport == q.port)))
-				continue;
-			pk = v->packets;
-			by = v->bytes;
-			last = v->last_seen_ns;
-		} else {
-			const struct flow_key *k = (const struct flow_key *)keys + i;
-			const struct flow_value *v = (const struct flow_value *)vals + i;
-
-			if (q.has_ip && !ip_match(&q, k->addr_lo) && !ip_match(&q, k->addr_hi))
-				continue;
-			if (q.proto >= 0 && q.proto != k->proto)
-				continue;
-			if (q.has_port && k->port_lo != q.port && k->port_hi != q.port)
-				continue;
-			pk = v->dir[0].packets + v->dir[1].packets;
-			by = v->dir[0].bytes + v->dir[1].bytes;
-			last = v->last_seen_ns;
-		}
-		hits[nh].index = i;
-		hits[nh].sort_key = q.sort == SORT_BYTES ? by : q.sort == SORT_PACKETS ? pk : last;
-		nh++;
-	}
-	qsort(hits, nh, sizeof(*hits), hit_cmp);
+	qsort(t.items, t.n, sizeof(*t.items), item_cmp);
 	clock_base_sample(&cb);
 	arr = json_object_new_array();
 	if (!arr)
 		goto nomem;
-	for (i = q.offset; i < nh && i - q.offset < q.limit; i++) {
-		size_t x = hits[i].index;
-		struct json_object *o =
-			icmp ? icmp_json((const struct icmp_key *)keys + x,
-					 (const struct icmp_value *)vals + x, &cb)
-			     : flow_json((const struct flow_key *)keys + x,
-					 (const struct flow_value *)vals + x, &cb);
+	for (i = q.offset; i < t.n; i++) {
+		const struct item *it = &t.items[i];
+		struct json_object *o = icmp ? icmp_json(&it->key.icmp, &it->val.icmp, &cb)
+					     : flow_json(&it->key.flow, &it->val.flow, &cb);
 
 		if (!o || json_object_array_add(arr, o)) {
 			json_object_put(o);
 			goto nomem;
 		}
 	}
-	rep->total = (long long)nh;
+	rep->total = (long long)t.matched;
 	reply_json(rep, 200, arr);
 	arr = NULL;
 	goto out;
@@ -618,9 +691,7 @@ nomem:
 	reply_error(rep, 500, "out of memory");
 out:
 	json_object_put(arr);
-	free(hits);
-	free(keys);
-	free(vals);
+	free(t.items);
 }
 
 /* ICMP type/code counters: one per-CPU hash, small (at most 4096 keys). */
@@ -730,17 +801,20 @@ void flows_handle(struct flow_maps *m, const struct api_request *req, struct api
 		list_flows(m, req, rep, req->route == ROUTE_ICMP);
 }
 
-/* Entries of a hash map, counted with batched key reads. */
+static int count_batch(const void *keys, const void *vals, size_t n, void *ctx)
+{
+	(void)keys;
+	(void)vals;
+	*(long *)ctx += (long)n;
+	return 0;
+}
+
+/* Entries of a hash map now, counted with batched reads; -1 on error. */
 static long count_entries(int fd, size_t ksz, size_t vsz)
 {
-	void *k = NULL, *v = NULL;
-	size_t n = 0;
+	long n = 0;
 
-	if (read_table(fd, ksz, vsz, &k, &v, &n))
-		return -1;
-	free(k);
-	free(v);
-	return (long)n;
+	return table_each(fd, ksz, vsz, count_batch, &n) ? -1 : n;
 }
 
 void flows_metrics(struct flow_maps *m, FILE *out)
