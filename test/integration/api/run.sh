@@ -215,6 +215,16 @@ test_drop() {
 	expect_req "delete it" 200 DELETE "/api/filters/$id"
 	ping_ok || fail "ping dropped after delete"
 	expect_req "deleted rule is gone" 404 GET "/api/filters/$id"
+
+	# A rule with an expiry leaves the kernel when it expires.
+	expect_req "a rule expiring in 3 s" 201 POST /api/filters \
+		"{\"rule_type\":\"basic\",\"src_ip\":\"$P_NS4\",\"action\":\"drop\",\"enabled\":true,\"expires_at\":\"$(date -u -d '+3 seconds' +%Y-%m-%dT%H:%M:%SZ)\"}"
+	id=$(body .id)
+	ping_ok && fail "ping passes the rule before it expires"
+	wait_for 8 ping_ok || fail "the rule is still enforced after its expiry"
+	log "ok: ping passes again once the rule expired"
+	expect_req "the expired rule is still listed" 200 GET "/api/filters/$id"
+	expect_eq "active after expiry" "$(body '"\(.enabled) \(.active)"')" "true false"
 	stop_api
 }
 
