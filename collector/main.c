@@ -25,6 +25,7 @@
 #include "flow_view.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/rule_set.h"
 #include "lib/timeconv.h"
 #include "loader.h"
 #include "sink.h"
@@ -477,6 +478,13 @@ static int run(const struct guarder_config *cfg)
 		goto out;
 	}
 	err = loader_open_load(cfg, &c.ld);
+	if (err)
+		goto out;
+	/*
+	 * The rules file into the kernel before the first packet is attached
+	 * to, even over a set left live in reused pins: file and kernel agree.
+	 */
+	err = rule_set_restore_file(cfg);
 	if (err)
 		goto out;
 	err = setup_events(&c);

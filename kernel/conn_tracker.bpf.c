@@ -12,6 +12,7 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include "kernel/conn_tracker.h"
+#include "kernel/filter.h"
 #include "kernel/parsing.h"
 
 struct {
@@ -47,6 +48,62 @@ struct {
 	__uint(max_entries, GUARDER_RINGBUF_DEFAULT);
 } events SEC(".maps");
 
+/* The filter's maps: layouts and design in kernel/filter.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* written by lib/rule_set.c */
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rule_ctl);
+} rule_ctl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* written by lib/rule_set.c */
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct rule_shape_set);
+} rule_shapes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RULE_MATCH_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* sized for two full halves, mostly empty */
+	__type(key, struct rule_match_key);
+	__type(value, struct rule_match_val);
+} rule_match SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* written by lib/rule_set.c */
+	__uint(max_entries, 2 * RULE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct rule_comp);
+} rule_comp SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RULE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct rule_counter);
+} rule_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 2 * RULE_PROTECT_NETS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rule_protect_key);
+	__type(value, __u8);
+} rule_protect_nets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* written by lib/rule_set.c */
+	__uint(max_entries, 2 * RULE_PROTECT_PORT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} rule_protect_ports SEC(".maps");
+
 /* Minimum interval between two ICMP error events of one icmp_flows entry. */
 const volatile __u64 icmp_event_interval_ns = 1000000000ULL;
 
@@ -62,6 +119,11 @@ struct track_ctx {
 	__u64 bytes; /* IP bytes of all segments */
 	__u32 segs; /* packets this call accounts for (GSO segments) */
 	__u32 ifindex;
+	__u32 gen; /* rule_ctl.gen, read once: the rule-set half of this packet */
+	__u32 rule_id; /* filter: id of the deciding rule, 0 if unknown */
+	__u16 slot; /* filter: slot of the deciding rule or RULE_SLOT_NONE */
+	__u8 verdict; /* enum guarder_verdict */
+	__u8 cache_ok; /* the verdict holds for every packet of this direction */
 	__u8 hook; /* enum guarder_hook */
 	__u8 dir; /* 0: lo -> hi, 1: hi -> lo */
 };
@@ -97,7 +159,9 @@ static __noinline void emit_event(struct track_ctx *t, __u8 type)
 	e->dir = t->dir;
 	e->hook = t->hook;
 	e->tcp_flags = t->m.tcp_flags;
-	e->verdict = GUARDER_VERDICT_PASS;
+	e->verdict = t->verdict;
+	if (type == FLOW_EV_DROP)
+		e->rule_id = t->rule_id;
 	if (type == FLOW_EV_ICMP_ERROR) {
 		e->icmp_type = t->m.icmp_type;
 		e->icmp_code = t->m.icmp_code;
@@ -263,15 +327,19 @@ static __noinline struct flow_value *flow_create(struct track_ctx *t)
 	__u8 bits = 0;
 	int err;
 
-	nv.dir[t->dir & 1].packets = t->segs;
-	nv.dir[t->dir & 1].bytes = t->bytes;
 	nv.first_seen_ns = now;
 	nv.last_seen_ns = now;
 	nv.initiator = t->dir;
-	nv.verdict = GUARDER_VERDICT_PASS;
+	nv.verdict = t->verdict;
+	nv.rule_slot = RULE_SLOT_NONE;
 	if (t->m.family == 4)
 		nv.ip_id = t->m.ip_id;
-	if (meta_is_tcp_segment(&t->m)) {
+	/* A dropped packet never reached the host: the entry shows none of it. */
+	if (t->verdict == GUARDER_VERDICT_PASS) {
+		nv.dir[t->dir & 1].packets = t->segs;
+		nv.dir[t->dir & 1].bytes = t->bytes;
+	}
+	if (t->verdict == GUARDER_VERDICT_PASS && meta_is_tcp_segment(&t->m)) {
 		an = tcp_dir_update(&t->m, &nv, &nv.dir[t->dir & 1]);
 		bits = tcp_new_state(t, 0);
 		nv.state = bits;
@@ -280,7 +348,7 @@ static __noinline struct flow_value *flow_create(struct track_ctx *t)
 	if (err == -17 /* EEXIST */) {
 		/* Another CPU inserted it first: account to its entry. */
 		v = bpf_map_lookup_elem(&flows, &t->key);
-		if (v)
+		if (v && t->verdict == GUARDER_VERDICT_PASS)
 			flow_update(t, v);
 		return v;
 	}
@@ -386,6 +454,388 @@ static __noinline void icmp_view_update(struct track_ctx *t)
 }
 
 /*
+ * The filter. What a packet looks like to the matcher, copied out of the
+ * packet_meta so that the bpf_loop callback sees one flat stack object.
+ */
+struct rule_eval {
+	__u32 src[4], dst[4];
+	__u32 isrc[4], idst[4];
+	__u32 best_rank; /* rank of the best matching rule so far */
+	__u32 pp_rank;	 /* best rank of a per-packet rule that passed the rest */
+	__u16 sport, dport, isport, idport;
+	__u16 best_slot;
+	__u8 half;
+	__u8 family;
+	__u8 proto;
+	__u8 has_ports; /* the packet carries ports (and is no later fragment) */
+	__u8 has_l4;	/* the L4 header was read (TCP flags, ICMP type/code) */
+	__u8 tcp_flags;
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 inner_valid; /* an ICMP error whose quoted header was read */
+	__u8 inner_proto;
+	__u8 best_action;
+};
+
+static __always_inline int port_in(__u16 p, __u16 lo, __u16 hi)
+{
+	return p >= lo && p <= hi;
+}
+
+static __always_inline int addr_in(const __u32 *a, const __u32 *net, const __u32 *mask)
+{
+	return (a[0] & mask[0]) == net[0] && (a[1] & mask[1]) == net[1] &&
+	       (a[2] & mask[2]) == net[2] && (a[3] & mask[3]) == net[3];
+}
+
+/* Conditions of @c that hold for every packet of the flow (and direction). */
+static __always_inline int rule_flow_match(const struct rule_eval *ev, const struct rule_comp *c)
+{
+	__u16 f = c->flags;
+
+	if (f & (RULE_C_SPORT | RULE_C_DPORT)) {
+		if (!ev->has_ports)
+			return 0;
+		if ((f & RULE_C_SPORT) && !port_in(ev->sport, c->sport_lo, c->sport_hi))
+			return 0;
+		if ((f & RULE_C_DPORT) && !port_in(ev->dport, c->dport_lo, c->dport_hi))
+			return 0;
+	}
+	if (f & RULE_C_INNER) {
+		/* Inner fields exist only in ICMP errors, never in a flow. */
+		if (!ev->inner_valid)
+			return 0;
+		if (c->inner_proto && c->inner_proto != ev->inner_proto)
+			return 0;
+		if (!addr_in(ev->isrc, c->isrc, c->isrc_mask) ||
+		    !addr_in(ev->idst, c->idst, c->idst_mask))
+			return 0;
+		if ((f & RULE_C_ISPORT) && !port_in(ev->isport, c->isport_lo, c->isport_hi))
+			return 0;
+		if ((f & RULE_C_IDPORT) && !port_in(ev->idport, c->idport_lo, c->idport_hi))
+			return 0;
+	}
+	return 1;
+}
+
+/* Conditions of @c on fields that change from packet to packet. */
+static __always_inline int rule_packet_match(const struct rule_eval *ev, const struct rule_comp *c)
+{
+	__u16 f = c->flags;
+
+	if (!ev->has_l4)
+		return 0;
+	if ((f & RULE_C_TCP_FLAGS) && (ev->tcp_flags & c->tcp_mask) != c->tcp_flags)
+		return 0;
+	if ((f & RULE_C_ICMP_TYPE) && ev->icmp_type != c->icmp_type)
+		return 0;
+	if ((f & RULE_C_ICMP_CODE) && ev->icmp_code != c->icmp_code)
+		return 0;
+	return 1;
+}
+
+/*
+ * rule_candidate - check the rule in @slot of the packet's half against
+ * the packet; on a match it becomes the best so far. Returns 1 when the
+ * walk of this candidate list is over (a match, or no better rank can
+ * follow), 0 to go on. Global (not static): the verifier checks it once,
+ * not once per candidate and caller state, which kept the program far
+ * below its instruction limit.
+ */
+__noinline int rule_candidate(struct rule_eval *ev, __u32 slot)
+{
+	struct rule_comp *c;
+	__u32 idx;
+
+	if (!ev || slot >= RULE_SLOTS)
+		return 1;
+	idx = (ev->half & 1) * RULE_SLOTS + slot;
+	c = bpf_map_lookup_elem(&rule_comp, &idx);
+	if (!c || c->rank >= ev->best_rank)
+		return 1;
+	if (!rule_flow_match(ev, c))
+		return 0;
+	if (c->flags & RULE_C_PER_PACKET) {
+		if (c->rank < ev->pp_rank)
+			ev->pp_rank = c->rank;
+		if (!rule_packet_match(ev, c))
+			return 0;
+	}
+	ev->best_rank = c->rank;
+	ev->best_slot = slot;
+	ev->best_action = c->action;
+	return 1;
+}
+
+/*
+ * rule_shape_cb - bpf_loop body: one shape of the active half. Builds the
+ * packet's key masked by the shape, looks it up, and checks the
+ * candidates (rank order) until one matches or none can beat the best.
+ * Returns 1 (stop) when no later shape can hold a better rule.
+ */
+static long rule_shape_cb(__u32 i, void *ctx)
+{
+	struct rule_eval *ev = ctx;
+	struct rule_match_key k;
+	struct rule_match_val *mv;
+	struct rule_shape_set *ss;
+	struct rule_shape *sh;
+	__u32 half = ev->half & 1, j;
+	__u64 si;
+
+	if (i >= RULE_SHAPES_MAX)
+		return 1;
+	ss = bpf_map_lookup_elem(&rule_shapes, &half);
+	if (!ss)
+		return 1;
+	/*
+	 * clang drops a plain mask after the check above; the verifier loses
+	 * the bound on the copy it multiplies. An asm mask stays.
+	 */
+	si = i;
+	asm volatile("%0 &= 31" : "+r"(si));
+	sh = &ss->shapes[si];
+	/* Shapes are sorted by their best rank. */
+	if (sh->best_rank >= ev->best_rank)
+		return 1;
+	if (sh->family && sh->family != ev->family)
+		return 0;
+	if ((sh->kflags & (RULE_K_SPORT | RULE_K_DPORT)) && !ev->has_ports)
+		return 0;
+	for (j = 0; j < 4; j++) {
+		k.src[j] = ev->src[j] & sh->src_mask[j];
+		k.dst[j] = ev->dst[j] & sh->dst_mask[j];
+	}
+	k.sport = (sh->kflags & RULE_K_SPORT) ? ev->sport : 0;
+	k.dport = (sh->kflags & RULE_K_DPORT) ? ev->dport : 0;
+	k.proto = (sh->kflags & RULE_K_PROTO) ? ev->proto : 0;
+	k.shape = si;
+	k.half = half;
+	k.pad = 0;
+	mv = bpf_map_lookup_elem(&rule_match, &k);
+	if (!mv)
+		return 0;
+	for (j = 0; j < RULE_CAND_MAX; j++) {
+		if (j >= mv->n || rule_candidate(ev, mv->slot[j]))
+			break;
+	}
+	return 0;
+}
+
+/* Is the packet from or to a protected network or port of @half? */
+static __always_inline int filter_protected(const struct rule_eval *ev, __u32 half, __u32 flags)
+{
+	struct rule_protect_key pk;
+	__u64 *w;
+	__u32 idx;
+
+	if (flags & RULE_SS_PROTECT_NETS) {
+		pk.prefixlen = 8 + 128;
+		pk.half = half;
+		pk.pad[0] = 0;
+		pk.pad[1] = 0;
+		pk.pad[2] = 0;
+		__builtin_memcpy(pk.addr, ev->src, 16);
+		if (bpf_map_lookup_elem(&rule_protect_nets, &pk))
+			return 1;
+		__builtin_memcpy(pk.addr, ev->dst, 16);
+		if (bpf_map_lookup_elem(&rule_protect_nets, &pk))
+			return 1;
+	}
+	if ((flags & RULE_SS_PROTECT_PORTS) && ev->has_ports) {
+		idx = half * RULE_PROTECT_PORT_WORDS + (ev->sport >> 6);
+		w = bpf_map_lookup_elem(&rule_protect_ports, &idx);
+		if (w && ((*w >> (ev->sport & 63)) & 1))
+			return 1;
+		idx = half * RULE_PROTECT_PORT_WORDS + (ev->dport >> 6);
+		w = bpf_map_lookup_elem(&rule_protect_ports, &idx);
+		if (w && ((*w >> (ev->dport & 63)) & 1))
+			return 1;
+	}
+	return 0;
+}
+
+/* What filter_eval() decided (a separate stack object, see below). */
+struct filter_res {
+	__u32 rule_id; /* id of the deciding rule, 0 if none */
+	__u16 slot;    /* its slot or RULE_SLOT_NONE */
+	__u8 verdict;  /* enum guarder_verdict */
+	__u8 cache_ok; /* the verdict holds for every packet of this direction */
+};
+
+/*
+ * filter_eval - evaluate the half @gen names for the packet @m. Fills
+ * @res; cache_ok is 0 when a rule that ranks at or above the decision
+ * depends on per-packet fields (TCP flags, ICMP type/code).
+ * Global, so the verifier checks it once instead of once per parse path
+ * reaching it; for the same reason it gets the packet_meta and a result
+ * object, not the track_ctx: a global function may write what it is
+ * given, and the track_ctx holds map pointers that must survive.
+ */
+__noinline int filter_eval(const struct packet_meta *m, struct filter_res *res, __u32 gen)
+{
+	struct rule_shape_set *ss;
+	struct rule_eval ev;
+	__u32 half = gen & 1, n, i, idx;
+
+	if (!m || !res)
+		return 0;
+	res->verdict = GUARDER_VERDICT_PASS;
+	res->slot = RULE_SLOT_NONE;
+	res->rule_id = 0;
+	res->cache_ok = 1;
+	ss = bpf_map_lookup_elem(&rule_shapes, &half);
+	if (!ss)
+		return 0;
+	n = ss->n_shapes;
+	if (n == 0)
+		return 0;
+	if (n > RULE_SHAPES_MAX)
+		n = RULE_SHAPES_MAX;
+
+	for (i = 0; i < 4; i++) {
+		ev.src[i] = m->src[i];
+		ev.dst[i] = m->dst[i];
+		ev.isrc[i] = 0;
+		ev.idst[i] = 0;
+	}
+	ev.best_rank = RULE_RANK_NONE;
+	ev.pp_rank = RULE_RANK_NONE;
+	ev.best_slot = RULE_SLOT_NONE;
+	ev.best_action = GUARDER_VERDICT_PASS;
+	ev.half = half;
+	ev.family = m->family;
+	ev.proto = m->proto;
+	ev.has_l4 = m->frag != PKT_FRAG_LATER;
+	ev.has_ports = ev.has_l4 && proto_has_ports(m->proto);
+	ev.sport = ev.has_ports ? m->sport : 0;
+	ev.dport = ev.has_ports ? m->dport : 0;
+	ev.tcp_flags = m->tcp_flags;
+	ev.icmp_type = 0;
+	ev.icmp_code = 0;
+	ev.inner_valid = 0;
+	ev.inner_proto = 0;
+	ev.isport = 0;
+	ev.idport = 0;
+	if (ev.has_l4 && (m->proto == IPPROTO_ICMP || m->proto == IPPROTO_ICMPV6)) {
+		ev.icmp_type = m->icmp_type;
+		ev.icmp_code = m->icmp_code;
+		if (m->icmp_kind == PKT_ICMP_ERROR && m->inner.valid) {
+			ev.inner_valid = 1;
+			ev.inner_proto = m->inner.proto;
+			ev.isport = m->inner.sport;
+			ev.idport = m->inner.dport;
+			for (i = 0; i < 4; i++) {
+				ev.isrc[i] = m->inner.src[i];
+				ev.idst[i] = m->inner.dst[i];
+			}
+		}
+	}
+
+	bpf_loop(n, rule_shape_cb, &ev, 0);
+
+	if (ev.pp_rank != RULE_RANK_NONE && ev.pp_rank <= ev.best_rank)
+		res->cache_ok = 0;
+	if (ev.best_slot >= RULE_SLOTS)
+		return 0;
+	/* Protected traffic: an implicit allow ahead of every rule. */
+	if (ev.best_action == GUARDER_VERDICT_DROP &&
+	    (ss->flags & (RULE_SS_PROTECT_NETS | RULE_SS_PROTECT_PORTS)) &&
+	    filter_protected(&ev, half, ss->flags)) {
+		res->cache_ok = 1;
+		return 0;
+	}
+	res->slot = ev.best_slot;
+	res->verdict = ev.best_action == GUARDER_VERDICT_DROP ? GUARDER_VERDICT_DROP :
+								GUARDER_VERDICT_PASS;
+	idx = half * RULE_SLOTS + ev.best_slot;
+	{
+		struct rule_comp *c = bpf_map_lookup_elem(&rule_comp, &idx);
+
+		if (c)
+			res->rule_id = c->id;
+	}
+	return 0;
+}
+
+/*
+ * filter_cache_store - remember this direction's verdict in the flow entry
+ * (RC_* bits of kernel/filter.h). Both directions share one rule_slot: when
+ * they were decided by different rules, this direction stays uncached.
+ */
+static __always_inline void filter_cache_store(struct track_ctx *t, struct flow_value *v)
+{
+	__u8 d = t->dir & 1;
+	__u8 rc = v->rule_gen == t->gen ? v->rule_cache : 0;
+
+	rc &= ~(RC_VALID(d) | RC_SLOT(d) | RC_DROP(d));
+	if (t->cache_ok) {
+		if (t->slot == RULE_SLOT_NONE) {
+			rc |= RC_VALID(d);
+		} else if (!(rc & RC_SLOT(d ^ 1)) || v->rule_slot == t->slot) {
+			rc |= RC_VALID(d) | RC_SLOT(d);
+			if (t->verdict == GUARDER_VERDICT_DROP)
+				rc |= RC_DROP(d);
+			v->rule_slot = t->slot;
+		}
+	}
+	v->rule_cache = rc;
+	v->rule_gen = t->gen;
+	v->verdict = (rc & (RC_DROP(0) | RC_DROP(1))) || t->verdict == GUARDER_VERDICT_DROP ?
+			     GUARDER_VERDICT_DROP :
+			     GUARDER_VERDICT_PASS;
+}
+
+/* Count the packet to the rule that decided it (per-CPU, no atomics). */
+static __always_inline void rule_hit(struct track_ctx *t)
+{
+	struct rule_counter *c;
+	__u32 slot = t->slot;
+
+	if (slot >= RULE_SLOTS)
+		return;
+	c = bpf_map_lookup_elem(&rule_counters, &slot);
+	if (!c)
+		return;
+	c->packets += t->segs;
+	c->bytes += t->bytes;
+	c->last_hit_ns = t->now;
+}
+
+/*
+ * filter_drop - account a dropped packet: global and rule counters, the
+ * flow entry (created if needed, without the packet in its counters) and
+ * the flow's one FLOW_EV_DROP event. ICMP errors have no flow entry: they
+ * are counted, without an event.
+ */
+static __noinline int filter_drop(struct track_ctx *t, struct flow_value *v, int cached)
+{
+	t->st->dropped += t->segs;
+	rule_hit(t);
+	if (!v && t->m.icmp_kind != PKT_ICMP_ERROR)
+		v = flow_create(t);
+	if (!v)
+		return GUARDER_VERDICT_DROP;
+	if (!cached)
+		filter_cache_store(t, v);
+	if (t->now > v->last_seen_ns)
+		v->last_seen_ns = t->now;
+	v->verdict = GUARDER_VERDICT_DROP;
+	if (!(v->state & FLOW_STATE_DROP_EVENT)) {
+		v->state |= FLOW_STATE_DROP_EVENT;
+		if (!t->rule_id && t->slot < RULE_SLOTS) {
+			__u32 idx = (t->gen & 1) * RULE_SLOTS + t->slot;
+			struct rule_comp *c = bpf_map_lookup_elem(&rule_comp, &idx);
+
+			if (c)
+				t->rule_id = c->id;
+		}
+		emit_event(t, FLOW_EV_DROP);
+	}
+	return GUARDER_VERDICT_DROP;
+}
+
+/*
  * track_packet - parse, count and track one packet; the body shared by
  * both hooks. @frame_len is the real frame length, @segs the number of
  * packets it stands for (GSO). Returns an enum guarder_verdict.
@@ -395,8 +845,10 @@ static __always_inline int track_packet(void *data, void *data_end, __u32 frame_
 {
 	struct track_ctx t;
 	struct flow_value *v = NULL;
+	struct filter_res fr;
+	struct rule_ctl *ctl;
 	__u32 zero = 0;
-	int rc;
+	int rc, cached = 0;
 
 	/*
 	 * No memset of t: parse_packet() and the lines below write every
@@ -446,13 +898,49 @@ static __always_inline int track_packet(void *data, void *data_end, __u32 frame_
 	 * An ICMP error belongs to the flow it quotes, not to a flow of its
 	 * own: it lives in the ICMP view (and its event), not in flows.
 	 */
-	if (t.m.icmp_kind != PKT_ICMP_ERROR) {
+	if (t.m.icmp_kind != PKT_ICMP_ERROR)
 		v = bpf_map_lookup_elem(&flows, &t.key);
-		if (v)
-			flow_update(&t, v);
-		else
-			v = flow_create(&t);
+
+	/*
+	 * FILTER VERDICT POINT: before anything but the protocol-class
+	 * counters sees the packet, so a dropped packet is never accounted
+	 * as tracked traffic. The generation is read once: this packet uses
+	 * one half of the rule maps from here to the end. An established
+	 * flow's cached verdict costs two compares.
+	 */
+	ctl = bpf_map_lookup_elem(&rule_ctl, &zero);
+	t.gen = ctl ? *(volatile __u32 *)&ctl->gen : 0;
+	t.verdict = GUARDER_VERDICT_PASS;
+	t.slot = RULE_SLOT_NONE;
+	t.rule_id = 0;
+	t.cache_ok = 1;
+	if (t.gen) {
+		if (v && v->rule_gen == t.gen && (v->rule_cache & RC_VALID(t.dir & 1))) {
+			cached = 1;
+			if (v->rule_cache & RC_SLOT(t.dir & 1)) {
+				t.slot = v->rule_slot;
+				if (v->rule_cache & RC_DROP(t.dir & 1))
+					t.verdict = GUARDER_VERDICT_DROP;
+			}
+		} else {
+			filter_eval(&t.m, &fr, t.gen);
+			t.verdict = fr.verdict;
+			t.slot = fr.slot;
+			t.rule_id = fr.rule_id;
+			t.cache_ok = fr.cache_ok;
+		}
 	}
+	if (t.verdict == GUARDER_VERDICT_DROP)
+		return filter_drop(&t, v, cached);
+
+	if (v)
+		flow_update(&t, v);
+	else if (t.m.icmp_kind != PKT_ICMP_ERROR)
+		v = flow_create(&t);
+	if (v && !cached && t.gen)
+		filter_cache_store(&t, v);
+	if (t.slot != RULE_SLOT_NONE)
+		rule_hit(&t);
 
 	if (t.m.proto == IPPROTO_ICMP || t.m.proto == IPPROTO_ICMPV6) {
 		if (t.m.frag != PKT_FRAG_LATER) {
@@ -460,14 +948,6 @@ static __always_inline int track_packet(void *data, void *data_end, __u32 frame_
 			icmp_view_update(&t);
 		}
 	}
-
-	/*
-	 * FILTER VERDICT POINT. The filter (a later issue) decides here, from
-	 * t.m (the one parse) and the flow entry v (NULL for ICMP errors and
-	 * when the table refused the insert), whose verdict cache
-	 * (rule_gen, verdict, rule_slot) lets an established flow skip the
-	 * rule lookup. There are no rules yet: every packet passes.
-	 */
 	return GUARDER_VERDICT_PASS;
 }
 
@@ -477,7 +957,9 @@ int xdp_conn_tracker(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 
-	track_packet(data, data_end, data_end - data, 1, ctx->ingress_ifindex, GUARDER_HOOK_XDP);
+	if (track_packet(data, data_end, data_end - data, 1, ctx->ingress_ifindex,
+			 GUARDER_HOOK_XDP) == GUARDER_VERDICT_DROP)
+		return XDP_DROP;
 	return XDP_PASS;
 }
 
@@ -495,7 +977,9 @@ int tc_egress_tracker(struct __sk_buff *skb)
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 
-	track_packet(data, data_end, skb->len, segs, skb->ifindex, GUARDER_HOOK_TC_EGRESS);
+	if (track_packet(data, data_end, skb->len, segs, skb->ifindex, GUARDER_HOOK_TC_EGRESS) ==
+	    GUARDER_VERDICT_DROP)
+		return TC_ACT_SHOT;
 	return TC_ACT_OK;
 }
 

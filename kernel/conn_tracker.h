@@ -92,12 +92,12 @@ struct flow_value {
 	__u16 out_of_order;  /* segments starting beyond seq_next (a gap) */
 	__u16 zero_windows;  /* segments advertising a zero window */
 	__u16 ip_id;	     /* IPv4 identification of the last packet */
-	__u16 rule_slot;     /* filter: rule that decided the cached verdict */
-	__u32 rule_gen;	     /* filter: rule-set generation of the verdict */
+	__u16 rule_slot;     /* filter: slot of the rule in the verdict cache */
+	__u32 rule_gen;	     /* filter: rule-set generation of the cache */
 	__u8 initiator;	     /* direction of the first packet seen */
 	__u8 state;	     /* FLOW_STATE_* */
-	__u8 verdict;	     /* enum guarder_verdict, cached */
-	__u8 pad;
+	__u8 verdict;	     /* enum guarder_verdict of the flow's last packet */
+	__u8 rule_cache;     /* filter: RC_* bits (kernel/filter.h) */
 };
 
 /*

@@ -21,6 +21,7 @@
 #include <linux/types.h>
 #include <stddef.h>
 
+#include "config.h"
 #include "rule.h"
 
 struct rule_set;
@@ -39,6 +40,26 @@ struct rule_protect {
 	const __u16 *ports;
 	size_t n_ports;
 };
+
+/*
+ * rule_protect_from_config - @out from the config's rules.protected_networks
+ * and rules.protected_ports (port ranges expanded). Arrays are malloc'd;
+ * free them with rule_protect_free(). Returns 0 or -ENOMEM.
+ */
+int rule_protect_from_config(const struct guarder_config *cfg, struct rule_protect *out);
+void rule_protect_free(struct rule_protect *p);
+
+/*
+ * rule_set_restore_file - what the collector runs after it loaded the
+ * program: read the rules file @cfg->rules.file (rules_file_load, at most
+ * cfg->rules.max_rules) and apply it with the configured protection to
+ * the maps pinned under cfg->bpf.pin_path, even when a set is already
+ * live (file and kernel must agree). A missing file is an empty set. A
+ * damaged file or a failed apply is an error, logged with its reason:
+ * the caller must not run without the operator's rules.
+ * Returns 0 or a negative errno.
+ */
+int rule_set_restore_file(const struct guarder_config *cfg);
 
 /* Per-rule counters, summed over CPUs. */
 struct rule_counters {

@@ -519,7 +519,7 @@ test_restart() {
 	expect_eq "pinned flow kept while no collector runs" "$(pinned_flow_packets "$id")" "2 2"
 
 	start_collector -c "$CONF" -iface "$P_VETH"
-	expect_stderr "5 reused"
+	expect_stderr "12 reused"
 	expect_eq "pinned flow kept by the new collector" "$(pinned_flow_packets "$id")" "2 2"
 	ip netns exec "$P_NS" ping -c 2 -i 0.2 -q "$P_ROOT4" >/dev/null || fail "ping failed"
 	wait_for 3 icmp_total_is $((icmp1 + 4)) ||
