@@ -40,9 +40,7 @@ struct rule_store {
 	size_t n;
 	__u32 next_id;
 	struct rule_set *rs; /* NULL while the rule maps are not pinned */
-	struct rule_addr *nets;
-	__u16 *ports;
-	struct rule_protect protect;
+	struct rule_protect protect; /* rules.protected_*, as the kernel takes them */
 	__u64 applied_at; /* unix seconds of the last apply (for expiry) */
 	time_t last_open_try; /* kernel_refresh rate limit */
 	pthread_t expiry_thread;
@@ -80,43 +78,6 @@ static long find(const struct rule_store *s, __u32 id)
 			hi = mid;
 	}
 	return -1;
-}
-
-/* ---- protected traffic, from the config ---- */
-
-static int protect_init(struct rule_store *s)
-{
-	const struct guarder_config *cfg = s->cfg;
-	size_t i, n = 0;
-	unsigned int p;
-
-	if (cfg->rules.n_protected_networks) {
-		s->nets = calloc(cfg->rules.n_protected_networks, sizeof(*s->nets));
-		if (!s->nets)
-			return -ENOMEM;
-	}
-	for (i = 0; i < cfg->rules.n_protected_networks; i++)
-		if (rule_addr_from_cidr(&cfg->rules.protected_networks[i], &s->nets[i]))
-			return -EINVAL;
-	/* The kernel takes single ports: expand the ranges. */
-	for (i = 0; i < cfg->rules.n_protected_ports; i++)
-		n += (size_t)cfg->rules.protected_ports[i].last -
-		     cfg->rules.protected_ports[i].first + 1;
-	if (n) {
-		s->ports = calloc(n, sizeof(*s->ports));
-		if (!s->ports)
-			return -ENOMEM;
-	}
-	n = 0;
-	for (i = 0; i < cfg->rules.n_protected_ports; i++)
-		for (p = cfg->rules.protected_ports[i].first;
-		     p <= cfg->rules.protected_ports[i].last; p++)
-			s->ports[n++] = (__u16)p;
-	s->protect.nets = s->nets;
-	s->protect.n_nets = cfg->rules.n_protected_networks;
-	s->protect.ports = s->ports;
-	s->protect.n_ports = n;
-	return 0;
 }
 
 /* ---- the kernel side ---- */
@@ -284,7 +245,7 @@ int store_open(const struct guarder_config *cfg, struct rule_store **out)
 	pthread_rwlock_init(&s->lock, NULL);
 	pthread_mutex_init(&s->stop_lock, NULL);
 	pthread_cond_init(&s->stop_cond, NULL);
-	err = protect_init(s);
+	err = rule_protect_from_config(cfg, &s->protect);
 	if (err) {
 		log_error("rules: cannot use the protected networks and ports: %s",
 			  strerror(-err));
@@ -331,8 +292,7 @@ void store_close(struct rule_store *s)
 	}
 	rule_set_close(s->rs);
 	free(s->rules);
-	free(s->nets);
-	free(s->ports);
+	rule_protect_free(&s->protect);
 	pthread_rwlock_destroy(&s->lock);
 	pthread_mutex_destroy(&s->stop_lock);
 	pthread_cond_destroy(&s->stop_cond);
