@@ -10,6 +10,8 @@
  * round (the kernel reports the mean), programs interleaved, ROUNDS
  * rounds, median reported. New flows: NEWFLOWS distinct frames per round,
  * one run each, kernel-reported durations summed. -m skips the memory part.
+ * Rule scaling (-R skips it): the same two measurements with 0, 100,
+ * 1,000 and 10,000 filter rules loaded (bench_rules()).
  * Needs root (CAP_BPF + CAP_NET_ADMIN for test runs).
  */
 #include <arpa/inet.h>
@@ -19,12 +21,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "kernel/conn_tracker.h"
+#include "lib/rule.h"
+#include "lib/rule_set.h"
 #include "conn_tracker.skel.h"
 #include "floor.skel.h"
 #include "trivial.skel.h"
@@ -179,7 +184,8 @@ static int bench_established(struct bench *b, int rounds, __u32 repeat, double r
 }
 
 /* New flows: @per_round distinct SYNs per round, one run each, summed. */
-static int bench_new_flows(struct bench *b, int rounds, int per_round, double *res)
+static int bench_new_flows(struct bench *b, int rounds, int per_round, int base, double *res,
+			   bool print)
 {
 	static double samples[P_MAX][ROUNDS_MAX];
 	struct pkt *pk;
@@ -193,7 +199,7 @@ static int bench_new_flows(struct bench *b, int rounds, int per_round, double *r
 	for (r = 0; r < rounds && !err; r++) {
 		for (k = 0; k < per_round; k++) {
 			/* Distinct source address and port per flow and round. */
-			snprintf(src, sizeof(src), "10.%d.%d.%d", 100 + r, (k >> 8) & 0xff,
+			snprintf(src, sizeof(src), "10.%d.%d.%d", base + r, (k >> 8) & 0xff,
 				 k & 0xff);
 			pkt_tcp4(&pk[k], src, 1024 + (k >> 16), "10.0.0.2", 80, PKT_SYN, k, 0,
 				 65535, 0);
@@ -218,10 +224,153 @@ static int bench_new_flows(struct bench *b, int rounds, int per_round, double *r
 		return err;
 	for (i = 0; i < P_MAX; i++)
 		res[i] = median(samples[i], rounds);
+	if (!print)
+		return 0;
 	printf("%-28s %9.1f %9.1f %9.1f %10.2fx %12.2fx\n", "new flow (IPv4 TCP SYN)", res[P_OURS],
 	       res[P_FLOOR], res[P_TRIVIAL], res[P_OURS] / res[P_FLOOR],
 	       res[P_OURS] / res[P_FLOOR]);
 	return 0;
+}
+
+
+/*
+ * A realistic rule set of @n rules, none of which matches the benchmark's
+ * flows (10.0.0.1:40000 -> 10.0.0.2:80 and the new flows from 10.x to
+ * 10.0.0.2:80): 60% /32 source drops, 20% /24 source drops, 10% TCP
+ * destination-port drops, 5% UDP port-range drops, 5% TCP-flag rules
+ * (SYN to a port), a few allows. Priorities vary.
+ */
+static int make_rules(struct rule *r, int n)
+{
+	char err[RULE_ERR_LEN], a[64];
+	int i, k;
+
+	for (i = 0; i < n; i++) {
+		struct rule *x = &r[i];
+
+		rule_init(x);
+		x->id = i + 1;
+		x->enabled = true;
+		x->action = RULE_ACTION_DROP;
+		x->priority = 100 + i % 7;
+		k = i % 20;
+		if (k < 12) {
+			snprintf(a, sizeof(a), "172.%d.%d.%d", 16 + (i >> 16), (i >> 8) & 0xff,
+				 i & 0xff);
+			rule_addr_parse("src_ip", a, &x->src, err, sizeof(err));
+		} else if (k < 16) {
+			snprintf(a, sizeof(a), "192.%d.%d.0/24", 160 + (i >> 8), i & 0xff);
+			rule_addr_parse("src_ip", a, &x->src, err, sizeof(err));
+			if (k == 15)
+				x->action = RULE_ACTION_ALLOW;
+		} else if (k < 18) {
+			x->type = RULE_TYPE_TCP;
+			x->protocol = RULE_PROTO_TCP;
+			x->dport.lo = x->dport.hi = 1000 + i % 30000;
+		} else if (k < 19) {
+			x->type = RULE_TYPE_UDP;
+			x->protocol = RULE_PROTO_UDP;
+			x->dport.lo = 40000 + i % 20000;
+			x->dport.hi = x->dport.lo + 10;
+		} else {
+			x->type = RULE_TYPE_TCP;
+			x->protocol = RULE_PROTO_TCP;
+			x->dport.lo = x->dport.hi = 1000 + i % 30000;
+			x->tcp_flags = 0x02;
+			x->tcp_flags_mask = 0x12;
+		}
+		if (rule_validate(x, err, sizeof(err))) {
+			fprintf(stderr, "bench rule %d: %s\n", i, err);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/*
+ * Rule scaling: established IPv4 TCP and new flows with 0 (an empty set
+ * applied), 100, 1,000 and 10,000 rules, beside the floor in the same
+ * rounds; ratios to the floor and to the 0-rule cost.
+ */
+static int bench_rules(struct bench *b, int rounds, __u32 repeat, int newflows)
+{
+	static const int counts[] = { 0, 100, 1000, 10000 };
+	static double est[ROUNDS_MAX], flo[ROUNDS_MAX];
+	double e_res[4], ef_res[4], n_res[4][P_MAX], ms[4];
+	struct rule_set_fds f;
+	struct rule_set *rs = NULL;
+	struct rule *rules;
+	struct pkt p;
+	char err[256];
+	int c, r, rc;
+	__u32 ns;
+
+	rules = calloc(10000, sizeof(*rules));
+	if (!rules)
+		return -ENOMEM;
+	rc = make_rules(rules, 10000);
+	if (rc)
+		goto out;
+	f.ctl = bpf_map__fd(b->ours->maps.rule_ctl);
+	f.shapes = bpf_map__fd(b->ours->maps.rule_shapes);
+	f.match = bpf_map__fd(b->ours->maps.rule_match);
+	f.comp = bpf_map__fd(b->ours->maps.rule_comp);
+	f.counters = bpf_map__fd(b->ours->maps.rule_counters);
+	f.protect_nets = bpf_map__fd(b->ours->maps.rule_protect_nets);
+	f.protect_ports = bpf_map__fd(b->ours->maps.rule_protect_ports);
+	rc = rule_set_open_fds(&f, &rs);
+	if (rc)
+		goto out;
+	pkt_tcp4(&p, "10.0.0.1", 40000, "10.0.0.2", 80, PKT_ACK, 1000, 2000, 65535, 20);
+	for (c = 0; c < 4; c++) {
+		double t0 = now_ms();
+
+		rc = rule_set_apply(rs, rules, counts[c], NULL, (__u64)time(NULL), err,
+				    sizeof(err));
+		ms[c] = now_ms() - t0;
+		if (rc) {
+			fprintf(stderr, "apply %d rules: %s\n", counts[c], err);
+			goto out;
+		}
+		/* Warm up: the first packet after a swap evaluates the set. */
+		if ((rc = time_run(b->fd[P_OURS], &p, 1000, &ns)))
+			goto out;
+		for (r = 0; r < rounds; r++) {
+			if ((rc = time_run(b->fd[P_OURS], &p, repeat, &ns)))
+				goto out;
+			est[r] = ns;
+			if ((rc = time_run(b->fd[P_FLOOR], &p, repeat, &ns)))
+				goto out;
+			flo[r] = ns;
+		}
+		e_res[c] = median(est, rounds);
+		ef_res[c] = median(flo, rounds);
+		rc = bench_new_flows(b, rounds, newflows, 140 + 20 * c, n_res[c], false);
+		if (rc)
+			goto out;
+	}
+	printf("\nrule scaling (guarder ns, floor ns in the same rounds; ratios to the floor and "
+	       "to 0 rules)\n");
+	printf("%-8s %10s | %9s %7s %8s %8s | %9s %7s %8s %8s\n", "rules", "apply ms",
+	       "estab.", "floor", "/floor", "/0 rules", "new flow", "floor", "/floor", "/0 rules");
+	for (c = 0; c < 4; c++)
+		printf("%-8d %10.1f | %9.1f %7.1f %7.2fx %7.2fx | %9.1f %7.1f %7.2fx %7.2fx\n",
+		       counts[c], ms[c], e_res[c], ef_res[c], e_res[c] / ef_res[c],
+		       e_res[c] / e_res[0], n_res[c][P_OURS], n_res[c][P_FLOOR],
+		       n_res[c][P_OURS] / n_res[c][P_FLOOR], n_res[c][P_OURS] / n_res[0][P_OURS]);
+	rc = 0;
+out:
+	rule_set_close(rs);
+	free(rules);
+	return rc;
 }
 
 /* The "memlock:" line of /proc/self/fdinfo/<fd>, or 0. */
@@ -314,11 +463,11 @@ out:
 int main(int argc, char **argv)
 {
 	double est[NCASES][P_MAX], nf[P_MAX];
-	int rounds = 5, newflows = 20000, memory = 1, opt, err;
+	int rounds = 5, newflows = 20000, memory = 1, rules = 1, opt, err;
 	__u32 repeat = 1000000;
 	struct bench b;
 
-	while ((opt = getopt(argc, argv, "r:n:f:m")) != -1) {
+	while ((opt = getopt(argc, argv, "r:n:f:mR")) != -1) {
 		switch (opt) {
 		case 'r':
 			rounds = atoi(optarg);
@@ -332,8 +481,11 @@ int main(int argc, char **argv)
 		case 'm':
 			memory = 0;
 			break;
+		case 'R':
+			rules = 0;
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-r ROUNDS] [-n REPEAT] [-f NEWFLOWS] [-m]\n",
+			fprintf(stderr, "usage: %s [-r ROUNDS] [-n REPEAT] [-f NEWFLOWS] [-m] [-R]\n",
 				argv[0]);
 			return 2;
 		}
@@ -351,7 +503,9 @@ int main(int argc, char **argv)
 	       prog_names[0], prog_names[1], prog_names[2], rounds, repeat, newflows);
 	err = bench_established(&b, rounds, repeat, est);
 	if (!err)
-		err = bench_new_flows(&b, rounds, newflows, nf);
+		err = bench_new_flows(&b, rounds, newflows, 100, nf, true);
+	if (!err && rules)
+		err = bench_rules(&b, rounds, repeat, newflows);
 	bench_close(&b);
 	if (!err && memory)
 		err = bench_memory();

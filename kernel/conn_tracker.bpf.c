@@ -600,14 +600,18 @@ static long rule_shape_cb(__u32 i, void *ctx)
 		return 1;
 	if (sh->family && sh->family != ev->family)
 		return 0;
-	if ((sh->kflags & (RULE_K_SPORT | RULE_K_DPORT)) && !ev->has_ports)
+	if ((sh->kflags & RULE_K_PORTS) && !ev->has_ports)
 		return 0;
 	for (j = 0; j < 4; j++) {
 		k.src[j] = ev->src[j] & sh->src_mask[j];
 		k.dst[j] = ev->dst[j] & sh->dst_mask[j];
 	}
-	k.sport = (sh->kflags & RULE_K_SPORT) ? ev->sport : 0;
-	k.dport = (sh->kflags & RULE_K_DPORT) ? ev->dport : 0;
+	k.sport = (sh->kflags & RULE_K_SPORT)	  ? ev->sport :
+		  (sh->kflags & RULE_K_SPORT_BKT) ? ev->sport >> RULE_PORT_BKT_SHIFT :
+						    0;
+	k.dport = (sh->kflags & RULE_K_DPORT)	  ? ev->dport :
+		  (sh->kflags & RULE_K_DPORT_BKT) ? ev->dport >> RULE_PORT_BKT_SHIFT :
+						    0;
 	k.proto = (sh->kflags & RULE_K_PROTO) ? ev->proto : 0;
 	k.shape = si;
 	k.half = half;

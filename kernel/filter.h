@@ -51,9 +51,20 @@ struct rule_ctl {
 };
 
 /* rule_shape.kflags: what the match key holds besides the addresses. */
-#define RULE_K_PROTO (1u << 0)
-#define RULE_K_SPORT (1u << 1)
-#define RULE_K_DPORT (1u << 2)
+#define RULE_K_PROTO	 (1u << 0)
+#define RULE_K_SPORT	 (1u << 1) /* the port itself */
+#define RULE_K_DPORT	 (1u << 2)
+#define RULE_K_SPORT_BKT (1u << 3) /* port >> RULE_PORT_BKT_SHIFT: a narrow range */
+#define RULE_K_DPORT_BKT (1u << 4)
+#define RULE_K_PORTS	 (RULE_K_SPORT | RULE_K_DPORT | RULE_K_SPORT_BKT | RULE_K_DPORT_BKT)
+
+/*
+ * A port range spanning at most RULE_PORT_BKT_MAX buckets of 256 ports is
+ * entered once per bucket, so range rules spread over many keys instead
+ * of piling up in one candidate list; wider ranges stay out of the key.
+ */
+#define RULE_PORT_BKT_SHIFT 8
+#define RULE_PORT_BKT_MAX   16
 
 struct rule_shape {
 	__u32 src_mask[4]; /* network order */
@@ -80,7 +91,7 @@ struct rule_shape_set {
 struct rule_match_key {
 	__u32 src[4]; /* packet address & shape mask */
 	__u32 dst[4];
-	__u16 sport; /* 0 unless the shape pins it */
+	__u16 sport; /* port or bucket when the shape pins it, else 0 */
 	__u16 dport;
 	__u8 proto; /* 0 unless the shape pins it */
 	__u8 shape; /* index in rule_shape_set.shapes */

@@ -394,8 +394,42 @@ struct crule {
 	__u32 rank;
 	__u32 slot;
 	int shape; /* index into the unsorted shape table, then the sorted one */
-	struct rule_match_key key;
 };
+
+/* One entry of rule_match for one rule (a rule has one per port bucket). */
+struct mentry {
+	struct rule_match_key key;
+	__u32 rank;
+	__u32 slot;
+	__u32 id;
+};
+
+/* How a port condition enters the key: RULE_K_<x>PORT, _BKT or nothing. */
+static __u8 port_kflag(const struct rule_ports *p, __u8 exact, __u8 bkt)
+{
+	if (p->lo == 0 && p->hi == 0)
+		return 0;
+	if (p->lo == p->hi)
+		return exact;
+	if ((p->hi >> RULE_PORT_BKT_SHIFT) - (p->lo >> RULE_PORT_BKT_SHIFT) + 1 <=
+	    RULE_PORT_BKT_MAX)
+		return bkt;
+	return 0;
+}
+
+/* First and last key value of a port condition under @kflags. */
+static void port_keys(const struct rule_ports *p, __u8 kf, __u8 exact, __u8 bkt, __u32 *lo,
+		      __u32 *hi)
+{
+	if (kf & exact) {
+		*lo = *hi = p->lo;
+	} else if (kf & bkt) {
+		*lo = p->lo >> RULE_PORT_BKT_SHIFT;
+		*hi = p->hi >> RULE_PORT_BKT_SHIFT;
+	} else {
+		*lo = *hi = 0;
+	}
+}
 
 static void plen_mask(__u8 plen, __u32 *mask)
 {
@@ -435,9 +469,9 @@ static int cmp_rule_ptr(const void *a, const void *b)
 	return rule_cmp(*(const struct rule *const *)a, *(const struct rule *const *)b);
 }
 
-static int cmp_crule_key(const void *a, const void *b)
+static int cmp_mentry(const void *a, const void *b)
 {
-	const struct crule *x = a, *y = b;
+	const struct mentry *x = a, *y = b;
 	int c = memcmp(&x->key, &y->key, sizeof(x->key));
 
 	if (c)
@@ -658,6 +692,8 @@ static int apply_locked(struct rule_set *rs, const struct rule *rules, size_t n,
 	struct rule_match_val *mvals = NULL;
 	struct rule_shape_set *ss;
 	struct rule_comp *half_comp;
+	struct mentry *me = NULL;
+	size_t nme = 0, max_me = RULE_MATCH_ENTRIES / 2;
 	__u32 gen, cur, nh, next_free = 0, flags = 0, nkeys = 0;
 	char why[RULE_ERR_LEN];
 	int rc;
@@ -742,8 +778,8 @@ static int apply_locked(struct rule_set *rs, const struct rule *rules, size_t n,
 			.dst_plen = addr_any(&r->dst) ? 0 : r->dst.prefix,
 			.family = r->src.family ? r->src.family : r->dst.family,
 			.kflags = (r->protocol != RULE_PROTO_ANY ? RULE_K_PROTO : 0) |
-				  (ports_single(&r->sport) ? RULE_K_SPORT : 0) |
-				  (ports_single(&r->dport) ? RULE_K_DPORT : 0),
+				  port_kflag(&r->sport, RULE_K_SPORT, RULE_K_SPORT_BKT) |
+				  port_kflag(&r->dport, RULE_K_DPORT, RULE_K_DPORT_BKT),
 		};
 		int s;
 
@@ -787,38 +823,63 @@ static int apply_locked(struct rule_set *rs, const struct rule *rules, size_t n,
 	}
 	half_comp = rs->comp + (size_t)nh * RULE_SLOTS;
 	memset(half_comp, 0, sizeof(*half_comp) * RULE_SLOTS);
-	for (i = 0; i < na; i++) {
-		const struct rule *r = cr[i].r;
-		const struct rule_shape *sh;
-		struct rule_match_key *k = &cr[i].key;
-
-		cr[i].shape = shape_pos[cr[i].shape];
-		sh = &ss->shapes[cr[i].shape];
-		compile_comp(&cr[i], &half_comp[cr[i].slot]);
-		memset(k, 0, sizeof(*k));
-		for (j = 0; j < 4; j++) {
-			k->src[j] = r->src.addr[j] & sh->src_mask[j];
-			k->dst[j] = r->dst.addr[j] & sh->dst_mask[j];
-		}
-		k->sport = (sh->kflags & RULE_K_SPORT) ? r->sport.lo : 0;
-		k->dport = (sh->kflags & RULE_K_DPORT) ? r->dport.lo : 0;
-		k->proto = (sh->kflags & RULE_K_PROTO) ? r->protocol : 0;
-		k->shape = cr[i].shape;
-		k->half = nh;
-	}
-	/* Candidate lists: rules sharing a key, in rank order. */
-	qsort(cr, na, sizeof(*cr), cmp_crule_key);
-	mkeys = calloc(na ? na : 1, sizeof(*mkeys));
-	mvals = calloc(na ? na : 1, sizeof(*mvals));
-	if (!mkeys || !mvals) {
+	me = calloc(max_me, sizeof(*me));
+	if (!me) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < na; i++) {
+		const struct rule *r = cr[i].r;
+		const struct rule_shape *sh;
+		struct rule_match_key k;
+		__u32 slo, shi, dlo, dhi, sp, dp;
+
+		cr[i].shape = shape_pos[cr[i].shape];
+		sh = &ss->shapes[cr[i].shape];
+		compile_comp(&cr[i], &half_comp[cr[i].slot]);
+		memset(&k, 0, sizeof(k));
+		for (j = 0; j < 4; j++) {
+			k.src[j] = r->src.addr[j] & sh->src_mask[j];
+			k.dst[j] = r->dst.addr[j] & sh->dst_mask[j];
+		}
+		k.proto = (sh->kflags & RULE_K_PROTO) ? r->protocol : 0;
+		k.shape = cr[i].shape;
+		k.half = nh;
+		port_keys(&r->sport, sh->kflags, RULE_K_SPORT, RULE_K_SPORT_BKT, &slo, &shi);
+		port_keys(&r->dport, sh->kflags, RULE_K_DPORT, RULE_K_DPORT_BKT, &dlo, &dhi);
+		for (sp = slo; sp <= shi; sp++) {
+			for (dp = dlo; dp <= dhi; dp++) {
+				if (nme == max_me) {
+					set_err(err, errlen,
+						"rule %u: the rule table is full (%zu entries; port "
+						"ranges take one per 256 ports they span)",
+						r->id, max_me);
+					rc = -E2BIG;
+					goto out;
+				}
+				k.sport = sp;
+				k.dport = dp;
+				me[nme].key = k;
+				me[nme].rank = cr[i].rank;
+				me[nme].slot = cr[i].slot;
+				me[nme].id = r->id;
+				nme++;
+			}
+		}
+	}
+	/* Candidate lists: rules sharing a key, in rank order. */
+	qsort(me, nme, sizeof(*me), cmp_mentry);
+	mkeys = calloc(nme ? nme : 1, sizeof(*mkeys));
+	mvals = calloc(nme ? nme : 1, sizeof(*mvals));
+	if (!mkeys || !mvals) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nme; i++) {
 		struct rule_match_val *v;
 
-		if (i == 0 || memcmp(&cr[i].key, &cr[i - 1].key, sizeof(cr[i].key))) {
-			mkeys[nkeys] = cr[i].key;
+		if (i == 0 || memcmp(&me[i].key, &me[i - 1].key, sizeof(me[i].key))) {
+			mkeys[nkeys] = me[i].key;
 			memset(&mvals[nkeys], 0, sizeof(mvals[nkeys]));
 			nkeys++;
 		}
@@ -826,13 +887,13 @@ static int apply_locked(struct rule_set *rs, const struct rule *rules, size_t n,
 		if (v->n == RULE_CAND_MAX) {
 			set_err(err, errlen,
 				"rule %u: more than %d rules share the same addresses, protocol and "
-				"single ports (they differ only in port ranges, TCP flags or ICMP "
+				"ports (they differ only in wide port ranges, TCP flags or ICMP "
 				"fields)",
-				cr[i].r->id, RULE_CAND_MAX);
+				me[i].id, RULE_CAND_MAX);
 			rc = -E2BIG;
 			goto out;
 		}
-		v->slot[v->n++] = cr[i].slot;
+		v->slot[v->n++] = me[i].slot;
 	}
 	rc = match_clear_half(rs, nh);
 	if (rc) {
@@ -875,6 +936,7 @@ out:
 	free(used);
 	free(mkeys);
 	free(mvals);
+	free(me);
 	return rc;
 }
 
@@ -966,8 +1028,10 @@ int rule_set_restore_file(const struct guarder_config *cfg)
 	rc = rules_file_load(cfg->rules.file, cfg->rules.max_rules, &rules, &n, &next_id, err,
 			     sizeof(err));
 	if (rc) {
-		log_error("cannot restore the filter rules: %s", err);
-		log_error("fix or remove the rules file; refusing to run without its rules");
+		/* rules_file_load() logged the reason. */
+		log_error("refusing to run without the filter rules of %s: fix the file (or "
+			  "remove it to start with no rules)",
+			  cfg->rules.file);
 		return rc;
 	}
 	rc = rule_protect_from_config(cfg, &prot);

@@ -20,6 +20,7 @@
 
 #include "bpftest.h"
 #include "kernel/filter.h"
+#include "lib/config.h"
 #include "lib/rule.h"
 #include "lib/rule_set.h"
 
@@ -837,6 +838,81 @@ static bool test_differential_vs_reference(struct tenv *e)
 	return ok;
 }
 
+/* ---- the collector's restore from the rules file ---- */
+
+static bool write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return false;
+	fputs(text, f);
+	return fclose(f) == 0;
+}
+
+/*
+ * rule_set_restore_file() on maps pinned in a private bpffs directory, as
+ * the collector runs it after the load: a valid file is enforced (also
+ * over a live set), a damaged one is an error that leaves the live set.
+ */
+static bool test_restore_from_file(struct tenv *e)
+{
+	char dir[] = "/sys/fs/bpf/guarder-test-km-XXXXXX", fdir[] = "/tmp/gdr-km-XXXXXX";
+	char path[256], file[256], cmd[600];
+	struct guarder_config cfg;
+	struct bpf_map *m;
+	struct rule_set *rs = NULL;
+	struct pkt p;
+	bool ok = true;
+
+	if (!mkdtemp(dir) || !mkdtemp(fdir))
+		return ASSERT_TRUE(0, "temp dirs");
+	bpf_object__for_each_map(m, e->skel->obj)
+	{
+		if (bpf_map__is_internal(m))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(m));
+		ok = ok && ASSERT_OK(bpf_map__pin(m, path), "pin");
+	}
+	snprintf(file, sizeof(file), "%s/rules.json", fdir);
+	ok = ok && ASSERT_OK(config_init(&cfg), "config_init");
+	if (!ok)
+		goto out;
+	free(cfg.rules.file);
+	cfg.rules.file = strdup(file);
+	free(cfg.bpf.pin_path);
+	cfg.bpf.pin_path = strdup(dir);
+	cfg.rules.n_protected_ports = 1;
+	cfg.rules.protected_ports[0].first = 22;
+	cfg.rules.protected_ports[0].last = 23;
+
+	pkt_udp4(&p, "10.4.0.1", 1000, "10.0.0.2", 53, 0);
+	ok = ASSERT_OK(rule_set_restore_file(&cfg), "missing file = empty set") &&
+	     ASSERT_EQ(xdp(e, &p), PASS, "nothing dropped");
+	ok = ok && write_file(file, "{\"version\":1,\"next_id\":2,\"rules\":[{\"id\":1,"
+				    "\"action\":\"drop\",\"src_ip\":\"10.4.0.0/16\","
+				    "\"enabled\":true}]}") &&
+	     ASSERT_OK(rule_set_restore_file(&cfg), "valid file") &&
+	     ASSERT_EQ(xdp(e, &p), DROP, "its rule is enforced");
+	pkt_tcp4(&p, "10.4.0.1", 1000, "10.0.0.2", 23, PKT_SYN, 1, 0, 100, 0);
+	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "protected port range from the config");
+	ok = ok && ASSERT_OK(rule_set_open(dir, &rs), "open by pins") &&
+	     ASSERT_EQ(rule_set_generation(rs), 2, "two applies");
+	ok = ok && write_file(file, "{\"version\":1,\"next_id\":2,\"rules\":[{\"id\":1,"
+				    "\"action\":\"dorp\"}]}") &&
+	     ASSERT_EQ(rule_set_restore_file(&cfg), -EINVAL, "damaged file refused") &&
+	     ASSERT_EQ(rule_set_generation(rs), 2, "live set untouched");
+	pkt_udp4(&p, "10.4.0.1", 1000, "10.0.0.2", 53, 0);
+	ok = ok && ASSERT_EQ(xdp(e, &p), DROP, "old rule still enforced");
+	rule_set_close(rs);
+	config_free(&cfg);
+out:
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", dir, fdir);
+	if (system(cmd))
+		ok = ASSERT_TRUE(0, "cleanup");
+	return ok;
+}
+
 /* ---- atomic swap under concurrent runs ---- */
 
 struct swap_ctx {
@@ -949,6 +1025,7 @@ int main(void)
 		TEST(apply_errors_keep_old_set),
 		TEST(differential_vs_reference),
 		TEST(atomic_swap_concurrent),
+		TEST(restore_from_file),
 	};
 
 	return run_tests(cases, sizeof(cases) / sizeof(cases[0]));
