@@ -484,6 +484,11 @@ test_security() {
 	expect_eq "exit status on :PORT without a token" "$?" 1
 	timeout 10 "$API" -c "$TMP/sec.yaml" --check-config >"$TMP/check.out" 2>&1
 	expect_eq "--check-config" "$?" 0
+	sed 's/^  max_body: 4096/  max_body: 4096\n  default_limit: 500\n  max_limit: 100/' "$TMP/sec.yaml" >"$TMP/limits.yaml"
+	timeout 10 "$API" -c "$TMP/limits.yaml" --check-config >"$TMP/limits.out" 2>&1
+	expect_eq "--check-config with default_limit above max_limit" "$?" 1
+	grep -q "api.default_limit (500) is above api.max_limit (100)" "$TMP/limits.out" ||
+		fail "no clear error: $(cat "$TMP/limits.out")"
 	grep -q "max_body: 4096" "$TMP/check.out" || fail "--check-config does not print the config"
 
 	start_api -c "$TMP/sec.yaml"
@@ -586,6 +591,8 @@ test_rest() {
 	expect_req "DELETE the list" 405 DELETE /api/filters
 	expect_eq "Allow" "$(header Allow)" "GET, HEAD, POST, OPTIONS"
 	expect_req "POST stats" 405 POST /api/stats '{}'
+	expect_req "HEAD" 200 HEAD /api/filters "" --head
+	expect_eq "HEAD: X-Total-Count" "$(header X-Total-Count)" 3
 	expect_req "PUT partial" 200 PUT /api/filters/7 '{"comment":"only this"}'
 	expect_eq "partial update keeps the rest" "$(body '"\(.dst_port) \(.rule_type) \(.enabled) \(.comment)"')" "9 udp true only this"
 	expect_req "PUT with another id" 400 PUT /api/filters/7 '{"id":8}'
