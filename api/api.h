@@ -48,11 +48,11 @@ enum api_method {
 /* What a handler gives back: a status, a body, and a few headers. */
 struct api_reply {
 	int status;
-	char *body;	    /* malloc'd; NULL = empty */
+	char *body; /* malloc'd; NULL = empty */
 	size_t len;
-	const char *ctype;  /* default application/json */
-	long long total;    /* >= 0: X-Total-Count */
-	const char *allow;  /* 405: the Allow header */
+	const char *ctype; /* default application/json */
+	long long total; /* >= 0: X-Total-Count */
+	const char *allow; /* 405: the Allow header */
 	const char *location;
 };
 
@@ -60,8 +60,8 @@ struct api_reply {
 struct api_request {
 	enum api_route route;
 	enum api_method method;
-	__u32 id;	     /* ROUTE_FILTER*: the {id} of the path */
-	const char *body;    /* NUL-terminated; NULL when empty */
+	__u32 id; /* ROUTE_FILTER*: the {id} of the path */
+	const char *body; /* NUL-terminated; NULL when empty */
 	size_t body_len;
 	struct MHD_Connection *conn; /* for query arguments */
 };

@@ -221,7 +221,8 @@ static void *expiry_main(void *arg)
 		pthread_rwlock_wrlock(&s->lock);
 		due = next_expiry(s);
 		if (due && due <= now_unix() && s->rs &&
-		    rule_set_apply(s->rs, s->rules, s->n, &s->protect, now_unix(), msg, sizeof(msg)))
+		    rule_set_apply(s->rs, s->rules, s->n, &s->protect, now_unix(), msg,
+				   sizeof(msg)))
 			log_error("rules: re-applying after an expiry failed: %s", msg);
 		else if (due && due <= now_unix())
 			s->applied_at = now_unix();
@@ -247,8 +248,7 @@ int store_open(const struct guarder_config *cfg, struct rule_store **out)
 	pthread_cond_init(&s->stop_cond, NULL);
 	err = rule_protect_from_config(cfg, &s->protect);
 	if (err) {
-		log_error("rules: cannot use the protected networks and ports: %s",
-			  strerror(-err));
+		log_error("rules: cannot use the protected networks and ports: %s", strerror(-err));
 		goto fail;
 	}
 	err = rules_file_load(cfg->rules.file, cfg->rules.max_rules, &s->rules, &s->n, &s->next_id,
@@ -264,8 +264,8 @@ int store_open(const struct guarder_config *cfg, struct rule_store **out)
 		goto fail;
 	}
 	log_info("rules: %zu from %s, %s", s->n, cfg->rules.file,
-		 s->rs ? "applied to the kernel"
-		       : "not applied (no pinned rule maps yet: the collector applies them)");
+		 s->rs ? "applied to the kernel" :
+			 "not applied (no pinned rule maps yet: the collector applies them)");
 	err = pthread_create(&s->expiry_thread, NULL, expiry_main, s);
 	if (err) {
 		err = -err;
@@ -316,15 +316,16 @@ static struct json_object *rule_out(struct rule_store *s, const struct rule *r,
 	json_object_object_add(o, "active", json_object_new_boolean(rule_is_active(r, now_unix())));
 	json_object_object_add(o, "packets", json_object_new_uint64(c.packets));
 	json_object_object_add(o, "bytes", json_object_new_uint64(c.bytes));
-	if (c.last_hit_ns && format_rfc3339_ns(clock_mono_to_wall_ns(cb, c.last_hit_ns), when,
-					       sizeof(when)) > 0)
+	if (c.last_hit_ns &&
+	    format_rfc3339_ns(clock_mono_to_wall_ns(cb, c.last_hit_ns), when, sizeof(when)) > 0)
 		json_object_object_add(o, "last_hit", json_object_new_string(when));
 	else
 		json_object_object_add(o, "last_hit", NULL);
 	return o;
 }
 
-static void reply_rule(struct rule_store *s, struct api_reply *rep, int status, const struct rule *r)
+static void reply_rule(struct rule_store *s, struct api_reply *rep, int status,
+		       const struct rule *r)
 {
 	struct clock_base cb = { 0 };
 
@@ -360,14 +361,16 @@ static int policy_check(struct rule_store *s, const struct rule *r, bool force, 
 	if (rule_touches_protected(r, cfg->rules.protected_networks,
 				   cfg->rules.n_protected_networks, cfg->rules.protected_ports,
 				   cfg->rules.n_protected_ports, why, sizeof(why))) {
-		reply_error(rep, 400, "%s%s (rules.protected_networks/protected_ports)", prefix, why);
+		reply_error(rep, 400, "%s%s (rules.protected_networks/protected_ports)", prefix,
+			    why);
 		return -EINVAL;
 	}
 	if (!force && rule_is_match_all(r)) {
 		reply_error(rep, 400,
 			    "%saction: an enabled drop rule with no condition would drop all %s%s"
 			    "traffic; add a condition, or send it again with ?force=true",
-			    prefix, r->protocol == RULE_PROTO_ANY ? "" : rule_proto_name(r->protocol),
+			    prefix,
+			    r->protocol == RULE_PROTO_ANY ? "" : rule_proto_name(r->protocol),
 			    r->protocol == RULE_PROTO_ANY ? "" : " ");
 		return -EINVAL;
 	}
@@ -416,8 +419,7 @@ static void list_rules(struct rule_store *s, const struct api_request *req, stru
 	reply_json(rep, 200, arr);
 }
 
-static void create_rule(struct rule_store *s, const struct api_request *req,
-			struct api_reply *rep)
+static void create_rule(struct rule_store *s, const struct api_request *req, struct api_reply *rep)
 {
 	static const char *const known[] = { "force", NULL };
 	struct rule_parse_info info = { 0 };
@@ -433,7 +435,8 @@ static void create_rule(struct rule_store *s, const struct api_request *req,
 	rc = rule_from_json_str(req->body ? req->body : "", req->body_len, 0, &r, &info, err,
 				sizeof(err));
 	if (rc) {
-		reply_error(rep, rc == -ENOMEM ? 500 : 400, "%s", rc == -ENOMEM ? "out of memory" : err);
+		reply_error(rep, rc == -ENOMEM ? 500 : 400, "%s",
+			    rc == -ENOMEM ? "out of memory" : err);
 		return;
 	}
 	if (policy_check(s, &r, force || info.force, "", rep))
@@ -501,8 +504,7 @@ static void get_rule(struct rule_store *s, const struct api_request *req, struct
  * change_rule - PUT (a partial update from the body), enable or disable:
  * the changed rule passes the same policy as a new one.
  */
-static void change_rule(struct rule_store *s, const struct api_request *req,
-			struct api_reply *rep)
+static void change_rule(struct rule_store *s, const struct api_request *req, struct api_reply *rep)
 {
 	static const char *const known[] = { "force", NULL };
 	struct rule_parse_info info = { 0 };
@@ -521,8 +523,8 @@ static void change_rule(struct rule_store *s, const struct api_request *req,
 		goto out;
 	}
 	if (req->route == ROUTE_FILTER) {
-		rc = rule_patch_json_str(req->body ? req->body : "", req->body_len, &s->rules[i], &r,
-					 &info, err, sizeof(err));
+		rc = rule_patch_json_str(req->body ? req->body : "", req->body_len, &s->rules[i],
+					 &r, &info, err, sizeof(err));
 		if (rc) {
 			reply_error(rep, rc == -ENOMEM ? 500 : 400, "%s",
 				    rc == -ENOMEM ? "out of memory" : err);
@@ -553,8 +555,7 @@ out:
 	pthread_rwlock_unlock(&s->lock);
 }
 
-static void delete_rule(struct rule_store *s, const struct api_request *req,
-			struct api_reply *rep)
+static void delete_rule(struct rule_store *s, const struct api_request *req, struct api_reply *rep)
 {
 	struct json_object *o;
 	struct rule *next;
@@ -625,21 +626,23 @@ static void bulk(struct rule_store *s, const struct api_request *req, struct api
 		}
 	}
 	if (!json_object_is_type(body, json_type_object)) {
-		reply_error(rep, 400, "body: must be a JSON object {\"mode\": ..., \"rules\": [...]}");
+		reply_error(rep, 400,
+			    "body: must be a JSON object {\"mode\": ..., \"rules\": [...]}");
 		goto out;
 	}
 	{
 		json_object_object_foreach(body, key, val)
 		{
 			if (!strcmp(key, "mode")) {
-				const char *m = json_object_is_type(val, json_type_string)
-							? json_object_get_string(val)
-							: "";
+				const char *m = json_object_is_type(val, json_type_string) ?
+							json_object_get_string(val) :
+							"";
 
 				if (!strcmp(m, "replace"))
 					replace = true;
 				else if (strcmp(m, "add")) {
-					reply_error(rep, 400, "mode: must be \"add\" or \"replace\"");
+					reply_error(rep, 400,
+						    "mode: must be \"add\" or \"replace\"");
 					goto out;
 				}
 			} else if (!strcmp(key, "rules")) {
@@ -655,7 +658,8 @@ static void bulk(struct rule_store *s, const struct api_request *req, struct api
 				}
 				force = force || json_object_get_boolean(val);
 			} else {
-				reply_error(rep, 400, "%.64s: unknown field (bulk takes mode, rules, force)",
+				reply_error(rep, 400,
+					    "%.64s: unknown field (bulk takes mode, rules, force)",
 					    key);
 				goto out;
 			}
@@ -700,7 +704,8 @@ static void bulk(struct rule_store *s, const struct api_request *req, struct api
 	pthread_rwlock_wrlock(&s->lock);
 	n_next = (replace ? 0 : s->n) + n_batch;
 	if (n_next > s->cfg->rules.max_rules) {
-		reply_error(rep, 409, "the rule set would hold %zu rules, more than rules.max_rules (%u)",
+		reply_error(rep, 409,
+			    "the rule set would hold %zu rules, more than rules.max_rules (%u)",
 			    n_next, s->cfg->rules.max_rules);
 		goto unlock;
 	}
@@ -753,7 +758,8 @@ static void bulk(struct rule_store *s, const struct api_request *req, struct api
 	for (i = 0; ids && i < n_batch; i++)
 		json_object_array_add(ids, json_object_new_int64(batch[i].id));
 	if (res) {
-		json_object_object_add(res, "mode", json_object_new_string(replace ? "replace" : "add"));
+		json_object_object_add(res, "mode",
+				       json_object_new_string(replace ? "replace" : "add"));
 		json_object_object_add(res, "count", json_object_new_int64((int64_t)n_batch));
 		json_object_object_add(res, "total", json_object_new_int64((int64_t)s->n));
 		json_object_object_add(res, "ids", ids);

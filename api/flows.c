@@ -110,9 +110,10 @@ static bool maps_ready(struct flow_maps *m)
 
 static void reply_no_maps(struct flow_maps *m, struct api_reply *rep)
 {
-	reply_error(rep, 503,
-		    "the flow tracker is not loaded: no maps pinned under %s (start guarder-collector)",
-		    m->cfg->bpf.pin_path);
+	reply_error(
+		rep, 503,
+		"the flow tracker is not loaded: no maps pinned under %s (start guarder-collector)",
+		m->cfg->bpf.pin_path);
 }
 
 /* Called with each batch of entries read from a table. */
@@ -233,8 +234,9 @@ static int parse_proto(const char *s)
 	static const struct {
 		const char *name;
 		int proto;
-	} names[] = { { "tcp", 6 }, { "udp", 17 }, { "icmp", 1 }, { "icmpv6", 58 },
-		      { "ipv6-icmp", 58 } };
+	} names[] = {
+		{ "tcp", 6 }, { "udp", 17 }, { "icmp", 1 }, { "icmpv6", 58 }, { "ipv6-icmp", 58 }
+	};
 	unsigned long v;
 	char *end;
 	size_t i;
@@ -251,8 +253,8 @@ static int parse_proto(const char *s)
 static int parse_query(struct flow_maps *m, const struct api_request *req, struct list_query *q,
 		       struct api_reply *rep)
 {
-	static const char *const known[] = { "limit", "offset", "sort", "ip", "port", "protocol",
-					     NULL };
+	static const char *const known[] = { "limit", "offset",	  "sort", "ip",
+					     "port",  "protocol", NULL };
 	const char *s;
 	unsigned long port;
 	int rc;
@@ -454,8 +456,7 @@ static void add_u64(struct json_object *o, const char *k, __u64 v)
 	json_object_object_add(o, k, json_object_new_uint64(v));
 }
 
-static void add_time(struct json_object *o, const char *k, const struct clock_base *cb,
-		     __u64 mono)
+static void add_time(struct json_object *o, const char *k, const struct clock_base *cb, __u64 mono)
 {
 	char t[RFC3339_NS_LEN];
 
@@ -551,14 +552,14 @@ static struct json_object *flow_json(const struct flow_key *k, const struct flow
 		snprintf(key, sizeof(key), "%s -> %s (%u)", s, d, k->proto);
 	time_seconds(cb, v->last_seen_ns, seen, sizeof(seen));
 	if (tcp)
-		snprintf(info, sizeof(info),
-			 "Packets: %llu, Bytes: %llu, TCP Flags: %u, Seq: %u, Ack: %u, Last Seen: %s",
-			 (unsigned long long)(f->packets + r->packets),
-			 (unsigned long long)(f->bytes + r->bytes), f->tcp_flags | r->tcp_flags,
-			 f->seq_next, f->ack, seen);
+		snprintf(
+			info, sizeof(info),
+			"Packets: %llu, Bytes: %llu, TCP Flags: %u, Seq: %u, Ack: %u, Last Seen: %s",
+			(unsigned long long)(f->packets + r->packets),
+			(unsigned long long)(f->bytes + r->bytes), f->tcp_flags | r->tcp_flags,
+			f->seq_next, f->ack, seen);
 	else
-		snprintf(info, sizeof(info),
-			 "Packets: %llu, Bytes: %llu, IP ID: %u, Last Seen: %s",
+		snprintf(info, sizeof(info), "Packets: %llu, Bytes: %llu, IP ID: %u, Last Seen: %s",
 			 (unsigned long long)(f->packets + r->packets),
 			 (unsigned long long)(f->bytes + r->bytes), v->ip_id, seen);
 	add_str(o, "key", key);
@@ -603,7 +604,8 @@ static struct json_object *icmp_json(const struct icmp_key *k, const struct icmp
 		snprintf(inner, sizeof(inner), ", Inner: %s -> %s (%s)", is, id,
 			 record_proto_name(v->inner.proto));
 	}
-	snprintf(info, sizeof(info), "Packets: %llu, Bytes: %llu, Type: %u, Code: %u%s, Last Seen: %s",
+	snprintf(info, sizeof(info),
+		 "Packets: %llu, Bytes: %llu, Type: %u, Code: %u%s, Last Seen: %s",
 		 (unsigned long long)v->packets, (unsigned long long)v->bytes, k->type, k->code,
 		 inner, seen);
 	add_str(o, "key", key);
@@ -658,8 +660,8 @@ static void list_flows(struct flow_maps *m, const struct api_request *req, struc
 	t.q = &q;
 	t.k = q.offset + q.limit;
 	err = icmp ? table_each(m->icmp, sizeof(struct icmp_key), sizeof(struct icmp_value),
-				top_batch, &t)
-		   : table_each(m->flows, sizeof(struct flow_key), sizeof(struct flow_value),
+				top_batch, &t) :
+		     table_each(m->flows, sizeof(struct flow_key), sizeof(struct flow_value),
 				top_batch, &t);
 	if (err == -ENOMEM)
 		goto nomem;
@@ -675,8 +677,8 @@ static void list_flows(struct flow_maps *m, const struct api_request *req, struc
 		goto nomem;
 	for (i = q.offset; i < t.n; i++) {
 		const struct item *it = &t.items[i];
-		struct json_object *o = icmp ? icmp_json(&it->key.icmp, &it->val.icmp, &cb)
-					     : flow_json(&it->key.flow, &it->val.flow, &cb);
+		struct json_object *o = icmp ? icmp_json(&it->key.icmp, &it->val.icmp, &cb) :
+					       flow_json(&it->key.flow, &it->val.flow, &cb);
 
 		if (!o || json_object_array_add(arr, o)) {
 			json_object_put(o);

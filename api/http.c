@@ -81,9 +81,8 @@ void reply_json(struct api_reply *rep, int status, struct json_object *obj)
 		rep->len = rep->body ? strlen(rep->body) : 0;
 		return;
 	}
-	text = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN |
-							      JSON_C_TO_STRING_NOSLASHESCAPE,
-						 &len);
+	text = json_object_to_json_string_length(
+		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	rep->body = malloc(len + 1);
 	if (rep->body) {
 		memcpy(rep->body, text, len + 1);
@@ -396,8 +395,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct req_ctx *ctx,
 		rep->len = rep->body ? 2 : 0;
 	}
 	resp = MHD_create_response_from_buffer(rep->len, rep->body ? rep->body : (void *)"",
-					       rep->body ? MHD_RESPMEM_MUST_FREE
-							 : MHD_RESPMEM_PERSISTENT);
+					       rep->body ? MHD_RESPMEM_MUST_FREE :
+							   MHD_RESPMEM_PERSISTENT);
 	if (!resp) {
 		free(rep->body);
 		return MHD_NO;
@@ -573,13 +572,13 @@ static enum MHD_Result first_call(struct http_server *srv, struct MHD_Connection
 	if (ctx->route == ROUTE_NONE)
 		return send_error(c, ctx, 404, NULL, "no such endpoint: %.200s", url);
 	if (!method_allowed(ctx->route, ctx->method))
-		return send_error(c, ctx, 405, allowed(ctx->route), "method %.16s not allowed on %s",
-				  method, api_route_name(ctx->route));
+		return send_error(c, ctx, 405, allowed(ctx->route),
+				  "method %.16s not allowed on %s", method,
+				  api_route_name(ctx->route));
 
 	ctx->takes_body = takes_body(ctx->route, ctx->method);
 	if (ctx->takes_body && !json_content_type(c))
-		return send_error(c, ctx, 415, NULL,
-				  "Content-Type must be application/json");
+		return send_error(c, ctx, 415, NULL, "Content-Type must be application/json");
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 	if (cl && strtoull(cl, NULL, 10) > srv->cfg->api.max_body)
 		return send_error(c, ctx, 413, NULL, "body larger than %u bytes (api.max_body)",
@@ -588,9 +587,8 @@ static enum MHD_Result first_call(struct http_server *srv, struct MHD_Connection
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size,
-				  void **con_cls)
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
 {
 	struct http_server *srv = cls;
 	struct req_ctx *ctx = *con_cls;

@@ -23,7 +23,7 @@ static unsigned long long lat_count[ROUTE_MAX];
 static unsigned long long lat_sum_ns[ROUTE_MAX];
 
 static const char *const method_names[M_MAX] = {
-	[M_GET] = "GET",      [M_POST] = "POST",       [M_PUT] = "PUT",
+	[M_GET] = "GET",       [M_POST] = "POST",	[M_PUT] = "PUT",
 	[M_DELETE] = "DELETE", [M_OPTIONS] = "OPTIONS", [M_OTHER] = "other",
 };
 
@@ -77,14 +77,16 @@ void metrics_http(FILE *out)
 				fprintf(out,
 					"guarder_api_requests_total{endpoint=\"%s\",method=\"%s\","
 					"code=\"%s\"} %llu\n",
-					api_route_name((enum api_route)r), method_names[m], code, v);
+					api_route_name((enum api_route)r), method_names[m], code,
+					v);
 			}
 	fputs("# HELP guarder_api_request_duration_seconds Time from the request headers to the "
 	      "queued response, by endpoint.\n"
 	      "# TYPE guarder_api_request_duration_seconds histogram\n",
 	      out);
 	for (r = 0; r < ROUTE_MAX; r++) {
-		unsigned long long count = __atomic_load_n(&lat_count[r], __ATOMIC_RELAXED), cum = 0;
+		unsigned long long count = __atomic_load_n(&lat_count[r], __ATOMIC_RELAXED),
+				   cum = 0;
 		const char *name = api_route_name((enum api_route)r);
 
 		if (!count)
@@ -100,8 +102,8 @@ void metrics_http(FILE *out)
 			"guarder_api_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} "
 			"%llu\n",
 			name, count);
-		fprintf(out, "guarder_api_request_duration_seconds_sum{endpoint=\"%s\"} %.9f\n", name,
-			(double)__atomic_load_n(&lat_sum_ns[r], __ATOMIC_RELAXED) / 1e9);
+		fprintf(out, "guarder_api_request_duration_seconds_sum{endpoint=\"%s\"} %.9f\n",
+			name, (double)__atomic_load_n(&lat_sum_ns[r], __ATOMIC_RELAXED) / 1e9);
 		fprintf(out, "guarder_api_request_duration_seconds_count{endpoint=\"%s\"} %llu\n",
 			name, count);
 	}
