@@ -952,7 +952,7 @@ static void *runner(void *arg)
  * of one set, ranks of the other) would break one of these equalities
  * or be decided by id 3.
  */
-static bool test_atomic_swap_concurrent(struct tenv *e)
+static bool test_swap_counters_consistent(struct tenv *e)
 {
 	struct rs_env s;
 	struct swap_ctx c = { .e = e };
@@ -1001,6 +1001,63 @@ static bool test_atomic_swap_concurrent(struct tenv *e)
 	return ok;
 }
 
+/*
+ * Sets A and B drop the same packets through different rules, shapes and
+ * keys: A by source address, B by destination address and port. Both
+ * need the TCP flags, so no verdict is cached and every packet is
+ * matched while the sets swap. Any view mixing the two halves (A's
+ * shapes with B's table, a half being rewritten, a missing entry) finds
+ * no rule and passes the packet: one pass fails the test. Writing the
+ * live half in place, or flipping before writing, fails it.
+ */
+static bool test_atomic_swap_no_mixed_view(struct tenv *e)
+{
+	struct rs_env a, b;
+	struct swap_ctx c = { .e = e };
+	pthread_t th[2];
+	int i, swaps = 0, rc = 0;
+	bool ok;
+
+	if (!setup(e, &a))
+		return false;
+	b = a;
+	b.n = 0;
+	ok = add(&a, "{\"id\":1,\"rule_type\":\"tcp\",\"src_ip\":\"10.0.0.1\",\"tcp_flags\":2,"
+		     "\"action\":\"drop\",\"enabled\":true}") &&
+	     add(&a, "{\"id\":3,\"action\":\"allow\",\"src_ip\":\"10.0.0.0/8\",\"priority\":200,"
+		     "\"enabled\":true}") &&
+	     add(&b, "{\"id\":2,\"rule_type\":\"tcp\",\"dst_ip\":\"10.0.0.2\",\"dst_port\":80,"
+		     "\"tcp_flags\":2,\"action\":\"drop\",\"enabled\":true}") &&
+	     add(&b, "{\"id\":4,\"action\":\"allow\",\"dst_ip\":\"10.0.0.0/16\",\"priority\":200,"
+		     "\"enabled\":true}") &&
+	     apply(&a);
+	if (!ok) {
+		done(&a);
+		return false;
+	}
+	pkt_tcp4(&c.p, "10.0.0.1", 1111, "10.0.0.2", 80, PKT_SYN, 1, 0, 100, 0);
+	for (i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, runner, &c);
+	while (swaps < 60) {
+		struct rs_env *s = swaps % 2 ? &a : &b;
+
+		rc = rule_set_apply(a.rs, s->r, s->n, NULL, (__u64)time(NULL), NULL, 0);
+		if (rc)
+			break;
+		swaps++;
+	}
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	fprintf(stderr, "  %d swaps, %ld passes, %ld drops\n", swaps, c.pass, c.drop);
+	ok = ASSERT_OK(rc, "applies") && ASSERT_EQ(swaps, 60, "60 swaps during the runs") &&
+	     ASSERT_EQ(c.bad, 0, "runs failed") && ASSERT_TRUE(c.drop > 1000, "many runs") &&
+	     ASSERT_EQ(c.pass, 0, "no packet saw a mix of the two sets") &&
+	     ASSERT_EQ(dropped(e), c.drop, "global drop counter");
+	done(&a);
+	return ok;
+}
+
 int main(void)
 {
 	static const struct test_case cases[] = {
@@ -1024,7 +1081,8 @@ int main(void)
 		TEST(tc_egress_drop),
 		TEST(apply_errors_keep_old_set),
 		TEST(differential_vs_reference),
-		TEST(atomic_swap_concurrent),
+		TEST(swap_counters_consistent),
+		TEST(atomic_swap_no_mixed_view),
 		TEST(restore_from_file),
 	};
 
