@@ -257,7 +257,8 @@ int store_open(const struct guarder_config *cfg, struct rule_store **out)
 		log_error("rules: %s", msg);
 		goto fail;
 	}
-	qsort(s->rules, s->n, sizeof(*s->rules), cmp_id);
+	if (s->n) /* an empty file gives rules == NULL */
+		qsort(s->rules, s->n, sizeof(*s->rules), cmp_id);
 	err = kernel_apply(s, s->rules, s->n, msg, sizeof(msg));
 	if (err) {
 		log_error("rules: the kernel refused the rules of %s: %s", cfg->rules.file, msg);
@@ -715,7 +716,7 @@ static void bulk(struct rule_store *s, const struct api_request *req, struct api
 		goto unlock;
 	}
 	n_next = 0;
-	if (!replace) {
+	if (!replace && s->n) {
 		memcpy(next, s->rules, s->n * sizeof(*next));
 		n_next = s->n;
 	}

@@ -670,7 +670,8 @@ static void list_flows(struct flow_maps *m, const struct api_request *req, struc
 			    strerror(-err));
 		goto out;
 	}
-	qsort(t.items, t.n, sizeof(*t.items), item_cmp);
+	if (t.n)
+		qsort(t.items, t.n, sizeof(*t.items), item_cmp);
 	clock_base_sample(&cb);
 	arr = json_object_new_array();
 	if (!arr)

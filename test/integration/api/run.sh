@@ -27,6 +27,9 @@ set -- "$COLLECTOR"
 source <(sed '/^preflight$/,$d' "$HERE/../run.sh")
 
 API_RUNS=0
+# Under -Db_sanitize=address,undefined, undefined behaviour stops the
+# process, so the exit status checks of the cases catch it.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 # fail MESSAGE: the collector's and the API's last words, then stop.
 fail() {
