@@ -11,12 +11,15 @@
 #   3. POST /api/filters/bulk of 10,000 rules (replace): wall time, 3 runs;
 #   4. POST-response-to-enforcement: a ping flood (2 ms apart) from the
 #      namespace, a drop rule POSTed, and the time from the response to the
-#      last echo reply; 5 runs. Negative or 0: enforced before the response.
+#      last echo reply; 5 runs. Negative or 0: enforced before the response;
+#   5. GET /api/connections on a table filled with FLOWS synthetic flows
+#      (default 500,000; api/bench_fill.py): time and the API's peak RSS.
 # Needs root, wrk, curl, jq, python3.
 set -uo pipefail
 
 BUILD=$(realpath "${1:?usage: api/bench.sh BUILD_DIR [SECONDS]}")
 DUR=${2:-10}
+FLOWS=${FLOWS:-500000}
 HERE=$(dirname "$(realpath "$0")")
 API=$BUILD/api/guarder-api
 set -- "$BUILD/collector/guarder-collector"
@@ -27,12 +30,14 @@ command -v wrk >/dev/null || { echo "wrk is not installed (scripts/setup.sh)" >&
 preflight
 new_pair
 new_config "$TMP/bench.yaml"
+sed -i "s/flow_table_size: .*/flow_table_size: $((FLOWS + 65536))/" "$TMP/bench.yaml"
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE=http://127.0.0.1:$PORT
 printf 'rules:\n  file: %s/rules.json\napi:\n  listen: 127.0.0.1:%s\n  threads: 2\n' "$TMP" "$PORT" >>"$TMP/bench.yaml"
 start_collector -c "$TMP/bench.yaml" -iface "$P_VETH"
 "$API" -c "$TMP/bench.yaml" 2>"$TMP/api.err" &
-PIDS+=($!)
+API_PID=$!
+PIDS+=($API_PID)
 wait_for 10 grep -q "listening on" "$TMP/api.err" || fail "guarder-api did not start"
 ip netns exec "$P_NS" ping -c 3 -i 0.2 -q "$P_ROOT4" >/dev/null
 
@@ -77,3 +82,15 @@ for run in 1 2 3 4 5; do
 	printf 'POST response -> last echo reply, run %d: %+.2f ms (ping every 2 ms)\n' "$run" \
 		"$(awk -v a="$last" -v b="$t_resp" 'BEGIN { print (a - b) * 1000 }')"
 done
+
+# A big table: the listing walks it all, keeps one page.
+python3 "$HERE/bench_fill.py" "$PIN" "$FLOWS" || fail "cannot fill the flow table"
+for q in "" "?sort=bytes&limit=10" "?ip=10.0.0.0/16&sort=packets&limit=100"; do
+	read -r code t < <(curl -s -o "$TMP/out" -D "$TMP/hdr" -w '%{http_code} %{time_total}' "$BASE/api/connections$q")
+	[ "$code" = 200 ] || fail "GET /api/connections$q: HTTP $code"
+	printf 'GET /api/connections%-40s %6.0f ms, %s of %s flows, %s bytes\n' "$q" \
+		"$(awk -v t="$t" 'BEGIN { print t * 1000 }')" "$(jq length "$TMP/out")" \
+		"$(tr -d '\r' <"$TMP/hdr" | awk -F': ' 'tolower($1) == "x-total-count" { print $2 }')" \
+		"$(stat -c %s "$TMP/out")"
+done
+echo "guarder-api peak RSS: $(awk '/VmHWM/ { print $2, $3 }' /proc/$API_PID/status)"
