@@ -810,7 +810,9 @@ void filters_handle(struct rule_store *s, const struct api_request *req, struct 
 
 void store_metrics(struct rule_store *s, FILE *out)
 {
+	struct rule_counters *c = NULL;
 	size_t i, enabled = 0;
+	bool *have = NULL;
 
 	pthread_rwlock_rdlock(&s->lock);
 	for (i = 0; i < s->n; i++)
@@ -819,36 +821,38 @@ void store_metrics(struct rule_store *s, FILE *out)
 		"# HELP guarder_rules Filter rules in the rule set.\n# TYPE guarder_rules gauge\n"
 		"guarder_rules{state=\"enabled\"} %zu\nguarder_rules{state=\"disabled\"} %zu\n",
 		enabled, s->n - enabled);
-	if (s->rs) {
-		fprintf(out,
-			"# HELP guarder_rule_set_generation Rule sets applied to the kernel.\n"
-			"# TYPE guarder_rule_set_generation counter\n"
-			"guarder_rule_set_generation %u\n",
-			rule_set_generation(s->rs));
-		fputs("# HELP guarder_rule_hits_total Packets each rule decided.\n"
-		      "# TYPE guarder_rule_hits_total counter\n",
-		      out);
-		for (i = 0; i < s->n; i++) {
-			struct rule_counters c;
-
-			if (rule_set_counters(s->rs, s->rules[i].id, &c))
-				continue;
+	if (!s->rs)
+		goto out;
+	fprintf(out,
+		"# HELP guarder_rule_set_generation Rule sets applied to the kernel.\n"
+		"# TYPE guarder_rule_set_generation counter\n"
+		"guarder_rule_set_generation %u\n",
+		rule_set_generation(s->rs));
+	/* One read of each rule's counters for both families. */
+	c = calloc(s->n + 1, sizeof(*c));
+	have = calloc(s->n + 1, sizeof(*have));
+	if (!c || !have)
+		goto out;
+	for (i = 0; i < s->n; i++)
+		have[i] = !rule_set_counters(s->rs, s->rules[i].id, &c[i]);
+	fputs("# HELP guarder_rule_hits_total Packets each rule decided.\n"
+	      "# TYPE guarder_rule_hits_total counter\n",
+	      out);
+	for (i = 0; i < s->n; i++)
+		if (have[i])
 			fprintf(out, "guarder_rule_hits_total{id=\"%u\",action=\"%s\"} %llu\n",
 				s->rules[i].id, rule_action_name(s->rules[i].action),
-				(unsigned long long)c.packets);
-		}
-		fputs("# HELP guarder_rule_bytes_total IP bytes of the packets each rule decided.\n"
-		      "# TYPE guarder_rule_bytes_total counter\n",
-		      out);
-		for (i = 0; i < s->n; i++) {
-			struct rule_counters c;
-
-			if (rule_set_counters(s->rs, s->rules[i].id, &c))
-				continue;
+				(unsigned long long)c[i].packets);
+	fputs("# HELP guarder_rule_bytes_total IP bytes of the packets each rule decided.\n"
+	      "# TYPE guarder_rule_bytes_total counter\n",
+	      out);
+	for (i = 0; i < s->n; i++)
+		if (have[i])
 			fprintf(out, "guarder_rule_bytes_total{id=\"%u\",action=\"%s\"} %llu\n",
 				s->rules[i].id, rule_action_name(s->rules[i].action),
-				(unsigned long long)c.bytes);
-		}
-	}
+				(unsigned long long)c[i].bytes);
+out:
 	pthread_rwlock_unlock(&s->lock);
+	free(c);
+	free(have);
 }
