@@ -42,9 +42,10 @@ struct rule_store {
 	struct rule_set *rs; /* NULL while the rule maps are not pinned */
 	struct rule_protect protect; /* rules.protected_*, as the kernel takes them */
 	__u64 applied_at; /* unix seconds of the last apply (for expiry) */
+	__u32 applied_gen; /* kernel rule-set generation of our last apply */
 	time_t last_open_try; /* kernel_refresh rate limit */
-	pthread_t expiry_thread;
-	bool expiry_running;
+	pthread_t sync_thread;
+	bool sync_running;
 	pthread_mutex_t stop_lock;
 	pthread_cond_t stop_cond;
 	bool stopping;
@@ -140,8 +141,10 @@ static int kernel_apply(struct rule_store *s, const struct rule *rules, size_t n
 		return err;
 	}
 	err = rule_set_apply(s->rs, rules, n, &s->protect, now, msg, len);
-	if (!err)
+	if (!err) {
 		s->applied_at = now;
+		s->applied_gen = rule_set_generation(s->rs);
+	}
 	return err;
 }
 
@@ -186,7 +189,7 @@ static int commit(struct rule_store *s, struct rule *next, size_t n, __u32 next_
 	return 0;
 }
 
-/* ---- expiry: rules with expires_at leave the kernel when they expire ---- */
+/* ---- once a second: expiries, and a kernel set changed by someone else ---- */
 
 static __u64 next_expiry(const struct rule_store *s)
 {
@@ -203,15 +206,43 @@ static __u64 next_expiry(const struct rule_store *s)
 	return best;
 }
 
-static void *expiry_main(void *arg)
+/*
+ * kernel_sync - run once a second under the write lock. Re-apply the set
+ * when a rule has expired since the last apply, and when the kernel's set
+ * is no longer the one we applied (its generation moved). That happens
+ * when a collector starts: it restores the rules file it read, and it may
+ * have read it before our last save. Our set is the file's latest
+ * content, so putting it back makes the kernel and the file agree again
+ * within a second.
+ */
+static void kernel_sync(struct rule_store *s)
+{
+	char msg[RULE_ERR_LEN + 128];
+	__u64 due = next_expiry(s), now = now_unix();
+	struct rule_set *rs = NULL;
+	__u32 gen, ours = s->applied_gen;
+
+	if (rule_set_open(s->cfg->bpf.pin_path, &rs))
+		return; /* no pins yet: the collector applies the file when it loads */
+	gen = rule_set_generation(rs);
+	rule_set_close(rs);
+	if (gen == ours && !(due && due <= now))
+		return;
+	if (kernel_apply(s, s->rules, s->n, msg, sizeof(msg)))
+		log_error("rules: re-applying the rule set failed: %s", msg);
+	else if (gen != ours)
+		log_info("rules: the kernel's rule set changed outside this API (generation %u); "
+			 "applied the %zu rules of %s again",
+			 gen, s->n, s->cfg->rules.file);
+}
+
+static void *sync_main(void *arg)
 {
 	struct rule_store *s = arg;
-	char msg[RULE_ERR_LEN + 128];
 
 	pthread_mutex_lock(&s->stop_lock);
 	while (!s->stopping) {
 		struct timespec until;
-		__u64 due;
 
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 1;
@@ -219,13 +250,7 @@ static void *expiry_main(void *arg)
 		if (s->stopping)
 			break;
 		pthread_rwlock_wrlock(&s->lock);
-		due = next_expiry(s);
-		if (due && due <= now_unix() && s->rs &&
-		    rule_set_apply(s->rs, s->rules, s->n, &s->protect, now_unix(), msg,
-				   sizeof(msg)))
-			log_error("rules: re-applying after an expiry failed: %s", msg);
-		else if (due && due <= now_unix())
-			s->applied_at = now_unix();
+		kernel_sync(s);
 		pthread_rwlock_unlock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->stop_lock);
@@ -267,12 +292,12 @@ int store_open(const struct guarder_config *cfg, struct rule_store **out)
 	log_info("rules: %zu from %s, %s", s->n, cfg->rules.file,
 		 s->rs ? "applied to the kernel" :
 			 "not applied (no pinned rule maps yet: the collector applies them)");
-	err = pthread_create(&s->expiry_thread, NULL, expiry_main, s);
+	err = pthread_create(&s->sync_thread, NULL, sync_main, s);
 	if (err) {
 		err = -err;
 		goto fail;
 	}
-	s->expiry_running = true;
+	s->sync_running = true;
 	*out = s;
 	return 0;
 fail:
@@ -284,12 +309,12 @@ void store_close(struct rule_store *s)
 {
 	if (!s)
 		return;
-	if (s->expiry_running) {
+	if (s->sync_running) {
 		pthread_mutex_lock(&s->stop_lock);
 		s->stopping = true;
 		pthread_cond_signal(&s->stop_cond);
 		pthread_mutex_unlock(&s->stop_lock);
-		pthread_join(s->expiry_thread, NULL);
+		pthread_join(s->sync_thread, NULL);
 	}
 	rule_set_close(s->rs);
 	free(s->rules);

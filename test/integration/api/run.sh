@@ -269,7 +269,23 @@ test_restart() {
 	expect_req "a new rule gets a fresh id" 201 POST /api/filters \
 		'{"rule_type":"udp","dst_port":54,"action":"drop"}'
 	expect_eq "fresh id" "$(body .id)" 3
+
+	# A collector that restores an older rules file (as one that read the
+	# file just before the API's last save would): within a second or
+	# two the API puts its own set, the file's latest, back.
+	stop_collector
+	mkdir -p "$TMP/stale"
+	sed "s|^  file: .*|  file: $TMP/stale/rules.json|" "$TMP/restart.yaml" >"$TMP/stale.yaml"
+	start_collector -c "$TMP/stale.yaml" -iface "$P_VETH"
+	expect_stderr "filter: 0 rules from $TMP/stale/rules.json applied"
+	wait_for 5 ping_dropped || fail "the API did not put its rules back"
+	grep -q "changed outside this API" "$A_ERR" || fail "the API did not say why it re-applied"
+	log "ok: the API restored its rules over a stale restore"
+	tcp_ok "$port" && fail "TCP passes after the API re-applied"
+	stop_api
 }
+
+ping_dropped() { ! ping_ok; }
 
 # ex WHAT JQ_CHECK < COMMAND: run a command of the reference README as it
 # is written, then check what it printed (the response body).
