@@ -461,14 +461,14 @@ struct rule_eval {
 	__u32 src[4], dst[4];
 	__u32 isrc[4], idst[4];
 	__u32 best_rank; /* rank of the best matching rule so far */
-	__u32 pp_rank;	 /* best rank of a per-packet rule that passed the rest */
+	__u32 pp_rank; /* best rank of a per-packet rule that passed the rest */
 	__u16 sport, dport, isport, idport;
 	__u16 best_slot;
 	__u8 half;
 	__u8 family;
 	__u8 proto;
 	__u8 has_ports; /* the packet carries ports (and is no later fragment) */
-	__u8 has_l4;	/* the L4 header was read (TCP flags, ICMP type/code) */
+	__u8 has_l4; /* the L4 header was read (TCP flags, ICMP type/code) */
 	__u8 tcp_flags;
 	__u8 icmp_type;
 	__u8 icmp_code;
@@ -662,8 +662,8 @@ static __always_inline int filter_protected(const struct rule_eval *ev, __u32 ha
 /* What filter_eval() decided (a separate stack object, see below). */
 struct filter_res {
 	__u32 rule_id; /* id of the deciding rule, 0 if none */
-	__u16 slot;    /* its slot or RULE_SLOT_NONE */
-	__u8 verdict;  /* enum guarder_verdict */
+	__u16 slot; /* its slot or RULE_SLOT_NONE */
+	__u8 verdict; /* enum guarder_verdict */
 	__u8 cache_ok; /* the verdict holds for every packet of this direction */
 };
 

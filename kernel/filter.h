@@ -70,8 +70,8 @@ struct rule_shape {
 	__u32 src_mask[4]; /* network order */
 	__u32 dst_mask[4];
 	__u32 best_rank; /* lowest rank of the rules of this shape */
-	__u8 family;	 /* 0 any, 4, 6 */
-	__u8 kflags;	 /* RULE_K_* */
+	__u8 family; /* 0 any, 4, 6 */
+	__u8 kflags; /* RULE_K_* */
 	__u8 pad[2];
 };
 
@@ -106,15 +106,15 @@ struct rule_match_val {
 };
 
 /* rule_comp.flags: conditions left to check after the key matched. */
-#define RULE_C_VALID	 (1u << 0)
-#define RULE_C_SPORT	 (1u << 1) /* a source port range */
-#define RULE_C_DPORT	 (1u << 2)
-#define RULE_C_TCP_FLAGS (1u << 3) /* per packet */
-#define RULE_C_ICMP_TYPE (1u << 4) /* per packet */
-#define RULE_C_ICMP_CODE (1u << 5) /* per packet */
-#define RULE_C_INNER	 (1u << 6) /* only ICMP errors: the inner fields */
-#define RULE_C_ISPORT	 (1u << 7)
-#define RULE_C_IDPORT	 (1u << 8)
+#define RULE_C_VALID	  (1u << 0)
+#define RULE_C_SPORT	  (1u << 1) /* a source port range */
+#define RULE_C_DPORT	  (1u << 2)
+#define RULE_C_TCP_FLAGS  (1u << 3) /* per packet */
+#define RULE_C_ICMP_TYPE  (1u << 4) /* per packet */
+#define RULE_C_ICMP_CODE  (1u << 5) /* per packet */
+#define RULE_C_INNER	  (1u << 6) /* only ICMP errors: the inner fields */
+#define RULE_C_ISPORT	  (1u << 7)
+#define RULE_C_IDPORT	  (1u << 8)
 #define RULE_C_PER_PACKET (RULE_C_TCP_FLAGS | RULE_C_ICMP_TYPE | RULE_C_ICMP_CODE)
 
 /* A compiled rule, at index half * RULE_SLOTS + slot of rule_comp. */

@@ -44,8 +44,8 @@
 enum { M_CTL, M_SHAPES, M_MATCH, M_COMP, M_COUNTERS, M_PNETS, M_PPORTS, M_MAX };
 
 static const char *const map_names[M_MAX] = {
-	GUARDER_MAP_RULE_CTL,	   GUARDER_MAP_RULE_SHAPES,	   GUARDER_MAP_RULE_MATCH,
-	GUARDER_MAP_RULE_COMP,	   GUARDER_MAP_RULE_COUNTERS,	   GUARDER_MAP_RULE_PROTECT_NETS,
+	GUARDER_MAP_RULE_CTL,		GUARDER_MAP_RULE_SHAPES,   GUARDER_MAP_RULE_MATCH,
+	GUARDER_MAP_RULE_COMP,		GUARDER_MAP_RULE_COUNTERS, GUARDER_MAP_RULE_PROTECT_NETS,
 	GUARDER_MAP_RULE_PROTECT_PORTS,
 };
 
@@ -56,14 +56,14 @@ struct slot_id {
 
 struct rule_set {
 	int fd[M_MAX];
-	int lock_fd;	       /* flock'ed directory, -1 without pins */
-	int sync_outer;	       /* ARRAY_OF_MAPS: an update waits for an RCU grace period */
+	int lock_fd; /* flock'ed directory, -1 without pins */
+	int sync_outer; /* ARRAY_OF_MAPS: an update waits for an RCU grace period */
 	int sync_inner;
 	int ncpu;
-	struct rule_ctl *ctl;  /* mmap of rule_ctl */
+	struct rule_ctl *ctl; /* mmap of rule_ctl */
 	struct rule_shape_set *shapes; /* mmap of rule_shapes, 2 elements */
-	struct rule_comp *comp;	       /* mmap of rule_comp, 2 * RULE_SLOTS */
-	__u64 *pports;		       /* mmap of rule_protect_ports */
+	struct rule_comp *comp; /* mmap of rule_comp, 2 * RULE_SLOTS */
+	__u64 *pports; /* mmap of rule_protect_ports */
 	size_t len_ctl, len_shapes, len_comp, len_pports;
 	/* id -> slot of the active half, rebuilt when the generation moved */
 	struct slot_id *index;
@@ -171,7 +171,8 @@ static int rs_setup(struct rule_set *rs)
 		return err;
 	rs->ctl = map_mmap(rs->fd[M_CTL], sizeof(struct rule_ctl), 1, &rs->len_ctl);
 	rs->shapes = map_mmap(rs->fd[M_SHAPES], sizeof(struct rule_shape_set), 2, &rs->len_shapes);
-	rs->comp = map_mmap(rs->fd[M_COMP], sizeof(struct rule_comp), 2 * RULE_SLOTS, &rs->len_comp);
+	rs->comp =
+		map_mmap(rs->fd[M_COMP], sizeof(struct rule_comp), 2 * RULE_SLOTS, &rs->len_comp);
 	rs->pports = map_mmap(rs->fd[M_PPORTS], sizeof(__u64), 2 * RULE_PROTECT_PORT_WORDS,
 			      &rs->len_pports);
 	if (!rs->ctl || !rs->shapes || !rs->comp || !rs->pports) {

@@ -63,8 +63,8 @@ int rule_set_restore_file(const struct guarder_config *cfg);
 
 /* Per-rule counters, summed over CPUs. */
 struct rule_counters {
-	__u64 packets;	   /* packets this rule decided (allow or drop) */
-	__u64 bytes;	   /* their IP bytes */
+	__u64 packets; /* packets this rule decided (allow or drop) */
+	__u64 bytes; /* their IP bytes */
 	__u64 last_hit_ns; /* CLOCK_MONOTONIC ns of the last hit; 0 = never */
 };
 

@@ -152,7 +152,8 @@ static bool test_src_cidr_v4_and_direction(struct tenv *e)
 
 	if (!setup(e, &s))
 		return false;
-	ok = add(&s, "{\"id\":1,\"action\":\"drop\",\"src_ip\":\"10.1.0.0/16\",\"enabled\":true}") &&
+	ok = add(&s,
+		 "{\"id\":1,\"action\":\"drop\",\"src_ip\":\"10.1.0.0/16\",\"enabled\":true}") &&
 	     apply(&s);
 	pkt_tcp4(&in, "10.1.2.3", 4000, "192.168.0.1", 80, PKT_ACK, 1, 1, 1000, 10);
 	pkt_tcp4(&out, "192.168.0.1", 80, "10.1.2.3", 4000, PKT_ACK, 1, 1, 1000, 10);
@@ -164,8 +165,9 @@ static bool test_src_cidr_v4_and_direction(struct tenv *e)
 	     ASSERT_EQ(xdp(e, &out), PASS, "reply still passes (cached per direction)") &&
 	     ASSERT_EQ(xdp(e, &other), PASS, "10.2.0.1 passes") &&
 	     ASSERT_EQ(dropped(e), 2, "2 dropped") && ASSERT_EQ(hits(&s, 1), 2, "rule hits");
-	ok = ok && ASSERT_OK(flow_get(e, "10.1.2.3", 4000, "192.168.0.1", 80, IPPROTO_TCP, &v, NULL),
-			     "flow entry") &&
+	ok = ok &&
+	     ASSERT_OK(flow_get(e, "10.1.2.3", 4000, "192.168.0.1", 80, IPPROTO_TCP, &v, NULL),
+		       "flow entry") &&
 	     ASSERT_EQ(v.verdict, GUARDER_VERDICT_DROP, "flow verdict") &&
 	     ASSERT_EQ(v.dir[0].packets + v.dir[1].packets, 2, "only the 2 passed packets counted");
 	done(&s);
@@ -180,7 +182,8 @@ static bool test_dst_cidr_and_boundaries(struct tenv *e)
 
 	if (!setup(e, &s))
 		return false;
-	ok = add(&s, "{\"id\":1,\"action\":\"drop\",\"dst_ip\":\"172.16.4.0/22\",\"enabled\":true}") &&
+	ok = add(&s,
+		 "{\"id\":1,\"action\":\"drop\",\"dst_ip\":\"172.16.4.0/22\",\"enabled\":true}") &&
 	     apply(&s);
 	pkt_udp4(&p, "10.0.0.1", 5, "172.16.3.255", 53, 0);
 	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "below the /22");
@@ -205,17 +208,18 @@ static bool test_ports_and_ranges(struct tenv *e)
 		int udp;
 		int want;
 	} c[] = {
-		{ 22, 0, DROP },   { 22, 1, PASS },   { 23, 0, PASS },	{ 999, 1, PASS },
-		{ 1000, 1, DROP }, { 1500, 1, DROP }, { 2000, 1, DROP }, { 2001, 1, PASS },
-		{ 1500, 0, PASS },
+		{ 22, 0, DROP },   { 22, 1, PASS },   { 23, 0, PASS },
+		{ 999, 1, PASS },  { 1000, 1, DROP }, { 1500, 1, DROP },
+		{ 2000, 1, DROP }, { 2001, 1, PASS }, { 1500, 0, PASS },
 	};
 
 	if (!setup(e, &s))
 		return false;
 	ok = add(&s, "{\"id\":1,\"rule_type\":\"tcp\",\"action\":\"drop\",\"dst_port\":22,"
 		     "\"enabled\":true}") &&
-	     add(&s, "{\"id\":2,\"rule_type\":\"udp\",\"action\":\"drop\",\"dst_port\":\"1000-2000\","
-		     "\"enabled\":true}") &&
+	     add(&s,
+		 "{\"id\":2,\"rule_type\":\"udp\",\"action\":\"drop\",\"dst_port\":\"1000-2000\","
+		 "\"enabled\":true}") &&
 	     add(&s, "{\"id\":3,\"rule_type\":\"tcp\",\"action\":\"drop\",\"src_port\":\"7-9\","
 		     "\"enabled\":true}") &&
 	     apply(&s);
@@ -277,7 +281,8 @@ static bool test_ipv6_and_family(struct tenv *e)
 
 	if (!setup(e, &s))
 		return false;
-	ok = add(&s, "{\"id\":1,\"action\":\"drop\",\"src_ip\":\"2001:db8:1::/48\",\"enabled\":true}") &&
+	ok = add(&s,
+		 "{\"id\":1,\"action\":\"drop\",\"src_ip\":\"2001:db8:1::/48\",\"enabled\":true}") &&
 	     add(&s, "{\"id\":2,\"action\":\"drop\",\"dst_ip\":\"::/0\",\"rule_type\":\"udp\","
 		     "\"dst_port\":9,\"enabled\":true}") &&
 	     apply(&s);
@@ -492,8 +497,9 @@ static bool test_defect_allow_stops(struct tenv *e)
 		     "\"enabled\":true}") &&
 	     apply(&s);
 	pkt_udp4(&p, "10.0.0.1", 1, "10.0.0.2", 2, 0);
-	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "allowed") && ASSERT_EQ(xdp(e, &p), PASS, "cached") &&
-	     ASSERT_EQ(hits(&s, 1), 2, "allow counted") && ASSERT_EQ(hits(&s, 2), 0, "drop not");
+	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "allowed") &&
+	     ASSERT_EQ(xdp(e, &p), PASS, "cached") && ASSERT_EQ(hits(&s, 1), 2, "allow counted") &&
+	     ASSERT_EQ(hits(&s, 2), 0, "drop not");
 	pkt_udp4(&p, "10.0.0.3", 1, "10.0.0.2", 2, 0);
 	ok = ok && ASSERT_EQ(xdp(e, &p), DROP, "the drop still applies to others");
 	done(&s);
@@ -540,15 +546,18 @@ static bool test_cache_invalidated_by_swap(struct tenv *e)
 		return false;
 	pkt_tcp4(&p, "10.0.0.1", 1000, "10.0.0.2", 443, PKT_ACK, 1, 1, 100, 10);
 	ok = apply(&s) && run_xdp_n(e, &p, 3);
-	ok = ok && add(&s, "{\"id\":5,\"action\":\"drop\",\"dst_port\":443,\"rule_type\":\"tcp\","
-			   "\"enabled\":true}") &&
-	     apply(&s) && ASSERT_EQ(xdp(e, &p), DROP, "established flow dropped right after apply") &&
+	ok = ok &&
+	     add(&s, "{\"id\":5,\"action\":\"drop\",\"dst_port\":443,\"rule_type\":\"tcp\","
+		     "\"enabled\":true}") &&
+	     apply(&s) &&
+	     ASSERT_EQ(xdp(e, &p), DROP, "established flow dropped right after apply") &&
 	     ASSERT_EQ(xdp(e, &p), DROP, "and stays dropped");
 	s.n = 0;
 	ok = ok && apply(&s) && ASSERT_EQ(xdp(e, &p), PASS, "passes again once removed");
 	/* Disabled instead of removed: same. */
-	ok = ok && add(&s, "{\"id\":5,\"action\":\"drop\",\"dst_port\":443,\"rule_type\":\"tcp\","
-			   "\"enabled\":true}") &&
+	ok = ok &&
+	     add(&s, "{\"id\":5,\"action\":\"drop\",\"dst_port\":443,\"rule_type\":\"tcp\","
+		     "\"enabled\":true}") &&
 	     apply(&s) && ASSERT_EQ(xdp(e, &p), DROP, "dropped");
 	s.r[0].enabled = false;
 	ok = ok && apply(&s) && ASSERT_EQ(xdp(e, &p), PASS, "passes once disabled");
@@ -576,7 +585,8 @@ static bool test_counters_per_rule(struct tenv *e)
 	     ASSERT_EQ(c.packets, 5, "packets") && ASSERT_EQ(c.bytes, 500, "bytes") &&
 	     ASSERT_TRUE(c.last_hit_ns > 0, "last hit");
 	/* Another apply with the same id and a new rule keeps the counters. */
-	ok = ok && add(&s, "{\"id\":8,\"action\":\"drop\",\"src_ip\":\"10.7.0.1\",\"enabled\":true}") &&
+	ok = ok &&
+	     add(&s, "{\"id\":8,\"action\":\"drop\",\"src_ip\":\"10.7.0.1\",\"enabled\":true}") &&
 	     apply(&s) && ASSERT_EQ(xdp(e, &p), DROP, "dropped") &&
 	     ASSERT_EQ(hits(&s, 7), 6, "counters kept across applies") &&
 	     ASSERT_EQ(hits(&s, 8), 0, "new rule starts at 0");
@@ -599,7 +609,8 @@ static bool test_drop_events_once_per_flow(struct tenv *e)
 
 	if (!setup(e, &s))
 		return false;
-	ok = add(&s, "{\"id\":42,\"action\":\"drop\",\"src_ip\":\"10.3.0.0/16\",\"enabled\":true}") &&
+	ok = add(&s,
+		 "{\"id\":42,\"action\":\"drop\",\"src_ip\":\"10.3.0.0/16\",\"enabled\":true}") &&
 	     apply(&s);
 	pkt_tcp4(&p, "10.3.0.1", 1000, "10.0.0.2", 80, PKT_SYN, 1, 0, 100, 0);
 	pkt_tcp4(&q, "10.3.0.2", 1000, "10.0.0.2", 80, PKT_SYN, 1, 0, 100, 0);
@@ -656,10 +667,11 @@ static bool test_apply_errors_keep_old_set(struct tenv *e)
 	for (i = 0; ok && i < RULE_CAND_MAX + 1; i++) {
 		char j[200];
 
-		snprintf(j, sizeof(j),
-			 "{\"id\":%d,\"action\":\"drop\",\"rule_type\":\"tcp\",\"dst_port\":\"%d-%d\","
-			 "\"enabled\":true}",
-			 100 + i, 1000 + i, 2000 + i);
+		snprintf(
+			j, sizeof(j),
+			"{\"id\":%d,\"action\":\"drop\",\"rule_type\":\"tcp\",\"dst_port\":\"%d-%d\","
+			"\"enabled\":true}",
+			100 + i, 1000 + i, 2000 + i);
 		ok = add(&s, j);
 	}
 	rc = rule_set_apply(s.rs, s.r, s.n, NULL, (__u64)time(NULL), err, sizeof(err));
@@ -689,8 +701,9 @@ static unsigned int rnd(unsigned int n)
 }
 
 static const char *const v4_addrs[] = { "10.0.0.1", "10.0.0.2", "10.0.1.1", "10.1.0.1" };
-static const char *const v4_nets[] = { "", "10.0.0.1", "10.0.0.0/24", "10.0.0.0/16", "10.1.0.0/16",
-				       "0.0.0.0/0" };
+static const char *const v4_nets[] = {
+	"", "10.0.0.1", "10.0.0.0/24", "10.0.0.0/16", "10.1.0.0/16", "0.0.0.0/0"
+};
 static const char *const v6_addrs[] = { "fd00::1", "fd00::2", "fd00:1::1", "fd01::1" };
 static const char *const v6_nets[] = { "", "fd00::1", "fd00::/64", "fd00::/16", "::/0" };
 static const __u16 port_pool[] = { 22, 53, 80, 1000, 1500 };
@@ -711,12 +724,14 @@ static void random_rule(struct rule *r, __u32 id)
 		rule_addr_parse("src", nets[rnd(nn)], &r->src, err, sizeof(err));
 		rule_addr_parse("dst", nets[rnd(nn)], &r->dst, err, sizeof(err));
 		t = rnd(4);
-		r->type = t == 0 ? RULE_TYPE_BASIC : t == 1 ? RULE_TYPE_TCP :
-				   t == 2 ? RULE_TYPE_UDP :
-					    RULE_TYPE_ICMP;
-		r->protocol = t == 1 ? RULE_PROTO_TCP : t == 2 ? RULE_PROTO_UDP :
-				       t == 3 ? (v6 ? RULE_PROTO_ICMPV6 : RULE_PROTO_ICMP) :
-						RULE_PROTO_ANY;
+		r->type = t == 0 ? RULE_TYPE_BASIC :
+			  t == 1 ? RULE_TYPE_TCP :
+			  t == 2 ? RULE_TYPE_UDP :
+				   RULE_TYPE_ICMP;
+		r->protocol = t == 1 ? RULE_PROTO_TCP :
+			      t == 2 ? RULE_PROTO_UDP :
+			      t == 3 ? (v6 ? RULE_PROTO_ICMPV6 : RULE_PROTO_ICMP) :
+				       RULE_PROTO_ANY;
 		if (t == 1 || t == 2) {
 			if (rnd(2)) {
 				r->dport.lo = port_pool[rnd(5)];
@@ -756,7 +771,8 @@ static void random_packet(struct tpkt *t)
 	int v6 = rnd(3) == 0, k = rnd(4);
 	const char *const *addrs = v6 ? v6_addrs : v4_addrs;
 	const char *src = addrs[rnd(4)], *dst = addrs[rnd(4)];
-	__u16 sp = port_pool[rnd(5)] + rnd(2) * rnd(600), dp = port_pool[rnd(5)] + rnd(2) * rnd(600);
+	__u16 sp = port_pool[rnd(5)] + rnd(2) * rnd(600),
+	      dp = port_pool[rnd(5)] + rnd(2) * rnd(600);
 	__u8 flags = rnd(2) ? PKT_SYN : PKT_ACK;
 	struct rule_packet *rp = &t->rp;
 
@@ -823,13 +839,16 @@ static bool test_differential_vs_reference(struct tenv *e)
 		for (k = 0; ok && k < 2; k++) {
 			for (i = 0; i < 64; i++) {
 				long w = rule_set_eval(s.r, s.n, &pk[i].rp, now);
-				int want = w >= 0 && s.r[w].action == RULE_ACTION_DROP ? DROP : PASS;
+				int want =
+					w >= 0 && s.r[w].action == RULE_ACTION_DROP ? DROP : PASS;
 				int got = xdp(e, &pk[i].p);
 
 				if (got != want && mismatches++ < 5)
-					fprintf(stderr, "  round %d pass %d packet %d: got %d want %d "
-							"(deciding rule id %ld)\n",
-						round, k, i, got, want, w >= 0 ? (long)s.r[w].id : -1L);
+					fprintf(stderr,
+						"  round %d pass %d packet %d: got %d want %d "
+						"(deciding rule id %ld)\n",
+						round, k, i, got, want,
+						w >= 0 ? (long)s.r[w].id : -1L);
 			}
 		}
 	}
@@ -889,17 +908,19 @@ static bool test_restore_from_file(struct tenv *e)
 	pkt_udp4(&p, "10.4.0.1", 1000, "10.0.0.2", 53, 0);
 	ok = ASSERT_OK(rule_set_restore_file(&cfg), "missing file = empty set") &&
 	     ASSERT_EQ(xdp(e, &p), PASS, "nothing dropped");
-	ok = ok && write_file(file, "{\"version\":1,\"next_id\":2,\"rules\":[{\"id\":1,"
-				    "\"action\":\"drop\",\"src_ip\":\"10.4.0.0/16\","
-				    "\"enabled\":true}]}") &&
+	ok = ok &&
+	     write_file(file, "{\"version\":1,\"next_id\":2,\"rules\":[{\"id\":1,"
+			      "\"action\":\"drop\",\"src_ip\":\"10.4.0.0/16\","
+			      "\"enabled\":true}]}") &&
 	     ASSERT_OK(rule_set_restore_file(&cfg), "valid file") &&
 	     ASSERT_EQ(xdp(e, &p), DROP, "its rule is enforced");
 	pkt_tcp4(&p, "10.4.0.1", 1000, "10.0.0.2", 23, PKT_SYN, 1, 0, 100, 0);
 	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "protected port range from the config");
 	ok = ok && ASSERT_OK(rule_set_open(dir, &rs), "open by pins") &&
 	     ASSERT_EQ(rule_set_generation(rs), 2, "two applies");
-	ok = ok && write_file(file, "{\"version\":1,\"next_id\":2,\"rules\":[{\"id\":1,"
-				    "\"action\":\"dorp\"}]}") &&
+	ok = ok &&
+	     write_file(file, "{\"version\":1,\"next_id\":2,\"rules\":[{\"id\":1,"
+			      "\"action\":\"dorp\"}]}") &&
 	     ASSERT_EQ(rule_set_restore_file(&cfg), -EINVAL, "damaged file refused") &&
 	     ASSERT_EQ(rule_set_generation(rs), 2, "live set untouched");
 	pkt_udp4(&p, "10.4.0.1", 1000, "10.0.0.2", 53, 0);
@@ -964,8 +985,9 @@ static bool test_swap_counters_consistent(struct tenv *e)
 		return false;
 	ok = add(&s, "{\"id\":1,\"action\":\"allow\",\"src_ip\":\"10.0.0.1\",\"priority\":1,"
 		     "\"enabled\":true}") &&
-	     add(&s, "{\"id\":2,\"action\":\"drop\",\"dst_ip\":\"10.0.0.0/24\",\"rule_type\":\"udp\","
-		     "\"priority\":2,\"enabled\":true}") &&
+	     add(&s,
+		 "{\"id\":2,\"action\":\"drop\",\"dst_ip\":\"10.0.0.0/24\",\"rule_type\":\"udp\","
+		 "\"priority\":2,\"enabled\":true}") &&
 	     add(&s, "{\"id\":3,\"action\":\"drop\",\"src_ip\":\"10.0.0.0/8\",\"priority\":3,"
 		     "\"enabled\":true}") &&
 	     apply(&s);
