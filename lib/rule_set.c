@@ -343,24 +343,49 @@ static long index_find(const struct slot_id *v, size_t n, __u32 id)
 	return -1;
 }
 
+/* The id -> slot index of the active half, rebuilt when the generation moved. */
+static int index_refresh(struct rule_set *rs, __u32 *gen)
+{
+	int err;
+
+	*gen = rule_set_generation(rs);
+	if (rs->index_valid && rs->index_gen == *gen)
+		return 0;
+	free(rs->index);
+	rs->index = NULL;
+	rs->index_valid = false;
+	err = half_index(rs, *gen & 1, &rs->index, &rs->n_index);
+	if (err)
+		return err;
+	rs->index_gen = *gen;
+	rs->index_valid = true;
+	return 0;
+}
+
+static void sum_cpus(const struct rule_counter *per, int ncpu, struct rule_counters *out)
+{
+	int i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < ncpu; i++) {
+		out->packets += per[i].packets;
+		out->bytes += per[i].bytes;
+		if (per[i].last_hit_ns > out->last_hit_ns)
+			out->last_hit_ns = per[i].last_hit_ns;
+	}
+}
+
 int rule_set_counters(struct rule_set *rs, __u32 rule_id, struct rule_counters *out)
 {
 	struct rule_counter *per;
 	__u32 gen, slot;
 	long s;
-	int i, err;
+	int err;
 
-	gen = rule_set_generation(rs);
-	if (!rs->index_valid || rs->index_gen != gen) {
-		free(rs->index);
-		rs->index = NULL;
-		rs->index_valid = false;
-		err = half_index(rs, gen & 1, &rs->index, &rs->n_index);
-		if (err)
-			return err;
-		rs->index_gen = gen;
-		rs->index_valid = true;
-	}
+	memset(out, 0, sizeof(*out));
+	err = index_refresh(rs, &gen);
+	if (err)
+		return err;
 	s = gen ? index_find(rs->index, rs->n_index, rule_id) : -1;
 	if (s < 0)
 		return -ENOENT;
@@ -368,20 +393,80 @@ int rule_set_counters(struct rule_set *rs, __u32 rule_id, struct rule_counters *
 	per = calloc(rs->ncpu, sizeof(*per));
 	if (!per)
 		return -ENOMEM;
-	memset(out, 0, sizeof(*out));
 	if (bpf_map_lookup_elem(rs->fd[M_COUNTERS], &slot, per)) {
 		err = -errno;
 		free(per);
 		return err;
 	}
-	for (i = 0; i < rs->ncpu; i++) {
-		out->packets += per[i].packets;
-		out->bytes += per[i].bytes;
-		if (per[i].last_hit_ns > out->last_hit_ns)
-			out->last_hit_ns = per[i].last_hit_ns;
-	}
+	sum_cpus(per, rs->ncpu, out);
 	free(per);
 	return 0;
+}
+
+int rule_set_counters_many(struct rule_set *rs, const __u32 *ids, size_t n,
+			   struct rule_counters *out, bool *have)
+{
+	struct rule_counter *all = NULL;
+	__u32 *keys = NULL, gen, done = 0, batch = 0;
+	size_t i;
+	int err;
+
+	/* Few ids: one lookup each is cheaper than reading the whole map. */
+	if (n < 64) {
+		for (i = 0; i < n; i++) {
+			err = rule_set_counters(rs, ids[i], &out[i]);
+			if (err && err != -ENOENT)
+				return err;
+			if (have)
+				have[i] = !err;
+		}
+		return 0;
+	}
+	err = index_refresh(rs, &gen);
+	if (err)
+		return err;
+	all = calloc((size_t)RULE_SLOTS * rs->ncpu, sizeof(*all));
+	keys = calloc(RULE_SLOTS, sizeof(*keys));
+	if (!all || !keys) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* Array keys come in order: element k of the result is slot k. */
+	while (done < RULE_SLOTS) {
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		__u32 next, cnt = RULE_SLOTS - done;
+		int rc;
+
+		/* in_batch is the last key of the previous batch (out_batch). */
+		rc = bpf_map_lookup_batch(rs->fd[M_COUNTERS], done ? &batch : NULL, &next,
+					  keys + done, all + (size_t)done * rs->ncpu, &cnt, &bo);
+		if (rc && errno != ENOENT) {
+			err = -errno;
+			goto out;
+		}
+		done += cnt;
+		batch = next;
+		if (rc || !cnt)
+			break;
+	}
+	for (i = 0; i < n; i++) {
+		long s = gen ? index_find(rs->index, rs->n_index, ids[i]) : -1;
+
+		if (s < 0 || (__u32)s >= done) {
+			memset(&out[i], 0, sizeof(out[i]));
+			if (have)
+				have[i] = false;
+			continue;
+		}
+		sum_cpus(all + (size_t)s * rs->ncpu, rs->ncpu, &out[i]);
+		if (have)
+			have[i] = true;
+	}
+	err = 0;
+out:
+	free(all);
+	free(keys);
+	return err;
 }
 
 /* ---- compilation ---- */

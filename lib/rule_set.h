@@ -19,6 +19,7 @@
 #define GUARDER_RULE_SET_H
 
 #include <linux/types.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -114,6 +115,16 @@ int rule_set_apply(struct rule_set *rs, const struct rule *rules, size_t n,
  * expired, unknown), or a negative errno of the map read.
  */
 int rule_set_counters(struct rule_set *rs, __u32 rule_id, struct rule_counters *out);
+
+/*
+ * rule_set_counters_many - rule_set_counters() for @n ids at once (for
+ * lists and /metrics): out[i] gets the counters of ids[i], have[i] (may be
+ * NULL) whether ids[i] is in the active set (out[i] is zero when not).
+ * Reads the whole counter map in a few syscalls when @n is large.
+ * Returns 0 or a negative errno.
+ */
+int rule_set_counters_many(struct rule_set *rs, const __u32 *ids, size_t n,
+			   struct rule_counters *out, bool *have);
 
 /*
  * rule_set_generation - the active generation (0: no set was ever

@@ -590,6 +590,22 @@ static bool test_counters_per_rule(struct tenv *e)
 	     apply(&s) && ASSERT_EQ(xdp(e, &p), DROP, "dropped") &&
 	     ASSERT_EQ(hits(&s, 7), 6, "counters kept across applies") &&
 	     ASSERT_EQ(hits(&s, 8), 0, "new rule starts at 0");
+	/* The bulk read agrees, in both of its ways (few ids, many ids). */
+	{
+		__u32 ids[100];
+		struct rule_counters m[100];
+		bool have[100];
+
+		for (i = 0; i < 100; i++)
+			ids[i] = i % 2 ? 7 : 1000 + i;
+		ok = ok && ASSERT_OK(rule_set_counters_many(s.rs, ids, 100, m, have), "many") &&
+		     ASSERT_TRUE(have[1] && !have[0], "have") &&
+		     ASSERT_EQ(m[1].packets, 6, "many: packets") &&
+		     ASSERT_EQ(m[99].bytes, 600, "many: bytes") && ASSERT_EQ(m[0].packets, 0, "absent");
+		ok = ok && ASSERT_OK(rule_set_counters_many(s.rs, ids, 2, m, have), "few") &&
+		     ASSERT_TRUE(have[1] && !have[0], "have (few)") &&
+		     ASSERT_EQ(m[1].packets, 6, "few: packets");
+	}
 	/* Removed and re-added: it starts from 0. */
 	s.r[0].enabled = false;
 	ok = ok && apply(&s);
