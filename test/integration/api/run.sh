@@ -661,6 +661,14 @@ for _ in range(int(sys.argv[2])):
 	expect_eq "one ping flow from the namespace" "$(header X-Total-Count)" 1
 	expect_req "ip filter, CIDR, nothing" 200 GET "/api/connections?ip=192.0.2.0/24"
 	expect_eq "nothing matches is []" "$(cat "$TMP/body")" "[]"
+	ip netns exec "$P_NS" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.sendto(b"six", (sys.argv[1], 9600))' "$P_ROOT6"
+	sleep 0.3
+	expect_req "IPv6 flow" 200 GET "/api/connections?ip=$P_NS6&port=9600"
+	expect_eq "IPv6 key" "$(body '.[0].key')" "[$P_NS6]:$(body '.[0].src_port') -> [$P_ROOT6]:9600 (UDP)"
+	expect_eq "IPv6 addresses" "$(body '.[0] | "\(.src_ip) \(.dst_ip)"')" "$P_NS6 $P_ROOT6"
 	expect_req "bad sort" 400 GET "/api/connections?sort=size"
 	expect_req "bad limit" 400 GET "/api/connections?limit=-1"
 	expect_req "bad ip" 400 GET "/api/connections?ip=10.0.0.300"
