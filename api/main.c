@@ -25,6 +25,7 @@
 
 #include "api.h"
 #include "http.h"
+#include "lib/cmdline.h"
 #include "lib/log.h"
 
 #ifndef GUARDER_VERSION
@@ -59,66 +60,35 @@ static void usage(FILE *out)
 		GUARDER_CONFIG_DEFAULT_PATH);
 }
 
-/* Same flag syntax as guarder-collector: -name, --name, -name value, -name=value. */
+/*
+ * parse_args - the collector's flag syntax (lib/cmdline.h). Returns 0 to
+ * run, 1 when --help or --version was served, or -EINVAL.
+ */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	int i;
+	bool help = false, version = false;
+	const struct cmdline_opt opts[] = {
+		{ .name = "config", .alias = "c", .value = &o->config_path },
+		{ .name = "api", .value = &o->api },
+		{ .name = "check-config", .set = &o->check_config },
+		{ .name = "verbose", .alias = "v", .set = &o->verbose },
+		{ .name = "version", .set = &version },
+		{ .name = "help", .alias = "h", .set = &help },
+		{ 0 },
+	};
+	int err = cmdline_parse("guarder-api", argc, argv, opts);
 
-	for (i = 1; i < argc; i++) {
-		const char *arg = argv[i], *name, *value = NULL, *eq;
-		const char **dst = NULL;
-		char flag[32];
-		size_t len;
-
-		if (arg[0] != '-' || arg[1] == '\0')
-			goto unknown;
-		name = arg + (arg[1] == '-' ? 2 : 1);
-		eq = strchr(name, '=');
-		len = eq ? (size_t)(eq - name) : strlen(name);
-		if (len >= sizeof(flag))
-			goto unknown;
-		memcpy(flag, name, len);
-		flag[len] = '\0';
-		if (eq)
-			value = eq + 1;
-		if (!strcmp(flag, "h") || !strcmp(flag, "help")) {
-			usage(stdout);
-			return 1;
-		} else if (!strcmp(flag, "version")) {
-			printf("guarder-api %s (libmicrohttpd %s)\n", GUARDER_VERSION,
-			       MHD_get_version());
-			return 1;
-		} else if (!strcmp(flag, "check-config")) {
-			o->check_config = true;
-		} else if (!strcmp(flag, "v") || !strcmp(flag, "verbose")) {
-			o->verbose = true;
-		} else if (!strcmp(flag, "c") || !strcmp(flag, "config")) {
-			dst = &o->config_path;
-		} else if (!strcmp(flag, "api")) {
-			dst = &o->api;
-		} else {
-			goto unknown;
-		}
-		if (!dst) {
-			if (value) {
-				fprintf(stderr, "guarder-api: option '-%s' takes no value\n", flag);
-				return -EINVAL;
-			}
-			continue;
-		}
-		if (!value) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "guarder-api: option '-%s' needs a value\n", flag);
-				return -EINVAL;
-			}
-			value = argv[++i];
-		}
-		*dst = value;
+	if (err)
+		return err;
+	if (help) {
+		usage(stdout);
+		return 1;
+	}
+	if (version) {
+		printf("guarder-api %s (libmicrohttpd %s)\n", GUARDER_VERSION, MHD_get_version());
+		return 1;
 	}
 	return 0;
-unknown:
-	fprintf(stderr, "guarder-api: unknown option or argument '%s' (see --help)\n", argv[i]);
-	return -EINVAL;
 }
 
 static int load_config(struct guarder_config *cfg, const struct options *o)

@@ -503,6 +503,20 @@ test_security() {
 	expect_eq "exit status on :PORT without a token" "$?" 1
 	timeout 10 "$API" -c "$TMP/sec.yaml" --check-config >"$TMP/check.out" 2>&1
 	expect_eq "--check-config" "$?" 0
+	# The collector's flag forms: -name value, --name=value; bad flags stop it.
+	timeout 10 "$API" --config="$TMP/sec.yaml" -api "127.0.0.1:1" --check-config >"$TMP/flags.out" 2>&1
+	expect_eq "--config=FILE -api ADDR --check-config" "$?" 0
+	grep -q 'listen: "127.0.0.1:1"' "$TMP/flags.out" || fail "-api did not set api.listen"
+	timeout 10 "$API" -c "$TMP/sec.yaml" --api=127.0.0.1:2 -check-config >"$TMP/flags.out" 2>&1
+	grep -q 'listen: "127.0.0.1:2"' "$TMP/flags.out" || fail "--api= did not set api.listen"
+	timeout 10 "$API" -c "$TMP/sec.yaml" --colour >"$TMP/flags.out" 2>&1
+	expect_eq "exit status with an unknown flag" "$?" 1
+	grep -q "unknown option '--colour'" "$TMP/flags.out" || fail "no clear error for a bad flag"
+	timeout 10 "$API" -c "$TMP/sec.yaml" -api >"$TMP/flags.out" 2>&1
+	expect_eq "exit status with -api and no value" "$?" 1
+	timeout 10 "$API" -c "$TMP/sec.yaml" -api 127.0.0.1:0 >"$TMP/flags.out" 2>&1
+	expect_eq "exit status with port 0" "$?" 1
+	grep -q -- "-api: api.listen: port must be" "$TMP/flags.out" || fail "no clear error: $(cat "$TMP/flags.out")"
 	sed 's/^  max_body: 4096/  max_body: 4096\n  default_limit: 500\n  max_limit: 100/' "$TMP/sec.yaml" >"$TMP/limits.yaml"
 	timeout 10 "$API" -c "$TMP/limits.yaml" --check-config >"$TMP/limits.out" 2>&1
 	expect_eq "--check-config with default_limit above max_limit" "$?" 1
