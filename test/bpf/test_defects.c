@@ -2,7 +2,9 @@
 /*
  * One named test per "Kernel" defect of the tool we rebuild
  * (../shared/reference/original-review.md) that applies to this program,
- * each showing we do not have it. The filter defects wait for the filter.
+ * each showing we do not have it. The filter defects (first pass with zeroed
+ * fields, tcp rules matching other protocols, allow not stopping, ICMP
+ * counted before the filter) are the defect_* cases of test_filter.c.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>

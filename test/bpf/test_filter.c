@@ -354,6 +354,75 @@ static bool test_protected_win(struct tenv *e)
 	return ok;
 }
 
+/* ICMPv6: type rules, inner fields of an ICMPv6 error, a protected IPv6 network. */
+static bool test_icmpv6_rules_and_protected_v6(struct tenv *e)
+{
+	struct rs_env s;
+	struct rule_addr nets[1];
+	struct rule_protect prot = { .nets = nets, .n_nets = 1 };
+	char err[RULE_ERR_LEN];
+	struct pkt p, inner;
+	bool ok;
+
+	if (!setup(e, &s))
+		return false;
+	ok = ASSERT_OK(rule_addr_parse("net", "2001:db8:99::/48", &nets[0], err, sizeof(err)),
+		       "net") &&
+	     add(&s, "{\"id\":1,\"rule_type\":\"icmp\",\"protocol\":\"icmpv6\",\"icmp_type\":128,"
+		     "\"action\":\"drop\",\"enabled\":true}") &&
+	     add(&s,
+		 "{\"id\":2,\"rule_type\":\"icmp\",\"protocol\":\"icmpv6\","
+		 "\"inner_dst_ip\":\"2001:db8:5::/64\",\"inner_protocol\":\"udp\",\"action\":\"drop\","
+		 "\"enabled\":true}") &&
+	     apply_p(&s, &prot);
+	pkt_echo6(&p, "2001:db8::1", "2001:db8::2", 128, 3, 1);
+	ok = ok && ASSERT_EQ(xdp(e, &p), DROP, "ICMPv6 echo request dropped");
+	pkt_echo6(&p, "2001:db8::2", "2001:db8::1", 129, 3, 1);
+	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "echo reply passes");
+	pkt_echo4(&p, "10.0.0.1", "10.0.0.2", 128, 3, 1);
+	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "an icmpv6 rule never matches ICMPv4");
+	pkt_echo6(&p, "2001:db8:99::1", "2001:db8::2", 128, 4, 1);
+	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "from a protected IPv6 network");
+	pkt_init(&inner);
+	pkt_ipv6(&inner, "2001:db8::2", "2001:db8:5::7", IPPROTO_UDP);
+	pkt_udp(&inner, 4000, 53);
+	pkt_finish(&inner);
+	pkt_icmp_err6(&p, "2001:db8::1", "2001:db8::2", 1, 4, &inner);
+	ok = ok && ASSERT_EQ(xdp(e, &p), DROP, "ICMPv6 error quoting UDP to 2001:db8:5::/64");
+	pkt_init(&inner);
+	pkt_ipv6(&inner, "2001:db8::2", "2001:db8:6::7", IPPROTO_UDP);
+	pkt_udp(&inner, 4000, 53);
+	pkt_finish(&inner);
+	pkt_icmp_err6(&p, "2001:db8::1", "2001:db8::2", 1, 4, &inner);
+	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "quoting another network passes");
+	done(&s);
+	return ok;
+}
+
+/* A dropped GSO super-packet counts as its segments, nowhere else. */
+static bool test_tc_gso_drop_counts_segments(struct tenv *e)
+{
+	struct rs_env s;
+	struct flow_value v;
+	struct pkt p;
+	bool ok;
+
+	if (!setup(e, &s))
+		return false;
+	ok = add(&s, "{\"id\":1,\"rule_type\":\"tcp\",\"dst_port\":443,\"action\":\"drop\","
+		     "\"enabled\":true}") &&
+	     apply(&s);
+	pkt_tcp4(&p, "10.0.0.1", 5000, "10.0.0.2", 443, PKT_ACK, 1, 1, 1000, 1000);
+	ok = ok && ASSERT_EQ(run_tc(e, &p, 4, 250), TC_ACT_SHOT, "shot") &&
+	     ASSERT_EQ(dropped(e), 4, "4 segments dropped") &&
+	     ASSERT_EQ(hits(&s, 1), 4, "4 hits") &&
+	     ASSERT_OK(flow_get(e, "10.0.0.1", 5000, "10.0.0.2", 443, IPPROTO_TCP, &v, NULL),
+		       "flow") &&
+	     ASSERT_EQ(v.dir[0].packets + v.dir[1].packets, 0, "none in the flow's counters");
+	done(&s);
+	return ok;
+}
+
 /* ---- the reference's filter defects ---- */
 
 /* "an ICMP rule with type 0 drops all ICMP" */
@@ -601,7 +670,8 @@ static bool test_counters_per_rule(struct tenv *e)
 		ok = ok && ASSERT_OK(rule_set_counters_many(s.rs, ids, 100, m, have), "many") &&
 		     ASSERT_TRUE(have[1] && !have[0], "have") &&
 		     ASSERT_EQ(m[1].packets, 6, "many: packets") &&
-		     ASSERT_EQ(m[99].bytes, 600, "many: bytes") && ASSERT_EQ(m[0].packets, 0, "absent");
+		     ASSERT_EQ(m[99].bytes, 600, "many: bytes") &&
+		     ASSERT_EQ(m[0].packets, 0, "absent");
 		ok = ok && ASSERT_OK(rule_set_counters_many(s.rs, ids, 2, m, have), "few") &&
 		     ASSERT_TRUE(have[1] && !have[0], "have (few)") &&
 		     ASSERT_EQ(m[1].packets, 6, "few: packets");
@@ -1107,6 +1177,8 @@ int main(void)
 		TEST(ipv6_and_family),
 		TEST(disabled_and_expired_ignored),
 		TEST(protected_win),
+		TEST(icmpv6_rules_and_protected_v6),
+		TEST(tc_gso_drop_counts_segments),
 		TEST(defect_icmp_type0_rule),
 		TEST(defect_inner_rule),
 		TEST(defect_tcp_flags_zero),
