@@ -399,6 +399,52 @@ static bool test_icmpv6_rules_and_protected_v6(struct tenv *e)
 	return ok;
 }
 
+/* icmp_code, inner source address and inner source port. */
+static bool test_icmp_code_and_inner_src(struct tenv *e)
+{
+	struct rs_env s;
+	struct pkt p, inner;
+	bool ok;
+
+	if (!setup(e, &s))
+		return false;
+	ok = add(&s, "{\"id\":1,\"rule_type\":\"icmp\",\"icmp_type\":3,\"icmp_code\":1,"
+		     "\"action\":\"drop\",\"enabled\":true}") &&
+	     add(&s,
+		 "{\"id\":2,\"rule_type\":\"icmp\",\"inner_src_ip\":\"10.7.0.0/16\","
+		 "\"inner_protocol\":\"tcp\",\"inner_src_port\":\"1000-1999\",\"action\":\"drop\","
+		 "\"enabled\":true}") &&
+	     apply(&s);
+	pkt_init(&inner);
+	pkt_ipv4(&inner, "10.0.0.2", "10.9.9.9", IPPROTO_UDP, 1, 0);
+	pkt_udp(&inner, 5555, 53);
+	pkt_finish(&inner);
+	pkt_icmp_err4(&p, "10.0.0.1", "10.0.0.2", 3, 1, &inner);
+	ok = ok && ASSERT_EQ(xdp(e, &p), DROP, "host unreachable (3/1) dropped");
+	pkt_icmp_err4(&p, "10.0.0.1", "10.0.0.2", 3, 3, &inner);
+	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "port unreachable (3/3) passes");
+	pkt_init(&inner);
+	pkt_ipv4(&inner, "10.7.1.1", "10.9.9.9", IPPROTO_TCP, 1, 0);
+	pkt_tcp(&inner, 1500, 80, 1, 0, PKT_SYN, 100);
+	pkt_finish(&inner);
+	pkt_icmp_err4(&p, "10.0.0.1", "10.7.1.1", 11, 0, &inner);
+	ok = ok && ASSERT_EQ(xdp(e, &p), DROP, "quote from 10.7.1.1:1500/tcp dropped");
+	pkt_init(&inner);
+	pkt_ipv4(&inner, "10.7.1.1", "10.9.9.9", IPPROTO_TCP, 1, 0);
+	pkt_tcp(&inner, 2500, 80, 1, 0, PKT_SYN, 100);
+	pkt_finish(&inner);
+	pkt_icmp_err4(&p, "10.0.0.1", "10.7.1.1", 11, 0, &inner);
+	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "inner source port outside the range passes");
+	pkt_init(&inner);
+	pkt_ipv4(&inner, "10.8.1.1", "10.9.9.9", IPPROTO_TCP, 1, 0);
+	pkt_tcp(&inner, 1500, 80, 1, 0, PKT_SYN, 100);
+	pkt_finish(&inner);
+	pkt_icmp_err4(&p, "10.0.0.1", "10.8.1.1", 11, 0, &inner);
+	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "inner source outside 10.7/16 passes");
+	done(&s);
+	return ok;
+}
+
 /* A dropped GSO super-packet counts as its segments, nowhere else. */
 static bool test_tc_gso_drop_counts_segments(struct tenv *e)
 {
@@ -1179,6 +1225,7 @@ int main(void)
 		TEST(protected_win),
 		TEST(icmpv6_rules_and_protected_v6),
 		TEST(tc_gso_drop_counts_segments),
+		TEST(icmp_code_and_inner_src),
 		TEST(defect_icmp_type0_rule),
 		TEST(defect_inner_rule),
 		TEST(defect_tcp_flags_zero),
