@@ -602,12 +602,23 @@ static long rule_shape_cb(__u32 i, void *ctx)
 		return 0;
 	if ((sh->kflags & RULE_K_PORTS) && !ev->has_ports)
 		return 0;
+	if (sh->kflags & RULE_K_ICMP_TYPE) {
+		if (!ev->has_l4 || (ev->proto != IPPROTO_ICMP && ev->proto != IPPROTO_ICMPV6))
+			return 0;
+		/*
+		 * The type is in the key, so rules for the flow's other types
+		 * are never candidates: count the whole shape as per-packet.
+		 */
+		if (sh->best_rank < ev->pp_rank)
+			ev->pp_rank = sh->best_rank;
+	}
 	for (j = 0; j < 4; j++) {
 		k.src[j] = ev->src[j] & sh->src_mask[j];
 		k.dst[j] = ev->dst[j] & sh->dst_mask[j];
 	}
 	k.sport = (sh->kflags & RULE_K_SPORT)	  ? ev->sport :
 		  (sh->kflags & RULE_K_SPORT_BKT) ? ev->sport >> RULE_PORT_BKT_SHIFT :
+		  (sh->kflags & RULE_K_ICMP_TYPE) ? ev->icmp_type :
 						    0;
 	k.dport = (sh->kflags & RULE_K_DPORT)	  ? ev->dport :
 		  (sh->kflags & RULE_K_DPORT_BKT) ? ev->dport >> RULE_PORT_BKT_SHIFT :

@@ -56,6 +56,7 @@ struct rule_ctl {
 #define RULE_K_DPORT	 (1u << 2)
 #define RULE_K_SPORT_BKT (1u << 3) /* port >> RULE_PORT_BKT_SHIFT: a narrow range */
 #define RULE_K_DPORT_BKT (1u << 4)
+#define RULE_K_ICMP_TYPE (1u << 5) /* the ICMP type, in the sport field */
 #define RULE_K_PORTS	 (RULE_K_SPORT | RULE_K_DPORT | RULE_K_SPORT_BKT | RULE_K_DPORT_BKT)
 
 /*

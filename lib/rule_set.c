@@ -865,7 +865,8 @@ static int apply_locked(struct rule_set *rs, const struct rule *rules, size_t n,
 			.family = r->src.family ? r->src.family : r->dst.family,
 			.kflags = (r->protocol != RULE_PROTO_ANY ? RULE_K_PROTO : 0) |
 				  port_kflag(&r->sport, RULE_K_SPORT, RULE_K_SPORT_BKT) |
-				  port_kflag(&r->dport, RULE_K_DPORT, RULE_K_DPORT_BKT),
+				  port_kflag(&r->dport, RULE_K_DPORT, RULE_K_DPORT_BKT) |
+				  (r->icmp_type != RULE_ICMP_ANY ? RULE_K_ICMP_TYPE : 0),
 		};
 		int s;
 
@@ -933,6 +934,8 @@ static int apply_locked(struct rule_set *rs, const struct rule *rules, size_t n,
 		k.half = nh;
 		port_keys(&r->sport, sh->kflags, RULE_K_SPORT, RULE_K_SPORT_BKT, &slo, &shi);
 		port_keys(&r->dport, sh->kflags, RULE_K_DPORT, RULE_K_DPORT_BKT, &dlo, &dhi);
+		if (sh->kflags & RULE_K_ICMP_TYPE)
+			slo = shi = r->icmp_type; /* ICMP rules have no ports */
 		for (sp = slo; sp <= shi; sp++) {
 			for (dp = dlo; dp <= dhi; dp++) {
 				if (nme == max_me) {

@@ -477,6 +477,7 @@ static bool test_defect_icmp_type0_rule(struct tenv *e)
 	struct rs_env s;
 	struct pkt p;
 	bool ok;
+	int i;
 
 	if (!setup(e, &s))
 		return false;
@@ -491,6 +492,44 @@ static bool test_defect_icmp_type0_rule(struct tenv *e)
 	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "next request of the same flow passes");
 	pkt_tcp4(&p, "10.0.0.1", 1, "10.0.0.2", 2, PKT_ACK, 1, 1, 100, 0);
 	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "TCP untouched");
+	/* Many type rules with nothing else: more than one key's candidates. */
+	for (i = 1; ok && i <= 20; i++) {
+		char j[160];
+
+		snprintf(j, sizeof(j),
+			 "{\"id\":%d,\"rule_type\":\"icmp\",\"icmp_type\":%d,\"action\":\"drop\","
+			 "\"enabled\":true}",
+			 100 + i, 20 + i);
+		ok = add(&s, j);
+	}
+	ok = ok && apply(&s);
+	pkt_echo4(&p, "10.0.0.1", "10.0.0.2", 8, 7, 3);
+	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "type 8 still passes");
+	pkt_echo4(&p, "10.0.0.2", "10.0.0.1", 0, 7, 3);
+	ok = ok && ASSERT_EQ(xdp(e, &p), DROP, "type 0 still dropped");
+	pkt_echo4(&p, "10.0.0.1", "10.0.0.2", 8, 7, 4);
+	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "type 8 again (not cached as the reply's verdict)");
+	/*
+	 * Messages that are neither echo nor errors share one flow per
+	 * address pair and direction: a passed type 13 must not make the
+	 * same direction's type 21 pass from the cache.
+	 */
+	for (i = 0; ok && i < 2; i++) {
+		struct pkt q;
+
+		pkt_init(&q);
+		pkt_eth(&q, NULL, 0, 0x0800);
+		pkt_ipv4(&q, "10.0.0.1", "10.0.0.2", IPPROTO_ICMP, 1, 0);
+		pkt_icmp(&q, 13, 0, 0, 0);
+		pkt_finish(&q);
+		ok = ASSERT_EQ(xdp(e, &q), PASS, "timestamp request passes");
+		pkt_init(&q);
+		pkt_eth(&q, NULL, 0, 0x0800);
+		pkt_ipv4(&q, "10.0.0.1", "10.0.0.2", IPPROTO_ICMP, 1, 0);
+		pkt_icmp(&q, 21, 0, 0, 0);
+		pkt_finish(&q);
+		ok = ok && ASSERT_EQ(xdp(e, &q), DROP, "type 21 of the same flow dropped");
+	}
 	done(&s);
 	return ok;
 }
