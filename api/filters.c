@@ -37,6 +37,7 @@ struct rule_store {
 	pthread_rwlock_t lock; /* read: GETs; write: mutations, expiry */
 	const struct guarder_config *cfg;
 	struct rule *rules; /* sorted by id */
+	char **text; /* per rule: its rule_to_json() text without the final '}' (or NULL) */
 	size_t n;
 	__u32 next_id;
 	struct rule_set *rs; /* NULL while the rule maps are not pinned */
@@ -148,6 +149,59 @@ static int kernel_apply(struct rule_store *s, const struct rule *rules, size_t n
 	return err;
 }
 
+/* rule_to_json() as text, without its closing brace, for the listing. */
+static char *rule_text(const struct rule *r)
+{
+	struct json_object *o = rule_to_json(r);
+	const char *t;
+	size_t len;
+	char *out;
+
+	if (!o)
+		return NULL;
+	t = json_object_to_json_string_length(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	out = len ? strndup(t, len - 1) : NULL;
+	json_object_put(o);
+	return out;
+}
+
+/*
+ * texts_for - the listing texts of @next (sorted by id), reusing those of
+ * the current rules that did not change: a change costs one rule_to_json()
+ * per changed rule, and a listing none. An entry is NULL when memory ran
+ * out; the listing then builds that rule's text on the fly.
+ */
+static char **texts_for(struct rule_store *s, const struct rule *next, size_t n)
+{
+	char **text = calloc(n + 1, sizeof(*text));
+	size_t i, j = 0;
+
+	if (!text)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		while (j < s->n && s->rules[j].id < next[i].id)
+			j++;
+		if (j < s->n && s->text && s->text[j] &&
+		    !memcmp(&s->rules[j], &next[i], sizeof(next[i]))) {
+			text[i] = s->text[j];
+			s->text[j] = NULL; /* moved */
+		} else {
+			text[i] = rule_text(&next[i]);
+		}
+	}
+	return text;
+}
+
+static void texts_free(char **text, size_t n)
+{
+	size_t i;
+
+	for (i = 0; text && i < n; i++)
+		free(text[i]);
+	free(text);
+}
+
 /*
  * commit - make @next (sorted by id, owned by the caller until success)
  * the rule set: file, then kernel, then memory. Called with the write lock
@@ -156,7 +210,7 @@ static int kernel_apply(struct rule_store *s, const struct rule *rules, size_t n
 static int commit(struct rule_store *s, struct rule *next, size_t n, __u32 next_id,
 		  struct api_reply *rep)
 {
-	char msg[RULE_ERR_LEN + 128];
+	char msg[RULE_ERR_LEN + 128], **text;
 	int err, err2;
 
 	err = rules_file_save(s->cfg->rules.file, next, n, next_id);
@@ -182,6 +236,9 @@ static int commit(struct rule_store *s, struct rule *next, size_t n, __u32 next_
 				    *msg ? msg : strerror(-err));
 		return err;
 	}
+	text = texts_for(s, next, n);
+	texts_free(s->text, s->n);
+	s->text = text;
 	free(s->rules);
 	s->rules = next;
 	s->n = n;
@@ -284,6 +341,7 @@ int store_open(const struct guarder_config *cfg, struct rule_store **out)
 	}
 	if (s->n) /* an empty file gives rules == NULL */
 		qsort(s->rules, s->n, sizeof(*s->rules), cmp_id);
+	s->text = texts_for(s, s->rules, s->n);
 	err = kernel_apply(s, s->rules, s->n, msg, sizeof(msg));
 	if (err) {
 		log_error("rules: the kernel refused the rules of %s: %s", cfg->rules.file, msg);
@@ -317,6 +375,7 @@ void store_close(struct rule_store *s)
 		pthread_join(s->sync_thread, NULL);
 	}
 	rule_set_close(s->rs);
+	texts_free(s->text, s->n);
 	free(s->rules);
 	rule_protect_free(&s->protect);
 	pthread_rwlock_destroy(&s->lock);
@@ -415,13 +474,20 @@ static struct rule *copy_rules(const struct rule_store *s, size_t extra)
 
 /* ---- handlers ---- */
 
+/*
+ * list_rules - the rules by id, as one JSON array written from the cached
+ * rule texts plus each rule's counters (no JSON objects per request).
+ */
 static void list_rules(struct rule_store *s, const struct api_request *req, struct api_reply *rep)
 {
 	static const char *const known[] = { "limit", "offset", NULL };
 	unsigned long limit = s->cfg->rules.max_rules, offset = 0;
-	struct json_object *arr;
 	struct clock_base cb = { 0 };
-	size_t i;
+	char *buf = NULL;
+	size_t len = 0, i;
+	bool failed = false;
+	FILE *out;
+	__u64 now = now_unix();
 
 	if (query_check_known(req, known, rep) ||
 	    query_uint(req, "limit", 0, s->cfg->api.max_limit, &limit, rep) < 0 ||
@@ -429,20 +495,48 @@ static void list_rules(struct rule_store *s, const struct api_request *req, stru
 		return;
 	kernel_refresh(s);
 	clock_base_sample(&cb);
-	arr = json_object_new_array();
+	out = open_memstream(&buf, &len);
+	if (!out) {
+		reply_error(rep, 500, "out of memory");
+		return;
+	}
+	fputc('[', out);
 	pthread_rwlock_rdlock(&s->lock);
-	for (i = offset; arr && i < s->n && i - offset < limit; i++) {
-		struct json_object *o = rule_out(s, &s->rules[i], &cb);
+	for (i = offset; i < s->n && i - offset < limit; i++) {
+		const struct rule *r = &s->rules[i];
+		struct rule_counters c = { 0 };
+		char when[RFC3339_NS_LEN] = "", *own = NULL;
+		const char *text = s->text ? s->text[i] : NULL;
 
-		if (!o || json_object_array_add(arr, o)) {
-			json_object_put(o);
-			json_object_put(arr);
-			arr = NULL;
+		if (!text)
+			text = own = rule_text(r);
+		if (!text) {
+			failed = true;
+			break;
 		}
+		if (s->rs)
+			rule_set_counters(s->rs, r->id, &c); /* -ENOENT: not in the kernel */
+		if (c.last_hit_ns)
+			format_rfc3339_ns(clock_mono_to_wall_ns(&cb, c.last_hit_ns), when,
+					  sizeof(when));
+		fprintf(out,
+			"%s%s,\"active\":%s,\"packets\":%llu,\"bytes\":%llu,\"last_hit\":%s%s%s}",
+			i > offset ? "," : "", text, rule_is_active(r, now) ? "true" : "false",
+			(unsigned long long)c.packets, (unsigned long long)c.bytes,
+			*when ? "\"" : "", *when ? when : "null", *when ? "\"" : "");
+		free(own);
 	}
 	rep->total = (long long)s->n;
 	pthread_rwlock_unlock(&s->lock);
-	reply_json(rep, 200, arr);
+	fputc(']', out);
+	if (fclose(out) || !buf || failed) {
+		free(buf);
+		reply_error(rep, 500, "out of memory");
+		return;
+	}
+	rep->status = 200;
+	rep->body = buf;
+	rep->len = len;
 }
 
 static void create_rule(struct rule_store *s, const struct api_request *req, struct api_reply *rep)

@@ -629,6 +629,11 @@ test_rest() {
 	expect_req "PUT partial" 200 PUT /api/filters/7 '{"comment":"only this"}'
 	expect_eq "partial update keeps the rest" "$(body '"\(.dst_port) \(.rule_type) \(.enabled) \(.comment)"')" "9 udp true only this"
 	expect_req "PUT with another id" 400 PUT /api/filters/7 '{"id":8}'
+	expect_req "rule 7 alone" 200 GET /api/filters/7
+	jq -S . "$TMP/body" >"$TMP/one.json"
+	expect_req "rule 7 in the list" 200 GET /api/filters
+	expect_eq "a rule reads the same alone and in the list" \
+		"$(jq -S '.[] | select(.id == 7)' "$TMP/body")" "$(cat "$TMP/one.json")"
 	jq -e '[.rules[] | select(.id == 7)][0].comment == "only this"' "$RULES" >/dev/null ||
 		fail "the rules file does not hold the update"
 	expect_req "unknown query parameter" 400 GET "/api/filters?limt=2"
