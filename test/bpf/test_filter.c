@@ -7,6 +7,7 @@
  * differential test against the reference matcher (rule_set_eval) and an
  * atomic swap under concurrent test runs.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/pkt_cls.h>
 #include <netinet/in.h>
@@ -1075,6 +1076,10 @@ static bool test_restore_from_file(struct tenv *e)
 	cfg.rules.n_protected_ports = 1;
 	cfg.rules.protected_ports[0].first = 22;
 	cfg.rules.protected_ports[0].last = 23;
+	cfg.rules.n_protected_networks = 1;
+	cfg.rules.protected_networks[0].family = AF_INET;
+	inet_pton(AF_INET, "10.4.9.0", cfg.rules.protected_networks[0].addr);
+	cfg.rules.protected_networks[0].prefix_len = 24;
 
 	pkt_udp4(&p, "10.4.0.1", 1000, "10.0.0.2", 53, 0);
 	ok = ASSERT_OK(rule_set_restore_file(&cfg), "missing file = empty set") &&
@@ -1087,6 +1092,10 @@ static bool test_restore_from_file(struct tenv *e)
 	     ASSERT_EQ(xdp(e, &p), DROP, "its rule is enforced");
 	pkt_tcp4(&p, "10.4.0.1", 1000, "10.0.0.2", 23, PKT_SYN, 1, 0, 100, 0);
 	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "protected port range from the config");
+	pkt_udp4(&p, "10.4.9.7", 1000, "10.0.0.2", 53, 0);
+	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "protected network from the config");
+	pkt_udp4(&p, "10.4.10.7", 1000, "10.0.0.2", 53, 0);
+	ok = ok && ASSERT_EQ(xdp(e, &p), DROP, "next to it: dropped");
 	ok = ok && ASSERT_OK(rule_set_open(dir, &rs), "open by pins") &&
 	     ASSERT_EQ(rule_set_generation(rs), 2, "two applies");
 	ok = ok &&
