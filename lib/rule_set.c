@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -70,6 +71,12 @@ struct rule_set {
 	size_t n_index;
 	__u32 index_gen;
 	bool index_valid;
+	/*
+	 * Threads of one process share an rs (the API's workers): the lock
+	 * covers the index and applies (flock does not exclude threads that
+	 * share the lock fd).
+	 */
+	pthread_mutex_t lock;
 };
 
 static void set_err(char *err, size_t len, const char *fmt, ...)
@@ -124,6 +131,7 @@ void rule_set_close(struct rule_set *rs)
 	if (rs->sync_inner >= 0)
 		close(rs->sync_inner);
 	free(rs->index);
+	pthread_mutex_destroy(&rs->lock);
 	free(rs);
 }
 
@@ -208,6 +216,7 @@ static struct rule_set *rs_alloc(void)
 	rs->lock_fd = -1;
 	rs->sync_outer = -1;
 	rs->sync_inner = -1;
+	pthread_mutex_init(&rs->lock, NULL);
 	return rs;
 }
 
@@ -375,7 +384,7 @@ static void sum_cpus(const struct rule_counter *per, int ncpu, struct rule_count
 	}
 }
 
-int rule_set_counters(struct rule_set *rs, __u32 rule_id, struct rule_counters *out)
+static int counters_locked(struct rule_set *rs, __u32 rule_id, struct rule_counters *out)
 {
 	struct rule_counter *per;
 	__u32 gen, slot;
@@ -403,8 +412,18 @@ int rule_set_counters(struct rule_set *rs, __u32 rule_id, struct rule_counters *
 	return 0;
 }
 
-int rule_set_counters_many(struct rule_set *rs, const __u32 *ids, size_t n,
-			   struct rule_counters *out, bool *have)
+int rule_set_counters(struct rule_set *rs, __u32 rule_id, struct rule_counters *out)
+{
+	int err;
+
+	pthread_mutex_lock(&rs->lock);
+	err = counters_locked(rs, rule_id, out);
+	pthread_mutex_unlock(&rs->lock);
+	return err;
+}
+
+static int counters_many_locked(struct rule_set *rs, const __u32 *ids, size_t n,
+				struct rule_counters *out, bool *have)
 {
 	struct rule_counter *all = NULL;
 	__u32 *keys = NULL, gen, done = 0, batch = 0;
@@ -414,7 +433,7 @@ int rule_set_counters_many(struct rule_set *rs, const __u32 *ids, size_t n,
 	/* Few ids: one lookup each is cheaper than reading the whole map. */
 	if (n < 64) {
 		for (i = 0; i < n; i++) {
-			err = rule_set_counters(rs, ids[i], &out[i]);
+			err = counters_locked(rs, ids[i], &out[i]);
 			if (err && err != -ENOENT)
 				return err;
 			if (have)
@@ -466,6 +485,17 @@ int rule_set_counters_many(struct rule_set *rs, const __u32 *ids, size_t n,
 out:
 	free(all);
 	free(keys);
+	return err;
+}
+
+int rule_set_counters_many(struct rule_set *rs, const __u32 *ids, size_t n,
+			   struct rule_counters *out, bool *have)
+{
+	int err;
+
+	pthread_mutex_lock(&rs->lock);
+	err = counters_many_locked(rs, ids, n, out, have);
+	pthread_mutex_unlock(&rs->lock);
 	return err;
 }
 
@@ -1036,14 +1066,17 @@ int rule_set_apply(struct rule_set *rs, const struct rule *rules, size_t n,
 
 	if (err && errlen)
 		err[0] = '\0';
+	pthread_mutex_lock(&rs->lock);
 	if (rs->lock_fd >= 0 && flock(rs->lock_fd, LOCK_EX)) {
 		rc = -errno;
 		set_err(err, errlen, "rule lock: %s", strerror(-rc));
+		pthread_mutex_unlock(&rs->lock);
 		return rc;
 	}
 	rc = apply_locked(rs, rules, n, protect, now, err, errlen);
 	if (rs->lock_fd >= 0)
 		flock(rs->lock_fd, LOCK_UN);
+	pthread_mutex_unlock(&rs->lock);
 	return rc;
 }
 

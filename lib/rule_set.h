@@ -14,6 +14,9 @@
  *
  * Per-rule counters survive applies as long as the rule id stays in the
  * set (the id keeps its compiled slot).
+ *
+ * A struct rule_set may be shared by the threads of a process: every
+ * function but rule_set_close() takes its lock.
  */
 #ifndef GUARDER_RULE_SET_H
 #define GUARDER_RULE_SET_H

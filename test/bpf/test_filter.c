@@ -1123,6 +1123,36 @@ struct swap_ctx {
 	long pass, drop, bad;
 };
 
+/*
+ * Reads counters through the same rule_set while another thread applies
+ * (two readers: the id index is rebuilt after each swap).
+ */
+struct reader_ctx {
+	struct rule_set *rs;
+	int stop;
+	long reads, errors;
+};
+
+static void *reader(void *arg)
+{
+	struct reader_ctx *c = arg;
+	struct rule_counters rc[80];
+	__u32 ids[80];
+	int i;
+
+	for (i = 0; i < 80; i++)
+		ids[i] = 1 + i % 3;
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		struct rule_counters one;
+
+		if (rule_set_counters(c->rs, 1, &one) ||
+		    rule_set_counters_many(c->rs, ids, 80, rc, NULL))
+			c->errors++;
+		c->reads++;
+	}
+	return NULL;
+}
+
 static void *runner(void *arg)
 {
 	struct swap_ctx *c = arg;
@@ -1157,7 +1187,8 @@ static bool test_swap_counters_consistent(struct tenv *e)
 {
 	struct rs_env s;
 	struct swap_ctx c = { .e = e };
-	pthread_t th[2];
+	struct reader_ctx rd = { 0 }, rd2 = { 0 };
+	pthread_t th[2], rth, rth2;
 	int i, swaps = 0, rc = 0;
 	bool ok;
 
@@ -1178,6 +1209,10 @@ static bool test_swap_counters_consistent(struct tenv *e)
 	pkt_udp4(&c.p, "10.0.0.1", 1111, "10.0.0.2", 2222, 0);
 	for (i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, runner, &c);
+	rd.rs = s.rs;
+	rd2.rs = s.rs;
+	pthread_create(&rth, NULL, reader, &rd);
+	pthread_create(&rth2, NULL, reader, &rd2);
 	/* 60 swaps while the runners run. */
 	while (swaps < 60) {
 		s.r[0].priority = swaps % 2 ? 1 : 2;
@@ -1188,10 +1223,16 @@ static bool test_swap_counters_consistent(struct tenv *e)
 		swaps++;
 	}
 	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&rd.stop, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&rd2.stop, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
-	fprintf(stderr, "  %d swaps, %ld passes, %ld drops\n", swaps, c.pass, c.drop);
+	pthread_join(rth, NULL);
+	pthread_join(rth2, NULL);
+	fprintf(stderr, "  %d swaps, %ld passes, %ld drops, %ld counter reads\n", swaps, c.pass,
+		c.drop, rd.reads);
 	ok = ASSERT_OK(rc, "applies") && ASSERT_EQ(c.bad, 0, "runs failed") &&
+	     ASSERT_EQ(rd.errors + rd2.errors, 0, "counter reads during the swaps") &&
 	     ASSERT_EQ(swaps, 60, "60 swaps during the runs") &&
 	     ASSERT_TRUE(c.pass + c.drop > 1000, "many runs") &&
 	     ASSERT_EQ(hits(&s, 1), c.pass, "passes = hits of the allow rule") &&
