@@ -7,9 +7,8 @@
 #                                   rest, bulk, protected, openapi; or "all")
 #
 # The topology helpers (network namespace + veth pair, config, collector
-# start/stop, cleanup on exit) are the collector tests' own: this file
-# sources ../run.sh without its main part, so both suites make and remove
-# their namespaces the same way.
+# start/stop, cleanup on exit) are the collector tests' own, in ../lib.sh,
+# so both suites make and remove their namespaces the same way.
 # Exit status: 0 pass, 1 fail, 77 skipped (not root, no netns, no bpffs,
 # or port 8080 busy for the README case).
 set -uo pipefail
@@ -21,10 +20,9 @@ shift 2
 CASES=("$@")
 ALL_API_CASES=(drop restart readme security rest bulk protected openapi)
 
-# Everything of ../run.sh up to its main part (preflight + case loop).
-set -- "$COLLECTOR"
-# shellcheck source=../run.sh
-source <(sed '/^preflight$/,$d' "$HERE/../run.sh")
+COLLECTOR=$(realpath "$COLLECTOR")
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
 
 API_RUNS=0
 # Under -Db_sanitize=address,undefined, undefined behaviour stops the

@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# What the integration suites share: the network namespace + veth topology,
+# the collector config, starting and stopping the collector, assertions and
+# the cleanup that removes everything on exit. Sourced by run.sh and
+# api/run.sh after they set COLLECTOR (absolute path of guarder-collector).
+# shellcheck shell=bash
+
+SKIP=77
+NETNS=()
+LINKS=()
+PINS=()
+PIDS=()
+TMP=
+RUNS=0
+
+log() { printf '  %s\n' "$*" >&2; }
+
+cleanup() {
+	local pid i n ns
+
+	for pid in "${PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${PIDS[@]}"; do
+		# A collector detaches on SIGTERM; give it a moment, then force.
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	# Deleting a veth also removes any program left attached to it.
+	for n in "${LINKS[@]}"; do
+		ip link del "$n" 2>/dev/null
+	done
+	for ns in "${NETNS[@]}"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	for n in "${PINS[@]}"; do
+		rm -rf "$n"
+	done
+	[ -n "$TMP" ] && rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# fail MESSAGE: print what the collector said, then stop the case.
+fail() {
+	local f
+
+	echo "FAIL: $*" >&2
+	for f in "$TMP"/collector.*.err "$TMP"/*.jsonl; do
+		[ -s "$f" ] || continue
+		echo "--- $f (last 30 lines)" >&2
+		tail -n 30 "$f" >&2
+	done
+	exit 1
+}
+
+# expect_eq WHAT ACTUAL EXPECTED
+expect_eq() {
+	[ "$2" == "$3" ] || fail "$1: got '$2', expected '$3'"
+	log "ok: $1 = $3"
+}
+
+rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+
+# wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds.
+wait_for() {
+	local deadline=$((SECONDS + $1))
+
+	shift
+	while ! "$@"; do
+		[ $SECONDS -ge "$deadline" ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+preflight() {
+	local probe
+
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "SKIP: needs root (network namespaces, BPF)" >&2
+		exit $SKIP
+	fi
+	for tool in ip tc jq bpftool python3 ping nc; do
+		command -v "$tool" >/dev/null || {
+			echo "SKIP: $tool not installed (scripts/setup.sh installs it)" >&2
+			exit $SKIP
+		}
+	done
+	probe=gdr-it-probe-$(rand_hex 4)
+	if ! ip netns add "$probe" 2>/dev/null; then
+		echo "SKIP: cannot create network namespaces" >&2
+		exit $SKIP
+	fi
+	ip netns del "$probe"
+	if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != "bpf_fs" ]; then
+		echo "SKIP: no bpffs at /sys/fs/bpf (scripts/setup.sh mounts it)" >&2
+		exit $SKIP
+	fi
+	TMP=$(mktemp -d /tmp/guarder-it.XXXXXX)
+	chmod 755 "$TMP"
+}
+
+# new_pair: a netns and a veth pair; sets P_NS, P_VETH (root side),
+# P_PEER, P_ROOT4/P_NS4 and P_ROOT6/P_NS6 (addresses of each end).
+new_pair() {
+	local id x tries=0
+
+	id=$(rand_hex 3)
+	# A /30 of 10.199.0.0/16 that no interface of the root namespace uses.
+	while :; do
+		x=$((RANDOM % 254 + 1))
+		ip -4 -o addr show | grep -q " 10\.199\.$x\." || break
+		tries=$((tries + 1))
+		[ $tries -lt 50 ] || fail "no free 10.199.x.0/30"
+	done
+	P_NS=gdr-it-$id
+	P_VETH=gdit${id}r
+	P_PEER=gdit${id}n
+	P_ROOT4=10.199.$x.1
+	P_NS4=10.199.$x.2
+	P_ROOT6=fd99:199:$x::1
+	P_NS6=fd99:199:$x::2
+
+	ip netns add "$P_NS" || fail "ip netns add $P_NS"
+	NETNS+=("$P_NS")
+	ip link add "$P_VETH" type veth peer name "$P_PEER" || fail "ip link add $P_VETH"
+	LINKS+=("$P_VETH")
+	ip link set "$P_PEER" netns "$P_NS"
+	ip addr add "$P_ROOT4/30" dev "$P_VETH"
+	ip -6 addr add "$P_ROOT6/64" dev "$P_VETH" nodad
+	ip link set "$P_VETH" up
+	ip -n "$P_NS" link set lo up
+	ip -n "$P_NS" addr add "$P_NS4/30" dev "$P_PEER"
+	ip -n "$P_NS" -6 addr add "$P_NS6/64" dev "$P_PEER" nodad
+	ip -n "$P_NS" link set "$P_PEER" up
+	wait_for 5 ip netns exec "$P_NS" ping -c 1 -W 1 -q "$P_ROOT4" >/dev/null ||
+		fail "the veth pair does not pass traffic"
+}
+
+# new_config FILE [extra collector keys...]: a config with a unique pin
+# directory, small maps and short timeouts; sets CONF, PIN and REC.
+new_config() {
+	local key
+
+	CONF=$1
+	shift
+	PIN=/sys/fs/bpf/guarder-it-$(rand_hex 4)
+	PINS+=("$PIN")
+	REC=$TMP/records.$((RUNS + 1)).jsonl
+	{
+		echo "node:"
+		echo "  name: it-node"
+		echo "bpf:"
+		echo "  pin_path: $PIN"
+		echo "  flow_table_size: 4096"
+		echo "  icmp_table_size: 1024"
+		echo "  ringbuf_size: 262144"
+		echo "collector:"
+		echo "  interval: 1"
+		echo "  sweep_interval: 1"
+		echo "  idle_timeout: 2"
+		echo "  close_linger: 1"
+		echo "  console: true"
+		echo "  record_file: $REC"
+		for key in "$@"; do
+			echo "  $key"
+		done
+	} >"$CONF"
+}
+
+# start_collector ARGS...: run it in the background and wait until it has
+# attached everything; sets C_PID, C_OUT, C_ERR.
+start_collector() {
+	RUNS=$((RUNS + 1))
+	C_OUT=$TMP/collector.$RUNS.out
+	C_ERR=$TMP/collector.$RUNS.err
+	"$COLLECTOR" "$@" >"$C_OUT" 2>"$C_ERR" &
+	C_PID=$!
+	PIDS+=("$C_PID")
+	wait_for 15 collector_ready || fail "the collector did not start: $*"
+}
+
+collector_ready() {
+	kill -0 "$C_PID" 2>/dev/null || fail "the collector exited during start-up"
+	grep -q "Ctrl-C or SIGTERM detaches" "$C_ERR"
+}
+
+# stop_collector [SIGNAL]: SIGTERM by default; expects exit status 0.
+stop_collector() {
+	local rc
+
+	kill -"${1:-TERM}" "$C_PID"
+	wait "$C_PID"
+	rc=$?
+	expect_eq "exit status after SIG${1:-TERM}" "$rc" 0
+}
+
+# run_collector_fails ARGS...: run it in the foreground, expect status 1;
+# sets C_ERR to its stderr.
+run_collector_fails() {
+	local rc
+
+	RUNS=$((RUNS + 1))
+	C_OUT=$TMP/collector.$RUNS.out
+	C_ERR=$TMP/collector.$RUNS.err
+	timeout 20 "$COLLECTOR" "$@" >"$C_OUT" 2>"$C_ERR"
+	rc=$?
+	expect_eq "exit status of a failing run" "$rc" 1
+}
+
+expect_stderr() {
+	grep -qF -- "$1" "$C_ERR" || fail "the collector did not say: $1"
+	log "ok: says '$1'"
+}
+
+# The XDP mode attached to a link: 1 native, 2 generic, empty if none.
+xdp_mode_of() { ip -j link show dev "$1" | jq -r '.[0].xdp.mode // empty'; }
+
+expect_detached() {
+	expect_eq "XDP program on $1 after exit" "$(xdp_mode_of "$1")" ""
+	expect_eq "tc egress filters on $1 after exit" "$(tc filter show dev "$1" egress)" ""
+}
+
+# record JQ_CONDITION: the last record matching, as one JSON line.
+record() { jq -c "select($1)" "$REC" 2>/dev/null | tail -n 1; }
+
+# wait_record SECONDS JQ_CONDITION: wait until a record matches; print it.
+wait_record() {
+	local r deadline=$((SECONDS + $1))
+
+	while :; do
+		r=$(record "$2")
+		[ -n "$r" ] && break
+		[ $SECONDS -ge "$deadline" ] && fail "no record matching: $2"
+		sleep 0.2
+	done
+	echo "$r"
+}
+
+# listening SS_FLAGS ADDR PORT: a socket of the root namespace is bound there.
+listening() { ss -H "$1" "src $2:$3" | grep -q .; }
+exited() { ! kill -0 "$1" 2>/dev/null; }
+
+flow_cond() { # PROTO SRC DST -> jq condition for that flow and event
+	echo ".proto==\"$1\" and .src_ip==\"$2\" and .dst_ip==\"$3\""
+}
+
+# snmp NS GROUP FIELD: a counter of the namespace's own IP stack.
+snmp() {
+	ip netns exec "$1" awk -v g="$2:" -v f="$3" '
+		$1 == g && !hdr { for (i = 2; i <= NF; i++) col[$i] = i; hdr = 1; next }
+		$1 == g && hdr { print $col[f]; exit }' /proc/net/snmp
+}
+
+# Sum of a per-CPU global counter in the pinned stats map.
+stat_sum() { # JQ_PATH under .value, e.g. ".packets[2]"
+	bpftool map dump pinned "$PIN/stats" -j | jq "[.[0].formatted.values[].value$1] | add"
+}
+
+# pinned_flow_packets ECHO_ID: "pkts_dir0 pkts_dir1" of that ICMP echo flow
+# in the pinned flow table, read with bpftool (not with our code).
+pinned_flow_packets() {
+	bpftool map dump pinned "$PIN/flows" -j |
+		jq -r --argjson p "$1" '.[] | .formatted | select(.key.proto == 1 and .key.port_lo == $p) |
+			"\(.value.dir[0].packets) \(.value.dir[1].packets)"'
+}
+
+pinned_flow_is() { [ "$(pinned_flow_packets "$1")" = "$2" ]; }
+icmp_total_is() { [ "$(stat_sum ".packets[2]")" = "$1" ]; }
