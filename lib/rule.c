@@ -508,6 +508,7 @@ static int get_int(const char *field, struct json_object *v, int64_t lo, int64_t
 {
 	int64_t x;
 
+	*out = 0;
 	if (!json_object_is_type(v, json_type_int))
 		return fail(err, errlen, "%s: must be an integer (%lld..%lld)", field,
 			    (long long)lo, (long long)hi);
@@ -524,6 +525,9 @@ static int get_int(const char *field, struct json_object *v, int64_t lo, int64_t
 static int get_string(const char *field, struct json_object *v, const char **out, size_t *len,
 		      char *err, size_t errlen)
 {
+	/* Outputs are always written, so no caller reads them unset. */
+	*out = "";
+	*len = 0;
 	if (!json_object_is_type(v, json_type_string))
 		return fail(err, errlen, "%s: must be a string", field);
 	*out = json_object_get_string(v);
