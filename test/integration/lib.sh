@@ -7,6 +7,10 @@
 # shellcheck shell=bash
 
 SKIP=77
+# Every wait below is a deadline for something that normally happens in well
+# under a second; the scale gives a loaded machine (CI, sanitizers, two
+# shared cores) room without slowing a passing run.
+WAIT_SCALE=${WAIT_SCALE:-3}
 NETNS=()
 LINKS=()
 PINS=()
@@ -70,7 +74,7 @@ rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 
 # wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds.
 wait_for() {
-	local deadline=$((SECONDS + $1))
+	local deadline=$((SECONDS + $1 * WAIT_SCALE))
 
 	shift
 	while ! "$@"; do
@@ -233,7 +237,7 @@ record() { jq -c "select($1)" "$REC" 2>/dev/null | tail -n 1; }
 
 # wait_record SECONDS JQ_CONDITION: wait until a record matches; print it.
 wait_record() {
-	local r deadline=$((SECONDS + $1))
+	local r deadline=$((SECONDS + $1 * WAIT_SCALE))
 
 	while :; do
 		r=$(record "$2")
