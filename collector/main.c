@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "flow_view.h"
+#include "lib/cmdline.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/rule_set.h"
@@ -91,81 +92,36 @@ static void usage(FILE *out)
 }
 
 /*
- * parse_args - accept "-name", "--name", "-name value" and "-name=value",
- * so that the original tool's "-iface eth0 -interval 5 -api :8080" keeps
- * working next to GNU-style "--iface=eth0". Returns 0 to run, 1 when
- * --help or --version was served, or -EINVAL (message printed).
+ * parse_args - the original tool's "-iface eth0 -interval 5 -api :8080"
+ * next to GNU-style "--iface=eth0" (lib/cmdline.h). Returns 0 to run, 1
+ * when --help or --version was served, or -EINVAL (message printed).
  */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	int i;
+	bool help = false, version = false;
+	const struct cmdline_opt opts[] = {
+		{ .name = "config", .alias = "c", .value = &o->config_path },
+		{ .name = "iface", .value = &o->iface },
+		{ .name = "interval", .value = &o->interval },
+		{ .name = "api", .value = &o->api },
+		{ .name = "check-config", .set = &o->check_config },
+		{ .name = "verbose", .alias = "v", .set = &o->verbose },
+		{ .name = "version", .set = &version },
+		{ .name = "help", .alias = "h", .set = &help },
+		{ 0 },
+	};
+	int err = cmdline_parse("guarder-collector", argc, argv, opts);
 
-	for (i = 1; i < argc; i++) {
-		const char *arg = argv[i], *name, *value = NULL, *eq;
-		const char **dst = NULL;
-		char flag[32];
-		size_t len;
-
-		if (arg[0] != '-' || arg[1] == '\0') {
-			fprintf(stderr,
-				"guarder-collector: unexpected argument '%s' (see --help)\n", arg);
-			return -EINVAL;
-		}
-		name = arg + (arg[1] == '-' ? 2 : 1);
-		eq = strchr(name, '=');
-		len = eq ? (size_t)(eq - name) : strlen(name);
-		if (len >= sizeof(flag)) {
-			fprintf(stderr, "guarder-collector: unknown option '%s' (see --help)\n",
-				arg);
-			return -EINVAL;
-		}
-		memcpy(flag, name, len);
-		flag[len] = '\0';
-		if (eq)
-			value = eq + 1;
-
-		if (!strcmp(flag, "h") || !strcmp(flag, "help")) {
-			usage(stdout);
-			return 1;
-		} else if (!strcmp(flag, "version")) {
-			printf("guarder-collector %s (libbpf %u.%u)\n", GUARDER_VERSION,
-			       libbpf_major_version(), libbpf_minor_version());
-			return 1;
-		} else if (!strcmp(flag, "check-config")) {
-			o->check_config = true;
-		} else if (!strcmp(flag, "v") || !strcmp(flag, "verbose")) {
-			o->verbose = true;
-		} else if (!strcmp(flag, "c") || !strcmp(flag, "config")) {
-			dst = &o->config_path;
-		} else if (!strcmp(flag, "iface")) {
-			dst = &o->iface;
-		} else if (!strcmp(flag, "interval")) {
-			dst = &o->interval;
-		} else if (!strcmp(flag, "api")) {
-			dst = &o->api;
-		} else {
-			fprintf(stderr, "guarder-collector: unknown option '%s' (see --help)\n",
-				arg);
-			return -EINVAL;
-		}
-
-		if (!dst) {
-			if (value) {
-				fprintf(stderr, "guarder-collector: option '-%s' takes no value\n",
-					flag);
-				return -EINVAL;
-			}
-			continue;
-		}
-		if (!value) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "guarder-collector: option '-%s' needs a value\n",
-					flag);
-				return -EINVAL;
-			}
-			value = argv[++i];
-		}
-		*dst = value;
+	if (err)
+		return err;
+	if (help) {
+		usage(stdout);
+		return 1;
+	}
+	if (version) {
+		printf("guarder-collector %s (libbpf %u.%u)\n", GUARDER_VERSION,
+		       libbpf_major_version(), libbpf_minor_version());
+		return 1;
 	}
 	return 0;
 }
