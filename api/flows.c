@@ -697,39 +697,53 @@ out:
 	free(t.items);
 }
 
-/* ICMP type/code counters: one per-CPU hash, small (at most 4096 keys). */
+/*
+ * ICMP type/code counters: a per-CPU array indexed by icmp_count_index()
+ * (kernel/conn_tracker.h), read whole with one batched lookup (8192 slots
+ * of 8 bytes per CPU). Only the slots that counted something are listed;
+ * code 15 stands for "15 or above".
+ */
 static struct json_object *icmp_counts_json(struct flow_maps *m)
 {
 	int ncpu = libbpf_num_possible_cpus(), c;
-	struct icmp_count_key key, next;
 	struct json_object *arr = json_object_new_array();
-	__u64 *vals;
-	bool first = true;
+	__u32 *keys = NULL, count = GUARDER_ICMP_COUNTS_SLOTS, out_batch, i;
+	__u64 *vals = NULL;
 
 	if (!arr || ncpu <= 0)
 		return arr;
-	vals = calloc((size_t)ncpu, sizeof(*vals));
-	if (!vals)
-		return arr;
-	while (!bpf_map_get_next_key(m->icmp_counts, first ? NULL : &key, &next)) {
-		__u64 sum = 0;
+	keys = calloc(GUARDER_ICMP_COUNTS_SLOTS, sizeof(*keys));
+	vals = calloc((size_t)GUARDER_ICMP_COUNTS_SLOTS * (size_t)ncpu, sizeof(*vals));
+	if (!keys || !vals)
+		goto out;
+	/* ENOENT: the walk reached the end; count says how many were read. */
+	if (bpf_map_lookup_batch(m->icmp_counts, NULL, &out_batch, keys, vals, &count, NULL) &&
+	    errno != ENOENT) {
+		log_warn("cannot read the ICMP type/code counters: %s", strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < count; i++) {
+		const __u64 *per = vals + (size_t)i * (size_t)ncpu;
+		__u32 idx = keys[i];
 		struct json_object *o;
+		__u64 sum = 0;
 
-		first = false;
-		key = next;
-		if (bpf_map_lookup_elem(m->icmp_counts, &key, vals))
-			continue;
 		for (c = 0; c < ncpu; c++)
-			sum += vals[c];
+			sum += per[c];
+		if (!sum || idx >= GUARDER_ICMP_COUNTS_SLOTS)
+			continue;
 		o = json_object_new_object();
 		if (!o)
 			break;
-		add_str(o, "protocol", key.family == 6 ? "icmpv6" : "icmp");
-		add_u64(o, "type", key.type);
-		add_u64(o, "code", key.code);
+		add_str(o, "protocol",
+			idx / (256 * GUARDER_ICMP_CODE_SLOTS) ? "icmpv6" : "icmp");
+		add_u64(o, "type", idx / GUARDER_ICMP_CODE_SLOTS % 256);
+		add_u64(o, "code", idx % GUARDER_ICMP_CODE_SLOTS);
 		add_u64(o, "count", sum);
 		json_object_array_add(arr, o);
 	}
+out:
+	free(keys);
 	free(vals);
 	return arr;
 }

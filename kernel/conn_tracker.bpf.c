@@ -36,10 +36,11 @@ struct {
 	__type(value, struct global_stats);
 } stats SEC(".maps");
 
+/* Indexed by icmp_count_index(): a direct slot, no hash, never full. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, GUARDER_ICMP_COUNTS_MAX);
-	__type(key, struct icmp_count_key);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GUARDER_ICMP_COUNTS_SLOTS);
+	__type(key, __u32);
 	__type(value, __u64);
 } icmp_counts SEC(".maps");
 
@@ -365,28 +366,15 @@ static __noinline struct flow_value *flow_create(struct track_ctx *t)
 	return bpf_map_lookup_elem(&flows, &t->key);
 }
 
+/* Count the packet's (family, type, code): per-CPU slot, no atomics. */
 static __always_inline void icmp_count(struct track_ctx *t)
 {
-	struct icmp_count_key ck = {
-		.family = t->m.family,
-		.type = t->m.icmp_type,
-		.code = t->m.icmp_code,
-		.pad = 0,
-	};
-	__u64 *c, one = 1;
+	__u32 idx = icmp_count_index(t->m.family, t->m.icmp_type, t->m.icmp_code);
+	__u64 *c;
 
-	c = bpf_map_lookup_elem(&icmp_counts, &ck);
-	if (c) {
-		*c += 1; /* per-CPU value */
-		return;
-	}
-	if (bpf_map_update_elem(&icmp_counts, &ck, &one, BPF_NOEXIST)) {
-		c = bpf_map_lookup_elem(&icmp_counts, &ck);
-		if (c)
-			*c += 1;
-		else
-			t->st->icmp_count_fail++;
-	}
+	c = bpf_map_lookup_elem(&icmp_counts, &idx);
+	if (c)
+		*c += t->segs;
 }
 
 /*

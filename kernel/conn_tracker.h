@@ -23,7 +23,6 @@
 /* Default sizes; the collector overrides them from the config before load. */
 #define GUARDER_FLOWS_DEFAULT	    (1u << 20)
 #define GUARDER_ICMP_FLOWS_DEFAULT  (1u << 16)
-#define GUARDER_ICMP_COUNTS_MAX	    4096
 #define GUARDER_RINGBUF_DEFAULT	    (8u << 20)
 /* Upper bound of the IPv6 extension header walk. */
 #define GUARDER_IPV6_EXT_MAX	    8
@@ -135,13 +134,30 @@ struct icmp_value {
 	__u32 pad;
 };
 
-/* Counter of ICMP type and code per family (per-CPU hash). */
-struct icmp_count_key {
-	__u8 family;
-	__u8 type;
-	__u8 code;
-	__u8 pad;
-};
+/*
+ * icmp_counts: packets per (family, ICMP type, code), a per-CPU array
+ * indexed by icmp_count_index(). Codes 0..14 have a slot each; the last
+ * slot counts codes 15 and above together (no ICMP/ICMPv6 error type
+ * defines more than 16 codes; codes beyond 15 are rare and share it).
+ * 2 families * 256 types * 16 codes = 8192 slots of 8 bytes per CPU.
+ */
+#define GUARDER_ICMP_CODE_SLOTS	  16
+#define GUARDER_ICMP_CODE_CLAMP	  (GUARDER_ICMP_CODE_SLOTS - 1)
+#define GUARDER_ICMP_COUNTS_SLOTS (2 * 256 * GUARDER_ICMP_CODE_SLOTS)
+
+/*
+ * icmp_count_index - slot of (@family, @type, @code) in icmp_counts.
+ * @family is 4 (ICMP) or 6 (ICMPv6); @code is clamped to
+ * GUARDER_ICMP_CODE_CLAMP. Always below GUARDER_ICMP_COUNTS_SLOTS.
+ * Decoding: family = idx / (256 * 16) ? 6 : 4, type = idx / 16 % 256,
+ * code = idx % 16.
+ */
+static __inline __u32 icmp_count_index(__u8 family, __u8 type, __u8 code)
+{
+	__u32 c = code < GUARDER_ICMP_CODE_CLAMP ? code : GUARDER_ICMP_CODE_CLAMP;
+
+	return (((__u32)(family == 6) << 8) | type) * GUARDER_ICMP_CODE_SLOTS + c;
+}
 
 /* Protocol classes of the global counters. */
 enum guarder_proto_class {
@@ -182,7 +198,8 @@ struct global_stats {
 	__u64 flows_created;	/* flow table inserts */
 	__u64 flow_insert_fail; /* flow table inserts that failed */
 	__u64 icmp_insert_fail;
-	__u64 icmp_count_fail;	/* ICMP type/code table full */
+	__u64 icmp_count_fail;	/* always 0: icmp_counts is an array that cannot
+				 * fill up; kept for the layout and its readers */
 	__u64 events;		/* ring buffer events submitted */
 	__u64 ringbuf_fail;	/* ring buffer reserves that failed */
 	__u64 tcp_retransmits;

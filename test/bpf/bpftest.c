@@ -69,8 +69,6 @@ static int tenv_open(struct tenv *e, const struct tenv_opts *o)
 	bpf_map__set_max_entries(skel->maps.events, o->ringbuf_size ? o->ringbuf_size : 65536);
 	bpf_map__set_max_entries(skel->maps.flows, o->flows_max ? o->flows_max : 1024);
 	bpf_map__set_max_entries(skel->maps.icmp_flows, 256);
-	bpf_map__set_max_entries(skel->maps.icmp_counts,
-				 o->icmp_counts_max ? o->icmp_counts_max : 64);
 	if (o->icmp_event_interval_ns)
 		skel->rodata->icmp_event_interval_ns = o->icmp_event_interval_ns;
 	err = conn_tracker__load(skel);
@@ -243,7 +241,7 @@ int icmp_get(struct tenv *e, const char *src, const char *dst, __u8 type, __u8 c
 __u64 icmp_count_get(struct tenv *e, __u8 family, __u8 type, __u8 code)
 {
 	int ncpu = libbpf_num_possible_cpus(), i;
-	struct icmp_count_key k = { .family = family, .type = type, .code = code };
+	__u32 k = icmp_count_index(family, type, code);
 	__u64 *per, sum = 0;
 
 	if (ncpu < 1)

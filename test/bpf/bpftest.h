@@ -21,7 +21,6 @@
 struct tenv_opts {
 	__u32 ringbuf_size; /* 0: 64 KiB */
 	__u32 flows_max; /* 0: 1024 */
-	__u32 icmp_counts_max; /* 0: 64 */
 	__u64 icmp_event_interval_ns; /* 0: the program's default */
 };
 
@@ -92,7 +91,10 @@ int flow_get(struct tenv *e, const char *src, __u16 sport, const char *dst, __u1
 int flow_count(struct tenv *e);
 int icmp_get(struct tenv *e, const char *src, const char *dst, __u8 type, __u8 code, __u8 family,
 	     struct icmp_value *v);
-/* Sum over CPUs of the icmp_counts entry; 0 when absent. */
+/*
+ * Sum over CPUs of the icmp_counts slot of (family 4|6, type, code); codes
+ * from GUARDER_ICMP_CODE_CLAMP up share one slot. 0 when unreadable.
+ */
 __u64 icmp_count_get(struct tenv *e, __u8 family, __u8 type, __u8 code);
 /* Consume the ring buffer into e->ev; returns how many records arrived. */
 int drain_events(struct tenv *e);

@@ -203,27 +203,50 @@ static bool test_icmp6_echo_view(struct tenv *e)
 	       ASSERT_EQ(icmp_count_get(e, 4, 128, 0), 0, "not a v4 count");
 }
 
-/* A full type/code table counts the failures, the packet still passes. */
-static bool test_icmp_counts_full(struct tenv *e)
+/*
+ * The code clamp: codes 0..14 have their own slot, 15 and above share the
+ * last one. Nothing can fail to be counted (icmp_count_fail stays 0).
+ */
+static bool test_icmp_counts_code_clamp(struct tenv *e)
 {
+	static const __u8 codes[] = { 0, 3, 14, 15, 16, 200, 255 };
 	struct global_stats s;
 	struct pkt p;
-	int code;
+	unsigned int i;
 
-	for (code = 0; code < 6; code++) {
+	for (i = 0; i < sizeof(codes); i++) {
 		pkt_init(&p);
 		pkt_eth(&p, NULL, 0, 0x0800);
 		pkt_ipv4(&p, "10.4.0.1", "10.4.0.2", IPPROTO_ICMP, 1, 0);
-		pkt_icmp(&p, 13, code, 0, 0); /* timestamp: not an error */
+		pkt_icmp(&p, 13, codes[i], 0, 0); /* timestamp: not an error */
 		pkt_payload(&p, 12);
 		pkt_finish(&p);
 		if (!ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "verdict"))
 			return false;
 	}
+	/* An ICMPv6 code above the clamp lands in the ICMPv6 half only. */
+	pkt_init(&p);
+	pkt_eth(&p, NULL, 0, 0x86dd);
+	pkt_ipv6(&p, "fd00::1", "fd00::2", IPPROTO_ICMPV6);
+	pkt_icmp(&p, 13, 40, 0, 0);
+	pkt_payload(&p, 12);
+	pkt_finish(&p);
+	if (!ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "verdict v6"))
+		return false;
 	read_stats(e, &s);
-	return ASSERT_EQ(s.icmp_count_fail, 2, "2 of 6 codes did not fit in 4 entries") &&
-	       ASSERT_EQ(icmp_count_get(e, 4, 13, 3), 1, "code 3 counted") &&
-	       ASSERT_EQ(s.packets[GUARDER_P_ICMP], 6, "all counted as ICMP");
+	return ASSERT_EQ(icmp_count_get(e, 4, 13, 0), 1, "code 0 exact") &&
+	       ASSERT_EQ(icmp_count_get(e, 4, 13, 3), 1, "code 3 exact") &&
+	       ASSERT_EQ(icmp_count_get(e, 4, 13, 14), 1, "code 14 exact") &&
+	       ASSERT_EQ(icmp_count_get(e, 4, 13, 15), 4, "15, 16, 200, 255 share slot 15") &&
+	       ASSERT_EQ(icmp_count_get(e, 4, 13, 255), 4, "255 reads slot 15") &&
+	       ASSERT_EQ(icmp_count_get(e, 4, 13, 1), 0, "code 1 untouched") &&
+	       ASSERT_EQ(icmp_count_get(e, 4, 14, 0), 0, "next type untouched") &&
+	       ASSERT_EQ(icmp_count_get(e, 6, 13, 15), 1, "ICMPv6 code 40 in its own half") &&
+	       ASSERT_EQ(icmp_count_index(6, 255, 255), GUARDER_ICMP_COUNTS_SLOTS - 1,
+			 "last slot is the last index") &&
+	       ASSERT_EQ(s.icmp_count_fail, 0, "no count failures") &&
+	       ASSERT_EQ(s.packets[GUARDER_P_ICMP], 7, "all counted as ICMP") &&
+	       ASSERT_EQ(s.packets[GUARDER_P_ICMPV6], 1, "one ICMPv6");
 }
 
 int main(void)
@@ -237,7 +260,7 @@ int main(void)
 		TEST(icmp6_error_types),
 		TEST(echo_flow_and_view),
 		TEST(icmp6_echo_view),
-		TEST(icmp_counts_full, .icmp_counts_max = 4),
+		TEST(icmp_counts_code_clamp),
 	};
 
 	return run_tests(cases, sizeof(cases) / sizeof(cases[0]));
