@@ -413,8 +413,8 @@ static int top_batch(const void *keys, const void *vals, size_t n, void *ctx)
 			if (q->has_port && !(v->inner.valid && (v->inner.sport == q->port ||
 								v->inner.dport == q->port)))
 				continue;
-			pk = v->packets;
-			by = v->bytes;
+			pk = icmp_value_packets(v);
+			by = icmp_value_bytes(v);
 			last = v->last_seen_ns;
 			it.key.icmp = *k;
 			it.val.icmp = *v;
@@ -606,8 +606,8 @@ static struct json_object *icmp_json(const struct icmp_key *k, const struct icmp
 	}
 	snprintf(info, sizeof(info),
 		 "Packets: %llu, Bytes: %llu, Type: %u, Code: %u%s, Last Seen: %s",
-		 (unsigned long long)v->packets, (unsigned long long)v->bytes, k->type, k->code,
-		 inner, seen);
+		 (unsigned long long)icmp_value_packets(v), (unsigned long long)icmp_value_bytes(v),
+		 k->type, k->code, inner, seen);
 	add_str(o, "key", key);
 	add_str(o, "info", info);
 	add_str(o, "src_ip", record_addr_str(k->src, a, sizeof(a)));
@@ -615,8 +615,8 @@ static struct json_object *icmp_json(const struct icmp_key *k, const struct icmp
 	add_str(o, "protocol", k->family == 6 ? "icmpv6" : "icmp");
 	add_u64(o, "icmp_type", k->type);
 	add_u64(o, "icmp_code", k->code);
-	add_u64(o, "packets", v->packets);
-	add_u64(o, "bytes", v->bytes);
+	add_u64(o, "packets", icmp_value_packets(v));
+	add_u64(o, "bytes", icmp_value_bytes(v));
 	add_time(o, "first_seen", cb, v->first_seen_ns);
 	add_time(o, "last_seen", cb, v->last_seen_ns);
 	if (k->type == 0 || k->type == 8 || k->type == 128 || k->type == 129) {
@@ -735,8 +735,7 @@ static struct json_object *icmp_counts_json(struct flow_maps *m)
 		o = json_object_new_object();
 		if (!o)
 			break;
-		add_str(o, "protocol",
-			idx / (256 * GUARDER_ICMP_CODE_SLOTS) ? "icmpv6" : "icmp");
+		add_str(o, "protocol", idx / (256 * GUARDER_ICMP_CODE_SLOTS) ? "icmpv6" : "icmp");
 		add_u64(o, "type", idx / GUARDER_ICMP_CODE_SLOTS % 256);
 		add_u64(o, "code", idx % GUARDER_ICMP_CODE_SLOTS);
 		add_u64(o, "count", sum);

@@ -400,8 +400,9 @@ static __noinline void icmp_view_update(struct track_ctx *t)
 	if (!v) {
 		struct icmp_value nv = {};
 
-		nv.packets = t->segs;
-		nv.bytes = t->bytes;
+		nv.packets_own = t->segs;
+		nv.bytes_own = t->bytes;
+		nv.owner_cpu = bpf_get_smp_processor_id();
 		nv.first_seen_ns = bpf_ktime_get_ns();
 		nv.last_seen_ns = nv.first_seen_ns;
 		nv.echo_id = m->echo_id;
@@ -424,8 +425,14 @@ static __noinline void icmp_view_update(struct track_ctx *t)
 		if (!v)
 			return;
 	}
-	__sync_fetch_and_add(&v->packets, t->segs);
-	__sync_fetch_and_add(&v->bytes, t->bytes);
+	/* Plain adds on the owner's CPU, atomics elsewhere: exact, see icmp_value. */
+	if (v->owner_cpu == bpf_get_smp_processor_id()) {
+		v->packets_own += t->segs;
+		v->bytes_own += t->bytes;
+	} else {
+		__sync_fetch_and_add(&v->packets_other, t->segs);
+		__sync_fetch_and_add(&v->bytes_other, t->bytes);
+	}
 	if (t->now > v->last_seen_ns)
 		v->last_seen_ns = t->now;
 	if (m->icmp_kind == PKT_ICMP_ECHO) {

@@ -122,16 +122,26 @@ struct icmp_inner {
 	__u8 pad[2];
 };
 
+/*
+ * The packets and bytes of an entry are split in two so that the common
+ * case needs no atomic instruction: the CPU that created the entry
+ * (owner_cpu) adds to packets_own/bytes_own with plain adds (only it ever
+ * writes them, and BPF programs do not nest on a CPU), every other CPU
+ * adds to packets_other/bytes_other atomically. The entry's counts are
+ * the sums: read them with icmp_value_packets() / icmp_value_bytes().
+ */
 struct icmp_value {
-	__u64 packets;
-	__u64 bytes;
+	__u64 packets_own;
+	__u64 bytes_own;
 	__u64 first_seen_ns;
 	__u64 last_seen_ns;
 	__u64 last_event_ns; /* rate limit for ICMP error events */
 	struct icmp_inner inner;
 	__u16 echo_id;
 	__u16 echo_seq;
-	__u32 pad;
+	__u32 owner_cpu;
+	__u64 packets_other;
+	__u64 bytes_other;
 };
 
 /*
@@ -247,8 +257,19 @@ struct flow_event {
 _Static_assert(sizeof(struct flow_key) == 40, "flow_key layout");
 _Static_assert(sizeof(struct flow_dir) == 32, "flow_dir layout");
 _Static_assert(sizeof(struct flow_value) == 96, "flow_value layout");
-_Static_assert(sizeof(struct icmp_value) == 88, "icmp_value layout");
+_Static_assert(sizeof(struct icmp_value) == 104, "icmp_value layout");
 _Static_assert(sizeof(struct flow_event) == 112, "flow_event layout");
+
+/* Packets and bytes of an ICMP view entry (see struct icmp_value). */
+static __inline __u64 icmp_value_packets(const struct icmp_value *v)
+{
+	return v->packets_own + v->packets_other;
+}
+
+static __inline __u64 icmp_value_bytes(const struct icmp_value *v)
+{
+	return v->bytes_own + v->bytes_other;
+}
 
 /*
  * flow_endpoint_cmp - order two endpoints the way the flow key does.

@@ -89,6 +89,10 @@ int flow_get(struct tenv *e, const char *src, __u16 sport, const char *dst, __u1
 	     struct flow_value *v, int *dir);
 /* Number of entries in the flow table. */
 int flow_count(struct tenv *e);
+/*
+ * Look an ICMP view entry up; 0 or -errno. The counts come back folded:
+ * packets_own/bytes_own hold the totals, the *_other fields 0.
+ */
 int icmp_get(struct tenv *e, const char *src, const char *dst, __u8 type, __u8 code, __u8 family,
 	     struct icmp_value *v);
 /*

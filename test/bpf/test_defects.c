@@ -320,6 +320,59 @@ static bool test_defect_shared_counters_exact(struct tenv *e)
 	       ASSERT_EQ(s.packets[GUARDER_P_UDP], 2 + 2 * repeat, "global packets exact");
 }
 
+/*
+ * The same for the ICMP view, whose counters take plain adds on the CPU
+ * that created the entry and atomics on the others: two CPUs hit one
+ * entry at once and not one packet may be lost; the packets of each
+ * thread land in the entry's own half or its other half.
+ */
+static bool test_defect_icmp_view_counters_exact(struct tenv *e)
+{
+	const int repeat = 500000;
+	pthread_barrier_t start;
+	struct hammer h[2];
+	pthread_t th[2];
+	struct icmp_value v, raw;
+	struct icmp_key k;
+	struct pkt a;
+	int i;
+
+	pkt_echo4(&a, "10.8.1.1", "10.8.1.2", 8, 5, 1);
+	if (!run_xdp_n(e, &a, 1))
+		return false;
+	pthread_barrier_init(&start, NULL, 2);
+	for (i = 0; i < 2; i++) {
+		h[i] = (struct hammer){ .prog_fd = bpf_program__fd(e->skel->progs.xdp_conn_tracker),
+					.p = &a,
+					.repeat = repeat,
+					.cpu = i % libbpf_num_possible_cpus(),
+					.start = &start };
+		if (!ASSERT_OK(pthread_create(&th[i], NULL, hammer_run, &h[i]), "thread"))
+			return false; /* the first thread waits at the barrier forever: exit */
+	}
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&start);
+	for (i = 0; i < 2; i++)
+		if (!ASSERT_OK(h[i].err, "test run"))
+			return false;
+	memset(&k, 0, sizeof(k));
+	pkt_addr("10.8.1.1", k.src);
+	pkt_addr("10.8.1.2", k.dst);
+	k.type = 8;
+	k.family = 4;
+	if (!ASSERT_OK(bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.icmp_flows), &k, &raw),
+		       "raw entry") ||
+	    !ASSERT_OK(icmp_get(e, "10.8.1.1", "10.8.1.2", 8, 0, 4, &v), "entry"))
+		return false;
+	return ASSERT_EQ(v.packets_own, 1 + 2 * repeat, "view packets exact") &&
+	       ASSERT_EQ(v.bytes_own, (1 + 2ULL * repeat) * 60, "view bytes exact") &&
+	       ASSERT_GE(raw.packets_own, 1, "the creating CPU counts in its own half") &&
+	       (libbpf_num_possible_cpus() < 2 ||
+		ASSERT_GE(raw.packets_other, 1, "the other CPU counts in the other half")) &&
+	       ASSERT_EQ(icmp_count_get(e, 4, 8, 0), 1 + 2 * repeat, "type/code count exact");
+}
+
 /* "now - ktime gives roughly the boot time": we store the monotonic time. */
 static bool test_defect_timestamps_are_event_time(struct tenv *e)
 {
@@ -381,7 +434,8 @@ int main(void)
 		TEST(defect_icmp_inner_offset_v4),  TEST(defect_icmp_inner_offset_v6),
 		TEST(defect_packets_counted_once),  TEST(defect_tcp_not_counted_as_icmp),
 		TEST(defect_key_padding_zeroed),    TEST(defect_total_length_underflow),
-		TEST(defect_shared_counters_exact), TEST(defect_timestamps_are_event_time),
+		TEST(defect_shared_counters_exact), TEST(defect_icmp_view_counters_exact),
+		TEST(defect_timestamps_are_event_time),
 		TEST(defect_egress_tracked),	    TEST(defect_anomaly_counters_written),
 	};
 

@@ -54,8 +54,8 @@ static bool test_icmp4_dest_unreach_inner(struct tenv *e)
 	if (!ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "verdict") ||
 	    !ASSERT_OK(icmp_get(e, "10.0.0.254", "10.0.0.2", 3, 3, 4, &v), "view entry"))
 		return false;
-	return check_inner_udp4(&v.inner) && ASSERT_EQ(v.packets, 1, "packets") &&
-	       ASSERT_EQ(v.bytes, 20 + 8 + 28, "bytes") &&
+	return check_inner_udp4(&v.inner) && ASSERT_EQ(v.packets_own, 1, "packets") &&
+	       ASSERT_EQ(v.bytes_own, 20 + 8 + 28, "bytes") &&
 	       ASSERT_EQ(flow_count(e), 0, "an error is not a flow of its own");
 }
 
@@ -180,10 +180,10 @@ static bool test_echo_flow_and_view(struct tenv *e)
 	return ASSERT_EQ(flow_count(e), 1, "one flow") &&
 	       ASSERT_EQ(v.dir[c].packets, 3, "requests") &&
 	       ASSERT_EQ(v.dir[!c].packets, 2, "replies") &&
-	       ASSERT_EQ(req.packets, 3, "view requests") &&
+	       ASSERT_EQ(req.packets_own, 3, "view requests") &&
 	       ASSERT_EQ(req.echo_id, 0x77, "echo id") && ASSERT_EQ(req.echo_seq, 3, "last seq") &&
-	       ASSERT_EQ(rep.packets, 2, "view replies") &&
-	       ASSERT_EQ(rep.echo_seq, 2, "reply seq") && ASSERT_EQ(req.bytes, 3 * 60, "bytes") &&
+	       ASSERT_EQ(rep.packets_own, 2, "view replies") &&
+	       ASSERT_EQ(rep.echo_seq, 2, "reply seq") && ASSERT_EQ(req.bytes_own, 3 * 60, "bytes") &&
 	       ASSERT_GE(req.last_seen_ns, req.first_seen_ns, "times") &&
 	       ASSERT_EQ(req.inner.valid, 0, "no quote for echo") &&
 	       ASSERT_EQ(icmp_count_get(e, 4, 8, 0), 3, "type 8 count") &&
@@ -198,7 +198,7 @@ static bool test_icmp6_echo_view(struct tenv *e)
 	pkt_echo6(&p, "fd00::1", "fd00::2", 128, 5, 9);
 	return run_xdp_n(e, &p, 2) &&
 	       ASSERT_OK(icmp_get(e, "fd00::1", "fd00::2", 128, 0, 6, &v), "entry") &&
-	       ASSERT_EQ(v.packets, 2, "packets") && ASSERT_EQ(v.echo_seq, 9, "seq") &&
+	       ASSERT_EQ(v.packets_own, 2, "packets") && ASSERT_EQ(v.echo_seq, 9, "seq") &&
 	       ASSERT_EQ(icmp_count_get(e, 6, 128, 0), 2, "v6 count") &&
 	       ASSERT_EQ(icmp_count_get(e, 4, 128, 0), 0, "not a v4 count");
 }
