@@ -108,6 +108,9 @@ static int load_config(struct guarder_config *cfg, const struct options *o)
 			  cfg->api.default_limit, cfg->api.max_limit);
 		err = -EINVAL;
 	}
+	/* config_init succeeded: @cfg owns strings even when a later step failed. */
+	if (err)
+		config_free(cfg);
 	return err;
 }
 
