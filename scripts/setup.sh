@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
 	# build
-	meson ninja-build pkg-config gcc clang llvm bpftool
+	meson ninja-build pkg-config gcc libc6-dev linux-libc-dev clang llvm bpftool
 	libbpf-dev libxdp-dev libelf-dev zlib1g-dev
 	libyaml-dev libjson-c-dev libmicrohttpd-dev
 	# tests: sanitizers, traffic, clients
