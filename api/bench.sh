@@ -22,9 +22,10 @@ DUR=${2:-10}
 FLOWS=${FLOWS:-500000}
 HERE=$(dirname "$(realpath "$0")")
 API=$BUILD/api/guarder-api
-set -- "$BUILD/collector/guarder-collector"
-# shellcheck source=../test/integration/run.sh
-source <(sed '/^preflight$/,$d' "$HERE/../test/integration/run.sh")
+COLLECTOR=$BUILD/collector/guarder-collector
+# The integration tests' topology helpers (netns + veth, config, collector).
+# shellcheck source=../test/integration/lib.sh
+source "$HERE/../test/integration/lib.sh"
 
 command -v wrk >/dev/null || { echo "wrk is not installed (scripts/setup.sh)" >&2; exit 1; }
 preflight

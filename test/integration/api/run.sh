@@ -110,6 +110,13 @@ expect_req() {
 }
 
 body() { jq -r "$1" "$TMP/body"; }
+# icmp_count_in_body PROTO TYPE CODE: that counter of the last /api/stats body (0: absent).
+icmp_count_in_body() {
+	jq --arg p "$1" --argjson t "$2" --argjson c "$3" \
+		'[.icmp_counts[] | select(.protocol == $p and .type == $t and .code == $c) | .count] | add // 0' \
+		"$TMP/body"
+}
+icmp_count_is() { [ "$(req GET /api/stats)" = 200 ] && [ "$(icmp_count_in_body "$1" "$2" "$3")" = "$4" ]; }
 header() { tr -d '\r' <"$TMP/headers" | awk -v h="$(tr 'A-Z' 'a-z' <<<"$1")" -F': ' 'tolower($1) == h { print $2 }'; }
 
 # The three kinds of traffic from the namespace to the root end; each
@@ -695,6 +702,14 @@ s.sendto(b"six", (sys.argv[1], 9600))' "$P_ROOT6"
 	expect_eq "echo request from the namespace" "$(body '[.[] | select(.icmp_type == 8)] | length')" 1
 	expect_req "stats with the collector" 200 GET /api/stats
 	[ "$(body .packets.udp)" -ge 10 ] || fail "stats: udp packets $(body .packets.udp)"
+	# ICMP type/code counts: the one echo request above; then 3 more, read
+	# fresh; then a first ICMPv6 echo, listed within a second (docs/api.md).
+	expect_eq "echo requests counted" "$(icmp_count_in_body icmp 8 0)" 1
+	ip netns exec "$P_NS" ping -c 3 -i 0.2 -q "$P_ROOT4" >/dev/null || fail "ping failed"
+	expect_req "stats after 3 more pings" 200 GET /api/stats
+	expect_eq "echo requests counted, current" "$(icmp_count_in_body icmp 8 0)" 4
+	ip netns exec "$P_NS" ping -6 -c 1 -q "$P_ROOT6" >/dev/null || fail "ping -6 failed"
+	wait_for 3 icmp_count_is icmpv6 128 0 1 || fail "the ICMPv6 echo request is not listed in /api/stats"
 	expect_req "metrics" 200 GET /metrics
 	grep -q '^guarder_api_requests_total{endpoint="/api/filters/{id}",method="GET",code="404"} [1-9]' "$TMP/body" ||
 		fail "no request count in /metrics"
