@@ -24,6 +24,26 @@ struct sink_ops {
 	 */
 	int (*emit)(struct sink *s, const struct flow_record *rec, const char *json,
 		    size_t json_len, const char *key, size_t key_len);
+	/*
+	 * poll - serve the sink's own work (delivery reports, reconnects)
+	 * without blocking. Optional. The collector calls it after every
+	 * ring buffer batch and at least every 100 ms.
+	 */
+	void (*poll)(struct sink *s);
+	/*
+	 * stats_json - write the sink's counters as one JSON object (no
+	 * newline) into @buf, e.g. {"queued":0,"delivered":12,...}. Optional.
+	 * Returns the length or -ENOSPC. Names are documented in
+	 * docs/collector.md; counters only grow, gauges say so.
+	 */
+	int (*stats_json)(struct sink *s, char *buf, size_t len);
+	/*
+	 * stats - the collector's periodic stats object (every
+	 * collector.interval seconds; the same text is written to
+	 * collector.stats_file). Optional: the WebSocket sink sends it to its
+	 * clients. @json is valid only during the call.
+	 */
+	void (*stats)(struct sink *s, const char *json, size_t len);
 	/* flush - deliver what is queued, waiting at most @timeout_ms. */
 	int (*flush)(struct sink *s, int timeout_ms);
 	/* destroy - flush nothing more, free everything. */
@@ -44,5 +64,31 @@ struct sink {
  * Returns NULL with errno set on failure.
  */
 struct sink *sink_file_new(const char *path);
+
+struct guarder_config;
+
+/*
+ * sink_kafka_new - a librdkafka producer to cfg->kafka.topic, keyed by
+ * the canonical flow key. Connects in the background: an unreachable
+ * broker is not an error here (records queue up to the configured
+ * bound). Returns NULL with errno set (-EINVAL: a property librdkafka
+ * refuses, logged with its name) on failure.
+ */
+struct sink *sink_kafka_new(const struct guarder_config *cfg);
+
+/*
+ * sink_kafka_check_config - build (and free) the librdkafka configuration
+ * from @cfg without connecting, so --check-config refuses what the
+ * producer would. Returns 0 or -EINVAL (the message logged, naming the
+ * property; secrets never printed).
+ */
+int sink_kafka_check_config(const struct guarder_config *cfg);
+
+/*
+ * sink_ws_new - the WebSocket feed on cfg->websocket.listen, served by
+ * its own thread. Returns NULL with errno set (-EADDRINUSE, -EACCES:
+ * non-loopback without api.token, ...) on failure, logged once.
+ */
+struct sink *sink_ws_new(const struct guarder_config *cfg);
 
 #endif /* GUARDER_SINK_H */

@@ -48,6 +48,8 @@ enum key_type {
 	KT_CIDRLIST,   /* struct guarder_cidr[] */
 	KT_PORTLIST,   /* struct guarder_port_range[] */
 	KT_ORIGINLIST, /* char[][GUARDER_ORIGIN_MAX] */
+	/* name: value pairs (struct guarder_kafka_prop[]), count (size_t) at aux */
+	KT_PROPMAP,
 };
 
 enum key_flags {
@@ -79,11 +81,41 @@ static int check_node_name(const char *text, char *why, size_t why_len);
 static int check_abs_path(const char *text, char *why, size_t why_len);
 static int check_listen(const char *text, char *why, size_t why_len);
 static int check_token(const char *text, char *why, size_t why_len);
+static int check_brokers(const char *text, char *why, size_t why_len);
+static int check_topic(const char *text, char *why, size_t why_len);
 
 static const char *const xdp_mode_names[] = {
 	[GUARDER_XDP_AUTO] = "auto",
 	[GUARDER_XDP_NATIVE] = "native",
 	[GUARDER_XDP_GENERIC] = "generic",
+	NULL,
+};
+
+static const char *const acks_names[] = {
+	[GUARDER_ACKS_ALL] = "all",
+	[GUARDER_ACKS_LEADER] = "leader",
+	[GUARDER_ACKS_NONE] = "none",
+	NULL,
+};
+
+static const char *const compression_names[] = {
+	[GUARDER_COMP_NONE] = "none", [GUARDER_COMP_GZIP] = "gzip",
+	[GUARDER_COMP_SNAPPY] = "snappy", [GUARDER_COMP_LZ4] = "lz4",
+	[GUARDER_COMP_ZSTD] = "zstd", NULL,
+};
+
+static const char *const security_names[] = {
+	[GUARDER_SEC_PLAINTEXT] = "plaintext",
+	[GUARDER_SEC_SSL] = "ssl",
+	[GUARDER_SEC_SASL_PLAINTEXT] = "sasl_plaintext",
+	[GUARDER_SEC_SASL_SSL] = "sasl_ssl",
+	NULL,
+};
+
+static const char *const sasl_names[] = {
+	[GUARDER_SASL_PLAIN] = "PLAIN",
+	[GUARDER_SASL_SCRAM_SHA_256] = "SCRAM-SHA-256",
+	[GUARDER_SASL_SCRAM_SHA_512] = "SCRAM-SHA-512",
 	NULL,
 };
 
@@ -153,6 +185,12 @@ static const struct config_key config_keys[] = {
 	  .def = NULL, .min = 1, .max = PATH_MAX - 1, .flags = KEY_OPTIONAL,
 	  .limits = "a path, or `-` for standard output",
 	  .doc = "Append every flow record to this file as JSON lines. Unset or empty: off." },
+	{ .name = "collector.stats_file", .type = KT_STRING, .offset = OFF(collector.stats_file),
+	  .def = "/run/guarder/collector-stats.json", .min = 2, .max = PATH_MAX - 1,
+	  .flags = KEY_OPTIONAL, .check = check_abs_path, .limits = "absolute path",
+	  .doc = "The collector's counters (records, Kafka, WebSocket) as one JSON object, "
+		 "rewritten atomically every `collector.interval`; guarder-api exports them on "
+		 "`/metrics`. Unset or empty: off." },
 
 	{ .name = "rules.file", .type = KT_STRING, .offset = OFF(rules.file),
 	  .def = "/var/lib/guarder/rules.json", .min = 2, .max = PATH_MAX - 1,
@@ -200,6 +238,117 @@ static const struct config_key config_keys[] = {
 	{ .name = "api.threads", .type = KT_UINT, .offset = OFF(api.threads),
 	  .def = "2", .min = 1, .max = 64,
 	  .doc = "Threads serving HTTP requests." },
+
+	{ .name = "kafka.brokers", .type = KT_STRING, .offset = OFF(kafka.brokers),
+	  .def = NULL, .min = 3, .max = 1024, .flags = KEY_OPTIONAL, .check = check_brokers,
+	  .limits = "comma-separated `host:port` or `[ipv6]:port`",
+	  .doc = "Kafka bootstrap servers. Unset or empty: the collector publishes nothing to Kafka." },
+	{ .name = "kafka.topic", .type = KT_STRING, .offset = OFF(kafka.topic),
+	  .def = "guarder.flows", .min = 1, .max = 249, .check = check_topic,
+	  .limits = "1..249 characters of `A-Z a-z 0-9 . _ -`",
+	  .doc = "Topic of the flow records." },
+	{ .name = "kafka.client_id", .type = KT_STRING, .offset = OFF(kafka.client_id),
+	  .def = "guarder-collector", .min = 1, .max = 255,
+	  .doc = "Client id the broker sees (quotas, logs)." },
+	{ .name = "kafka.acks", .type = KT_ENUM, .offset = OFF(kafka.acks),
+	  .def = "all", .names = acks_names,
+	  .doc = "Acknowledgement a record waits for: every in-sync replica, the partition leader, "
+		 "or none (a record is then counted delivered once sent)." },
+	{ .name = "kafka.compression", .type = KT_ENUM, .offset = OFF(kafka.compression),
+	  .def = "lz4", .names = compression_names,
+	  .doc = "Compression of record batches." },
+	{ .name = "kafka.linger_ms", .type = KT_UINT, .offset = OFF(kafka.linger_ms),
+	  .def = "5", .min = 0, .max = 900000,
+	  .doc = "Milliseconds a batch waits for more records before it is sent." },
+	{ .name = "kafka.batch_size", .type = KT_UINT, .offset = OFF(kafka.batch_size),
+	  .def = "1000000", .min = 1, .max = 2147483647,
+	  .doc = "Largest batch in bytes." },
+	{ .name = "kafka.idempotence", .type = KT_BOOL, .offset = OFF(kafka.idempotence),
+	  .def = "true",
+	  .doc = "Idempotent producer: retries never write a record twice nor reorder a "
+		 "partition (needs `acks: all`)." },
+	{ .name = "kafka.queue_max_messages", .type = KT_UINT,
+	  .offset = OFF(kafka.queue_max_messages), .def = "1000000", .min = 1, .max = 10000000,
+	  .doc = "Records the local queue holds while the broker is slow or away; beyond it "
+		 "records are dropped and counted (`kafka.queue_full_wait_ms`)." },
+	{ .name = "kafka.queue_max_kbytes", .type = KT_UINT, .offset = OFF(kafka.queue_max_kbytes),
+	  .def = "524288", .min = 1, .max = 2097151,
+	  .doc = "The same bound in KiB of record data; whichever is reached first applies." },
+	{ .name = "kafka.queue_full_wait_ms", .type = KT_UINT,
+	  .offset = OFF(kafka.queue_full_wait_ms), .def = "50", .min = 0, .max = 10000,
+	  .doc = "When the queue is full, how long the collector waits for room before it drops "
+		 "records (counted); while the queue stays full it drops without waiting again." },
+	{ .name = "kafka.message_timeout_ms", .type = KT_UINT,
+	  .offset = OFF(kafka.message_timeout_ms), .def = "0", .min = 0, .max = 2147483647,
+	  .doc = "How long a queued record may wait for delivery before it is counted failed; "
+		 "0: no limit (records wait out any outage while the queue has room)." },
+	{ .name = "kafka.security_protocol", .type = KT_ENUM,
+	  .offset = OFF(kafka.security_protocol), .def = "plaintext", .names = security_names,
+	  .doc = "Transport to the brokers: TLS (`ssl`), SASL, both, or neither." },
+	{ .name = "kafka.ssl_ca", .type = KT_STRING, .offset = OFF(kafka.ssl_ca),
+	  .def = NULL, .min = 2, .max = PATH_MAX - 1, .flags = KEY_OPTIONAL,
+	  .check = check_abs_path, .limits = "absolute path",
+	  .doc = "CA certificate(s) to verify the brokers (PEM file). Unset: the system's store." },
+	{ .name = "kafka.ssl_cert", .type = KT_STRING, .offset = OFF(kafka.ssl_cert),
+	  .def = NULL, .min = 2, .max = PATH_MAX - 1, .flags = KEY_OPTIONAL,
+	  .check = check_abs_path, .limits = "absolute path",
+	  .doc = "Client certificate (PEM file) for mutual TLS." },
+	{ .name = "kafka.ssl_key", .type = KT_STRING, .offset = OFF(kafka.ssl_key),
+	  .def = NULL, .min = 2, .max = PATH_MAX - 1, .flags = KEY_OPTIONAL,
+	  .check = check_abs_path, .limits = "absolute path",
+	  .doc = "Private key of the client certificate (PEM file)." },
+	{ .name = "kafka.ssl_key_password", .type = KT_STRING,
+	  .offset = OFF(kafka.ssl_key_password), .def = NULL, .min = 1, .max = 1024,
+	  .flags = KEY_SECRET | KEY_OPTIONAL,
+	  .doc = "Password of `kafka.ssl_key`. Secret: give it as a `${VAR}`." },
+	{ .name = "kafka.sasl_mechanism", .type = KT_ENUM, .offset = OFF(kafka.sasl_mechanism),
+	  .def = "PLAIN", .names = sasl_names,
+	  .doc = "SASL mechanism, used with `sasl_plaintext` and `sasl_ssl`." },
+	{ .name = "kafka.sasl_username", .type = KT_STRING, .offset = OFF(kafka.sasl_username),
+	  .def = NULL, .min = 1, .max = 1024, .flags = KEY_OPTIONAL,
+	  .doc = "SASL user name." },
+	{ .name = "kafka.sasl_password", .type = KT_STRING, .offset = OFF(kafka.sasl_password),
+	  .def = NULL, .min = 1, .max = 1024, .flags = KEY_SECRET | KEY_OPTIONAL,
+	  .doc = "SASL password. Secret: give it as a `${VAR}`." },
+	{ .name = "kafka.properties", .type = KT_PROPMAP, .offset = OFF(kafka.properties),
+	  .aux = OFF(kafka.n_properties), .def = "", .max = GUARDER_MAX_KAFKA_PROPS,
+	  .limits = "at most 64 `name: value` pairs; names `[a-z0-9._-]`, values up to 4095 "
+		    "bytes on one line",
+	  .doc = "Any other librdkafka producer property, applied last (it overrides the keys "
+		 "above). Values of names containing `password`, `secret` or `key` are "
+		 "redacted in dumps." },
+
+	{ .name = "websocket.enabled", .type = KT_BOOL, .offset = OFF(websocket.enabled),
+	  .def = "true",
+	  .doc = "Serve the live feed `/ws/flows` from the collector." },
+	{ .name = "websocket.listen", .type = KT_STRING, .offset = OFF(websocket.listen),
+	  .def = "127.0.0.1:8081", .min = 2, .max = 300, .check = check_listen,
+	  .limits = "`host:port`, `[ipv6]:port` or `:port` (all addresses); port 1..65535",
+	  .doc = "Address of the WebSocket feed. A non-loopback address needs `api.token`, "
+		 "which clients then send like API clients do." },
+	{ .name = "websocket.origins", .type = KT_ORIGINLIST, .offset = OFF(websocket.origins),
+	  .aux = OFF(websocket.n_origins), .def = "", .max = GUARDER_MAX_CORS_ORIGINS,
+	  .limits = "at most 16 distinct `http(s)://host[:port]`, lowercase, no path, no `*`",
+	  .doc = "Web pages (origins) allowed to open the feed from a browser. Empty: only "
+		 "clients that send no `Origin` (scripts, tools)." },
+	{ .name = "websocket.max_clients", .type = KT_UINT, .offset = OFF(websocket.max_clients),
+	  .def = "64", .min = 1, .max = 1024,
+	  .doc = "Subscribers served at once; more are refused with HTTP 503." },
+	{ .name = "websocket.queue_records", .type = KT_UINT,
+	  .offset = OFF(websocket.queue_records), .def = "16384", .min = 64, .max = 1048576,
+	  .flags = KEY_POW2,
+	  .doc = "Records a subscriber may fall behind before it skips ahead and is told how "
+		 "many it missed (a `lagged` message). Memory is shared by all subscribers." },
+	{ .name = "websocket.max_message", .type = KT_UINT, .offset = OFF(websocket.max_message),
+	  .def = "65536", .min = 4096, .max = 16777216,
+	  .doc = "Largest WebSocket message in bytes; records are batched into messages up to it." },
+	{ .name = "websocket.stats_interval", .type = KT_UINT,
+	  .offset = OFF(websocket.stats_interval), .def = "5", .min = 0, .max = 3600,
+	  .doc = "Seconds between `stats` messages to every subscriber; 0: none." },
+	{ .name = "websocket.ping_interval", .type = KT_UINT,
+	  .offset = OFF(websocket.ping_interval), .def = "20", .min = 1, .max = 3600,
+	  .doc = "Seconds between pings; a subscriber that does not answer within another "
+		 "interval is disconnected." },
 };
 
 static void *field_of(struct guarder_config *cfg, const struct config_key *k)
@@ -327,6 +476,46 @@ static int check_token(const char *text, char *why, size_t why_len)
 	for (p = (const unsigned char *)text; *p; p++)
 		if (*p <= ' ' || *p >= 0x7f)
 			return why_set(why, why_len, "may only contain printable ASCII without spaces");
+	return 0;
+}
+
+/* "host:port,host:port": each item as an address to connect to (a host is required). */
+static int check_brokers(const char *text, char *why, size_t why_len)
+{
+	char item[301];
+	const char *p = text, *end;
+	size_t n;
+	int err;
+
+	for (;;) {
+		end = strchr(p, ',');
+		n = end ? (size_t)(end - p) : strlen(p);
+		if (!n || n >= sizeof(item))
+			return why_set(why, why_len, "has an empty or too long broker address");
+		memcpy(item, p, n);
+		item[n] = '\0';
+		if (item[0] == ':')
+			return why_set(why, why_len, "\"%s\": a broker address needs a host", item);
+		err = check_listen(item, why, why_len);
+		if (err)
+			return err;
+		if (!end)
+			return 0;
+		p = end + 1;
+	}
+}
+
+/* Kafka's own rule for topic names. */
+static int check_topic(const char *text, char *why, size_t why_len)
+{
+	const char *p;
+
+	if (!strcmp(text, ".") || !strcmp(text, ".."))
+		return why_set(why, why_len, "cannot be \".\" or \"..\"");
+	for (p = text; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+			return why_set(why, why_len, "may only contain A-Z a-z 0-9 . _ -");
 	return 0;
 }
 
@@ -720,6 +909,106 @@ out:
 	return err;
 }
 
+/* A property name as librdkafka spells them. */
+static int check_prop_name(const char *name, char *why, size_t why_len)
+{
+	size_t n = strlen(name), i;
+
+	if (!n || n >= GUARDER_KAFKA_PROP_NAME_MAX)
+		return why_set(why, why_len, "property names are 1 to %d bytes long",
+			       GUARDER_KAFKA_PROP_NAME_MAX - 1);
+	for (i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      name[i] == '.' || name[i] == '_' || name[i] == '-'))
+			return why_set(why, why_len, "\"%s\" is not a property name ([a-z0-9._-])",
+				       name);
+	return 0;
+}
+
+static int check_prop_value(const char *name, const char *value, char *why, size_t why_len)
+{
+	size_t n = strlen(value), i;
+
+	if (n >= GUARDER_KAFKA_PROP_VAL_MAX)
+		return why_set(why, why_len, "%s: values are at most %d bytes", name,
+			       GUARDER_KAFKA_PROP_VAL_MAX - 1);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)value[i] < ' ' || value[i] == 0x7f)
+			return why_set(why, why_len, "%s: values must not contain control characters",
+				       name);
+	if (!strcmp(value, REDACTED))
+		return why_set(why, why_len,
+			       "%s: is the placeholder of a redacted dump; give the real value or a "
+			       "${VAR}",
+			       name);
+	return 0;
+}
+
+/* Names whose values are secrets in librdkafka's vocabulary. */
+static bool prop_is_secret(const char *name)
+{
+	return strstr(name, "password") || strstr(name, "secret") || strstr(name, "key");
+}
+
+/*
+ * "name=value" items separated by newlines (what a YAML mapping is joined
+ * into; the value may hold '=' and ','). Parsed into a scratch array and
+ * copied over the field at once, so an error leaves the field unchanged.
+ */
+static int set_propmap(const struct config_key *k, struct guarder_config *cfg, const char *text,
+		       char *why, size_t why_len)
+{
+	struct guarder_kafka_prop *items;
+	const char *p = text, *end, *eq;
+	size_t n = 0, i, nl, vl;
+	int err = 0;
+
+	items = calloc(k->max, sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	while (*p) {
+		end = strchr(p, '\n');
+		if (!end)
+			end = p + strlen(p);
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (!eq) {
+			err = why_set(why, why_len, "items must be name=value");
+			goto out;
+		}
+		if (n == k->max) {
+			err = why_set(why, why_len, "has more than %lu properties", k->max);
+			goto out;
+		}
+		nl = (size_t)(eq - p);
+		vl = (size_t)(end - eq - 1);
+		if (nl >= GUARDER_KAFKA_PROP_NAME_MAX || vl >= GUARDER_KAFKA_PROP_VAL_MAX) {
+			err = why_set(why, why_len, "a property name or value is too long");
+			goto out;
+		}
+		memcpy(items[n].name, p, nl);
+		memcpy(items[n].value, eq + 1, vl);
+		err = check_prop_name(items[n].name, why, why_len);
+		if (!err)
+			err = check_prop_value(items[n].name, items[n].value, why, why_len);
+		if (err)
+			goto out;
+		for (i = 0; i < n; i++)
+			if (!strcmp(items[i].name, items[n].name)) {
+				err = why_set(why, why_len, "sets %s twice", items[n].name);
+				goto out;
+			}
+		n++;
+		if (!*end)
+			break;
+		p = end + 1;
+	}
+	memcpy(field_of(cfg, k), items, k->max * sizeof(*items));
+	*(size_t *)((char *)cfg + k->aux) = n;
+out:
+	free(items);
+	return err;
+}
+
 /* One item of a list key, alone: to name the line of a bad YAML list item. */
 static int check_list_item(const struct config_key *k, const char *text, char *why,
 			   size_t why_len)
@@ -762,6 +1051,8 @@ static int key_set(const struct config_key *k, struct guarder_config *cfg, const
 	case KT_PORTLIST:
 	case KT_ORIGINLIST:
 		return set_list(k, cfg, text, why, why_len);
+	case KT_PROPMAP:
+		return set_propmap(k, cfg, text, why, why_len);
 	}
 	return why_set(why, why_len, "has an unknown type");
 }
@@ -770,7 +1061,7 @@ static int key_set(const struct config_key *k, struct guarder_config *cfg, const
 static int key_set_null(const struct config_key *k, struct guarder_config *cfg, char *why,
 			size_t why_len)
 {
-	if (type_is_list(k->type))
+	if (type_is_list(k->type) || k->type == KT_PROPMAP)
 		return key_set(k, cfg, "", why, why_len);
 	if (k->type == KT_STRING && (k->flags & KEY_OPTIONAL)) {
 		char **field = field_of(cfg, k);
@@ -1215,6 +1506,109 @@ out:
 	return err;
 }
 
+/* Whether the "name=value\n..." text @joined already sets @name. */
+static bool prop_listed(const char *joined, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = joined;
+
+	while (*p) {
+		if (!strncmp(p, name, n) && p[n] == '=')
+			return true;
+		p = strchr(p, '\n');
+		if (!p)
+			break;
+		p++;
+	}
+	return false;
+}
+
+/*
+ * A YAML mapping of librdkafka properties: names may hold dots, so this is
+ * not a section. Each pair is checked on its own line, then all are set at once.
+ */
+static int apply_propmap(struct loader *l, const struct config_key *k, const yaml_event_t *start)
+{
+	char why[256], *joined, *name = NULL, *value = NULL, *grown;
+	size_t len = 0, n = 0, line;
+	yaml_event_t ev;
+	int err;
+
+	joined = calloc(1, 1);
+	if (!joined)
+		return -ENOMEM;
+	for (;;) {
+		err = next_event(l, &ev);
+		if (err)
+			goto out;
+		if (ev.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		line = event_line(&ev);
+		if (ev.type != YAML_SCALAR_EVENT || strlen(raw_of(&ev)) != ev.data.scalar.length) {
+			report(l->file, line, k->name, "property names must be single values");
+			err = -EINVAL;
+			goto out_event;
+		}
+		name = strdup(raw_of(&ev));
+		yaml_event_delete(&ev);
+		if (!name) {
+			err = -ENOMEM;
+			goto out;
+		}
+		err = check_prop_name(name, why, sizeof(why));
+		if (!err && prop_listed(joined, name))
+			err = why_set(why, sizeof(why), "sets %s twice", name);
+		if (!err && ++n > k->max)
+			err = why_set(why, sizeof(why), "has more than %lu properties", k->max);
+		if (err) {
+			report(l->file, line, k->name, "%s", why);
+			goto out;
+		}
+		err = next_event(l, &ev);
+		if (err)
+			goto out;
+		if (ev.type != YAML_SCALAR_EVENT || scalar_is_null(&ev)) {
+			report(l->file, event_line(&ev), k->name, "%s: expected a value, got %s", name,
+			       ev.type == YAML_SCALAR_EVENT ? "null" : event_kind(&ev));
+			err = -EINVAL;
+			goto out_event;
+		}
+		err = scalar_text(l, &ev, k->name, k, &value);
+		if (err)
+			goto out_event;
+		err = check_prop_value(name, value, why, sizeof(why));
+		if (err) {
+			/* never quote the value back: it may be a secret */
+			report(l->file, event_line(&ev), k->name, "%s", why);
+			goto out_event;
+		}
+		yaml_event_delete(&ev);
+		grown = realloc(joined, len + strlen(name) + strlen(value) + 3);
+		if (!grown) {
+			err = -ENOMEM;
+			goto out;
+		}
+		joined = grown;
+		len += (size_t)sprintf(joined + len, "%s%s=%s", len ? "\n" : "", name, value);
+		free(name);
+		free(value);
+		name = value = NULL;
+	}
+	err = key_set(k, l->cfg, joined, why, sizeof(why));
+	if (err == -EINVAL)
+		report(l->file, event_line(start), k->name, "%s", why);
+	goto out;
+out_event:
+	yaml_event_delete(&ev);
+out:
+	free(name);
+	free(value);
+	free(joined);
+	return err;
+}
+
 /* "unknown key" with the keys that section does know, to spot the typo. */
 static void report_unknown(struct loader *l, size_t line, const char *path, const char *prefix)
 {
@@ -1273,6 +1667,8 @@ static int parse_value(struct loader *l, const char *path, const char *prefix, s
 		err = apply_scalar(l, k, &ev);
 	} else if (ev.type == YAML_SEQUENCE_START_EVENT && type_is_list(k->type)) {
 		err = apply_sequence(l, k, &ev);
+	} else if (ev.type == YAML_MAPPING_START_EVENT && k->type == KT_PROPMAP) {
+		err = apply_propmap(l, k, &ev);
 	} else {
 		report(l->file, event_line(&ev), path, "expected a single value, got %s",
 		       event_kind(&ev));
@@ -1629,6 +2025,23 @@ static void dump_value(FILE *out, const struct guarder_config *cfg, const struct
 		}
 		fputc(']', out);
 		break;
+	case KT_PROPMAP: {
+		const struct guarder_kafka_prop *pr = f;
+
+		n = *(const size_t *)((const char *)cfg + k->aux);
+		fputc('{', out);
+		for (i = 0; i < n; i++) {
+			fputs(i ? ", " : "", out);
+			dump_quoted(out, pr[i].name);
+			fputs(": ", out);
+			if (prop_is_secret(pr[i].name))
+				fputs("\"" REDACTED "\"", out);
+			else
+				dump_quoted(out, pr[i].value);
+		}
+		fputc('}', out);
+		break;
+	}
 	}
 }
 
@@ -1702,6 +2115,8 @@ static const char *type_name(const struct config_key *k)
 		return "list of ports";
 	case KT_ORIGINLIST:
 		return "list of origins";
+	case KT_PROPMAP:
+		return "mapping";
 	}
 	return "?";
 }

@@ -19,6 +19,42 @@
 #define GUARDER_MAX_CORS_ORIGINS    16
 #define GUARDER_ORIGIN_MAX	    256 /* bytes of one origin, with its NUL */
 #define GUARDER_MAX_RULES_LIMIT	    65535 /* the highest rules.max_rules */
+#define GUARDER_MAX_KAFKA_PROPS	    64	 /* entries of kafka.properties */
+#define GUARDER_KAFKA_PROP_NAME_MAX 128	 /* bytes of one property name, with its NUL */
+#define GUARDER_KAFKA_PROP_VAL_MAX  4096 /* bytes of one property value, with its NUL */
+
+enum guarder_kafka_acks {
+	GUARDER_ACKS_ALL = 0, /* "all": every in-sync replica (librdkafka acks=-1) */
+	GUARDER_ACKS_LEADER,  /* "leader": acks=1 */
+	GUARDER_ACKS_NONE,    /* "none": acks=0, no delivery report means nothing */
+};
+
+enum guarder_kafka_compression {
+	GUARDER_COMP_NONE = 0,
+	GUARDER_COMP_GZIP,
+	GUARDER_COMP_SNAPPY,
+	GUARDER_COMP_LZ4,
+	GUARDER_COMP_ZSTD,
+};
+
+enum guarder_kafka_security {
+	GUARDER_SEC_PLAINTEXT = 0,
+	GUARDER_SEC_SSL,
+	GUARDER_SEC_SASL_PLAINTEXT,
+	GUARDER_SEC_SASL_SSL,
+};
+
+enum guarder_kafka_sasl {
+	GUARDER_SASL_PLAIN = 0,
+	GUARDER_SASL_SCRAM_SHA_256,
+	GUARDER_SASL_SCRAM_SHA_512,
+};
+
+/* One librdkafka property passed through as is (kafka.properties). */
+struct guarder_kafka_prop {
+	char name[GUARDER_KAFKA_PROP_NAME_MAX];
+	char value[GUARDER_KAFKA_PROP_VAL_MAX];
+};
 
 enum guarder_xdp_mode {
 	GUARDER_XDP_AUTO = 0,
@@ -72,6 +108,8 @@ struct guarder_config {
 		unsigned int max_flows;		/* user-space flow view bound; default 1048576 */
 		bool console;			/* print the summary; default true */
 		char *record_file;		/* JSON lines of every record; "-" = stdout; NULL = off (default) */
+		char *stats_file; /* collector counters as JSON, rewritten every interval;
+				     default /run/guarder/collector-stats.json; NULL = off */
 	} collector;
 
 	/* rules: the filter rule set, shared by guarder-api and the collector */
@@ -97,6 +135,49 @@ struct guarder_config {
 		unsigned int max_limit;	    /* highest ?limit=; default 100000 */
 		unsigned int threads;	    /* HTTP worker threads; default 2 */
 	} api;
+
+	/*
+	 * kafka: the collector's Kafka sink (librdkafka). Off while brokers
+	 * is unset. Names in comments are the librdkafka properties set.
+	 */
+	struct {
+		char *brokers;	 /* bootstrap.servers; NULL = Kafka off (default) */
+		char *topic;	 /* default guarder.flows */
+		char *client_id; /* client.id; default guarder-collector */
+		enum guarder_kafka_acks acks;		     /* default all */
+		enum guarder_kafka_compression compression; /* compression.codec; default lz4 */
+		unsigned int linger_ms;			     /* linger.ms; default 5 */
+		unsigned int batch_size;		     /* batch.size, bytes; default 1000000 */
+		bool idempotence;			     /* enable.idempotence; default true */
+		unsigned int queue_max_messages; /* queue.buffering.max.messages; default 1000000 */
+		unsigned int queue_max_kbytes;	 /* queue.buffering.max.kbytes; default 524288 */
+		unsigned int queue_full_wait_ms; /* wait for room before dropping; default 50 */
+		unsigned int message_timeout_ms; /* message.timeout.ms; 0 = forever; default 0 */
+		enum guarder_kafka_security security_protocol; /* default plaintext */
+		char *ssl_ca;		/* ssl.ca.location (path); NULL = system store */
+		char *ssl_cert;		/* ssl.certificate.location (path) */
+		char *ssl_key;		/* ssl.key.location (path) */
+		char *ssl_key_password; /* ssl.key.password; secret */
+		enum guarder_kafka_sasl sasl_mechanism; /* sasl.mechanisms; default PLAIN */
+		char *sasl_username;			/* sasl.username */
+		char *sasl_password;			/* sasl.password; secret */
+		/* anything else, applied last (may override the above) */
+		struct guarder_kafka_prop properties[GUARDER_MAX_KAFKA_PROPS];
+		size_t n_properties;
+	} kafka;
+
+	/* websocket: the collector's live feed /ws/flows (libwebsockets) */
+	struct {
+		bool enabled;	     /* default true */
+		char *listen;	     /* default 127.0.0.1:8081; non-loopback needs api.token */
+		char origins[GUARDER_MAX_CORS_ORIGINS][GUARDER_ORIGIN_MAX]; /* browser origins allowed */
+		size_t n_origins;		/* none by default: only clients without Origin */
+		unsigned int max_clients;	/* default 64 */
+		unsigned int queue_records;	/* per-client backlog bound, records; default 16384 */
+		unsigned int max_message;	/* bytes of one message (records batched); default 65536 */
+		unsigned int stats_interval;	/* seconds between stats frames; 0 = off; default 5 */
+		unsigned int ping_interval;	/* seconds between pings; default 20 */
+	} websocket;
 };
 
 /*

@@ -167,6 +167,7 @@ static const char *const full_config =
 	"  max_flows: 4096\n"
 	"  console: off\n"
 	"  record_file: '/tmp/flows $$1 \"q\" \\.json'\n"
+	"  stats_file: /tmp/gdr-stats.json\n"
 	"rules:\n"
 	"  file: /tmp/gdr-rules.json\n"
 	"  max_rules: 65535\n"
@@ -181,7 +182,41 @@ static const char *const full_config =
 	"  max_body: 4096\n"
 	"  default_limit: 50\n"
 	"  max_limit: 500\n"
-	"  threads: 8\n";
+	"  threads: 8\n"
+	"kafka:\n"
+	"  brokers: \"k1.example:9092,[::1]:9093\"\n"
+	"  topic: flows.test\n"
+	"  client_id: gdr-test\n"
+	"  acks: leader\n"
+	"  compression: zstd\n"
+	"  linger_ms: 0\n"
+	"  batch_size: 65536\n"
+	"  idempotence: false\n"
+	"  queue_max_messages: 1000\n"
+	"  queue_max_kbytes: 2048\n"
+	"  queue_full_wait_ms: 0\n"
+	"  message_timeout_ms: 30000\n"
+	"  security_protocol: sasl_ssl\n"
+	"  ssl_ca: /etc/ssl/ca.pem\n"
+	"  ssl_cert: /etc/ssl/c.pem\n"
+	"  ssl_key: /etc/ssl/k.pem\n"
+	"  ssl_key_password: ${GDR_C_TOKEN}\n"
+	"  sasl_mechanism: SCRAM-SHA-512\n"
+	"  sasl_username: guarder\n"
+	"  sasl_password: ${GDR_C_TOKEN}\n"
+	"  properties:\n"
+	"    socket.keepalive.enable: \"true\"\n"
+	"    sasl.oauthbearer.client.secret: ${GDR_C_TOKEN}\n"
+	"    debug: \"broker,topic=x\"\n"
+	"websocket:\n"
+	"  enabled: false\n"
+	"  listen: \"[::1]:9091\"\n"
+	"  origins: [\"https://dash.example.com\"]\n"
+	"  max_clients: 5\n"
+	"  queue_records: 128\n"
+	"  max_message: 8192\n"
+	"  stats_interval: 0\n"
+	"  ping_interval: 7\n";
 
 static void check_full(const struct guarder_config *c)
 {
@@ -241,6 +276,41 @@ static void check_full(const struct guarder_config *c)
 	CHECK(c->api.max_body == 4096 && c->api.default_limit == 50 && c->api.max_limit == 500 &&
 		      c->api.threads == 8,
 	      "api numbers");
+	CHECK(!strcmp(c->collector.stats_file, "/tmp/gdr-stats.json"), "stats_file");
+	CHECK(!strcmp(c->kafka.brokers, "k1.example:9092,[::1]:9093"), "brokers %s", c->kafka.brokers);
+	CHECK(!strcmp(c->kafka.topic, "flows.test") && !strcmp(c->kafka.client_id, "gdr-test"),
+	      "topic, client_id");
+	CHECK(c->kafka.acks == GUARDER_ACKS_LEADER && c->kafka.compression == GUARDER_COMP_ZSTD,
+	      "acks, compression");
+	CHECK(c->kafka.linger_ms == 0 && c->kafka.batch_size == 65536 && !c->kafka.idempotence,
+	      "linger, batch, idempotence");
+	CHECK(c->kafka.queue_max_messages == 1000 && c->kafka.queue_max_kbytes == 2048 &&
+		      c->kafka.queue_full_wait_ms == 0 && c->kafka.message_timeout_ms == 30000,
+	      "queue bounds");
+	CHECK(c->kafka.security_protocol == GUARDER_SEC_SASL_SSL &&
+		      c->kafka.sasl_mechanism == GUARDER_SASL_SCRAM_SHA_512,
+	      "security");
+	CHECK(!strcmp(c->kafka.ssl_ca, "/etc/ssl/ca.pem") && !strcmp(c->kafka.ssl_key, "/etc/ssl/k.pem") &&
+		      !strcmp(c->kafka.ssl_cert, "/etc/ssl/c.pem"),
+	      "ssl paths");
+	CHECK(!strcmp(c->kafka.ssl_key_password, TOKEN) && !strcmp(c->kafka.sasl_password, TOKEN) &&
+		      !strcmp(c->kafka.sasl_username, "guarder"),
+	      "sasl credentials");
+	CHECK(c->kafka.n_properties == 3, "n_properties %zu", c->kafka.n_properties);
+	CHECK(!strcmp(c->kafka.properties[0].name, "socket.keepalive.enable") &&
+		      !strcmp(c->kafka.properties[0].value, "true"),
+	      "property 0");
+	CHECK(!strcmp(c->kafka.properties[1].name, "sasl.oauthbearer.client.secret") &&
+		      !strcmp(c->kafka.properties[1].value, TOKEN),
+	      "property 1 (expanded)");
+	CHECK(!strcmp(c->kafka.properties[2].value, "broker,topic=x"), "property 2 keeps , and =");
+	CHECK(!c->websocket.enabled && !strcmp(c->websocket.listen, "[::1]:9091"), "ws listen");
+	CHECK(c->websocket.n_origins == 1 && !strcmp(c->websocket.origins[0], "https://dash.example.com"),
+	      "ws origins");
+	CHECK(c->websocket.max_clients == 5 && c->websocket.queue_records == 128 &&
+		      c->websocket.max_message == 8192 && c->websocket.stats_interval == 0 &&
+		      c->websocket.ping_interval == 7,
+	      "ws numbers");
 }
 
 /* ---- good files ---- */
@@ -540,7 +610,13 @@ static void test_dump_round_trip(void)
 	free(path);
 
 	/* with the secret put back, it loads into the same config */
-	text = replace(dump, "\"<redacted>\"", "${GDR_C_TOKEN}");
+	text = strdup(dump);
+	while (strstr(text, "\"<redacted>\"")) {
+		char *next = replace(text, "\"<redacted>\"", "\"${GDR_C_TOKEN}\"");
+
+		free(text);
+		text = next;
+	}
 	path = write_tmp("dump2.yaml", text);
 	CHECK(config_load(&b, path) == 0, "dump does not load back:\n%s", text);
 	check_full(&b);
@@ -590,7 +666,7 @@ struct bad_case {
 
 /* clang-format off: one case per line reads better than any wrapping */
 static const struct bad_case bad_cases[] = {
-	{ "unknown section", "nod:\n  name: x\n", 1, "nod", "unknown key (sections are: node, bpf, collector, rules, api)" },
+	{ "unknown section", "nod:\n  name: x\n", 1, "nod", "unknown key (sections are: node, bpf, collector, rules, api, kafka, websocket)" },
 	{ "unknown key", "bpf:\n  pin_path: /x/y\n  flow_tabel_size: 5\n", 3, "bpf.flow_tabel_size", "unknown key" },
 	{ "mapping for a value", "collector:\n  interval:\n    a: 1\n", 3, "collector.interval", "expected a single value, got a mapping" },
 	{ "list for a value", "collector:\n  interval: [1]\n", 2, "collector.interval", "got a list" },
@@ -663,6 +739,24 @@ static const struct bad_case bad_cases[] = {
 	{ "relative rules file", "rules:\n  file: rules.json\n", 2, "rules.file", "absolute path" },
 	{ "max_body too small", "api:\n  max_body: 100\n", 2, "api.max_body", "must be between 4096" },
 	{ "threads zero", "api:\n  threads: 0\n", 2, "api.threads", "must be between 1 and 64" },
+	{ "brokers: no port", "kafka:\n  brokers: k1.example\n", 2, "kafka.brokers", "must be host:port" },
+	{ "brokers: no host", "kafka:\n  brokers: \"k1:9092,:9092\"\n", 2, "kafka.brokers", "needs a host" },
+	{ "brokers: empty item", "kafka:\n  brokers: \"k1:9092,,k2:9092\"\n", 2, "kafka.brokers", "empty or too long" },
+	{ "topic: bad char", "kafka:\n  topic: \"a/b\"\n", 2, "kafka.topic", "A-Z a-z 0-9" },
+	{ "acks: number", "kafka:\n  acks: 2\n", 2, "kafka.acks", "must be all, leader or none" },
+	{ "compression: unknown", "kafka:\n  compression: brotli\n", 2, "kafka.compression", "must be none" },
+	{ "sasl: lowercase", "kafka:\n  sasl_mechanism: plain\n", 2, "kafka.sasl_mechanism", "must be PLAIN" },
+	{ "sasl password redacted", "kafka:\n  sasl_password: \"<redacted>\"\n", 2, "kafka.sasl_password", "placeholder of a redacted dump" },
+	{ "property: bad name", "kafka:\n  properties:\n    Bad.Name: x\n", 3, "kafka.properties", "is not a property name" },
+	{ "property: list value", "kafka:\n  properties:\n    a.b: [1]\n", 3, "kafka.properties", "a.b: expected a value, got a list" },
+	{ "property: null value", "kafka:\n  properties:\n    a.b:\n", 3, "kafka.properties", "a.b: expected a value, got null" },
+	{ "property: twice", "kafka:\n  properties:\n    a.b: x\n    a.b: y\n", 4, "kafka.properties", "sets a.b twice" },
+	{ "property: redacted", "kafka:\n  properties:\n    sasl.password: \"<redacted>\"\n", 3, "kafka.properties", "placeholder of a redacted dump" },
+	{ "property: control char", "kafka:\n  properties:\n    x.secret: \"hunter2\\n\"\n", 3, "kafka.properties", "control characters" },
+	{ "ws: queue not pow2", "websocket:\n  queue_records: 1000\n", 2, "websocket.queue_records", "power of two" },
+	{ "ws: origin wildcard", "websocket:\n  origins: [\"*\"]\n", 2, "websocket.origins", "is not an origin" },
+	{ "ws: listen", "websocket:\n  listen: 8081\n", 2, "websocket.listen", "must be host:port" },
+	{ "stats_file relative", "collector:\n  stats_file: stats.json\n", 2, "collector.stats_file", "absolute path" },
 	{ "error after good keys", "collector:\n  interval: 3\n  top_flows: 4\n  max_flows: 1\n", 4, "collector.max_flows", "between 1024" },
 };
 /* clang-format on */
