@@ -12,9 +12,15 @@ packages=(
 	# tests: sanitizers, traffic, clients
 	iproute2 iputils-ping netcat-openbsd curl jq
 	python3 python3-jsonschema python3-yaml xdp-tools
+	# Kafka sink and WebSocket feed, and the clients by others that test them
+	librdkafka-dev libwebsockets-dev kcat python3-confluent-kafka python3-websockets
 	# benchmarks
 	wrk
 )
+# The tests' Kafka broker: Java 17 runs it, Maven fetches its jars. A machine
+# that already has both (any JDK, another Maven) keeps its own.
+command -v java >/dev/null || packages+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || packages+=(maven)
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "setup.sh: run as root (it installs packages and mounts bpffs)" >&2
