@@ -83,6 +83,7 @@ static int check_listen(const char *text, char *why, size_t why_len);
 static int check_token(const char *text, char *why, size_t why_len);
 static int check_brokers(const char *text, char *why, size_t why_len);
 static int check_topic(const char *text, char *why, size_t why_len);
+static int check_url(const char *text, char *why, size_t why_len);
 
 static const char *const xdp_mode_names[] = {
 	[GUARDER_XDP_AUTO] = "auto",
@@ -116,6 +117,13 @@ static const char *const sasl_names[] = {
 	[GUARDER_SASL_PLAIN] = "PLAIN",
 	[GUARDER_SASL_SCRAM_SHA_256] = "SCRAM-SHA-256",
 	[GUARDER_SASL_SCRAM_SHA_512] = "SCRAM-SHA-512",
+	NULL,
+};
+
+static const char *const provider_names[] = {
+	[GUARDER_AI_OPENAI] = "openai",
+	[GUARDER_AI_AZURE] = "azure",
+	[GUARDER_AI_OLLAMA] = "ollama",
 	NULL,
 };
 
@@ -318,6 +326,115 @@ static const struct config_key config_keys[] = {
 		 "above). Values of names containing `password`, `secret` or `key` are "
 		 "redacted in dumps." },
 
+	{ .name = "ai.group_id", .type = KT_STRING, .offset = OFF(ai.group_id),
+	  .def = "guarder-ai", .min = 1, .max = 249, .check = check_topic,
+	  .limits = "1..249 characters of `A-Z a-z 0-9 . _ -`",
+	  .doc = "Kafka consumer group of the AI workers: workers in one group share the "
+		 "partitions of `kafka.topic`." },
+	{ .name = "ai.suggestions_topic", .type = KT_STRING, .offset = OFF(ai.suggestions_topic),
+	  .def = "guarder.suggestions", .min = 1, .max = 249, .check = check_topic,
+	  .limits = "1..249 characters of `A-Z a-z 0-9 . _ -`",
+	  .doc = "Topic the workers publish rule suggestions to and guarder-api reads." },
+	{ .name = "ai.window", .type = KT_UINT, .offset = OFF(ai.window),
+	  .def = "60", .min = 5, .max = 3600,
+	  .doc = "Seconds of traffic the detectors look at (sliding window)." },
+	{ .name = "ai.max_tracked", .type = KT_UINT, .offset = OFF(ai.max_tracked),
+	  .def = "1000000", .min = 1024, .max = 50000000,
+	  .doc = "Entries each feature table may hold (sources, destinations, services); the "
+		 "worker's memory is bounded by it whatever the traffic (oldest evicted, counted)." },
+	{ .name = "ai.scan_ports", .type = KT_UINT, .offset = OFF(ai.scan_ports),
+	  .def = "100", .min = 2, .max = 65535,
+	  .doc = "Vertical port scan: distinct destination ports one source tries on one host "
+		 "within the window." },
+	{ .name = "ai.scan_hosts", .type = KT_UINT, .offset = OFF(ai.scan_hosts),
+	  .def = "50", .min = 2, .max = 1000000,
+	  .doc = "Horizontal scan: distinct hosts one source tries on one port within the window." },
+	{ .name = "ai.syn_flood_syns", .type = KT_UINT, .offset = OFF(ai.syn_flood_syns),
+	  .def = "500", .min = 10, .max = 100000000,
+	  .doc = "SYN flood: flows to one service that never got past SYN, within the window." },
+	{ .name = "ai.syn_flood_max_completed_pct", .type = KT_UINT,
+	  .offset = OFF(ai.syn_flood_max_completed_pct), .def = "20", .min = 0, .max = 100,
+	  .doc = "...and at most this percent of that service's flows completed the handshake." },
+	{ .name = "ai.brute_force_attempts", .type = KT_UINT, .offset = OFF(ai.brute_force_attempts),
+	  .def = "20", .min = 2, .max = 1000000,
+	  .doc = "Brute force: connections from one source to one remote-access port within the "
+		 "window." },
+	{ .name = "ai.remote_access_ports", .type = KT_PORTLIST,
+	  .offset = OFF(ai.remote_access_ports), .aux = OFF(ai.n_remote_access_ports),
+	  .def = "22, 23, 3389, 5900, 5985-5986", .max = GUARDER_MAX_PROTECTED,
+	  .limits = "at most 64 distinct ports `N` or ranges `N-M`",
+	  .doc = "Ports the brute-force detector watches (SSH, telnet, RDP, VNC, WinRM)." },
+	{ .name = "ai.icmp_flood_packets", .type = KT_UINT, .offset = OFF(ai.icmp_flood_packets),
+	  .def = "5000", .min = 10, .max = 100000000,
+	  .doc = "ICMP flood: ICMP packets from one source to one host within the window." },
+	{ .name = "ai.icmp_error_storm", .type = KT_UINT, .offset = OFF(ai.icmp_error_storm),
+	  .def = "200", .min = 2, .max = 100000000,
+	  .doc = "ICMP error storm: ICMP error records towards one host within the window." },
+	{ .name = "ai.reflection_bytes", .type = KT_UINT, .offset = OFF(ai.reflection_bytes),
+	  .def = "10000000", .min = 1000, .max = 4000000000U,
+	  .doc = "UDP reflection/amplification: bytes one host receives from reflector ports "
+		 "within the window." },
+	{ .name = "ai.reflection_ports", .type = KT_PORTLIST,
+	  .offset = OFF(ai.reflection_ports), .aux = OFF(ai.n_reflection_ports),
+	  .def = "19, 53, 123, 161, 389, 1900, 11211", .max = GUARDER_MAX_PROTECTED,
+	  .limits = "at most 64 distinct ports `N` or ranges `N-M`",
+	  .doc = "UDP source ports of known reflectors (chargen, DNS, NTP, SNMP, CLDAP, SSDP, "
+		 "memcached)." },
+	{ .name = "ai.rule_ttl", .type = KT_UINT, .offset = OFF(ai.rule_ttl),
+	  .def = "3600", .min = 60, .max = 2592000,
+	  .doc = "Seconds a proposed rule lives once applied (its `expires_at`)." },
+	{ .name = "ai.max_rules_per_suggestion", .type = KT_UINT,
+	  .offset = OFF(ai.max_rules_per_suggestion), .def = "16", .min = 1, .max = 256,
+	  .doc = "Most rules one suggestion may carry; a larger proposal is rejected by the policy." },
+	{ .name = "ai.max_suggestions", .type = KT_UINT, .offset = OFF(ai.max_suggestions),
+	  .def = "1000", .min = 10, .max = 100000,
+	  .doc = "Suggestions guarder-api keeps (newest first); older ones are forgotten." },
+	{ .name = "ai.auto_apply", .type = KT_BOOL, .offset = OFF(ai.auto_apply),
+	  .def = "false",
+	  .doc = "Apply detector suggestions without an operator (never model ones), if their "
+		 "confidence reaches `auto_apply_min_confidence_pct`; always with `rule_ttl`." },
+	{ .name = "ai.auto_apply_min_confidence_pct", .type = KT_UINT,
+	  .offset = OFF(ai.auto_apply_min_confidence_pct), .def = "90", .min = 50, .max = 100,
+	  .doc = "Lowest confidence (percent) of an auto-applied suggestion." },
+	{ .name = "ai.model.endpoint", .type = KT_STRING, .offset = OFF(ai.model.endpoint),
+	  .def = NULL, .min = 8, .max = 1024, .flags = KEY_OPTIONAL, .check = check_url,
+	  .limits = "`http://` or `https://` URL",
+	  .doc = "Base URL of an OpenAI-compatible API (`https://api.openai.com/v1`, "
+		 "`http://127.0.0.1:11434/v1`, an Azure deployment URL). Unset: detectors only. "
+		 "`OPENAI_ENDPOINT` overrides it." },
+	{ .name = "ai.model.api_key", .type = KT_STRING, .offset = OFF(ai.model.api_key),
+	  .def = NULL, .min = 1, .max = 1024, .flags = KEY_SECRET | KEY_OPTIONAL,
+	  .check = check_token, .limits = "printable ASCII without spaces",
+	  .doc = "Key of the model API. Secret: give it as `${VAR}`; `OPENAI_API_KEY` overrides it." },
+	{ .name = "ai.model.name", .type = KT_STRING, .offset = OFF(ai.model.name),
+	  .def = "gpt-4o-mini", .min = 1, .max = 256,
+	  .doc = "Model (or Azure deployment) name." },
+	{ .name = "ai.model.api_version", .type = KT_STRING, .offset = OFF(ai.model.api_version),
+	  .def = NULL, .min = 1, .max = 64, .flags = KEY_OPTIONAL,
+	  .doc = "Azure's `api-version` query parameter (e.g. `2024-06-01`)." },
+	{ .name = "ai.model.provider", .type = KT_ENUM, .offset = OFF(ai.model.provider),
+	  .def = "openai", .names = provider_names,
+	  .doc = "How to authenticate: `openai` (Bearer; also DeepSeek, vLLM, LocalAI), `azure` "
+		 "(api-key header), `ollama` (key optional)." },
+	{ .name = "ai.model.timeout_ms", .type = KT_UINT, .offset = OFF(ai.model.timeout_ms),
+	  .def = "30000", .min = 100, .max = 600000,
+	  .doc = "Time limit of one model request, connection included." },
+	{ .name = "ai.model.max_retries", .type = KT_UINT, .offset = OFF(ai.model.max_retries),
+	  .def = "3", .min = 0, .max = 10,
+	  .doc = "Retries on 429 and 5xx, with backoff; `Retry-After` is honoured." },
+	{ .name = "ai.model.calls_per_minute", .type = KT_UINT,
+	  .offset = OFF(ai.model.calls_per_minute), .def = "10", .min = 1, .max = 10000,
+	  .doc = "Most model requests per minute (per process); more are refused with an error." },
+	{ .name = "ai.model.interval", .type = KT_UINT, .offset = OFF(ai.model.interval),
+	  .def = "300", .min = 0, .max = 86400,
+	  .doc = "Seconds between the worker's model analyses of its window; 0: never." },
+	{ .name = "ai.model.max_tokens", .type = KT_UINT, .offset = OFF(ai.model.max_tokens),
+	  .def = "1024", .min = 64, .max = 32768,
+	  .doc = "Longest answer asked of the model." },
+	{ .name = "ai.model.debug", .type = KT_BOOL, .offset = OFF(ai.model.debug),
+	  .def = "false",
+	  .doc = "Log model requests and answers (the key redacted). `AI_DEBUG=1` turns it on." },
+
 	{ .name = "websocket.enabled", .type = KT_BOOL, .offset = OFF(websocket.enabled),
 	  .def = "true",
 	  .doc = "Serve the live feed `/ws/flows` from the collector." },
@@ -516,6 +633,24 @@ static int check_topic(const char *text, char *why, size_t why_len)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
 			return why_set(why, why_len, "may only contain A-Z a-z 0-9 . _ -");
+	return 0;
+}
+
+/* A base URL for libcurl: scheme, host, no spaces or control characters. */
+static int check_url(const char *text, char *why, size_t why_len)
+{
+	const char *host;
+
+	if (!strncmp(text, "http://", 7))
+		host = text + 7;
+	else if (!strncmp(text, "https://", 8))
+		host = text + 8;
+	else
+		return why_set(why, why_len, "must start with http:// or https://");
+	if (!*host || *host == '/')
+		return why_set(why, why_len, "has no host");
+	if (strpbrk(text, " \"<>\\^`{|}"))
+		return why_set(why, why_len, "contains a character a URL cannot hold");
 	return 0;
 }
 

@@ -50,6 +50,12 @@ enum guarder_kafka_sasl {
 	GUARDER_SASL_SCRAM_SHA_512,
 };
 
+enum guarder_ai_provider {
+	GUARDER_AI_OPENAI = 0, /* Authorization: Bearer; also DeepSeek, vLLM, LocalAI */
+	GUARDER_AI_AZURE,      /* api-key header, ?api-version= */
+	GUARDER_AI_OLLAMA,     /* OpenAI-compatible /v1 of Ollama; key optional */
+};
+
 /* One librdkafka property passed through as is (kafka.properties). */
 struct guarder_kafka_prop {
 	char name[GUARDER_KAFKA_PROP_NAME_MAX];
@@ -165,6 +171,49 @@ struct guarder_config {
 		struct guarder_kafka_prop properties[GUARDER_MAX_KAFKA_PROPS];
 		size_t n_properties;
 	} kafka;
+
+	/*
+	 * ai: guarder-ai (the worker) and the /api/ai endpoints of guarder-api.
+	 * The worker reads kafka.brokers / kafka.topic and the same TLS/SASL
+	 * settings; ratios and confidences are whole percents.
+	 */
+	struct {
+		char *group_id;		 /* consumer group; default guarder-ai */
+		char *suggestions_topic; /* default guarder.suggestions */
+		unsigned int window;	 /* sliding window, seconds; default 60 */
+		unsigned int max_tracked; /* entries per feature table (memory bound); default 1000000 */
+		unsigned int scan_ports;  /* vertical scan: distinct ports src->dst; default 100 */
+		unsigned int scan_hosts;  /* horizontal scan: distinct hosts src->port; default 50 */
+		unsigned int syn_flood_syns;	      /* SYN-only flows to one service; default 500 */
+		unsigned int syn_flood_max_completed_pct; /* completed handshakes below; default 20 */
+		unsigned int brute_force_attempts;    /* connections src->remote-access port; default 20 */
+		struct guarder_port_range remote_access_ports[GUARDER_MAX_PROTECTED];
+		size_t n_remote_access_ports; /* default 22, 23, 3389, 5900, 5985-5986 */
+		unsigned int icmp_flood_packets;      /* ICMP packets src->dst; default 5000 */
+		unsigned int icmp_error_storm;	      /* ICMP error records to one dst; default 200 */
+		unsigned int reflection_bytes;	      /* bytes from one reflector port to a dst; default 10000000 */
+		struct guarder_port_range reflection_ports[GUARDER_MAX_PROTECTED];
+		size_t n_reflection_ports; /* default 19, 53, 123, 161, 389, 1900, 11211 */
+		unsigned int rule_ttl;	   /* seconds; expires_at of proposed rules; default 3600 */
+		unsigned int max_rules_per_suggestion; /* default 16 */
+		unsigned int max_suggestions;	       /* kept by the API, newest first; default 1000 */
+		bool auto_apply;		       /* default false */
+		unsigned int auto_apply_min_confidence_pct; /* default 90 */
+		/* ai.model: an OpenAI-compatible chat-completions endpoint (optional) */
+		struct {
+			char *endpoint;	   /* base URL; NULL = no model (default); env OPENAI_ENDPOINT */
+			char *api_key;	   /* secret; env OPENAI_API_KEY */
+			char *name;	   /* model name; default gpt-4o-mini */
+			char *api_version; /* Azure api-version; NULL unless Azure */
+			enum guarder_ai_provider provider; /* default openai */
+			unsigned int timeout_ms;	   /* whole request; default 30000 */
+			unsigned int max_retries;	   /* on 429 and 5xx; default 3 */
+			unsigned int calls_per_minute;	   /* default 10 */
+			unsigned int interval;		   /* worker: seconds between analyses; 0 = never; default 300 */
+			unsigned int max_tokens;	   /* answer bound; default 1024 */
+			bool debug;			   /* log requests/answers, key redacted; env AI_DEBUG */
+		} model;
+	} ai;
 
 	/* websocket: the collector's live feed /ws/flows (libwebsockets) */
 	struct {

@@ -208,6 +208,38 @@ static const char *const full_config =
 	"    socket.keepalive.enable: \"true\"\n"
 	"    sasl.oauthbearer.client.secret: ${GDR_C_TOKEN}\n"
 	"    debug: \"broker,topic=x\"\n"
+	"ai:\n"
+	"  group_id: gdr-ai-test\n"
+	"  suggestions_topic: sugg.test\n"
+	"  window: 30\n"
+	"  max_tracked: 2048\n"
+	"  scan_ports: 10\n"
+	"  scan_hosts: 5\n"
+	"  syn_flood_syns: 50\n"
+	"  syn_flood_max_completed_pct: 5\n"
+	"  brute_force_attempts: 3\n"
+	"  remote_access_ports: [22, 2222-2223]\n"
+	"  icmp_flood_packets: 100\n"
+	"  icmp_error_storm: 7\n"
+	"  reflection_bytes: 3000000000\n"
+	"  reflection_ports: [53]\n"
+	"  rule_ttl: 120\n"
+	"  max_rules_per_suggestion: 4\n"
+	"  max_suggestions: 20\n"
+	"  auto_apply: true\n"
+	"  auto_apply_min_confidence_pct: 95\n"
+	"  model:\n"
+	"    endpoint: \"http://127.0.0.1:9/v1\"\n"
+	"    api_key: ${GDR_C_TOKEN}\n"
+	"    name: test-model\n"
+	"    api_version: 2024-06-01\n"
+	"    provider: azure\n"
+	"    timeout_ms: 500\n"
+	"    max_retries: 0\n"
+	"    calls_per_minute: 2\n"
+	"    interval: 0\n"
+	"    max_tokens: 64\n"
+	"    debug: true\n"
 	"websocket:\n"
 	"  enabled: false\n"
 	"  listen: \"[::1]:9091\"\n"
@@ -307,6 +339,28 @@ static void check_full(const struct guarder_config *c)
 	CHECK(!c->websocket.enabled && !strcmp(c->websocket.listen, "[::1]:9091"), "ws listen");
 	CHECK(c->websocket.n_origins == 1 && !strcmp(c->websocket.origins[0], "https://dash.example.com"),
 	      "ws origins");
+	CHECK(!strcmp(c->ai.group_id, "gdr-ai-test") && !strcmp(c->ai.suggestions_topic, "sugg.test"),
+	      "ai names");
+	CHECK(c->ai.window == 30 && c->ai.max_tracked == 2048 && c->ai.scan_ports == 10 &&
+		      c->ai.scan_hosts == 5 && c->ai.syn_flood_syns == 50 &&
+		      c->ai.syn_flood_max_completed_pct == 5 && c->ai.brute_force_attempts == 3 &&
+		      c->ai.icmp_flood_packets == 100 && c->ai.icmp_error_storm == 7 &&
+		      c->ai.reflection_bytes == 3000000000U && c->ai.rule_ttl == 120 &&
+		      c->ai.max_rules_per_suggestion == 4 && c->ai.max_suggestions == 20 &&
+		      c->ai.auto_apply && c->ai.auto_apply_min_confidence_pct == 95,
+	      "ai numbers");
+	CHECK(c->ai.n_remote_access_ports == 2 && c->ai.remote_access_ports[1].first == 2222 &&
+		      c->ai.remote_access_ports[1].last == 2223 && c->ai.n_reflection_ports == 1,
+	      "ai ports");
+	CHECK(!strcmp(c->ai.model.endpoint, "http://127.0.0.1:9/v1") &&
+		      !strcmp(c->ai.model.api_key, TOKEN) && !strcmp(c->ai.model.name, "test-model") &&
+		      !strcmp(c->ai.model.api_version, "2024-06-01") &&
+		      c->ai.model.provider == GUARDER_AI_AZURE,
+	      "ai model");
+	CHECK(c->ai.model.timeout_ms == 500 && c->ai.model.max_retries == 0 &&
+		      c->ai.model.calls_per_minute == 2 && c->ai.model.interval == 0 &&
+		      c->ai.model.max_tokens == 64 && c->ai.model.debug,
+	      "ai model numbers");
 	CHECK(c->websocket.max_clients == 5 && c->websocket.queue_records == 128 &&
 		      c->websocket.max_message == 8192 && c->websocket.stats_interval == 0 &&
 		      c->websocket.ping_interval == 7,
@@ -666,7 +720,7 @@ struct bad_case {
 
 /* clang-format off: one case per line reads better than any wrapping */
 static const struct bad_case bad_cases[] = {
-	{ "unknown section", "nod:\n  name: x\n", 1, "nod", "unknown key (sections are: node, bpf, collector, rules, api, kafka, websocket)" },
+	{ "unknown section", "nod:\n  name: x\n", 1, "nod", "unknown key (sections are: node, bpf, collector, rules, api, kafka, ai, websocket)" },
 	{ "unknown key", "bpf:\n  pin_path: /x/y\n  flow_tabel_size: 5\n", 3, "bpf.flow_tabel_size", "unknown key" },
 	{ "mapping for a value", "collector:\n  interval:\n    a: 1\n", 3, "collector.interval", "expected a single value, got a mapping" },
 	{ "list for a value", "collector:\n  interval: [1]\n", 2, "collector.interval", "got a list" },
@@ -756,6 +810,13 @@ static const struct bad_case bad_cases[] = {
 	{ "ws: queue not pow2", "websocket:\n  queue_records: 1000\n", 2, "websocket.queue_records", "power of two" },
 	{ "ws: origin wildcard", "websocket:\n  origins: [\"*\"]\n", 2, "websocket.origins", "is not an origin" },
 	{ "ws: listen", "websocket:\n  listen: 8081\n", 2, "websocket.listen", "must be host:port" },
+	{ "ai: endpoint scheme", "ai:\n  model:\n    endpoint: ftp://x/v1\n", 3, "ai.model.endpoint", "must start with http:// or https://" },
+	{ "ai: endpoint no host", "ai:\n  model:\n    endpoint: \"https:///v1\"\n", 3, "ai.model.endpoint", "has no host" },
+	{ "ai: provider", "ai:\n  model:\n    provider: anthropic\n", 3, "ai.model.provider", "must be openai, azure or ollama" },
+	{ "ai: pct above 100", "ai:\n  syn_flood_max_completed_pct: 101\n", 2, "ai.syn_flood_max_completed_pct", "between 0 and 100" },
+	{ "ai: confidence below 50", "ai:\n  auto_apply_min_confidence_pct: 10\n", 2, "ai.auto_apply_min_confidence_pct", "between 50 and 100" },
+	{ "ai: key with space", "ai:\n  model:\n    api_key: \"hunter2 x\"\n", 3, "ai.model.api_key", "printable ASCII" },
+	{ "ai: unknown model key", "ai:\n  model:\n    temperature: 1\n", 3, "ai.model.temperature", "unknown key" },
 	{ "stats_file relative", "collector:\n  stats_file: stats.json\n", 2, "collector.stats_file", "absolute path" },
 	{ "error after good keys", "collector:\n  interval: 3\n  top_flows: 4\n  max_flows: 1\n", 4, "collector.max_flows", "between 1024" },
 };
