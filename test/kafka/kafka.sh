@@ -147,17 +147,21 @@ kafka_fetch() {
 		return 1
 	fi
 	touch "$tmp/.complete"
+	# mv -T renames onto the cache dir only if it is absent or empty, so a
+	# concurrent fetch that finished first is never replaced under a
+	# running broker.
+	mv -T "$tmp" "$KAFKA_JARS" 2>/dev/null && return 0
 	if [ -f "$stamp" ]; then
-		rm -rf "$tmp" # someone else finished first
+		rm -rf "$tmp" # another fetch finished first
 		return 0
 	fi
-	rm -rf "$KAFKA_JARS"
-	mv "$tmp" "$KAFKA_JARS" || {
-		rm -rf "$tmp"
-		[ -f "$stamp" ]
-		return
-	}
-	return 0
+	# A stale, incomplete cache dir (no stamp): replace it.
+	if rm -rf "$KAFKA_JARS" && mv -T "$tmp" "$KAFKA_JARS"; then
+		return 0
+	fi
+	_kafka_err "cannot move the fetched jars into $KAFKA_JARS"
+	rm -rf "$tmp"
+	return 1
 }
 
 # Two free loopback ports. Binding port 0 and closing leaves a small window
