@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <net/if.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -897,6 +898,63 @@ void flow_view_get_stats(const struct flow_view *fv, struct flow_view_stats *out
 	out->active = fv->n_entries;
 }
 
+/* snprintf that stops at the first overflow: the caller checks once. */
+static size_t json_add(char *buf, size_t len, size_t o, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static size_t json_add(char *buf, size_t len, size_t o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o >= len)
+		return len;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + o, len - o, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= len - o ? len : o + (size_t)n;
+}
+
+int flow_view_stats_json(struct flow_view *fv, int stats_fd, char *buf, size_t len)
+{
+	char ts[RFC3339_NS_LEN], sub[1024];
+	struct global_stats gs;
+	size_t o = 0, i;
+	int n;
+
+	format_rfc3339_ns(clock_mono_to_wall_ns(&fv->cb, clock_mono_now_ns()), ts, sizeof(ts));
+	o = json_add(buf, len, o,
+		     "{\"type\":\"stats\",\"schema_version\":%d,\"node\":\"%s\",\"time\":\"%s\","
+		     "\"records\":{\"start\":%" PRIu64 ",\"update\":%" PRIu64 ",\"end\":%" PRIu64
+		     ",\"drop\":%" PRIu64 ",\"icmp\":%" PRIu64 "},"
+		     "\"view\":{\"active\":%u,\"adopted\":%" PRIu64 ",\"view_full\":%" PRIu64
+		     ",\"bad_events\":%" PRIu64 ",\"sink_failures\":%" PRIu64 "}",
+		     RECORD_SCHEMA_VERSION, fv->node, ts, fv->records[REC_START],
+		     fv->records[REC_UPDATE], fv->records[REC_END], fv->records[REC_DROP],
+		     fv->records[REC_ICMP], fv->n_entries, fv->st.adopted, fv->st.view_full,
+		     fv->st.bad_events, fv->st.sink_failures);
+	if (stats_fd >= 0 && !stats_read(stats_fd, &gs))
+		o = json_add(buf, len, o,
+			     ",\"kernel\":{\"flows_created\":%llu,\"events\":%llu,"
+			     "\"ringbuf_fail\":%llu,\"flow_insert_fail\":%llu,\"dropped\":%llu}",
+			     (unsigned long long)gs.flows_created, (unsigned long long)gs.events,
+			     (unsigned long long)gs.ringbuf_fail,
+			     (unsigned long long)gs.flow_insert_fail, (unsigned long long)gs.dropped);
+	o = json_add(buf, len, o, ",\"sinks\":{");
+	for (i = 0; i < fv->n_sinks; i++) {
+		struct sink *s = fv->sinks[i];
+
+		n = s->ops->stats_json ? s->ops->stats_json(s, sub, sizeof(sub)) : -ENOENT;
+		if (n < 0)
+			snprintf(sub, sizeof(sub), "{}");
+		/* emitted/failed are counted here, the rest by the sink */
+		o = json_add(buf, len, o, "%s\"%s\":{\"emitted\":%llu,\"failed\":%llu%s%s", i ? "," : "",
+			     s->ops->name, s->emitted, s->failed, strlen(sub) > 2 ? "," : "",
+			     strlen(sub) > 2 ? sub + 1 : "}");
+	}
+	o = json_add(buf, len, o, "}}");
+	return o >= len ? -ENOSPC : (int)o;
+}
+
 /* "12.3 kB"-style SI units: operators compare magnitudes, not digits. */
 static const char *human(double v, char *buf, size_t len)
 {
@@ -1164,6 +1222,14 @@ void flow_view_summary(struct flow_view *fv, int stats_fd, FILE *out)
 		fprintf(out, "%ssink %s: %llu records, %llu failed", first && !i ? "" : ", ",
 			fv->sinks[i]->ops->name, fv->sinks[i]->emitted, fv->sinks[i]->failed);
 	fprintf(out, "%s\n", first && !fv->n_sinks ? "no sinks" : "");
+	/* each sink's own counters (queue, deliveries, losses), as it names them */
+	for (i = 0; i < fv->n_sinks; i++) {
+		char sub[1024];
+		struct sink *s = fv->sinks[i];
+
+		if (s->ops->stats_json && s->ops->stats_json(s, sub, sizeof(sub)) > 0)
+			fprintf(out, "%-9s %s\n", s->ops->name, sub);
+	}
 	fflush(out);
 
 	memcpy(fv->sum_prev_records, fv->records, sizeof(fv->records));

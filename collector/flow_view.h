@@ -78,6 +78,16 @@ void flow_view_summary(struct flow_view *fv, int stats_fd, FILE *out);
 void flow_view_get_stats(const struct flow_view *fv, struct flow_view_stats *out);
 
 /*
+ * flow_view_stats_json - the collector's counters as one JSON object (no
+ * newline): {"type":"stats","schema_version":1,"node":..,"time":..,
+ * "records":{..},"view":{..},"kernel":{..},"sinks":{"kafka":{..},..}}.
+ * Counters are totals since the collector started (the kernel's since the
+ * maps were created). Documented in docs/collector.md. @stats_fd may be
+ * -1 (no "kernel" object). Returns the length, or -ENOSPC.
+ */
+int flow_view_stats_json(struct flow_view *fv, int stats_fd, char *buf, size_t len);
+
+/*
  * flow_view_set_batch_ops - whether sweeps use the BPF batch syscalls
  * (default) or walk the table key by key. The walk is what kernels
  * without batch support get automatically; this switch exists so that

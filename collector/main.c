@@ -15,8 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -35,7 +38,10 @@
 #error "GUARDER_VERSION comes from meson.build (project version)"
 #endif
 
-#define SINK_FLUSH_TIMEOUT_MS 2000
+#define SINK_FLUSH_TIMEOUT_MS 5000 /* at shutdown, for the Kafka queue to drain */
+#define SINK_POLL_MS	      100  /* sinks' own work (delivery reports) at least this often */
+#define STATS_PERIOD_S	      1	   /* stats object: stats_file and WebSocket stats frames */
+#define STATS_JSON_MAX	      8192
 #define MAX_SINKS	      4
 
 /* The config key that -iface sets (a comma-separated list). */
@@ -50,7 +56,7 @@ struct options {
 	bool verbose;
 };
 
-enum { TAG_RINGBUF = 1, TAG_SWEEP, TAG_SUMMARY, TAG_SIGNAL };
+enum { TAG_RINGBUF = 1, TAG_SWEEP, TAG_SUMMARY, TAG_SIGNAL, TAG_POLL, TAG_STATS };
 
 struct collector {
 	const struct guarder_config *cfg;
@@ -63,6 +69,9 @@ struct collector {
 	int sweep_fd;
 	int summary_fd;
 	int signal_fd;
+	int poll_fd;
+	int stats_fd;
+	bool stats_file_warned;
 	FILE *summary_out; /* stdout, or stderr when records go to stdout */
 };
 
@@ -180,11 +189,11 @@ static int on_sample(void *ctx, void *data, size_t size)
 	return flow_view_on_event(ctx, data, size);
 }
 
-static int timer_new(unsigned int seconds)
+static int timer_new_ms(unsigned int ms)
 {
 	struct itimerspec its = {
-		.it_interval = { .tv_sec = seconds },
-		.it_value = { .tv_sec = seconds },
+		.it_interval = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 },
+		.it_value = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 },
 	};
 	int fd;
 
@@ -198,6 +207,11 @@ static int timer_new(unsigned int seconds)
 		return err;
 	}
 	return fd;
+}
+
+static int timer_new(unsigned int seconds)
+{
+	return timer_new_ms(seconds * 1000);
 }
 
 /* Expirations are not counted: a late tick just runs once. */
@@ -239,24 +253,120 @@ static void sweep(struct collector *c)
 		log_warn("expiring the ICMP table: %s", strerror(-err));
 }
 
-static int setup_sinks(struct collector *c)
+static void sinks_poll(struct collector *c)
 {
-	const char *path = c->cfg->collector.record_file;
+	size_t i;
+
+	for (i = 0; i < c->n_sinks; i++)
+		if (c->sinks[i]->ops->poll)
+			c->sinks[i]->ops->poll(c->sinks[i]);
+}
+
+/*
+ * Write @json to collector.stats_file through a temporary file and a
+ * rename, so a reader (guarder-api's /metrics) never sees half of it.
+ */
+static void stats_file_write(struct collector *c, const char *json, size_t len)
+{
+	const char *path = c->cfg->collector.stats_file;
+	char tmp[PATH_MAX], dir[PATH_MAX], *slash;
+	int fd, err = 0;
 
 	if (!path)
-		return 0;
-	c->sinks[c->n_sinks] = sink_file_new(path);
-	if (!c->sinks[c->n_sinks]) {
-		int err = errno ? -errno : -ENOMEM;
+		return;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return;
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0755); /* /run/guarder after a reboot; EEXIST is fine */
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, json, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
+		err = -errno;
+	if (fd >= 0 && close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		if (!c->stats_file_warned)
+			log_warn("cannot write collector.stats_file %s: %s (warned once)", path,
+				 strerror(-err ? -err : EIO));
+		c->stats_file_warned = true;
+		return;
+	}
+	if (c->stats_file_warned)
+		log_info("collector.stats_file %s written again", path);
+	c->stats_file_warned = false;
+}
 
-		log_error("cannot open the record file %s: %s", path, strerror(-err));
+/* The periodic stats object: to the stats file and to every sink that wants it. */
+static void stats_publish(struct collector *c)
+{
+	char json[STATS_JSON_MAX];
+	size_t i;
+	int n;
+
+	n = flow_view_stats_json(c->fv, loader_stats_fd(c->ld), json, sizeof(json));
+	if (n < 0) {
+		log_warn("the stats object is larger than %d bytes: not published", STATS_JSON_MAX);
+		return;
+	}
+	stats_file_write(c, json, (size_t)n);
+	for (i = 0; i < c->n_sinks; i++)
+		if (c->sinks[i]->ops->stats)
+			c->sinks[i]->ops->stats(c->sinks[i], json, (size_t)n);
+}
+
+static int sink_add(struct collector *c, struct sink *s, const char *what)
+{
+	int err;
+
+	if (!s) {
+		err = errno ? -errno : -ENOMEM;
+		log_error("cannot start %s: %s", what, strerror(-err));
 		return err;
 	}
-	c->n_sinks++;
-	/* Keep stdout pure JSON lines when the records go there. */
-	if (!strcmp(path, "-"))
-		c->summary_out = stderr;
-	log_info("records: JSON lines to %s", strcmp(path, "-") ? path : "stdout");
+	c->sinks[c->n_sinks++] = s;
+	return 0;
+}
+
+static int setup_sinks(struct collector *c)
+{
+	const struct guarder_config *cfg = c->cfg;
+	const char *path = cfg->collector.record_file;
+	int err;
+
+	if (path) {
+		err = sink_add(c, sink_file_new(path), "the record file");
+		if (err)
+			return err;
+		/* Keep stdout pure JSON lines when the records go there. */
+		if (!strcmp(path, "-"))
+			c->summary_out = stderr;
+		log_info("records: JSON lines to %s", strcmp(path, "-") ? path : "stdout");
+	}
+	if (cfg->kafka.brokers) {
+		err = sink_add(c, sink_kafka_new(cfg), "the Kafka sink");
+		if (err)
+			return err;
+		log_info("records: Kafka topic %s on %s", cfg->kafka.topic, cfg->kafka.brokers);
+	}
+	if (cfg->websocket.enabled) {
+		errno = 0;
+		err = sink_add(c, sink_ws_new(cfg), "the WebSocket feed");
+		/* TRANSITIONAL (issue 4, being written): a build without the feed */
+		if (err == -ENOSYS) {
+			log_warn("websocket: this build has no feed yet");
+			err = 0;
+		} else if (err) {
+			return err;
+		} else {
+			log_info("records: WebSocket feed ws://%s/ws/flows", cfg->websocket.listen);
+		}
+	}
 	return 0;
 }
 
@@ -288,6 +398,24 @@ static int setup_events(struct collector *c)
 		goto err;
 	}
 	err = epoll_add(c->epfd, c->sweep_fd, TAG_SWEEP);
+	if (err)
+		goto err;
+
+	c->poll_fd = timer_new_ms(SINK_POLL_MS);
+	if (c->poll_fd < 0) {
+		err = c->poll_fd;
+		goto err;
+	}
+	err = epoll_add(c->epfd, c->poll_fd, TAG_POLL);
+	if (err)
+		goto err;
+
+	c->stats_fd = timer_new(STATS_PERIOD_S);
+	if (c->stats_fd < 0) {
+		err = c->stats_fd;
+		goto err;
+	}
+	err = epoll_add(c->epfd, c->stats_fd, TAG_STATS);
 	if (err)
 		goto err;
 
@@ -342,6 +470,15 @@ static int event_loop(struct collector *c)
 				err = ring_buffer__consume(c->rb);
 				if (err < 0)
 					log_warn("reading the ring buffer: %s", strerror(-err));
+				sinks_poll(c);
+				break;
+			case TAG_POLL:
+				timer_drain(c->poll_fd);
+				sinks_poll(c);
+				break;
+			case TAG_STATS:
+				timer_drain(c->stats_fd);
+				stats_publish(c);
 				break;
 			case TAG_SWEEP:
 				timer_drain(c->sweep_fd);
@@ -374,6 +511,8 @@ static void shutdown_collector(struct collector *c)
 	loader_detach(c->ld);
 	if (c->rb && c->fv)
 		sweep(c);
+	if (c->fv)
+		stats_publish(c);
 	for (i = 0; i < c->n_sinks; i++)
 		if (c->sinks[i]->ops->flush &&
 		    c->sinks[i]->ops->flush(c->sinks[i], SINK_FLUSH_TIMEOUT_MS))
@@ -400,6 +539,10 @@ static void collector_free(struct collector *c)
 	loader_destroy(c->ld);
 	if (c->signal_fd >= 0)
 		close(c->signal_fd);
+	if (c->poll_fd >= 0)
+		close(c->poll_fd);
+	if (c->stats_fd >= 0)
+		close(c->stats_fd);
 	if (c->summary_fd >= 0)
 		close(c->summary_fd);
 	if (c->sweep_fd >= 0)
@@ -416,6 +559,8 @@ static int run(const struct guarder_config *cfg)
 		.sweep_fd = -1,
 		.summary_fd = -1,
 		.signal_fd = -1,
+		.poll_fd = -1,
+		.stats_fd = -1,
 		.summary_out = stdout,
 	};
 	size_t i;
@@ -496,6 +641,10 @@ int main(int argc, char **argv)
 
 	if (opts.check_config) {
 		err = loader_check_ifaces(&cfg);
+		if (!err && cfg.kafka.brokers)
+			err = sink_kafka_check_config(&cfg);
+		if (err == -ENOSYS)
+			err = 0; /* TRANSITIONAL (issue 4): no Kafka sink built yet */
 		if (err)
 			goto out;
 		config_dump(&cfg, stdout);
