@@ -184,7 +184,11 @@ print(f"delivered {ok[0]} failed {failed[0]} left {left}")
 sys.exit(0 if left == 0 and failed[0] == 0 else 1)
 PY
 qpid=$!
-sleep 3
+# Python and librdkafka take a moment to start on a loaded machine.
+for ((i = 0; i < 300; i++)); do
+	[ -s "$TMP/queued.out" ] || ! kill -0 "$qpid" 2>/dev/null && break
+	sleep 0.1
+done
 grep -q "queued $NQ while down" "$TMP/queued.out" ||
 	fail "the producer did not queue its $NQ messages during the outage: $(cat "$TMP/queued.out")"
 log "ok: $NQ messages queued while the broker is down"
