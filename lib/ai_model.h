@@ -3,7 +3,7 @@
  * The model client: an OpenAI-compatible chat-completions endpoint
  * (OpenAI, Azure OpenAI, DeepSeek, Ollama, vLLM, LocalAI) reached with
  * libcurl, answers parsed with json-c. Used by guarder-ai (the worker) and
- * guarder-api (/api/ai/*).
+ * guarder-api (the /api/ai endpoints).
  *
  * The settings come from cfg->ai.model; the environment variables
  * OPENAI_API_KEY, OPENAI_ENDPOINT and AI_DEBUG override the file (the
@@ -32,11 +32,11 @@ struct json_object;
 struct ai_model;
 
 /* the config file's limits (docs/config.md), each with its NUL */
-#define AI_MODEL_URL_MAX     1025
-#define AI_MODEL_KEY_MAX     1025
-#define AI_MODEL_NAME_MAX    257
-#define AI_MODEL_VERSION_MAX 65
-#define AI_MODEL_ERR_LEN     512 /* enough for every error message */
+#define AI_MODEL_URL_MAX      1025
+#define AI_MODEL_KEY_MAX      1025
+#define AI_MODEL_NAME_MAX     257
+#define AI_MODEL_VERSION_MAX  65
+#define AI_MODEL_ERR_LEN      512 /* enough for every error message */
 #define AI_MODEL_MAX_RESPONSE (1u << 20) /* bytes of an HTTP answer kept */
 
 /* The settings of a model client (a copy of cfg->ai.model, env applied). */
@@ -50,7 +50,7 @@ struct ai_model_params {
 	 */
 	char endpoint[AI_MODEL_URL_MAX];
 	bool enabled; /* false: configured but switched off (POST /api/ai/config) */
-	char api_key[AI_MODEL_KEY_MAX];	 /* secret; "" = none */
+	char api_key[AI_MODEL_KEY_MAX]; /* secret; "" = none */
 	bool key_set; /* ai_model_get_params(): a key is set (api_key is blank) */
 	char name[AI_MODEL_NAME_MAX];
 	char api_version[AI_MODEL_VERSION_MAX]; /* Azure only; "" = unset */
@@ -65,15 +65,15 @@ struct ai_model_params {
 
 /* What the last call did, for GET /api/ai/status. */
 struct ai_model_stats {
-	__u64 calls;	     /* ai_model_ask() calls that reached the network */
-	__u64 failures;	     /* of those, the ones that returned an error */
+	__u64 calls; /* ai_model_ask() calls that reached the network */
+	__u64 failures; /* of those, the ones that returned an error */
 	__u64 http_requests; /* HTTP requests sent, retries included */
 	__u64 retries;
-	__u64 rate_limited;  /* refused by the local calls_per_minute limit */
-	__u64 last_at;	     /* unix seconds of the end of the last call; 0 = none */
+	__u64 rate_limited; /* refused by the local calls_per_minute limit */
+	__u64 last_at; /* unix seconds of the end of the last call; 0 = none */
 	unsigned int last_latency_ms;
-	int last_rc;		/* 0 or the negative errno of the last call */
-	long last_http_status;	/* 0 = no HTTP answer */
+	int last_rc; /* 0 or the negative errno of the last call */
+	long last_http_status; /* 0 = no HTTP answer */
 	char last_error[AI_MODEL_ERR_LEN]; /* "" after a success */
 };
 
@@ -101,8 +101,7 @@ int ai_model_params_check(const struct ai_model_params *p, char *err, size_t err
  * ai_model_ask() then returns -ENOTCONN. Returns 0 and *@out, or a
  * negative errno (-EINVAL, -ENOMEM) with the reason in @err.
  */
-int ai_model_new(const struct guarder_config *cfg, struct ai_model **out, char *err,
-		 size_t errlen);
+int ai_model_new(const struct guarder_config *cfg, struct ai_model **out, char *err, size_t errlen);
 
 /* ai_model_free - release @m (NULL is fine). No call may be in flight. */
 void ai_model_free(struct ai_model *m);
