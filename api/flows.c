@@ -12,16 +12,19 @@
  * the page, not the table. The full match count goes in X-Total-Count.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <json-c/json.h>
 
 #include "api.h"
 #include "lib/log.h"
@@ -895,11 +898,168 @@ static long count_entries(int fd, size_t ksz, size_t vsz)
 	return table_each(fd, ksz, vsz, count_batch, &n) ? -1 : n;
 }
 
+#define COLLECTOR_STATS_MAX (64 * 1024) /* bytes of collector.stats_file we read */
+
+/* A JSON member name as a Prometheus name fragment: [a-z0-9_] only. */
+static void metric_name(const char *in, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; in[i] && i + 1 < len; i++) {
+		char ch = in[i];
+
+		out[i] = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ? ch
+			 : (ch >= 'A' && ch <= 'Z')			  ? (char)(ch - 'A' + 'a')
+									  : '_';
+	}
+	out[i] = '\0';
+}
+
+static bool json_is_number(struct json_object *v)
+{
+	return json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
+}
+
+/*
+ * Every sink's counters: all samples of one metric name together, as the
+ * text format wants, although each sink names its own counters.
+ */
+static void collector_sink_metrics(struct json_object *sinks, FILE *out)
+{
+	const char *names[128];
+	size_t n = 0, i;
+
+	json_object_object_foreach(sinks, sname, sobj)
+	{
+		if (!json_object_is_type(sobj, json_type_object))
+			continue;
+		json_object_object_foreach(sobj, field, v)
+		{
+			(void)v;
+			for (i = 0; i < n && strcmp(names[i], field); i++)
+				;
+			if (i == n && n < sizeof(names) / sizeof(names[0]))
+				names[n++] = field;
+		}
+		(void)sname;
+	}
+	for (i = 0; i < n; i++) {
+		char mn[96];
+		bool header = false;
+
+		metric_name(names[i], mn, sizeof(mn));
+		json_object_object_foreach(sinks, sname, sobj)
+		{
+			struct json_object *v;
+			char sn[64];
+
+			if (!json_object_object_get_ex(sobj, names[i], &v))
+				continue;
+			metric_name(sname, sn, sizeof(sn));
+			if (json_is_number(v)) {
+				if (!header)
+					fprintf(out, "# TYPE guarder_collector_sink_%s untyped\n", mn);
+				header = true;
+				fprintf(out, "guarder_collector_sink_%s{sink=\"%s\"} %.17g\n", mn, sn,
+					json_object_get_double(v));
+			} else if (json_object_is_type(v, json_type_string)) {
+				char val[64];
+
+				metric_name(json_object_get_string(v), val, sizeof(val));
+				if (!header)
+					fprintf(out, "# TYPE guarder_collector_sink_%s_info gauge\n", mn);
+				header = true;
+				fprintf(out, "guarder_collector_sink_%s_info{sink=\"%s\",value=\"%s\"} 1\n",
+					mn, sn, val);
+			}
+		}
+	}
+}
+
+/*
+ * The collector's own counters (records, view, sinks: Kafka deliveries and
+ * losses, WebSocket clients) from collector.stats_file, which it rewrites
+ * every second. guarder_collector_stats_age_seconds tells a stalled or
+ * stopped collector from a quiet one.
+ */
+static void collector_metrics(const struct guarder_config *cfg, FILE *out)
+{
+	struct json_object *root = NULL, *obj;
+	const char *path = cfg->collector.stats_file;
+	char *text = NULL;
+	struct stat st;
+	ssize_t got;
+	int fd;
+
+	if (!path)
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || !(text = malloc(COLLECTOR_STATS_MAX + 1)))
+		goto missing;
+	got = read(fd, text, COLLECTOR_STATS_MAX);
+	if (got <= 0)
+		goto missing;
+	text[got] = '\0';
+	root = json_tokener_parse(text);
+	if (!root || !json_object_is_type(root, json_type_object))
+		goto missing;
+	fprintf(out,
+		"# HELP guarder_collector_stats_age_seconds Seconds since the collector last wrote "
+		"its stats (every second while it runs).\n"
+		"# TYPE guarder_collector_stats_age_seconds gauge\n"
+		"guarder_collector_stats_age_seconds %.3f\n",
+		difftime(time(NULL), st.st_mtime));
+	if (json_object_object_get_ex(root, "records", &obj) &&
+	    json_object_is_type(obj, json_type_object)) {
+		fputs("# HELP guarder_collector_records_total Flow records the collector made, by "
+		      "event.\n# TYPE guarder_collector_records_total counter\n",
+		      out);
+		json_object_object_foreach(obj, ev, v)
+		{
+			char mn[32];
+
+			metric_name(ev, mn, sizeof(mn));
+			if (json_is_number(v))
+				fprintf(out, "guarder_collector_records_total{event=\"%s\"} %lld\n", mn,
+					(long long)json_object_get_int64(v));
+		}
+	}
+	if (json_object_object_get_ex(root, "view", &obj) &&
+	    json_object_is_type(obj, json_type_object)) {
+		json_object_object_foreach(obj, field, v)
+		{
+			char mn[64];
+
+			if (!json_is_number(v))
+				continue;
+			metric_name(field, mn, sizeof(mn));
+			fprintf(out, "# TYPE guarder_collector_view_%s untyped\n"
+				"guarder_collector_view_%s %lld\n",
+				mn, mn, (long long)json_object_get_int64(v));
+		}
+	}
+	if (json_object_object_get_ex(root, "sinks", &obj) &&
+	    json_object_is_type(obj, json_type_object))
+		collector_sink_metrics(obj, out);
+	goto out;
+missing:
+	fputs("# HELP guarder_collector_stats_age_seconds Seconds since the collector last wrote "
+	      "its stats; absent when collector.stats_file cannot be read.\n",
+	      out);
+out:
+	json_object_put(root);
+	free(text);
+	if (fd >= 0)
+		close(fd);
+}
+
 void flows_metrics(struct flow_maps *m, FILE *out)
 {
 	struct global_stats st;
 	long flows, icmp;
 	int i;
+
+	collector_metrics(m->cfg, out);
 
 	fprintf(out,
 		"# HELP guarder_kernel_up Whether the pinned maps of the flow tracker are open.\n"

@@ -148,8 +148,14 @@ new_pair() {
 		fail "the veth pair does not pass traffic"
 }
 
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # new_config FILE [extra collector keys...]: a config with a unique pin
-# directory, small maps and short timeouts; sets CONF, PIN and REC.
+# directory, small maps and short timeouts, its own stats file and the
+# WebSocket feed on a free loopback port (tests may run beside a real
+# collector); sets CONF, PIN, REC, STATS and WS_PORT.
 new_config() {
 	local key
 
@@ -158,6 +164,8 @@ new_config() {
 	PIN=/sys/fs/bpf/guarder-it-$(rand_hex 4)
 	PINS+=("$PIN")
 	REC=$TMP/records.$((RUNS + 1)).jsonl
+	STATS=$TMP/stats.$((RUNS + 1)).json
+	WS_PORT=$(free_port)
 	{
 		echo "node:"
 		echo "  name: it-node"
@@ -173,9 +181,12 @@ new_config() {
 		echo "  close_linger: 1"
 		echo "  console: true"
 		echo "  record_file: $REC"
+		echo "  stats_file: $STATS"
 		for key in "$@"; do
 			echo "  $key"
 		done
+		echo "websocket:"
+		echo "  listen: 127.0.0.1:$WS_PORT"
 	} >"$CONF"
 }
 

@@ -42,10 +42,6 @@ fail() {
 	exit 1
 }
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # api_config FILE [api keys...]: new_config plus the rules file in TMP and
 # the API on a free loopback port; sets APORT, BASE, RULES.
 api_config() {
@@ -718,6 +714,14 @@ s.sendto(b"six", (sys.argv[1], 9600))' "$P_ROOT6"
 	grep -q '^guarder_ringbuf_fail_total ' "$TMP/body" || fail "no ring buffer losses in /metrics"
 	grep -q '^guarder_malformed_total{reason=' "$TMP/body" || fail "no malformed counters in /metrics"
 	grep -q '^guarder_flows{table="flows"} [1-9]' "$TMP/body" || fail "no flow count in /metrics"
+	# the collector's own counters, from its collector.stats_file
+	jq -e '.records.start > 0' "$STATS" >/dev/null || fail "no start records in $STATS"
+	grep -q '^guarder_collector_records_total{event="start"} [1-9]' "$TMP/body" ||
+		fail "no collector record counts in /metrics"
+	grep -Eq '^guarder_collector_stats_age_seconds [0-2](\.|$)' "$TMP/body" ||
+		fail "collector stats missing or stale in /metrics"
+	grep -q '^guarder_collector_sink_emitted{sink="file"} [1-9]' "$TMP/body" ||
+		fail "no file sink counters in /metrics"
 	stop_api
 }
 
