@@ -133,7 +133,7 @@ print(f"{len(msgs)} messages, {len(part_of)} keys on "
 PY
 }
 
-out=$(consume "$N" 0) || fail "consumer group check: $out"
+out=$(consume "$N" 0 2>&1) || fail "consumer group check: $out"
 log "ok: consumer group: $out"
 case $out in
 *"on 1 partitions") fail "all 10 keys landed on one partition: the topic is not partitioned" ;;
@@ -203,7 +203,7 @@ gen $((N + NQ)) "$NA" | kcat -P -q -b "$KAFKA_BOOTSTRAP" -t "$TOPIC" -K '\t' -X 
 expect_eq "messages in $TOPIC after the outage" "$(kafka_count "$TOPIC")" $((N + NQ + NA))
 
 # The group's committed offsets survived the restart: it reads only the new ones.
-out=$(consume $((NQ + NA)) "$N") || fail "consumer group after the outage: $out"
+out=$(consume $((NQ + NA)) "$N" 2>&1) || fail "consumer group after the outage: $out"
 log "ok: consumer group after the outage: $out"
 
 pid=$KAFKA_PID
