@@ -160,6 +160,12 @@ int ai_model_ask(struct ai_model *m, const char *system, const char *user,
 unsigned int ai_model_retry_after_s(void);
 
 /*
+ * ai_model_last_tokens - usage.total_tokens of the calling thread's last
+ * successful ai_model_ask() (0 when the endpoint did not say).
+ */
+unsigned long long ai_model_last_tokens(void);
+
+/*
  * ai_model_parse_content - find the JSON value in a model's message text:
  * the whole text, else the first ```json (or ```) fenced block, else the
  * first balanced {...} or [...] inside prose. Returns 0 and *@out (an

@@ -14,6 +14,8 @@ packages=(
 	python3 python3-jsonschema python3-yaml xdp-tools
 	# Kafka sink and WebSocket feed, and the clients by others that test them
 	librdkafka-dev libwebsockets-dev kcat python3-confluent-kafka python3-websockets
+	# the AI model client (libcurl, issue 5)
+	libcurl4-openssl-dev
 	# benchmarks
 	wrk
 )

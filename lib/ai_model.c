@@ -1,0 +1,1148 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The model client (ai_model.h): OpenAI-compatible chat completions over
+ * libcurl, answers parsed with json-c.
+ *
+ * Each call makes its own curl easy handle, so calls from several threads
+ * never share curl state; the settings are copied under the client's lock
+ * at the start of a call and the lock is never held across the network.
+ * Time: one deadline (timeout_ms) bounds the whole call: every HTTP try
+ * gets only the time left (CURLOPT_TIMEOUT_MS) and a backoff or
+ * Retry-After wait that would cross the deadline ends the call instead.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "ai_model.h"
+#include "log.h"
+
+struct ai_model {
+	pthread_mutex_t lock; /* guards p and st */
+	struct ai_model_params p;
+	struct ai_model_stats st;
+};
+
+/* Thread-local results of the calling thread's last ai_model_ask(). */
+static __thread unsigned int tl_retry_after_s;
+static __thread unsigned long long tl_tokens;
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int curl_init_rc;
+
+static void curl_init_once(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -ENOMEM;
+}
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static unsigned long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000ull +
+	       (unsigned long long)ts.tv_nsec / 1000000ull;
+}
+
+static void sleep_ms(unsigned long long ms)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000),
+			       .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* Copy @s into @dst of @size bytes; -EINVAL when it does not fit. */
+static int copy_str(char *dst, size_t size, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n >= size)
+		return -EINVAL;
+	memcpy(dst, s ? s : "", n);
+	dst[n] = '\0';
+	return 0;
+}
+
+/* A printable, bounded excerpt of untrusted text for an error message. */
+static void excerpt(char *dst, size_t size, const char *s, size_t len)
+{
+	size_t i, o = 0;
+
+	if (!size)
+		return;
+	for (i = 0; i < len && o + 4 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		dst[o++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? (char)c : ' ';
+	}
+	if (i < len && o + 3 < size) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o] = '\0';
+}
+
+const char *ai_model_provider_name(enum guarder_ai_provider p)
+{
+	switch (p) {
+	case GUARDER_AI_OPENAI:
+		return "openai";
+	case GUARDER_AI_AZURE:
+		return "azure";
+	case GUARDER_AI_OLLAMA:
+		return "ollama";
+	}
+	return "unknown";
+}
+
+int ai_model_provider_parse(const char *s, enum guarder_ai_provider *out)
+{
+	if (!strcmp(s, "openai"))
+		*out = GUARDER_AI_OPENAI;
+	else if (!strcmp(s, "azure"))
+		*out = GUARDER_AI_AZURE;
+	else if (!strcmp(s, "ollama"))
+		*out = GUARDER_AI_OLLAMA;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int check_url(const char *text)
+{
+	const char *host;
+
+	if (!strncmp(text, "http://", 7))
+		host = text + 7;
+	else if (!strncmp(text, "https://", 8))
+		host = text + 8;
+	else
+		return -EINVAL;
+	if (!*host || *host == '/')
+		return -EINVAL;
+	if (strpbrk(text, " \"<>\\^`{|}"))
+		return -EINVAL;
+	for (; *text; text++)
+		if ((unsigned char)*text < 0x20 || (unsigned char)*text >= 0x7f)
+			return -EINVAL;
+	return 0;
+}
+
+int ai_model_params_check(const struct ai_model_params *p, char *err, size_t errlen)
+{
+	const unsigned char *k;
+
+	if (p->endpoint[0] && check_url(p->endpoint))
+		return fail(err, errlen, -EINVAL,
+			    "endpoint: must be an http:// or https:// URL with a host and no "
+			    "spaces, quotes or control characters");
+	if (strnlen(p->endpoint, sizeof(p->endpoint)) >= sizeof(p->endpoint))
+		return fail(err, errlen, -EINVAL, "endpoint: longer than %zu bytes",
+			    sizeof(p->endpoint) - 1);
+	for (k = (const unsigned char *)p->api_key; *k; k++)
+		if (*k <= ' ' || *k >= 0x7f)
+			return fail(err, errlen, -EINVAL,
+				    "api_key: may only contain printable ASCII without spaces");
+	if (!p->name[0])
+		return fail(err, errlen, -EINVAL, "model: must not be empty");
+	for (k = (const unsigned char *)p->name; *k; k++)
+		if (*k < ' ' || *k >= 0x7f || *k == '/' || *k == '?' || *k == '#')
+			return fail(err, errlen, -EINVAL,
+				    "model: printable ASCII without '/', '?' or '#' only");
+	for (k = (const unsigned char *)p->api_version; *k; k++)
+		if (!isalnum(*k) && *k != '-' && *k != '.' && *k != '_')
+			return fail(err, errlen, -EINVAL,
+				    "api_version: letters, digits, '-', '.' and '_' only");
+	if (p->provider != GUARDER_AI_OPENAI && p->provider != GUARDER_AI_AZURE &&
+	    p->provider != GUARDER_AI_OLLAMA)
+		return fail(err, errlen, -EINVAL, "provider: must be openai, azure or ollama");
+	if (p->timeout_ms < 100 || p->timeout_ms > 600000)
+		return fail(err, errlen, -EINVAL, "timeout_ms: must be 100..600000");
+	if (p->max_retries > 10)
+		return fail(err, errlen, -EINVAL, "max_retries: must be 0..10");
+	if (p->calls_per_minute < 1 || p->calls_per_minute > 10000)
+		return fail(err, errlen, -EINVAL, "calls_per_minute: must be 1..10000");
+	if (p->max_tokens < 64 || p->max_tokens > 32768)
+		return fail(err, errlen, -EINVAL, "max_tokens: must be 64..32768");
+	if (p->temperature_milli < -1 || p->temperature_milli > 2000)
+		return fail(err, errlen, -EINVAL, "temperature: must be 0..2");
+	return 0;
+}
+
+/* "1"/"true"/"yes"/"on" -> 1, "0"/"false"/"no"/"off" -> 0, else -EINVAL. */
+static int parse_bool_env(const char *s)
+{
+	if (!strcmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "yes") ||
+	    !strcasecmp(s, "on"))
+		return 1;
+	if (!strcmp(s, "0") || !strcasecmp(s, "false") || !strcasecmp(s, "no") ||
+	    !strcasecmp(s, "off"))
+		return 0;
+	return -EINVAL;
+}
+
+int ai_model_params_from_config(const struct guarder_config *cfg, struct ai_model_params *out,
+				char *err, size_t errlen)
+{
+	const char *endpoint = cfg->ai.model.endpoint, *key = cfg->ai.model.api_key;
+	const char *env;
+	int b;
+
+	memset(out, 0, sizeof(*out));
+	env = getenv("OPENAI_ENDPOINT");
+	if (env && *env)
+		endpoint = env;
+	env = getenv("OPENAI_API_KEY");
+	if (env && *env)
+		key = env;
+	out->debug = cfg->ai.model.debug;
+	env = getenv("AI_DEBUG");
+	if (env && *env) {
+		b = parse_bool_env(env);
+		if (b < 0)
+			return fail(err, errlen, -EINVAL,
+				    "AI_DEBUG: must be 1/true/yes/on or 0/false/no/off");
+		out->debug = b;
+	}
+	if (copy_str(out->endpoint, sizeof(out->endpoint), endpoint))
+		return fail(err, errlen, -EINVAL, "endpoint: longer than %zu bytes",
+			    sizeof(out->endpoint) - 1);
+	if (copy_str(out->api_key, sizeof(out->api_key), key))
+		return fail(err, errlen, -EINVAL, "api_key: longer than %zu bytes",
+			    sizeof(out->api_key) - 1);
+	if (copy_str(out->name, sizeof(out->name),
+		     cfg->ai.model.name ? cfg->ai.model.name : "gpt-4o-mini"))
+		return fail(err, errlen, -EINVAL, "model: too long");
+	if (copy_str(out->api_version, sizeof(out->api_version), cfg->ai.model.api_version))
+		return fail(err, errlen, -EINVAL, "api_version: too long");
+	out->key_set = out->api_key[0] != '\0';
+	out->enabled = true;
+	out->provider = cfg->ai.model.provider;
+	out->timeout_ms = cfg->ai.model.timeout_ms;
+	out->max_retries = cfg->ai.model.max_retries;
+	out->calls_per_minute = cfg->ai.model.calls_per_minute;
+	out->max_tokens = cfg->ai.model.max_tokens;
+	out->temperature_milli = -1;
+	if (out->endpoint[0] && check_url(out->endpoint))
+		return fail(err, errlen, -EINVAL, "%s: must be an http:// or https:// URL",
+			    endpoint == cfg->ai.model.endpoint ? "ai.model.endpoint" :
+								 "OPENAI_ENDPOINT");
+	return ai_model_params_check(out, err, errlen);
+}
+
+int ai_model_new(const struct guarder_config *cfg, struct ai_model **out, char *err, size_t errlen)
+{
+	struct ai_model *m;
+	int rc;
+
+	pthread_once(&curl_once, curl_init_once);
+	if (curl_init_rc)
+		return fail(err, errlen, curl_init_rc, "curl_global_init failed");
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	rc = ai_model_params_from_config(cfg, &m->p, err, errlen);
+	if (rc) {
+		free(m);
+		return rc;
+	}
+	pthread_mutex_init(&m->lock, NULL);
+	*out = m;
+	return 0;
+}
+
+void ai_model_free(struct ai_model *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_destroy(&m->lock);
+	/* The key is a secret: do not leave it in freed memory. */
+	explicit_bzero(&m->p, sizeof(m->p));
+	free(m);
+}
+
+bool ai_model_configured(struct ai_model *m)
+{
+	bool r;
+
+	pthread_mutex_lock(&m->lock);
+	r = m->p.endpoint[0] && m->p.enabled;
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+void ai_model_get_params(struct ai_model *m, struct ai_model_params *out)
+{
+	pthread_mutex_lock(&m->lock);
+	*out = m->p;
+	pthread_mutex_unlock(&m->lock);
+	out->key_set = out->api_key[0] != '\0';
+	explicit_bzero(out->api_key, sizeof(out->api_key));
+}
+
+int ai_model_set_params(struct ai_model *m, const struct ai_model_params *p, char *err,
+			size_t errlen)
+{
+	int rc = ai_model_params_check(p, err, errlen);
+	char keep[AI_MODEL_KEY_MAX];
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&m->lock);
+	memcpy(keep, m->p.api_key, sizeof(keep));
+	m->p = *p;
+	if (!p->api_key[0] && p->key_set)
+		memcpy(m->p.api_key, keep, sizeof(keep));
+	m->p.key_set = m->p.api_key[0] != '\0';
+	pthread_mutex_unlock(&m->lock);
+	explicit_bzero(keep, sizeof(keep));
+	return 0;
+}
+
+void ai_model_get_stats(struct ai_model *m, struct ai_model_stats *out)
+{
+	pthread_mutex_lock(&m->lock);
+	*out = m->st;
+	pthread_mutex_unlock(&m->lock);
+}
+
+unsigned int ai_model_retry_after_s(void)
+{
+	return tl_retry_after_s ? tl_retry_after_s : 1;
+}
+
+unsigned long long ai_model_last_tokens(void)
+{
+	return tl_tokens;
+}
+
+/*
+ * The per-process calls-per-minute limit: the start times of the calls of
+ * the last 60 s in a ring (10000 = the highest calls_per_minute).
+ */
+#define RATE_RING 10000
+static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long long rate_ring[RATE_RING];
+static size_t rate_head, rate_count; /* oldest at rate_head */
+
+/* Take a slot, or return the seconds until one frees (> 0). */
+static unsigned int rate_take(unsigned int per_minute)
+{
+	unsigned long long now = mono_ms();
+	unsigned int wait = 0;
+
+	pthread_mutex_lock(&rate_lock);
+	while (rate_count && rate_ring[rate_head] + 60000 <= now) {
+		rate_head = (rate_head + 1) % RATE_RING;
+		rate_count--;
+	}
+	if (rate_count >= per_minute) {
+		/* the slot of the (count - limit + 1)-th oldest frees first enough room */
+		size_t i = (rate_head + rate_count - per_minute) % RATE_RING;
+
+		wait = (unsigned int)((rate_ring[i] + 60000 - now + 999) / 1000);
+		if (!wait)
+			wait = 1;
+	} else {
+		rate_ring[(rate_head + rate_count) % RATE_RING] = now;
+		rate_count++;
+	}
+	pthread_mutex_unlock(&rate_lock);
+	return wait;
+}
+
+/* The answer buffer: bounded, so a runaway server cannot fill memory. */
+struct resp {
+	char *buf;
+	size_t len;
+	bool overflow;
+	long retry_after; /* -1 = none */
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct resp *r = ud;
+	size_t n = size * nmemb;
+	char *nb;
+
+	if (r->len + n > AI_MODEL_MAX_RESPONSE) {
+		r->overflow = true;
+		return 0; /* CURLE_WRITE_ERROR ends the transfer */
+	}
+	nb = realloc(r->buf, r->len + n + 1);
+	if (!nb)
+		return 0;
+	memcpy(nb + r->len, ptr, n);
+	r->buf = nb;
+	r->len += n;
+	r->buf[r->len] = '\0';
+	return n;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct resp *r = ud;
+	size_t n = size * nmemb;
+
+	/* A new response (a retry, a redirect) starts: forget the old header. */
+	if (n >= 5 && !strncmp(ptr, "HTTP/", 5))
+		r->retry_after = -1;
+	if (n > 12 && !strncasecmp(ptr, "Retry-After:", 12)) {
+		char tmp[32];
+		size_t l = n - 12 < sizeof(tmp) - 1 ? n - 12 : sizeof(tmp) - 1;
+		char *end;
+		long v;
+
+		memcpy(tmp, ptr + 12, l);
+		tmp[l] = '\0';
+		v = strtol(tmp, &end, 10);
+		/* Seconds only; an HTTP-date is ignored (the backoff applies). */
+		while (*end == ' ' || *end == '\r' || *end == '\n' || *end == '\t')
+			end++;
+		if (end != tmp && *end == '\0' && v >= 0)
+			r->retry_after = v > 86400 ? 86400 : v;
+	}
+	return n;
+}
+
+/* The chat-completions URL of @p (see struct ai_model_params). */
+static int build_url(const struct ai_model_params *p, char *url, size_t size)
+{
+	size_t n = strlen(p->endpoint);
+	int w;
+
+	while (n && p->endpoint[n - 1] == '/')
+		n--;
+	if (strstr(p->endpoint, "/chat/completions")) {
+		bool has_q = strchr(p->endpoint, '?') != NULL;
+
+		if (p->provider == GUARDER_AI_AZURE && p->api_version[0] &&
+		    !strstr(p->endpoint, "api-version="))
+			w = snprintf(url, size, "%s%capi-version=%s", p->endpoint,
+				     has_q ? '&' : '?', p->api_version);
+		else
+			w = snprintf(url, size, "%s", p->endpoint);
+	} else if (p->provider == GUARDER_AI_AZURE) {
+		if (strstr(p->endpoint, "/openai/deployments/"))
+			w = snprintf(url, size, "%.*s/chat/completions?api-version=%s", (int)n,
+				     p->endpoint,
+				     p->api_version[0] ? p->api_version : "2024-06-01");
+		else
+			w = snprintf(url, size,
+				     "%.*s/openai/deployments/%s/chat/completions?api-version=%s",
+				     (int)n, p->endpoint, p->name,
+				     p->api_version[0] ? p->api_version : "2024-06-01");
+	} else {
+		w = snprintf(url, size, "%.*s/chat/completions", (int)n, p->endpoint);
+	}
+	return (w < 0 || (size_t)w >= size) ? -ENAMETOOLONG : 0;
+}
+
+static struct json_object *build_body(const struct ai_model_params *p, const char *system,
+				      const char *user)
+{
+	struct json_object *body = json_object_new_object(), *msgs = json_object_new_array();
+	struct json_object *m1 = json_object_new_object(), *m2 = json_object_new_object();
+	struct json_object *rf = json_object_new_object();
+
+	if (!body || !msgs || !m1 || !m2 || !rf) {
+		json_object_put(body);
+		json_object_put(msgs);
+		json_object_put(m1);
+		json_object_put(m2);
+		json_object_put(rf);
+		return NULL;
+	}
+	json_object_object_add(body, "model", json_object_new_string(p->name));
+	json_object_object_add(m1, "role", json_object_new_string("system"));
+	json_object_object_add(m1, "content", json_object_new_string(system ? system : ""));
+	json_object_object_add(m2, "role", json_object_new_string("user"));
+	json_object_object_add(m2, "content", json_object_new_string(user ? user : ""));
+	json_object_array_add(msgs, m1);
+	json_object_array_add(msgs, m2);
+	json_object_object_add(body, "messages", msgs);
+	json_object_object_add(rf, "type", json_object_new_string("json_object"));
+	json_object_object_add(body, "response_format", rf);
+	json_object_object_add(body, "max_tokens", json_object_new_int64(p->max_tokens));
+	if (p->temperature_milli >= 0)
+		json_object_object_add(body, "temperature",
+				       json_object_new_double(p->temperature_milli / 1000.0));
+	json_object_object_add(body, "stream", json_object_new_boolean(false));
+	return body;
+}
+
+/* The error message of an OpenAI-style error body ({"error":{"message":...}}), if any. */
+static void error_message(const struct resp *r, char *out, size_t size)
+{
+	struct json_object *j, *e, *msg;
+
+	out[0] = '\0';
+	if (!r->buf || !r->len)
+		return;
+	j = json_tokener_parse(r->buf);
+	if (j && json_object_object_get_ex(j, "error", &e)) {
+		if (json_object_is_type(e, json_type_string))
+			msg = e;
+		else if (!json_object_object_get_ex(e, "message", &msg))
+			msg = NULL;
+		if (msg && json_object_is_type(msg, json_type_string)) {
+			const char *s = json_object_get_string(msg);
+
+			excerpt(out, size, s, strlen(s));
+		}
+	}
+	json_object_put(j);
+	if (!out[0])
+		excerpt(out, size, r->buf, r->len < 160 ? r->len : 160);
+}
+
+/* choices[0].message.content of a chat completion, parsed; usage.total_tokens. */
+static int parse_completion(const struct resp *r, struct json_object **answer, char *err,
+			    size_t errlen)
+{
+	struct json_tokener *tok;
+	struct json_object *j, *v, *c0, *msg, *content, *usage, *tt;
+	const char *text;
+	char ex[200];
+	int rc;
+
+	tok = json_tokener_new();
+	if (!tok)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	j = json_tokener_parse_ex(tok, r->buf ? r->buf : "", (int)r->len);
+	json_tokener_free(tok);
+	if (!j || !json_object_is_type(j, json_type_object)) {
+		excerpt(ex, sizeof(ex), r->buf ? r->buf : "", r->len < 120 ? r->len : 120);
+		json_object_put(j);
+		return fail(err, errlen, -EBADMSG,
+			    "the endpoint's answer is not a JSON chat completion: \"%s\"", ex);
+	}
+	if (json_object_object_get_ex(j, "usage", &usage) &&
+	    json_object_object_get_ex(usage, "total_tokens", &tt) &&
+	    json_object_is_type(tt, json_type_int))
+		tl_tokens = (unsigned long long)json_object_get_int64(tt);
+	if (!json_object_object_get_ex(j, "choices", &v) ||
+	    !json_object_is_type(v, json_type_array) || json_object_array_length(v) < 1) {
+		json_object_put(j);
+		return fail(err, errlen, -EBADMSG, "the answer has no choices[0]");
+	}
+	c0 = json_object_array_get_idx(v, 0);
+	if (!json_object_object_get_ex(c0, "message", &msg) ||
+	    !json_object_object_get_ex(msg, "content", &content) ||
+	    !json_object_is_type(content, json_type_string)) {
+		json_object_put(j);
+		return fail(err, errlen, -EBADMSG,
+			    "the answer has no choices[0].message.content string");
+	}
+	text = json_object_get_string(content);
+	rc = ai_model_parse_content(text, (size_t)json_object_get_string_len(content), answer, err,
+				    errlen);
+	json_object_put(j);
+	return rc;
+}
+
+static void debug_log_request(const struct ai_model_params *p, const char *url, const char *body)
+{
+	if (!p->debug)
+		return;
+	/* The key never goes to the log: only whether one is sent, and how. */
+	log_info("ai model request: POST %s; %s: %s; body: %s", url,
+		 p->provider == GUARDER_AI_AZURE ? "api-key" : "Authorization",
+		 p->api_key[0] ? "REDACTED" : "(none)", body);
+}
+
+static void debug_log_answer(const struct ai_model_params *p, long status, const struct resp *r,
+			     unsigned long long ms)
+{
+	char ex[4096];
+	const char *k;
+
+	if (!p->debug)
+		return;
+	excerpt(ex, sizeof(ex), r->buf ? r->buf : "", r->len);
+	/* A server that echoes the key back (some error pages do) must not leak it. */
+	if (p->api_key[0]) {
+		size_t kl = strlen(p->api_key);
+
+		while ((k = strstr(ex, p->api_key)))
+			memset((char *)k, '*', kl);
+	}
+	log_info("ai model answer: HTTP %ld after %llu ms, %zu bytes: %s", status, ms, r->len, ex);
+}
+
+int ai_model_ask(struct ai_model *m, const char *system, const char *user,
+		 struct json_object **answer, char *err, size_t errlen)
+{
+	struct ai_model_params *p;
+	struct curl_slist *hdrs = NULL;
+	struct json_object *body = NULL;
+	char url[AI_MODEL_URL_MAX + AI_MODEL_NAME_MAX + 128], auth[AI_MODEL_KEY_MAX + 32];
+	char cerr[CURL_ERROR_SIZE], msg[256];
+	unsigned long long start, deadline, now, backoff = 500;
+	const char *body_text;
+	struct resp r = { 0 };
+	long status = 0;
+	unsigned int attempt, wait;
+	int rc = -EIO;
+	CURL *h = NULL;
+
+	*answer = NULL;
+	tl_retry_after_s = 0;
+	tl_tokens = 0;
+	if (err && errlen)
+		err[0] = '\0';
+	p = malloc(sizeof(*p));
+	if (!p)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	pthread_mutex_lock(&m->lock);
+	*p = m->p;
+	pthread_mutex_unlock(&m->lock);
+
+	if (!p->endpoint[0] || !p->enabled) {
+		rc = fail(err, errlen, -ENOTCONN,
+			  !p->endpoint[0] ? "no model configured (ai.model.endpoint / "
+					    "OPENAI_ENDPOINT is unset)" :
+					    "the model is disabled (enabled: false)");
+		goto out_nostat;
+	}
+	wait = rate_take(p->calls_per_minute);
+	if (wait) {
+		tl_retry_after_s = wait;
+		pthread_mutex_lock(&m->lock);
+		m->st.rate_limited++;
+		pthread_mutex_unlock(&m->lock);
+		rc = fail(err, errlen, -EBUSY,
+			  "local limit of %u model calls per minute reached; retry in %u s",
+			  p->calls_per_minute, wait);
+		goto out_nostat;
+	}
+	pthread_once(&curl_once, curl_init_once);
+	start = mono_ms();
+	deadline = start + p->timeout_ms;
+	if (build_url(p, url, sizeof(url))) {
+		rc = fail(err, errlen, -EINVAL, "the model URL is too long");
+		goto out;
+	}
+	body = build_body(p, system, user);
+	if (!body) {
+		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+	body_text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
+								 JSON_C_TO_STRING_NOSLASHESCAPE);
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	if (p->api_key[0]) {
+		if (p->provider == GUARDER_AI_AZURE)
+			snprintf(auth, sizeof(auth), "api-key: %s", p->api_key);
+		else
+			snprintf(auth, sizeof(auth), "Authorization: Bearer %s", p->api_key);
+		hdrs = curl_slist_append(hdrs, auth);
+		explicit_bzero(auth, sizeof(auth));
+	}
+	if (!hdrs) {
+		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+	h = curl_easy_init();
+	if (!h) {
+		rc = fail(err, errlen, -ENOMEM, "curl_easy_init failed");
+		goto out;
+	}
+	debug_log_request(p, url, body_text);
+
+	for (attempt = 0;; attempt++) {
+		CURLcode cc;
+		bool retryable;
+
+		now = mono_ms();
+		if (now >= deadline) {
+			rc = fail(err, errlen, -ETIMEDOUT, "the model did not answer within %u ms",
+				  p->timeout_ms);
+			break;
+		}
+		free(r.buf);
+		r = (struct resp){ .retry_after = -1 };
+		cerr[0] = '\0';
+		curl_easy_reset(h);
+		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body_text);
+		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(deadline - now));
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(deadline - now));
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, &r);
+		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+		curl_easy_setopt(h, CURLOPT_USERAGENT, "guarder-ai/1");
+		pthread_mutex_lock(&m->lock);
+		m->st.http_requests++;
+		if (attempt)
+			m->st.retries++;
+		pthread_mutex_unlock(&m->lock);
+
+		cc = curl_easy_perform(h);
+		status = 0;
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		if (cc == CURLE_OK || (cc == CURLE_WRITE_ERROR && r.overflow))
+			debug_log_answer(p, status, &r, mono_ms() - start);
+		retryable = false;
+		if (cc == CURLE_OPERATION_TIMEDOUT) {
+			rc = fail(err, errlen, -ETIMEDOUT, "the model did not answer within %u ms",
+				  p->timeout_ms);
+			break;
+		} else if (cc == CURLE_WRITE_ERROR && r.overflow) {
+			rc = fail(err, errlen, -EBADMSG,
+				  "model answer not usable: larger than %u bytes",
+				  AI_MODEL_MAX_RESPONSE);
+			break;
+		} else if (cc != CURLE_OK) {
+			rc = fail(err, errlen, -EHOSTUNREACH, "model endpoint unreachable: %s",
+				  cerr[0] ? cerr : curl_easy_strerror(cc));
+			retryable = cc == CURLE_COULDNT_CONNECT || cc == CURLE_RECV_ERROR ||
+				    cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING;
+		} else if (status >= 200 && status < 300) {
+			rc = parse_completion(&r, answer, err, errlen);
+			if (rc == -EBADMSG && err && errlen) {
+				snprintf(msg, sizeof(msg), "%s", err);
+				fail(err, errlen, -EBADMSG, "model answer not usable: %s", msg);
+			}
+			break;
+		} else if (status == 401 || status == 403) {
+			error_message(&r, msg, sizeof(msg));
+			rc = fail(err, errlen, -EACCES, "model rejected the key (HTTP %ld%s%s)",
+				  status, msg[0] ? ": " : "", msg);
+			break;
+		} else if (status == 429) {
+			error_message(&r, msg, sizeof(msg));
+			rc = fail(err, errlen, -EBUSY, "model rate limit (HTTP 429%s%s)",
+				  msg[0] ? ": " : "", msg);
+			retryable = true;
+		} else if (status >= 500) {
+			error_message(&r, msg, sizeof(msg));
+			rc = fail(err, errlen, -EIO, "model endpoint error (HTTP %ld%s%s)", status,
+				  msg[0] ? ": " : "", msg);
+			retryable = true;
+		} else {
+			error_message(&r, msg, sizeof(msg));
+			rc = fail(err, errlen, -EIO,
+				  "model endpoint refused the request (HTTP %ld%s%s)", status,
+				  msg[0] ? ": " : "", msg);
+			break;
+		}
+		if (!retryable)
+			break;
+		if (attempt >= p->max_retries) {
+			if (rc == -EBUSY)
+				tl_retry_after_s =
+					r.retry_after > 0 ? (unsigned int)r.retry_after : 1;
+			break;
+		}
+		{
+			unsigned long long w = r.retry_after >= 0 ?
+						       (unsigned long long)r.retry_after * 1000 :
+						       backoff;
+
+			now = mono_ms();
+			if (now + w >= deadline) {
+				/* Waiting would cross the deadline: report the last error now. */
+				if (rc == -EBUSY)
+					tl_retry_after_s = (unsigned int)((w + 999) / 1000);
+				if (err && errlen) {
+					size_t l = strlen(err);
+
+					snprintf(
+						err + l, errlen - l,
+						"; not retried: waiting %llu ms would exceed the %u ms timeout",
+						w, p->timeout_ms);
+				}
+				break;
+			}
+			sleep_ms(w);
+			backoff *= 2;
+		}
+	}
+
+out:
+	pthread_mutex_lock(&m->lock);
+	m->st.calls++;
+	if (rc)
+		m->st.failures++;
+	m->st.last_at = (__u64)time(NULL);
+	m->st.last_latency_ms = (unsigned int)(mono_ms() - start);
+	m->st.last_rc = rc;
+	m->st.last_http_status = status;
+	snprintf(m->st.last_error, sizeof(m->st.last_error), "%s", rc ? (err ? err : "") : "");
+	pthread_mutex_unlock(&m->lock);
+	if (rc) {
+		json_object_put(*answer);
+		*answer = NULL;
+	}
+	if (p->debug && rc)
+		log_info("ai model call failed: %s", err ? err : "");
+out_nostat:
+	if (h)
+		curl_easy_cleanup(h);
+	curl_slist_free_all(hdrs);
+	json_object_put(body);
+	free(r.buf);
+	explicit_bzero(p, sizeof(*p));
+	free(p);
+	return rc;
+}
+
+/* Parse exactly [s, s+len) as one JSON object or array; NULL otherwise. */
+static struct json_object *parse_exact(const char *s, size_t len)
+{
+	struct json_tokener *tok;
+	struct json_object *j;
+	size_t off;
+
+	while (len && isspace((unsigned char)*s)) {
+		s++;
+		len--;
+	}
+	while (len && isspace((unsigned char)s[len - 1]))
+		len--;
+	if (!len || len > AI_MODEL_MAX_RESPONSE)
+		return NULL;
+	tok = json_tokener_new();
+	if (!tok)
+		return NULL;
+	j = json_tokener_parse_ex(tok, s, (int)len);
+	off = json_tokener_get_parse_end(tok);
+	if (!j && json_tokener_get_error(tok) == json_tokener_continue)
+		j = NULL;
+	json_tokener_free(tok);
+	if (j && (off != len || (!json_object_is_type(j, json_type_object) &&
+				 !json_object_is_type(j, json_type_array)))) {
+		json_object_put(j);
+		j = NULL;
+	}
+	return j;
+}
+
+/* The end (one past) of the balanced {...} or [...] starting at s[0], or 0. */
+static size_t balanced_end(const char *s, size_t len)
+{
+	char stack[64];
+	size_t i, depth = 0;
+	bool in_str = false, esc = false;
+
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (in_str) {
+			if (esc)
+				esc = false;
+			else if (c == '\\')
+				esc = true;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		if (c == '"') {
+			in_str = true;
+		} else if (c == '{' || c == '[') {
+			if (depth == sizeof(stack))
+				return 0;
+			stack[depth++] = c == '{' ? '}' : ']';
+		} else if (c == '}' || c == ']') {
+			if (!depth || stack[depth - 1] != c)
+				return 0;
+			if (--depth == 0)
+				return i + 1;
+		}
+	}
+	return 0;
+}
+
+int ai_model_parse_content(const char *text, size_t len, struct json_object **out, char *err,
+			   size_t errlen)
+{
+	const char *p, *end = text + len, *f;
+	char ex[100];
+	unsigned int tries = 0;
+
+	*out = parse_exact(text, len);
+	if (*out)
+		return 0;
+	/* A fenced block: ```json ... ``` (or ``` ... ```). */
+	for (p = text; p < end && (f = memmem(p, (size_t)(end - p), "```", 3)); p = f + 3) {
+		const char *body = f + 3, *close;
+
+		while (body < end && *body != '\n' && *body != '{' && *body != '[')
+			body++; /* the language tag */
+		close = memmem(body, (size_t)(end - body), "```", 3);
+		if (!close)
+			break;
+		*out = parse_exact(body, (size_t)(close - body));
+		if (*out)
+			return 0;
+		f = close; /* the next fence opens after this one closes */
+	}
+	/* JSON inside prose: the first balanced {...} or [...] that parses. */
+	for (p = text; p < end && tries < 64; p++) {
+		size_t e;
+
+		if (*p != '{' && *p != '[')
+			continue;
+		tries++;
+		e = balanced_end(p, (size_t)(end - p));
+		if (!e)
+			continue;
+		*out = parse_exact(p, e);
+		if (*out)
+			return 0;
+	}
+	excerpt(ex, sizeof(ex), text, len < 80 ? len : 80);
+	if (!len)
+		return fail(err, errlen, -EBADMSG, "the model's message is empty");
+	return fail(err, errlen, -EBADMSG, "no JSON object in the model's message (\"%s\")", ex);
+}
+
+/* Keys a model adds to explain a rule; dropped before the strict codec. */
+static const char *const commentary_keys[] = {
+	"reason",   "description", "explanation", "confidence",
+	"severity", "title",	   "rationale",	  NULL,
+};
+
+static bool in_list(const char *k, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(k, *list))
+			return true;
+	return false;
+}
+
+static const char *const int_keys[] = {
+	"priority", "tcp_flags", "tcp_flags_mask", "icmp_type", "icmp_code", NULL,
+};
+static const char *const port_keys[] = {
+	"src_port", "dst_port", "inner_src_port", "inner_dst_port", NULL,
+};
+static const char *const lower_keys[] = {
+	"action", "rule_type", "protocol", "inner_protocol", NULL,
+};
+
+/* "80", " -5 " -> 1 and *out; otherwise 0. */
+static bool str_to_int(const char *s, long long *out)
+{
+	char *e;
+	long long v;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!*s)
+		return false;
+	errno = 0;
+	v = strtoll(s, &e, 10);
+	if (errno || e == s)
+		return false;
+	while (isspace((unsigned char)*e))
+		e++;
+	if (*e)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* A copy of a model's rule object, normalised for rule_from_json (see the header). */
+static struct json_object *normalise_rule(struct json_object *in, __u64 expires_at)
+{
+	struct json_object *o = json_object_new_object();
+	const char *note = NULL;
+	bool has_comment = false, has_enabled = false;
+
+	if (!o)
+		return NULL;
+	json_object_object_foreach(in, k, v)
+	{
+		struct json_object *nv = NULL;
+		long long x;
+
+		if (!strcmp(k, "id") || !strcmp(k, "force"))
+			continue; /* the API assigns ids; the model never forces */
+		if (in_list(k, commentary_keys)) {
+			if ((!strcmp(k, "reason") || !strcmp(k, "description")) && !note &&
+			    json_object_is_type(v, json_type_string))
+				note = json_object_get_string(v);
+			continue;
+		}
+		if (!strcmp(k, "comment"))
+			has_comment = true;
+		if (!strcmp(k, "enabled"))
+			has_enabled = true;
+		if (!strcmp(k, "expires_at") && expires_at)
+			continue;
+		if (in_list(k, int_keys) || in_list(k, port_keys)) {
+			if (json_object_is_type(v, json_type_string) &&
+			    str_to_int(json_object_get_string(v), &x))
+				nv = json_object_new_int64(x);
+			else if (json_object_is_type(v, json_type_double)) {
+				double d = json_object_get_double(v);
+
+				if (d == (double)(long long)d)
+					nv = json_object_new_int64((long long)d);
+			}
+		} else if (!strcmp(k, "enabled") && json_object_is_type(v, json_type_string)) {
+			const char *s = json_object_get_string(v);
+
+			if (!strcasecmp(s, "true"))
+				nv = json_object_new_boolean(1);
+			else if (!strcasecmp(s, "false"))
+				nv = json_object_new_boolean(0);
+		} else if (in_list(k, lower_keys) && json_object_is_type(v, json_type_string)) {
+			char buf[32];
+			const char *s = json_object_get_string(v);
+			size_t i;
+
+			if (strlen(s) < sizeof(buf)) {
+				for (i = 0; s[i]; i++)
+					buf[i] = (char)tolower((unsigned char)s[i]);
+				buf[i] = '\0';
+				nv = json_object_new_string(buf);
+			}
+		}
+		json_object_object_add(o, k, nv ? nv : json_object_get(v));
+	}
+	if (!has_comment && note) {
+		char c[RULE_COMMENT_MAX + 1];
+		size_t i, n = 0;
+
+		/* bounded, control characters out (the codec refuses them) */
+		for (i = 0; note[i] && n < 200; i++)
+			c[n++] = ((unsigned char)note[i] < 0x20 || note[i] == 0x7f) ? ' ' : note[i];
+		/* do not cut a UTF-8 sequence in half */
+		while (n && note[i] && ((unsigned char)c[n - 1] & 0xc0) == 0x80)
+			n--;
+		if (n && note[i] && ((unsigned char)c[n - 1] & 0xc0) == 0xc0)
+			n--;
+		c[n] = '\0';
+		json_object_object_add(o, "comment", json_object_new_string(c));
+	}
+	if (!has_enabled)
+		json_object_object_add(o, "enabled", json_object_new_boolean(1));
+	if (expires_at)
+		json_object_object_add(o, "expires_at", json_object_new_int64((int64_t)expires_at));
+	return o;
+}
+
+static void add_reject(struct ai_model_reject *rejects, size_t max_rejects, size_t *n_rejects,
+		       size_t index, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void add_reject(struct ai_model_reject *rejects, size_t max_rejects, size_t *n_rejects,
+		       size_t index, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (*n_rejects < max_rejects && rejects) {
+		rejects[*n_rejects].index = index;
+		va_start(ap, fmt);
+		vsnprintf(rejects[*n_rejects].reason, sizeof(rejects[*n_rejects].reason), fmt, ap);
+		va_end(ap);
+	}
+	(*n_rejects)++;
+}
+
+/* Whether @a is an array whose first element is an object (a rule list). */
+static bool is_object_list(struct json_object *a)
+{
+	return json_object_is_type(a, json_type_array) &&
+	       (json_object_array_length(a) == 0 ||
+		json_object_is_type(json_object_array_get_idx(a, 0), json_type_object));
+}
+
+int ai_model_rules_from_answer(struct json_object *answer, __u64 expires_at, struct rule *rules,
+			       size_t max_rules, size_t *n_rules, struct ai_model_reject *rejects,
+			       size_t max_rejects, size_t *n_rejects, char *err, size_t errlen)
+{
+	static const char *const list_keys[] = { "rules", "filters", "suggestions",
+						 "recommendations", NULL };
+	struct json_object *list = NULL, *single = NULL, *v;
+	size_t i, n;
+	const char *const *k;
+
+	*n_rules = 0;
+	*n_rejects = 0;
+	if (!answer)
+		return fail(err, errlen, -EBADMSG, "no answer");
+	if (json_object_is_type(answer, json_type_array)) {
+		list = answer;
+	} else if (json_object_is_type(answer, json_type_object)) {
+		for (k = list_keys; *k && !list; k++) {
+			if (!json_object_object_get_ex(answer, *k, &v))
+				continue;
+			if (is_object_list(v))
+				list = v;
+			else if (!strcmp(*k, "rules") || !strcmp(*k, "filters"))
+				return fail(err, errlen, -EBADMSG,
+					    "\"%s\" is not a list of rule objects", *k);
+		}
+		if (!list && json_object_object_get_ex(answer, "action", &v))
+			single = answer;
+	}
+	if (!list && !single)
+		return fail(err, errlen, -EBADMSG,
+			    "the answer holds no rule list (expected {\"rules\": [...]})");
+	n = single ? 1 : json_object_array_length(list);
+	for (i = 0; i < n; i++) {
+		struct json_object *in = single ? single : json_object_array_get_idx(list, i), *o;
+		char rerr[RULE_ERR_LEN];
+		struct rule r;
+		int rc;
+
+		if (!json_object_is_type(in, json_type_object)) {
+			add_reject(rejects, max_rejects, n_rejects, i,
+				   "rule %zu: not a JSON object", i);
+			continue;
+		}
+		if (*n_rules >= max_rules) {
+			add_reject(rejects, max_rejects, n_rejects, i,
+				   "rule %zu: too many rules (at most %zu)", i, max_rules);
+			continue;
+		}
+		o = normalise_rule(in, expires_at);
+		if (!o)
+			return fail(err, errlen, -ENOMEM, "out of memory");
+		rc = rule_from_json(o, 0, &r, NULL, rerr, sizeof(rerr));
+		json_object_put(o);
+		if (rc) {
+			add_reject(rejects, max_rejects, n_rejects, i, "rule %zu: %s", i, rerr);
+			continue;
+		}
+		rules[(*n_rules)++] = r;
+	}
+	return 0;
+}
