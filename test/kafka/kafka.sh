@@ -75,7 +75,9 @@
 #   KAFKA_HEAP_OPTS      JVM heap (default -Xmx512m -Xms512m)
 #   KAFKA_START_TIMEOUT  seconds to wait for the broker to answer (default 60)
 #   KAFKA_STOP_TIMEOUT   seconds before SIGKILL in kafka_stop (default 30)
-#   KAFKA_EXTRA_PROPS    extra server.properties lines (newline-separated)
+#   KAFKA_EXTRA_PROPS    extra server.properties lines (newline-separated),
+#                        appended last so they override ours (e.g.
+#                        num.io.threads=4 for a benchmark)
 #   KAFKA_PYTHON         interpreter with confluent_kafka (default /usr/bin/python3,
 #                        Debian's: a pyenv python3 in PATH lacks the Debian
 #                        modules). Exported: use "$KAFKA_PYTHON" for your own
