@@ -1,24 +1,668 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * PLACEHOLDER, being written now (issue 4): it only lets the tree build.
- * The collector refuses to start a sink that is not built yet.
+ * The Kafka sink: every flow record as one message on cfg->kafka.topic,
+ * keyed by the canonical flow key (both directions of a conversation get
+ * the same key, so the same partition), produced with librdkafka.
+ *
+ * Everything runs on the collector's thread: delivery reports, errors and
+ * librdkafka's own log lines are queued by librdkafka and served by
+ * rd_kafka_poll() from emit (only while waiting for room), poll and flush.
+ * So the counters need no locks.
+ *
+ * Accounting, exact at every moment (docs/kafka.md):
+ *   records the sink accepted (the caller's "emitted")
+ *     = delivered + delivery_failed + dropped_queue_full + queued
+ * and records the sink refused (the caller's "failed") are those librdkafka
+ * would not take at all (fatal error, record too large, ...).
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
 
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/timeconv.h"
 #include "sink.h"
 
-struct sink *sink_kafka_new(const struct guarder_config *cfg)
+#define KAFKA_ERRSTR_MAX    512
+#define KAFKA_WAIT_SLICE_MS 10 /* poll slices while waiting for room in the queue */
+/* the same kind of error is logged again at most this often, with a count */
+#define KAFKA_ERR_REPEAT_NS (60ULL * 1000000000ULL)
+#define REDACTED	    "<redacted>"
+
+enum broker_state {
+	BROKER_UNKNOWN = 0, /* nothing delivered and no error yet */
+	BROKER_UP, /* the last news was a delivered record */
+	BROKER_DOWN, /* librdkafka reported all brokers down since */
+};
+
+/* One kind of error, logged once and then counted until it repeats late. */
+struct err_note {
+	int code;
+	uint64_t logged_ns;
+	uint64_t suppressed;
+};
+
+struct sink_kafka {
+	rd_kafka_t *rk;
+	rd_kafka_topic_t *rkt;
+	unsigned int full_wait_ms;
+
+	/* records librdkafka accepted; minus the reported ones = queued */
+	uint64_t accepted;
+	uint64_t delivered;
+	uint64_t failed_timeout; /* message.timeout.ms passed */
+	uint64_t failed_other; /* any other delivery error (incl. purged at exit) */
+	uint64_t dropped_queue_full;
+	uint64_t queue_full_episodes;
+
+	/* full-queue policy: while @full, drop at once until queued <= @low_water */
+	bool full;
+	uint64_t low_water;
+	uint64_t dropped_at_full; /* dropped_queue_full when the episode began */
+
+	enum broker_state broker;
+	uint64_t down_since_ns;
+	uint64_t outages;
+	bool fatal;
+
+	struct err_note err_note; /* error_cb */
+	struct err_note dr_note; /* failed delivery reports */
+	struct err_note prod_note; /* records refused by rd_kafka_producev */
+};
+
+static uint64_t queued(const struct sink_kafka *ks)
 {
-	(void)cfg;
-	log_error("kafka: this build has no Kafka sink yet");
-	errno = ENOSYS;
-	return NULL;
+	return ks->accepted - ks->delivered - ks->failed_timeout - ks->failed_other;
+}
+
+/*
+ * Whether a note for @code should be logged now: the first time, when the
+ * kind changes, or when the same kind repeats after KAFKA_ERR_REPEAT_NS
+ * (the line then says how many were not logged). Returns the number
+ * suppressed since the last line through @suppressed.
+ */
+static bool note_due(struct err_note *n, int code, uint64_t *suppressed)
+{
+	uint64_t now = clock_mono_now_ns();
+
+	if (n->logged_ns && n->code == code && now - n->logged_ns < KAFKA_ERR_REPEAT_NS) {
+		n->suppressed++;
+		return false;
+	}
+	*suppressed = n->code == code ? n->suppressed : 0;
+	n->code = code;
+	n->logged_ns = now;
+	n->suppressed = 0;
+	return true;
+}
+
+/* Replace every occurrence of @secret in @s (NUL-terminated, @len bytes) by <redacted>. */
+static void scrub(char *s, size_t len, const char *secret)
+{
+	size_t sl, rl = strlen(REDACTED);
+	char *p, *tail;
+
+	if (!secret || !*secret)
+		return;
+	sl = strlen(secret);
+	p = s;
+	while ((p = strstr(p, secret))) {
+		tail = strdup(p + sl);
+		if (!tail) {
+			/* cannot rebuild the text: say nothing rather than leak */
+			snprintf(s, len, "(reason withheld: it quoted a secret)");
+			return;
+		}
+		snprintf(p, len - (size_t)(p - s), "%s%s", REDACTED, tail);
+		free(tail);
+		if ((size_t)(p - s) + rl >= len - 1)
+			return;
+		p += rl;
+	}
+}
+
+/* The same test as lib/config.c's dump redaction: these values are secrets. */
+static bool prop_is_secret(const char *name)
+{
+	return strstr(name, "password") || strstr(name, "secret") || strstr(name, "key");
+}
+
+/* Every secret the config holds, for scrubbing librdkafka's messages. */
+static void scrub_all(const struct guarder_config *cfg, char *s, size_t len)
+{
+	size_t i;
+
+	scrub(s, len, cfg->kafka.sasl_password);
+	scrub(s, len, cfg->kafka.ssl_key_password);
+	for (i = 0; i < cfg->kafka.n_properties; i++)
+		if (prop_is_secret(cfg->kafka.properties[i].name))
+			scrub(s, len, cfg->kafka.properties[i].value);
+}
+
+/*
+ * Set one librdkafka property. @origin is the config key it comes from
+ * (kafka.linger_ms, or kafka.properties). A refusal is logged once with
+ * the property's name and librdkafka's reason, never with a secret value.
+ */
+static int conf_set(rd_kafka_conf_t *conf, const struct guarder_config *cfg, const char *origin,
+		    const char *name, const char *value)
+{
+	char errstr[KAFKA_ERRSTR_MAX];
+
+	if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
+		return 0;
+	scrub_all(cfg, errstr, sizeof(errstr));
+	if (!strcmp(origin, "kafka.properties"))
+		log_error("kafka: kafka.properties: librdkafka refuses the property %s: %s", name,
+			  errstr);
+	else
+		log_error("kafka: %s (librdkafka property %s): refused: %s", origin, name, errstr);
+	return -EINVAL;
+}
+
+static int conf_set_uint(rd_kafka_conf_t *conf, const struct guarder_config *cfg,
+			 const char *origin, const char *name, unsigned int v)
+{
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "%u", v);
+	return conf_set(conf, cfg, origin, name, buf);
+}
+
+static const char *acks_value(enum guarder_kafka_acks a)
+{
+	switch (a) {
+	case GUARDER_ACKS_LEADER:
+		return "1";
+	case GUARDER_ACKS_NONE:
+		return "0";
+	default:
+		return "-1";
+	}
+}
+
+static const char *compression_value(enum guarder_kafka_compression c)
+{
+	static const char *const names[] = {
+		[GUARDER_COMP_NONE] = "none",	  [GUARDER_COMP_GZIP] = "gzip",
+		[GUARDER_COMP_SNAPPY] = "snappy", [GUARDER_COMP_LZ4] = "lz4",
+		[GUARDER_COMP_ZSTD] = "zstd",
+	};
+
+	return (unsigned int)c < sizeof(names) / sizeof(names[0]) ? names[c] : "none";
+}
+
+static const char *security_value(enum guarder_kafka_security s)
+{
+	switch (s) {
+	case GUARDER_SEC_SSL:
+		return "ssl";
+	case GUARDER_SEC_SASL_PLAINTEXT:
+		return "sasl_plaintext";
+	case GUARDER_SEC_SASL_SSL:
+		return "sasl_ssl";
+	default:
+		return "plaintext";
+	}
+}
+
+static const char *sasl_value(enum guarder_kafka_sasl m)
+{
+	switch (m) {
+	case GUARDER_SASL_SCRAM_SHA_256:
+		return "SCRAM-SHA-256";
+	case GUARDER_SASL_SCRAM_SHA_512:
+		return "SCRAM-SHA-512";
+	default:
+		return "PLAIN";
+	}
+}
+
+/*
+ * What librdkafka would refuse only when the producer is created, checked
+ * here so that --check-config refuses it too: idempotence needs acks=all.
+ * Reads the final values (kafka.properties may have overridden ours).
+ */
+static int conf_check_final(rd_kafka_conf_t *conf)
+{
+	char idem[16] = "", acks[16] = "";
+	size_t n;
+
+	n = sizeof(idem);
+	if (rd_kafka_conf_get(conf, "enable.idempotence", idem, &n) != RD_KAFKA_CONF_OK)
+		return 0;
+	n = sizeof(acks);
+	if (rd_kafka_conf_get(conf, "acks", acks, &n) != RD_KAFKA_CONF_OK)
+		return 0;
+	if (!strcmp(idem, "true") && strcmp(acks, "-1")) {
+		log_error("kafka: kafka.idempotence is true but acks is %s: an idempotent producer "
+			  "needs kafka.acks: all (or set kafka.idempotence: false)",
+			  acks);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Build the librdkafka configuration from cfg->kafka: our keys first,
+ * then kafka.properties (which may override them). Every refused property
+ * is logged; the first error is returned (all are tried, so one run names
+ * them all). Returns the conf or NULL with *@err set.
+ */
+static rd_kafka_conf_t *conf_build(const struct guarder_config *cfg, int *err)
+{
+	const typeof(cfg->kafka) *k = &cfg->kafka;
+	bool tls = k->security_protocol == GUARDER_SEC_SSL ||
+		   k->security_protocol == GUARDER_SEC_SASL_SSL;
+	bool sasl = k->security_protocol == GUARDER_SEC_SASL_PLAINTEXT ||
+		    k->security_protocol == GUARDER_SEC_SASL_SSL;
+	rd_kafka_conf_t *conf;
+	int e = 0, r;
+	size_t i;
+
+#define TRY(x)                 \
+	do {                   \
+		r = (x);       \
+		if (r && !e)   \
+			e = r; \
+	} while (0)
+
+	conf = rd_kafka_conf_new();
+	if (!conf) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	TRY(conf_set(conf, cfg, "kafka.brokers", "bootstrap.servers",
+		     k->brokers ? k->brokers : ""));
+	TRY(conf_set(conf, cfg, "kafka.client_id", "client.id", k->client_id));
+	TRY(conf_set(conf, cfg, "kafka.acks", "acks", acks_value(k->acks)));
+	TRY(conf_set(conf, cfg, "kafka.compression", "compression.codec",
+		     compression_value(k->compression)));
+	TRY(conf_set_uint(conf, cfg, "kafka.linger_ms", "linger.ms", k->linger_ms));
+	TRY(conf_set_uint(conf, cfg, "kafka.batch_size", "batch.size", k->batch_size));
+	TRY(conf_set(conf, cfg, "kafka.idempotence", "enable.idempotence",
+		     k->idempotence ? "true" : "false"));
+	TRY(conf_set_uint(conf, cfg, "kafka.queue_max_messages", "queue.buffering.max.messages",
+			  k->queue_max_messages));
+	TRY(conf_set_uint(conf, cfg, "kafka.queue_max_kbytes", "queue.buffering.max.kbytes",
+			  k->queue_max_kbytes));
+	TRY(conf_set_uint(conf, cfg, "kafka.message_timeout_ms", "message.timeout.ms",
+			  k->message_timeout_ms));
+	TRY(conf_set(conf, cfg, "kafka.security_protocol", "security.protocol",
+		     security_value(k->security_protocol)));
+	if (tls) {
+		if (k->ssl_ca)
+			TRY(conf_set(conf, cfg, "kafka.ssl_ca", "ssl.ca.location", k->ssl_ca));
+		if (k->ssl_cert)
+			TRY(conf_set(conf, cfg, "kafka.ssl_cert", "ssl.certificate.location",
+				     k->ssl_cert));
+		if (k->ssl_key)
+			TRY(conf_set(conf, cfg, "kafka.ssl_key", "ssl.key.location", k->ssl_key));
+		if (k->ssl_key_password)
+			TRY(conf_set(conf, cfg, "kafka.ssl_key_password", "ssl.key.password",
+				     k->ssl_key_password));
+	} else if (k->ssl_ca || k->ssl_cert || k->ssl_key || k->ssl_key_password) {
+		log_warn("kafka: kafka.ssl_* keys are set but kafka.security_protocol is %s: "
+			 "they are not used",
+			 security_value(k->security_protocol));
+	}
+	if (sasl) {
+		TRY(conf_set(conf, cfg, "kafka.sasl_mechanism", "sasl.mechanisms",
+			     sasl_value(k->sasl_mechanism)));
+		if (k->sasl_username)
+			TRY(conf_set(conf, cfg, "kafka.sasl_username", "sasl.username",
+				     k->sasl_username));
+		if (k->sasl_password)
+			TRY(conf_set(conf, cfg, "kafka.sasl_password", "sasl.password",
+				     k->sasl_password));
+	} else if (k->sasl_username || k->sasl_password) {
+		log_warn("kafka: kafka.sasl_* keys are set but kafka.security_protocol is %s: "
+			 "they are not used",
+			 security_value(k->security_protocol));
+	}
+	/* librdkafka's log lines are served on our thread, by rd_kafka_poll */
+	TRY(conf_set(conf, cfg, "log.queue", "log.queue", "true"));
+	for (i = 0; i < k->n_properties; i++)
+		TRY(conf_set(conf, cfg, "kafka.properties", k->properties[i].name,
+			     k->properties[i].value));
+	if (!e)
+		e = conf_check_final(conf);
+#undef TRY
+	if (e) {
+		rd_kafka_conf_destroy(conf);
+		*err = e;
+		return NULL;
+	}
+	return conf;
 }
 
 int sink_kafka_check_config(const struct guarder_config *cfg)
 {
-	(void)cfg;
-	return -ENOSYS;
+	rd_kafka_conf_t *conf;
+	int err = 0;
+
+	conf = conf_build(cfg, &err);
+	if (!conf)
+		return err;
+	rd_kafka_conf_destroy(conf);
+	return 0;
+}
+
+static void broker_up(struct sink_kafka *ks)
+{
+	if (ks->broker == BROKER_DOWN)
+		log_info("kafka: delivering again after %.1f s (%" PRIu64 " queued)",
+			 (double)(clock_mono_now_ns() - ks->down_since_ns) / 1e9, queued(ks));
+	ks->broker = BROKER_UP;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct sink_kafka *ks = opaque;
+	uint64_t sup = 0;
+
+	(void)rk;
+	if (!m->err) {
+		ks->delivered++;
+		broker_up(ks);
+		return;
+	}
+	if (m->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT)
+		ks->failed_timeout++;
+	else
+		ks->failed_other++;
+	/* purged at exit: flush has already said how many */
+	if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+		return;
+	if (note_due(&ks->dr_note, m->err, &sup))
+		log_warn("kafka: a record was not delivered: %s (%s); counted in delivery_failed, "
+			 "%" PRIu64 " more of this kind since the last report",
+			 rd_kafka_err2str(m->err), rd_kafka_err2name(m->err), sup);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct sink_kafka *ks = opaque;
+	char fatal[KAFKA_ERRSTR_MAX];
+	rd_kafka_resp_err_t orig;
+	uint64_t sup = 0;
+
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		if (ks->fatal)
+			return;
+		ks->fatal = true;
+		orig = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+		log_error(
+			"kafka: fatal producer error %s: %s. The idempotent producer cannot go on: "
+			"queued records fail and new ones are refused (all counted, see "
+			"delivery_failed and the sink's failed); restart the collector",
+			rd_kafka_err2name(orig), fatal);
+		return;
+	}
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+		if (ks->broker != BROKER_DOWN) {
+			ks->broker = BROKER_DOWN;
+			ks->down_since_ns = clock_mono_now_ns();
+			ks->outages++;
+			log_warn("kafka: all brokers down, queuing (%" PRIu64 " queued)",
+				 queued(ks));
+		}
+		return;
+	}
+	/* librdkafka retries by itself: say what happens, once per kind */
+	if (note_due(&ks->err_note, err, &sup))
+		log_warn("kafka: %s: %s (%" PRIu64 " more of this kind since the last report)",
+			 rd_kafka_err2name(err), reason, sup);
+}
+
+/* librdkafka's own lines, one level down like libbpf's: theirs are details. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	if (level <= 4) /* syslog's emerg..warning */
+		log_info("kafka: librdkafka %s: %s", fac, buf);
+	else
+		log_debug("kafka: librdkafka %s: %s", fac, buf);
+}
+
+static rd_kafka_resp_err_t produce(struct sink_kafka *ks, const char *json, size_t json_len,
+				   const char *key, size_t key_len)
+{
+	return rd_kafka_producev(
+		ks->rk, RD_KAFKA_V_RKT(ks->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)json, json_len),
+		RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_END);
+}
+
+static int errno_of(rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+		return -EMSGSIZE;
+	case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+		return -ENOENT;
+	default:
+		return -EIO;
+	}
+}
+
+/*
+ * The full-queue policy (docs/kafka.md): the first time the queue is
+ * full, wait up to kafka.queue_full_wait_ms for room, serving delivery
+ * reports; if none comes, drop the record and every following one at
+ * once, without waiting again, until the queue has drained by a tenth.
+ */
+static int sink_kafka_emit(struct sink *s, const struct flow_record *rec, const char *json,
+			   size_t json_len, const char *key, size_t key_len)
+{
+	struct sink_kafka *ks = s->priv;
+	rd_kafka_resp_err_t err;
+	uint64_t deadline, now, sup = 0;
+	int slice;
+
+	(void)rec;
+	if (ks->full) {
+		if (queued(ks) > ks->low_water) {
+			ks->dropped_queue_full++;
+			return 0;
+		}
+		log_info("kafka: the queue has room again (%" PRIu64 " queued): %" PRIu64
+			 " records were dropped while it was full",
+			 queued(ks), ks->dropped_queue_full - ks->dropped_at_full);
+		ks->full = false;
+	}
+	err = produce(ks, json, json_len, key, key_len);
+	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && ks->full_wait_ms) {
+		deadline = clock_mono_now_ns() + (uint64_t)ks->full_wait_ms * 1000000ULL;
+		do {
+			now = clock_mono_now_ns();
+			if (now >= deadline)
+				break;
+			slice = (int)((deadline - now + 999999) / 1000000);
+			rd_kafka_poll(ks->rk,
+				      slice < KAFKA_WAIT_SLICE_MS ? slice : KAFKA_WAIT_SLICE_MS);
+			err = produce(ks, json, json_len, key, key_len);
+		} while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+	}
+	if (!err) {
+		ks->accepted++;
+		return 0;
+	}
+	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+		uint64_t q = queued(ks);
+
+		ks->full = true;
+		ks->low_water = q - (q / 10 ? q / 10 : 1);
+		ks->dropped_at_full = ks->dropped_queue_full;
+		ks->queue_full_episodes++;
+		ks->dropped_queue_full++;
+		log_warn("kafka: the local queue is full (%" PRIu64
+			 " records; kafka.queue_max_messages, "
+			 "kafka.queue_max_kbytes) and had no room after %u ms: dropping records "
+			 "(counted in dropped_queue_full) until it drains to %" PRIu64,
+			 q, ks->full_wait_ms, ks->low_water);
+		return 0;
+	}
+	if (err != RD_KAFKA_RESP_ERR__FATAL && note_due(&ks->prod_note, err, &sup))
+		log_warn("kafka: librdkafka refused a record: %s (%s); counted as failed, %" PRIu64
+			 " more of this kind since the last report",
+			 rd_kafka_err2str(err), rd_kafka_err2name(err), sup);
+	return errno_of(err);
+}
+
+static void sink_kafka_poll(struct sink *s)
+{
+	struct sink_kafka *ks = s->priv;
+
+	rd_kafka_poll(ks->rk, 0);
+}
+
+static const char *broker_name(enum broker_state b)
+{
+	return b == BROKER_UP ? "up" : b == BROKER_DOWN ? "down" : "unknown";
+}
+
+static int sink_kafka_stats_json(struct sink *s, char *buf, size_t len)
+{
+	struct sink_kafka *ks = s->priv;
+	int n;
+
+	n = snprintf(buf, len,
+		     "{\"queued\":%" PRIu64 ",\"delivered\":%" PRIu64
+		     ",\"delivery_failed\":%" PRIu64 ",\"delivery_failed_timeout\":%" PRIu64
+		     ",\"delivery_failed_other\":%" PRIu64 ",\"dropped_queue_full\":%" PRIu64
+		     ",\"queue_full\":%s"
+		     ",\"queue_full_episodes\":%" PRIu64 ",\"broker\":\"%s\",\"outages\":%" PRIu64
+		     ",\"fatal\":%s}",
+		     queued(ks), ks->delivered, ks->failed_timeout + ks->failed_other,
+		     ks->failed_timeout, ks->failed_other, ks->dropped_queue_full,
+		     ks->full ? "true" : "false", ks->queue_full_episodes, broker_name(ks->broker),
+		     ks->outages, ks->fatal ? "true" : "false");
+	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
+}
+
+/*
+ * Deliver what is queued, waiting at most @timeout_ms (linger.ms does not
+ * apply while flushing). Returns 0 when nothing is left, or -ETIMEDOUT
+ * after saying how many records are still queued: they are lost when the
+ * sink is destroyed.
+ */
+static int sink_kafka_flush(struct sink *s, int timeout_ms)
+{
+	struct sink_kafka *ks = s->priv;
+	uint64_t q = queued(ks), t0 = clock_mono_now_ns();
+
+	if (q)
+		log_info("kafka: flushing %" PRIu64 " queued records (waiting at most %d ms)", q,
+			 timeout_ms);
+	rd_kafka_flush(ks->rk, timeout_ms);
+	rd_kafka_poll(ks->rk, 0);
+	q = queued(ks);
+	if (q) {
+		log_warn("kafka: %" PRIu64
+			 " records still queued after %d ms (broker %s): they are "
+			 "lost",
+			 q, timeout_ms, broker_name(ks->broker));
+		return -ETIMEDOUT;
+	}
+	log_info("kafka: queue flushed in %.2f s; in all %" PRIu64 " delivered, %" PRIu64
+		 " delivery failures, %" PRIu64 " dropped (queue full)",
+		 (double)(clock_mono_now_ns() - t0) / 1e9, ks->delivered,
+		 ks->failed_timeout + ks->failed_other, ks->dropped_queue_full);
+	return 0;
+}
+
+static void sink_kafka_free(struct sink *s)
+{
+	struct sink_kafka *ks;
+
+	if (!s)
+		return;
+	ks = s->priv;
+	if (ks) {
+		if (ks->rk && queued(ks)) {
+			/* fail what is left now: destroy must not wait for a broker */
+			rd_kafka_purge(ks->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+			rd_kafka_poll(ks->rk, 0);
+		}
+		if (ks->rkt)
+			rd_kafka_topic_destroy(ks->rkt);
+		if (ks->rk)
+			rd_kafka_destroy(ks->rk);
+		free(ks);
+	}
+	free(s);
+}
+
+static const struct sink_ops sink_kafka_ops = {
+	.name = "kafka",
+	.emit = sink_kafka_emit,
+	.poll = sink_kafka_poll,
+	.stats_json = sink_kafka_stats_json,
+	.flush = sink_kafka_flush,
+	.destroy = sink_kafka_free,
+};
+
+struct sink *sink_kafka_new(const struct guarder_config *cfg)
+{
+	char errstr[KAFKA_ERRSTR_MAX];
+	struct sink_kafka *ks = NULL;
+	rd_kafka_conf_t *conf = NULL;
+	struct sink *s = NULL;
+	rd_kafka_resp_err_t kerr;
+	int err = 0;
+
+	s = calloc(1, sizeof(*s));
+	ks = calloc(1, sizeof(*ks));
+	if (!s || !ks) {
+		err = -ENOMEM;
+		goto err;
+	}
+	s->ops = &sink_kafka_ops;
+	s->priv = ks;
+	ks->full_wait_ms = cfg->kafka.queue_full_wait_ms;
+
+	conf = conf_build(cfg, &err);
+	if (!conf)
+		goto err;
+	rd_kafka_conf_set_opaque(conf, ks);
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	rd_kafka_conf_set_log_cb(conf, on_log);
+
+	/* rd_kafka_new owns @conf on success only */
+	ks->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (!ks->rk) {
+		scrub_all(cfg, errstr, sizeof(errstr));
+		log_error("kafka: cannot create the producer: %s", errstr);
+		rd_kafka_conf_destroy(conf);
+		err = -EINVAL;
+		goto err;
+	}
+	kerr = rd_kafka_set_log_queue(ks->rk, NULL);
+	if (kerr)
+		log_warn("kafka: librdkafka's log lines stay on its own threads: %s",
+			 rd_kafka_err2str(kerr));
+	ks->rkt = rd_kafka_topic_new(ks->rk, cfg->kafka.topic, NULL);
+	if (!ks->rkt) {
+		err = errno ? -errno : -EINVAL;
+		log_error("kafka: topic %s: %s", cfg->kafka.topic,
+			  rd_kafka_err2str(rd_kafka_last_error()));
+		goto err;
+	}
+	return s;
+err:
+	sink_kafka_free(s);
+	if (!s)
+		free(ks);
+	errno = err < 0 ? -err : ENOMEM;
+	return NULL;
 }
