@@ -27,6 +27,8 @@
 #       starts the JVM in the background and waits until it answers a
 #       metadata request. Exports KAFKA_BOOTSTRAP=127.0.0.1:PORT, KAFKA_PID,
 #       KAFKA_PORT, KAFKA_CONTROLLER_PORT and KAFKA_DIR. Calls kafka_fetch.
+#       Call it in the test's main shell (not in $(...)); the JVM is a
+#       background child of that shell, so do not use a bare `wait`.
 #       The broker is killed by a watchdog if the shell that started it dies
 #       without calling kafka_stop.
 #
