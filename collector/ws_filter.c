@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Subscription filters of the WebSocket feed: parsing (URL and JSON),
+ * matching, and the canonical form echoed in "subscribed" messages.
+ * Messages written to @err go to a remote client: they quote at most a
+ * short, escaped piece of its input.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "ws_filter.h"
+
+void ws_filter_init(struct ws_filter *f)
+{
+	memset(f, 0, sizeof(*f));
+}
+
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* A piece of client input, safe to quote inside a JSON string. */
+static const char *quote(const char *s, size_t n, char *buf, size_t len)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n && s[i] && o + 4 < len; i++)
+		buf[o++] =
+			(s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\') ? s[i] : '?';
+	if (i < n && s[i] && o + 4 < len) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static bool parse_uint(const char *s, size_t n, unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (n == 0 || n > 10 || (s[0] == '0' && n > 1))
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int add_proto(struct ws_filter *f, const char *s, size_t n, char *err, size_t errlen)
+{
+	char q[48];
+	unsigned long v;
+	unsigned int p;
+
+	if (f->n_protos >= WS_FILTER_MAX_ITEMS)
+		return bad(err, errlen, "protocol: at most %d values", WS_FILTER_MAX_ITEMS);
+	if (parse_uint(s, n, 255, &v)) {
+		f->protos[f->n_protos++] = (uint8_t)v;
+		return 0;
+	}
+	if (n == 6 && !strncmp(s, "icmpv6", 6)) {
+		f->protos[f->n_protos++] = 58;
+		return 0;
+	}
+	/* the names records carry, so a value copied from a record works */
+	for (p = 0; p < 256; p++) {
+		const char *name = record_proto_name((uint8_t)p);
+
+		if (strlen(name) == n && !strncmp(name, s, n) && (name[0] < '0' || name[0] > '9')) {
+			f->protos[f->n_protos++] = (uint8_t)p;
+			return 0;
+		}
+	}
+	return bad(err, errlen,
+		   "protocol: '%s' is not tcp, udp, icmp, ipv6-icmp, gre, esp, ah, sctp or a "
+		   "number from 0 to 255",
+		   quote(s, n, q, sizeof(q)));
+}
+
+static int add_net(struct ws_filter *f, const char *s, size_t n, char *err, size_t errlen)
+{
+	char text[64], q[72], *slash;
+	struct ws_net net = { 0 };
+	uint8_t masked[16];
+	unsigned long len;
+	unsigned int i, max;
+
+	if (f->n_nets >= WS_FILTER_MAX_ITEMS)
+		return bad(err, errlen, "ip: at most %d values", WS_FILTER_MAX_ITEMS);
+	if (n == 0 || n >= sizeof(text))
+		goto out_bad;
+	memcpy(text, s, n);
+	text[n] = '\0';
+	slash = strchr(text, '/');
+	if (slash)
+		*slash = '\0';
+	if (inet_pton(AF_INET, text, net.addr + 12) == 1) {
+		net.addr[10] = net.addr[11] = 0xff;
+		net.v4 = true;
+		max = 32;
+	} else if (inet_pton(AF_INET6, text, net.addr) == 1) {
+		max = 128;
+	} else {
+		goto out_bad;
+	}
+	len = max;
+	if (slash && !parse_uint(slash + 1, strlen(slash + 1), max, &len))
+		goto out_bad;
+	net.prefix = (uint8_t)(len + (net.v4 ? 96 : 0));
+	memcpy(masked, net.addr, sizeof(masked));
+	for (i = net.prefix; i < 128; i++)
+		masked[i / 8] &= (uint8_t) ~(0x80 >> (i % 8));
+	if (memcmp(masked, net.addr, sizeof(masked))) {
+		inet_ntop(net.v4 ? AF_INET : AF_INET6, net.v4 ? masked + 12 : masked, text,
+			  sizeof(text));
+		return bad(err, errlen, "ip: '%s' has host bits set (the network is %s/%lu)",
+			   quote(s, n, q, sizeof(q)), text, len);
+	}
+	f->nets[f->n_nets++] = net;
+	return 0;
+out_bad:
+	return bad(err, errlen,
+		   "ip: '%s' is not an IPv4 or IPv6 address or network (addr or addr/len)",
+		   quote(s, n, q, sizeof(q)));
+}
+
+static int add_port(struct ws_filter *f, const char *s, size_t n, char *err, size_t errlen)
+{
+	const char *dash = memchr(s, '-', n);
+	unsigned long a, b;
+	char q[48];
+
+	if (f->n_ports >= WS_FILTER_MAX_ITEMS)
+		return bad(err, errlen, "port: at most %d values", WS_FILTER_MAX_ITEMS);
+	if (dash) {
+		if (!parse_uint(s, (size_t)(dash - s), 65535, &a) ||
+		    !parse_uint(dash + 1, n - (size_t)(dash - s) - 1, 65535, &b) || a > b)
+			goto out_bad;
+	} else {
+		if (!parse_uint(s, n, 65535, &a))
+			goto out_bad;
+		b = a;
+	}
+	f->ports[f->n_ports][0] = (uint16_t)a;
+	f->ports[f->n_ports][1] = (uint16_t)b;
+	f->n_ports++;
+	return 0;
+out_bad:
+	return bad(err, errlen, "port: '%s' is not a port or range from 0 to 65535 (22, 1000-2000)",
+		   quote(s, n, q, sizeof(q)));
+}
+
+static int add_event(struct ws_filter *f, const char *s, size_t n, char *err, size_t errlen)
+{
+	char q[48];
+	int e;
+
+	for (e = REC_START; e <= REC_ICMP; e++) {
+		const char *name = record_event_name((enum record_event)e);
+
+		if (strlen(name) == n && !strncmp(name, s, n)) {
+			f->events |= 1u << e;
+			return 0;
+		}
+	}
+	return bad(err, errlen, "event: '%s' is not start, update, end, icmp or drop",
+		   quote(s, n, q, sizeof(q)));
+}
+
+typedef int (*add_fn)(struct ws_filter *f, const char *s, size_t n, char *err, size_t errlen);
+
+static add_fn adder_of(const char *name)
+{
+	if (!strcmp(name, "protocol"))
+		return add_proto;
+	if (!strcmp(name, "ip"))
+		return add_net;
+	if (!strcmp(name, "port"))
+		return add_port;
+	if (!strcmp(name, "event"))
+		return add_event;
+	return NULL;
+}
+
+/* A comma-separated list; empty items are errors (a typo, not "anything"). */
+static int add_list(struct ws_filter *f, add_fn add, const char *name, const char *value,
+		    size_t len, char *err, size_t errlen)
+{
+	const char *p = value, *end = value + len, *comma;
+	int ret;
+
+	if (len == 0)
+		return bad(err, errlen, "%s: empty value", name);
+	for (;;) {
+		comma = memchr(p, ',', (size_t)(end - p));
+		if (!comma)
+			comma = end;
+		if (comma == p)
+			return bad(err, errlen, "%s: empty item in the list", name);
+		ret = add(f, p, (size_t)(comma - p), err, errlen);
+		if (ret)
+			return ret;
+		if (comma == end)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+int ws_filter_set(struct ws_filter *f, const char *name, const char *value, char *err,
+		  size_t errlen)
+{
+	add_fn add = adder_of(name);
+
+	if (!add)
+		return -ENOENT;
+	return add_list(f, add, name, value, strlen(value), err, errlen);
+}
+
+static int add_json_value(struct ws_filter *f, add_fn add, const char *name, struct json_object *v,
+			  char *err, size_t errlen)
+{
+	char num[16];
+	int n;
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		return add_list(f, add, name, json_object_get_string(v),
+				(size_t)json_object_get_string_len(v), err, errlen);
+	case json_type_int:
+		if ((add != add_port && add != add_proto) || json_object_get_int64(v) < 0 ||
+		    json_object_get_int64(v) > 65535)
+			break;
+		n = snprintf(num, sizeof(num), "%lld", (long long)json_object_get_int64(v));
+		return add(f, num, (size_t)n, err, errlen);
+	default:
+		break;
+	}
+	return bad(err, errlen, "%s: expected %s, or a list of them", name,
+		   add == add_port  ? "a port number or a string like \"22\" or \"1000-2000\"" :
+		   add == add_proto ? "a protocol name or number" :
+				      "a string");
+}
+
+int ws_filter_parse_json(struct ws_filter *out, const char *text, size_t len, char *err,
+			 size_t errlen)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *obj = NULL;
+	struct ws_filter f;
+	char q[48];
+	int ret = 0;
+
+	if (!tok)
+		return bad(err, errlen, "out of memory");
+	ws_filter_init(&f);
+	if (len > (size_t)INT32_MAX) {
+		ret = bad(err, errlen, "filter message too long");
+		goto out;
+	}
+	obj = json_tokener_parse_ex(tok, text, (int)len);
+	if (!obj || json_tokener_get_error(tok) != json_tokener_success ||
+	    (size_t)json_tokener_get_parse_end(tok) != len) {
+		ret = bad(err, errlen, "the filter message is not one JSON object");
+		goto out;
+	}
+	if (!json_object_is_type(obj, json_type_object)) {
+		ret = bad(err, errlen,
+			  "the filter message must be a JSON object like {\"protocol\":\"tcp\"}");
+		goto out;
+	}
+	json_object_object_foreach(obj, key, val)
+	{
+		add_fn add = adder_of(key);
+		size_t i, n;
+
+		if (!add) {
+			ret = bad(err, errlen,
+				  "%s: unknown filter field (fields: protocol, ip, port, event)",
+				  quote(key, strlen(key), q, sizeof(q)));
+			goto out;
+		}
+		if (!json_object_is_type(val, json_type_array)) {
+			ret = add_json_value(&f, add, key, val, err, errlen);
+			if (ret)
+				goto out;
+			continue;
+		}
+		n = json_object_array_length(val);
+		if (n == 0) {
+			ret = bad(err, errlen, "%s: empty list (leave the field out to match all)",
+				  key);
+			goto out;
+		}
+		for (i = 0; i < n; i++) {
+			ret = add_json_value(&f, add, key, json_object_array_get_idx(val, i), err,
+					     errlen);
+			if (ret)
+				goto out;
+		}
+	}
+	*out = f;
+out:
+	json_object_put(obj);
+	json_tokener_free(tok);
+	return ret;
+}
+
+static bool in_net(const struct ws_net *net, const uint8_t addr[16])
+{
+	unsigned int full = net->prefix / 8, rest = net->prefix % 8;
+
+	if (memcmp(net->addr, addr, full))
+		return false;
+	return !rest || !((net->addr[full] ^ addr[full]) & (uint8_t)(0xff << (8 - rest)));
+}
+
+bool ws_filter_match(const struct ws_filter *f, const struct ws_match *m)
+{
+	size_t i;
+	bool hit;
+
+	if (f->events && !(f->events & (1u << m->event)))
+		return false;
+	if (f->n_protos) {
+		for (hit = false, i = 0; i < f->n_protos && !hit; i++)
+			hit = f->protos[i] == m->proto;
+		if (!hit)
+			return false;
+	}
+	if (f->n_ports) {
+		for (hit = false, i = 0; i < f->n_ports && !hit; i++)
+			hit = (m->port[0] >= f->ports[i][0] && m->port[0] <= f->ports[i][1]) ||
+			      (m->port[1] >= f->ports[i][0] && m->port[1] <= f->ports[i][1]);
+		if (!hit)
+			return false;
+	}
+	if (f->n_nets) {
+		for (hit = false, i = 0; i < f->n_nets && !hit; i++)
+			hit = in_net(&f->nets[i], m->addr[0]) || in_net(&f->nets[i], m->addr[1]);
+		if (!hit)
+			return false;
+	}
+	return true;
+}
+
+struct out {
+	char *buf;
+	size_t len, o;
+};
+
+static void put(struct out *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct out *w, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (w->o >= w->len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(w->buf + w->o, w->len - w->o, fmt, ap);
+	va_end(ap);
+	w->o = n < 0 ? w->len : w->o + (size_t)n;
+}
+
+int ws_filter_json(const struct ws_filter *f, char *buf, size_t len)
+{
+	struct out w = { .buf = buf, .len = len };
+	char a[INET6_ADDRSTRLEN];
+	const char *sep = "";
+	size_t i;
+	int e;
+
+	put(&w, "{");
+	if (f->n_protos) {
+		put(&w, "\"protocol\":[");
+		for (i = 0; i < f->n_protos; i++)
+			put(&w, "%s\"%s\"", i ? "," : "", record_proto_name(f->protos[i]));
+		put(&w, "]");
+		sep = ",";
+	}
+	if (f->n_nets) {
+		put(&w, "%s\"ip\":[", sep);
+		for (i = 0; i < f->n_nets; i++) {
+			const struct ws_net *n = &f->nets[i];
+			unsigned int plen = n->v4 ? n->prefix - 96u : n->prefix;
+
+			inet_ntop(n->v4 ? AF_INET : AF_INET6, n->v4 ? n->addr + 12 : n->addr, a,
+				  sizeof(a));
+			if (plen == (n->v4 ? 32u : 128u))
+				put(&w, "%s\"%s\"", i ? "," : "", a);
+			else
+				put(&w, "%s\"%s/%u\"", i ? "," : "", a, plen);
+		}
+		put(&w, "]");
+		sep = ",";
+	}
+	if (f->n_ports) {
+		put(&w, "%s\"port\":[", sep);
+		for (i = 0; i < f->n_ports; i++) {
+			if (f->ports[i][0] == f->ports[i][1])
+				put(&w, "%s%u", i ? "," : "", f->ports[i][0]);
+			else
+				put(&w, "%s\"%u-%u\"", i ? "," : "", f->ports[i][0],
+				    f->ports[i][1]);
+		}
+		put(&w, "]");
+		sep = ",";
+	}
+	if (f->events) {
+		put(&w, "%s\"event\":[", sep);
+		for (i = 0, e = REC_START; e <= REC_ICMP; e++)
+			if (f->events & (1u << e))
+				put(&w, "%s\"%s\"", i++ ? "," : "",
+				    record_event_name((enum record_event)e));
+		put(&w, "]");
+	}
+	put(&w, "}");
+	return w.o >= len ? -ENOSPC : (int)w.o;
+}
+
+void ws_match_from_record(const struct flow_record *rec, struct ws_match *m)
+{
+	m->event = (uint8_t)rec->event;
+	m->proto = rec->key.proto;
+	m->port[0] = rec->key.port_lo;
+	m->port[1] = rec->key.port_hi;
+	memcpy(m->addr[0], rec->key.addr_lo, 16);
+	memcpy(m->addr[1], rec->key.addr_hi, 16);
+}
