@@ -1,0 +1,665 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * guarder-ai: the AI worker. Consumes the flow records of kafka.topic as a
+ * member of the consumer group ai.group_id, feeds them to the detection
+ * engine (detect.h), and publishes every finding as a suggestion on
+ * ai.suggestions_topic after the safety policy. docs/ai.md is the manual.
+ *
+ * One thread: consume, detect, produce, commit, all in one loop, so the
+ * offsets committed are always those of records fully processed.
+ * Exit status 0 after SIGINT/SIGTERM (offsets committed, group left), 1 on
+ * a start-up error.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <librdkafka/rdkafka.h>
+
+#include "detect.h"
+#include "flowrec.h"
+#include "kafka.h"
+#include "lib/cmdline.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "suggest.h"
+
+#ifndef GUARDER_VERSION
+#error "GUARDER_VERSION comes from meson.build (project version)"
+#endif
+
+#define MAX_PARTITIONS	   4096 /* offsets tracked per partition of kafka.topic */
+#define COMMIT_INTERVAL_NS 1000000000ull
+#define STATS_INTERVAL_NS  10000000000ull
+#define BAD_LOG_BURST	   5 /* bad records logged one by one, then once per stats line */
+#define SUGG_LOG_PER_SEC   20
+
+struct options {
+	const char *config_path;
+	const char *stats_file;
+	const char *offset_reset;
+	bool check_config;
+	bool verbose;
+	bool drain;
+};
+
+struct worker {
+	const struct guarder_config *cfg;
+	const struct options *o;
+	rd_kafka_t *consumer, *producer;
+	struct ai_engine eng;
+
+	/* offsets: next offset to commit per partition (-1 = nothing new) */
+	int64_t next_offset[MAX_PARTITIONS];
+	bool dirty[MAX_PARTITIONS];
+	bool assigned[MAX_PARTITIONS];
+	bool eof[MAX_PARTITIONS];
+	char partitions[256]; /* the current assignment, as text */
+
+	uint64_t records, bad, commits, commit_failures;
+	uint64_t suggestions, rejected, produce_failed, delivered, delivery_failed;
+	uint64_t sugg_log_sec, sugg_logged, sugg_log_suppressed;
+	char last_bad[160];
+	uint64_t bad_logged;
+	uint64_t started_ns, drained_ns;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: guarder-ai [options]\n"
+		"\n"
+		"Read the flow records of kafka.topic as a member of the consumer group\n"
+		"ai.group_id, detect attacks and publish rule suggestions to\n"
+		"ai.suggestions_topic (docs/ai.md).\n"
+		"\n"
+		"Options (one or two leading dashes; -name value or -name=value):\n"
+		"  -c, -config FILE       read FILE instead of %s\n"
+		"  -check-config          validate the config, print the effective config\n"
+		"                         (secrets redacted) and exit\n"
+		"  -stats-file FILE       rewrite FILE with the counters as JSON every second\n"
+		"  -offset-reset WHERE    where a group without committed offsets starts:\n"
+		"                         latest (default) or earliest\n"
+		"  -drain                 exit once every assigned partition is read to its end\n"
+		"                         (benchmarks, replays)\n"
+		"  -v, -verbose           debug logging\n"
+		"  -version               print the version and exit\n"
+		"  -h, -help              this text\n",
+		GUARDER_CONFIG_DEFAULT_PATH);
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	bool help = false, version = false;
+	const struct cmdline_opt opts[] = {
+		{ .name = "config", .alias = "c", .value = &o->config_path },
+		{ .name = "check-config", .set = &o->check_config },
+		{ .name = "stats-file", .value = &o->stats_file },
+		{ .name = "offset-reset", .value = &o->offset_reset },
+		{ .name = "drain", .set = &o->drain },
+		{ .name = "verbose", .alias = "v", .set = &o->verbose },
+		{ .name = "version", .set = &version },
+		{ .name = "help", .alias = "h", .set = &help },
+		{ 0 },
+	};
+	int err = cmdline_parse("guarder-ai", argc, argv, opts);
+
+	if (err)
+		return err;
+	if (help) {
+		usage(stdout);
+		return 1;
+	}
+	if (version) {
+		printf("guarder-ai %s (librdkafka %s)\n", GUARDER_VERSION, rd_kafka_version_str());
+		return 1;
+	}
+	if (!o->offset_reset)
+		o->offset_reset = "latest";
+	if (strcmp(o->offset_reset, "latest") && strcmp(o->offset_reset, "earliest")) {
+		fprintf(stderr,
+			"guarder-ai: -offset-reset: expected latest or earliest, got '%s'\n",
+			o->offset_reset);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int load_config(struct guarder_config *cfg, const struct options *o)
+{
+	int err = config_init(cfg);
+
+	if (err)
+		return err;
+	if (o->config_path)
+		err = config_load(cfg, o->config_path);
+	else if (access(GUARDER_CONFIG_DEFAULT_PATH, F_OK) == 0)
+		err = config_load(cfg, GUARDER_CONFIG_DEFAULT_PATH);
+	if (!err && !cfg->kafka.brokers) {
+		log_error("%s: kafka.brokers is not set: guarder-ai reads the flow records from "
+			  "Kafka",
+			  cfg->source);
+		err = -EINVAL;
+	}
+	if (err)
+		config_free(cfg);
+	return err;
+}
+
+/* --- suggestions ------------------------------------------------------ */
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct worker *w = opaque;
+
+	(void)rk;
+	if (m->err) {
+		w->delivery_failed++;
+		log_warn("suggestion not delivered to %s: %s", w->cfg->ai.suggestions_topic,
+			 rd_kafka_err2str(m->err));
+	} else {
+		w->delivered++;
+	}
+}
+
+/* publish - one suggestion record (owned by the caller) on the topic. */
+static void publish(struct worker *w, struct json_object *s, const char *node, bool rejected)
+{
+	const char *text = json_object_to_json_string_ext(
+		s, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	uint64_t sec = now_ns() / 1000000000ull;
+	rd_kafka_resp_err_t err;
+
+	w->suggestions++;
+	if (rejected)
+		w->rejected++;
+	err = rd_kafka_producev(w->producer, RD_KAFKA_V_TOPIC(w->cfg->ai.suggestions_topic),
+				RD_KAFKA_V_KEY(node, strlen(node)),
+				RD_KAFKA_V_VALUE((void *)text, strlen(text)),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+	if (err) {
+		w->produce_failed++;
+		log_warn("suggestion not queued for %s: %s", w->cfg->ai.suggestions_topic,
+			 rd_kafka_err2str(err));
+	}
+	/* a burst of findings (many scanners at once) must not flood the log */
+	if (sec != w->sugg_log_sec) {
+		if (w->sugg_log_suppressed)
+			log_info("... and %" PRIu64 " more suggestions in that second",
+				 w->sugg_log_suppressed);
+		w->sugg_log_sec = sec;
+		w->sugg_logged = 0;
+		w->sugg_log_suppressed = 0;
+	}
+	if (w->sugg_logged++ < SUGG_LOG_PER_SEC)
+		log_info("suggestion %s", text);
+	else
+		w->sugg_log_suppressed++;
+}
+
+static void on_finding(const struct ai_finding *fd, void *ctx)
+{
+	struct worker *w = ctx;
+	struct json_object *s;
+	bool rejected;
+
+	if (ai_suggestion_from_finding(w->cfg, fd, &s, &rejected)) {
+		log_error("suggestion for %s: out of memory", ai_kind_name(fd->kind));
+		return;
+	}
+	publish(w, s, fd->node, rejected);
+	json_object_put(s);
+}
+
+/* --- offsets ------------------------------------------------------------ */
+
+/* commit - the offsets of the records processed since the last commit. */
+static void commit(struct worker *w, bool sync)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+	rd_kafka_resp_err_t err;
+	int p;
+
+	for (p = 0; p < MAX_PARTITIONS; p++) {
+		if (!w->dirty[p])
+			continue;
+		rd_kafka_topic_partition_list_add(l, w->cfg->kafka.topic, p)->offset =
+			w->next_offset[p];
+		w->dirty[p] = false;
+	}
+	if (l->cnt) {
+		err = rd_kafka_commit(w->consumer, l, sync ? 0 : 1);
+		if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+			w->commit_failures++;
+			log_warn("offset commit failed: %s", rd_kafka_err2str(err));
+		} else {
+			w->commits++;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void describe(const rd_kafka_topic_partition_list_t *parts, char *buf, size_t len)
+{
+	size_t n = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < parts->cnt && n + 8 < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%d", i ? "," : "",
+				      parts->elems[i].partition);
+}
+
+/* assigned_text - the current assignment as "0,2,3" for the stats. */
+static void assigned_text(struct worker *w)
+{
+	size_t n = 0;
+	int p;
+
+	w->partitions[0] = '\0';
+	for (p = 0; p < MAX_PARTITIONS && n + 8 < sizeof(w->partitions); p++)
+		if (w->assigned[p])
+			n += (size_t)snprintf(w->partitions + n, sizeof(w->partitions) - n, "%s%d",
+					      n ? "," : "", p);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct worker *w = opaque;
+	bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+	char list[256];
+	int i, p;
+
+	describe(parts, list, sizeof(list));
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		for (i = 0; i < parts->cnt; i++) {
+			p = parts->elems[i].partition;
+			if (p >= 0 && p < MAX_PARTITIONS) {
+				w->assigned[p] = true;
+				w->eof[p] = false;
+			}
+		}
+		log_info("assigned partitions of %s: [%s]", w->cfg->kafka.topic, list);
+		if (coop)
+			rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+		else
+			rd_kafka_assign(rk, parts);
+	} else {
+		/* hand over only what we processed: commit before letting go */
+		commit(w, true);
+		for (i = 0; i < parts->cnt; i++) {
+			p = parts->elems[i].partition;
+			if (p >= 0 && p < MAX_PARTITIONS)
+				w->assigned[p] = false;
+		}
+		log_info("revoked partitions of %s: [%s]", w->cfg->kafka.topic, list);
+		if (coop)
+			rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+		else
+			rd_kafka_assign(rk, NULL);
+	}
+	assigned_text(w);
+}
+
+/* --- records ------------------------------------------------------------ */
+
+static void bad_record(struct worker *w, const rd_kafka_message_t *m, const char *why)
+{
+	w->bad++;
+	snprintf(w->last_bad, sizeof(w->last_bad), "partition %d offset %" PRId64 ": %s",
+		 m->partition, m->offset, why);
+	if (w->bad_logged < BAD_LOG_BURST) {
+		w->bad_logged++;
+		log_warn("bad record skipped (%s)%s", w->last_bad,
+			 w->bad_logged == BAD_LOG_BURST ? "; further ones are counted in the "
+							  "stats line" :
+							  "");
+	}
+}
+
+static void handle(struct worker *w, const rd_kafka_message_t *m)
+{
+	struct ai_flow f;
+	char err[128];
+	int p = m->partition;
+
+	if (m->err) {
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			if (p >= 0 && p < MAX_PARTITIONS)
+				w->eof[p] = true;
+			return;
+		}
+		log_warn("consumer: %s", rd_kafka_message_errstr(m));
+		return;
+	}
+	if (p >= 0 && p < MAX_PARTITIONS) {
+		w->eof[p] = false;
+		w->next_offset[p] = m->offset + 1;
+		w->dirty[p] = true;
+	}
+	w->records++;
+	if (!m->payload || ai_flow_parse(m->payload, m->len, &f, err, sizeof(err))) {
+		bad_record(w, m, m->payload ? err : "empty message");
+		return;
+	}
+	ai_engine_feed(&w->eng, &f);
+}
+
+static bool drained(const struct worker *w)
+{
+	bool any = false;
+	int p;
+
+	for (p = 0; p < MAX_PARTITIONS; p++) {
+		if (!w->assigned[p])
+			continue;
+		if (!w->eof[p])
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+/* --- stats ---------------------------------------------------------------- */
+
+static long rss_kib(const char *field)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	long v = -1;
+	size_t n = strlen(field);
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, n)) {
+			v = strtol(line + n, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static void write_stats(struct worker *w)
+{
+	char tmp[4096];
+	FILE *f;
+	int k;
+
+	if (!w->o->stats_file)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", w->o->stats_file);
+	f = fopen(tmp, "w");
+	if (!f) {
+		log_warn("stats file %s: %s", tmp, strerror(errno));
+		return;
+	}
+	fprintf(f,
+		"{\"records\":%" PRIu64 ",\"bad_records\":%" PRIu64 ",\"suggestions\":%" PRIu64
+		",\"rejected_by_policy\":%" PRIu64 ",\"delivered\":%" PRIu64
+		",\"delivery_failed\":%" PRIu64 ",\"produce_failed\":%" PRIu64
+		",\"commits\":%" PRIu64 ",\"commit_failures\":%" PRIu64 ",\"evictions\":%" PRIu64
+		",\"tracked\":{\"src\":%u,\"dst\":%u,\"pair\":%u,\"srcport\":%u,\"svc\":%u,"
+		"\"conn\":%u},\"memory_bound_bytes\":%zu,\"vm_rss_kib\":%ld,\"vm_hwm_kib\":%ld,"
+		"\"partitions\":[%s],\"drained\":%s,\"drain_seconds\":%.3f,\"findings\":{",
+		w->records, w->bad, w->suggestions, w->rejected, w->delivered, w->delivery_failed,
+		w->produce_failed, w->commits, w->commit_failures, ai_engine_evictions(&w->eng),
+		w->eng.src.used, w->eng.dst.used, w->eng.pair.used, w->eng.srcport.used,
+		w->eng.svc.used, w->eng.conn.used, ai_engine_bytes(&w->eng), rss_kib("VmRSS:"),
+		rss_kib("VmHWM:"), w->partitions, w->drained_ns ? "true" : "false",
+		w->drained_ns ? (double)(w->drained_ns - w->started_ns) / 1e9 : 0.0);
+	for (k = 0; k < AI_KIND_COUNT; k++)
+		fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", ai_kind_name(k),
+			w->eng.stats.findings[k]);
+	fprintf(f, "}}\n");
+	if (fclose(f) || rename(tmp, w->o->stats_file))
+		log_warn("stats file %s: %s", w->o->stats_file, strerror(errno));
+}
+
+static void stats_line(struct worker *w, uint64_t *last_records, uint64_t *last_ns)
+{
+	uint64_t now = now_ns(), findings = 0;
+	double secs = (double)(now - *last_ns) / 1e9;
+	int k;
+
+	for (k = 0; k < AI_KIND_COUNT; k++)
+		findings += w->eng.stats.findings[k];
+	log_info("records %" PRIu64 " (%.0f/s), bad %" PRIu64 ", findings %" PRIu64
+		 ", suggestions %" PRIu64 " (rejected %" PRIu64 ", delivered %" PRIu64
+		 ", failed %" PRIu64 "), evictions %" PRIu64 ", rss %ld MiB (bound %zu MiB)%s%s",
+		 w->records, secs > 0 ? (double)(w->records - *last_records) / secs : 0.0, w->bad,
+		 findings, w->suggestions, w->rejected, w->delivered,
+		 w->delivery_failed + w->produce_failed, ai_engine_evictions(&w->eng),
+		 rss_kib("VmRSS:") / 1024, ai_engine_bytes(&w->eng) >> 20,
+		 w->bad > w->bad_logged ? "; last bad: " : "",
+		 w->bad > w->bad_logged ? w->last_bad : "");
+	*last_records = w->records;
+	*last_ns = now;
+}
+
+/* --- clients -------------------------------------------------------------- */
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	if (level <= 3)
+		log_error("kafka: %s: %s", fac, buf);
+	else if (level <= 5)
+		log_warn("kafka: %s: %s", fac, buf);
+	else
+		log_debug("kafka: %s: %s", fac, buf);
+}
+
+static int open_clients(struct worker *w)
+{
+	const struct guarder_config *cfg = w->cfg;
+	rd_kafka_conf_t *cc, *pc;
+	rd_kafka_topic_partition_list_t *topics;
+	char err[512];
+	rd_kafka_resp_err_t rc;
+
+	cc = ai_kafka_conf(cfg, "guarder-ai", true);
+	if (!cc)
+		return -EINVAL;
+	if (ai_kafka_set(cc, "group.id", cfg->ai.group_id) ||
+	    ai_kafka_set(cc, "enable.auto.commit", "false") ||
+	    ai_kafka_set(cc, "enable.auto.offset.store", "false") ||
+	    ai_kafka_set(cc, "auto.offset.reset", w->o->offset_reset) ||
+	    ai_kafka_set(cc, "enable.partition.eof", "true")) {
+		rd_kafka_conf_destroy(cc);
+		return -EINVAL;
+	}
+	rd_kafka_conf_set_opaque(cc, w);
+	rd_kafka_conf_set_rebalance_cb(cc, rebalance_cb);
+	rd_kafka_conf_set_log_cb(cc, log_cb);
+	w->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof(err));
+	if (!w->consumer) {
+		log_error("kafka consumer: %s", err);
+		rd_kafka_conf_destroy(cc);
+		return -EINVAL;
+	}
+	rd_kafka_poll_set_consumer(w->consumer);
+
+	pc = ai_kafka_conf(cfg, "guarder-ai", false);
+	if (!pc)
+		return -EINVAL;
+	if (ai_kafka_set(pc, "linger.ms", "50") || ai_kafka_set(pc, "enable.idempotence", "true")) {
+		rd_kafka_conf_destroy(pc);
+		return -EINVAL;
+	}
+	rd_kafka_conf_set_opaque(pc, w);
+	rd_kafka_conf_set_dr_msg_cb(pc, dr_cb);
+	rd_kafka_conf_set_log_cb(pc, log_cb);
+	w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));
+	if (!w->producer) {
+		log_error("kafka producer: %s", err);
+		rd_kafka_conf_destroy(pc);
+		return -EINVAL;
+	}
+
+	topics = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(topics, cfg->kafka.topic, RD_KAFKA_PARTITION_UA);
+	rc = rd_kafka_subscribe(w->consumer, topics);
+	rd_kafka_topic_partition_list_destroy(topics);
+	if (rc) {
+		log_error("kafka: cannot subscribe to %s: %s", cfg->kafka.topic,
+			  rd_kafka_err2str(rc));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void close_clients(struct worker *w)
+{
+	if (w->consumer) {
+		commit(w, true);
+		rd_kafka_consumer_close(w->consumer);
+		rd_kafka_destroy(w->consumer);
+	}
+	if (w->producer) {
+		if (rd_kafka_flush(w->producer, 10000))
+			log_warn("%d suggestion(s) still undelivered at exit",
+				 rd_kafka_outq_len(w->producer));
+		rd_kafka_destroy(w->producer);
+	}
+}
+
+static void warn_thresholds(const struct guarder_config *cfg)
+{
+	if (cfg->ai.scan_ports > AI_DISTINCT_RELIABLE || cfg->ai.scan_hosts > AI_DISTINCT_RELIABLE)
+		log_warn("ai.scan_ports/scan_hosts above %d: the distinct counters saturate near "
+			 "3000, such a scan may never be reported (docs/ai.md)",
+			 AI_DISTINCT_RELIABLE);
+}
+
+static void run(struct worker *w)
+{
+	uint64_t last_commit = now_ns(), last_stats = last_commit, last_file = last_commit;
+	uint64_t stat_records = 0, stat_ns = last_commit;
+
+	w->started_ns = last_commit;
+	while (!stop_signal) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 100);
+		uint64_t now;
+		int i;
+
+		if (m) {
+			handle(w, m);
+			rd_kafka_message_destroy(m);
+			/* drain what is already fetched without a clock read per record */
+			for (i = 0; i < 255; i++) {
+				m = rd_kafka_consumer_poll(w->consumer, 0);
+				if (!m)
+					break;
+				handle(w, m);
+				rd_kafka_message_destroy(m);
+			}
+		}
+		now = now_ns();
+		w->eng.wall_now = (uint32_t)time(NULL);
+		rd_kafka_poll(w->producer, 0);
+		if (now - last_commit >= COMMIT_INTERVAL_NS) {
+			commit(w, false);
+			last_commit = now;
+		}
+		if (now - last_file >= 1000000000ull) {
+			write_stats(w);
+			last_file = now;
+		}
+		if (now - last_stats >= STATS_INTERVAL_NS) {
+			stats_line(w, &stat_records, &stat_ns);
+			last_stats = now;
+		}
+		if (w->o->drain && drained(w)) {
+			w->drained_ns = now;
+			log_info("drained: %" PRIu64 " records in %.3f s (%.0f records/s)",
+				 w->records, (double)(now - w->started_ns) / 1e9,
+				 (double)w->records * 1e9 / (double)(now - w->started_ns));
+			break;
+		}
+	}
+	if (stop_signal)
+		log_info("%s: stopping", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+	commit(w, true);
+	stats_line(w, &stat_records, &stat_ns);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct guarder_config cfg;
+	struct worker *w;
+	struct sigaction sa = { .sa_handler = on_signal };
+	int rc;
+
+	log_init("guarder-ai", LOG_LVL_INFO);
+	rc = parse_args(argc, argv, &o);
+	if (rc)
+		return rc > 0 ? 0 : 1;
+	if (o.verbose)
+		log_set_level(LOG_LVL_DEBUG);
+	if (load_config(&cfg, &o))
+		return 1;
+	if (o.check_config) {
+		config_dump(&cfg, stdout);
+		config_free(&cfg);
+		return 0;
+	}
+	warn_thresholds(&cfg);
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		log_error("out of memory");
+		config_free(&cfg);
+		return 1;
+	}
+	w->cfg = &cfg;
+	w->o = &o;
+	rc = 1;
+	if (ai_engine_init(&w->eng, &cfg, on_finding, w)) {
+		log_error("cannot allocate the feature tables (ai.max_tracked %u)",
+			  cfg.ai.max_tracked);
+		goto out;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (open_clients(w))
+		goto out_clients;
+	log_info("consuming %s from %s as group %s, suggestions to %s; window %u s, "
+		 "max_tracked %u (tables at most %zu MiB); Ctrl-C or SIGTERM stops",
+		 cfg.kafka.topic, cfg.kafka.brokers, cfg.ai.group_id, cfg.ai.suggestions_topic,
+		 cfg.ai.window, cfg.ai.max_tracked, ai_engine_bytes(&w->eng) >> 20);
+	run(w);
+	write_stats(w);
+	rc = 0;
+out_clients:
+	close_clients(w);
+	ai_engine_free(&w->eng);
+out:
+	free(w);
+	config_free(&cfg);
+	return rc;
+}
