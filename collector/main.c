@@ -355,17 +355,10 @@ static int setup_sinks(struct collector *c)
 		log_info("records: Kafka topic %s on %s", cfg->kafka.topic, cfg->kafka.brokers);
 	}
 	if (cfg->websocket.enabled) {
-		errno = 0;
 		err = sink_add(c, sink_ws_new(cfg), "the WebSocket feed");
-		/* TRANSITIONAL (issue 4, being written): a build without the feed */
-		if (err == -ENOSYS) {
-			log_warn("websocket: this build has no feed yet");
-			err = 0;
-		} else if (err) {
+		if (err)
 			return err;
-		} else {
-			log_info("records: WebSocket feed ws://%s/ws/flows", cfg->websocket.listen);
-		}
+		log_info("records: WebSocket feed ws://%s/ws/flows", cfg->websocket.listen);
 	}
 	return 0;
 }
@@ -643,8 +636,6 @@ int main(int argc, char **argv)
 		err = loader_check_ifaces(&cfg);
 		if (!err && cfg.kafka.brokers)
 			err = sink_kafka_check_config(&cfg);
-		if (err == -ENOSYS)
-			err = 0; /* TRANSITIONAL (issue 4): no Kafka sink built yet */
 		if (err)
 			goto out;
 		config_dump(&cfg, stdout);
