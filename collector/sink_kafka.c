@@ -103,6 +103,15 @@ static bool note_due(struct err_note *n, int code, uint64_t *suppressed)
 	return true;
 }
 
+/* ", and N more since the last report" when some were not logged. */
+static const char *more(uint64_t suppressed, char *buf, size_t len)
+{
+	if (!suppressed)
+		return "";
+	snprintf(buf, len, "; %" PRIu64 " more of this kind since the last report", suppressed);
+	return buf;
+}
+
 /* Replace every occurrence of @secret in @s (NUL-terminated, @len bytes) by <redacted>. */
 static void scrub(char *s, size_t len, const char *secret)
 {
@@ -367,6 +376,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
 	struct sink_kafka *ks = opaque;
 	uint64_t sup = 0;
+	char buf[80];
 
 	(void)rk;
 	if (!m->err) {
@@ -382,9 +392,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
 		return;
 	if (note_due(&ks->dr_note, m->err, &sup))
-		log_warn("kafka: a record was not delivered: %s (%s); counted in delivery_failed, "
-			 "%" PRIu64 " more of this kind since the last report",
-			 rd_kafka_err2str(m->err), rd_kafka_err2name(m->err), sup);
+		log_warn("kafka: a record was not delivered: %s (%s); counted in delivery_failed%s",
+			 rd_kafka_err2str(m->err), rd_kafka_err2name(m->err),
+			 more(sup, buf, sizeof(buf)));
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -393,6 +403,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	char fatal[KAFKA_ERRSTR_MAX];
 	rd_kafka_resp_err_t orig;
 	uint64_t sup = 0;
+	char buf[80];
 
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		if (ks->fatal)
@@ -418,8 +429,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	}
 	/* librdkafka retries by itself: say what happens, once per kind */
 	if (note_due(&ks->err_note, err, &sup))
-		log_warn("kafka: %s: %s (%" PRIu64 " more of this kind since the last report)",
-			 rd_kafka_err2name(err), reason, sup);
+		log_warn("kafka: %s: %s%s", rd_kafka_err2name(err), reason,
+			 more(sup, buf, sizeof(buf)));
 }
 
 /* librdkafka's own lines, one level down like libbpf's: theirs are details. */
@@ -466,6 +477,7 @@ static int sink_kafka_emit(struct sink *s, const struct flow_record *rec, const 
 	struct sink_kafka *ks = s->priv;
 	rd_kafka_resp_err_t err;
 	uint64_t deadline, now, sup = 0;
+	char buf[80];
 	int slice;
 
 	(void)rec;
@@ -512,9 +524,9 @@ static int sink_kafka_emit(struct sink *s, const struct flow_record *rec, const 
 		return 0;
 	}
 	if (err != RD_KAFKA_RESP_ERR__FATAL && note_due(&ks->prod_note, err, &sup))
-		log_warn("kafka: librdkafka refused a record: %s (%s); counted as failed, %" PRIu64
-			 " more of this kind since the last report",
-			 rd_kafka_err2str(err), rd_kafka_err2name(err), sup);
+		log_warn("kafka: librdkafka refused a record: %s (%s); counted as failed%s",
+			 rd_kafka_err2str(err), rd_kafka_err2name(err),
+			 more(sup, buf, sizeof(buf)));
 	return errno_of(err);
 }
 
