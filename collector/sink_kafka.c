@@ -67,6 +67,13 @@ struct sink_kafka {
 	uint64_t low_water;
 	uint64_t dropped_at_full; /* dropped_queue_full when the episode began */
 
+	/*
+	 * GUARDER_KAFKA_TEST_FATAL_AFTER=N: after N accepted records, raise
+	 * a fabricated fatal error (rd_kafka_test_fatal_error), because a
+	 * real one cannot be provoked on purpose. For tests only; 0 = off.
+	 */
+	uint64_t test_fatal_after;
+
 	enum broker_state broker;
 	uint64_t down_since_ns;
 	uint64_t outages;
@@ -506,6 +513,10 @@ static int sink_kafka_emit(struct sink *s, const struct flow_record *rec, const 
 	}
 	if (!err) {
 		ks->accepted++;
+		if (ks->accepted == ks->test_fatal_after)
+			rd_kafka_test_fatal_error(ks->rk,
+						  RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+						  "GUARDER_KAFKA_TEST_FATAL_AFTER");
 		return 0;
 	}
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -630,6 +641,7 @@ struct sink *sink_kafka_new(const struct guarder_config *cfg)
 	rd_kafka_conf_t *conf = NULL;
 	struct sink *s = NULL;
 	rd_kafka_resp_err_t kerr;
+	const char *test;
 	int err = 0;
 
 	s = calloc(1, sizeof(*s));
@@ -641,6 +653,14 @@ struct sink *sink_kafka_new(const struct guarder_config *cfg)
 	s->ops = &sink_kafka_ops;
 	s->priv = ks;
 	ks->full_wait_ms = cfg->kafka.queue_full_wait_ms;
+	test = getenv("GUARDER_KAFKA_TEST_FATAL_AFTER");
+	if (test && *test) {
+		ks->test_fatal_after = strtoull(test, NULL, 10);
+		log_warn(
+			"kafka: GUARDER_KAFKA_TEST_FATAL_AFTER: a fabricated fatal error after %" PRIu64
+			" records (for tests only)",
+			ks->test_fatal_after);
+	}
 
 	conf = conf_build(cfg, &err);
 	if (!conf)

@@ -7,7 +7,7 @@
 # (kcat, python3-confluent-kafka) reading the topic.
 #
 #   run.sh COLLECTOR CASE...   (CASE: records, outage, restart, shutdown,
-#                               check_config; or "all")
+#                               fatal, check_config; or "all")
 #
 # Expected numbers come from the traffic the case makes (flows it opened,
 # datagrams it sent) and from the collector's own record file and stats
@@ -19,7 +19,7 @@ set -uo pipefail
 COLLECTOR=${1:?usage: run.sh COLLECTOR CASE...}
 shift
 COLLECTOR=$(realpath "$COLLECTOR")
-ALL_CASES=(records outage restart shutdown check_config)
+ALL_CASES=(records outage restart shutdown fatal check_config)
 
 HERE=$(dirname "$(realpath "$0")")
 TOP=$(realpath "$HERE/../../..")
@@ -461,6 +461,41 @@ EOF
 	kafka_resume || fail "kafka_resume"
 	sleep 2
 	expect_eq "messages on guarder.lost" "$(kafka_count guarder.lost)" 0
+}
+
+# A fatal error of the idempotent producer (fabricated: a real one cannot
+# be provoked on purpose): said clearly, the collector stays up, every
+# record after it is counted, none delivered twice.
+test_fatal() {
+	local port=$((20000 + RANDOM % 20000)) total
+
+	new_pair
+	broker_up
+	new_config "$TMP/fatal.yaml"
+	kafka_section
+	GUARDER_KAFKA_TEST_FATAL_AFTER=20 start_collector -c "$CONF" -iface "$P_VETH"
+	udp_listener "$port"
+	expect_eq "flows sent" "$(udp_flows "$port" 60 0.02)" 60
+	wait_for 10 stderr_has "kafka: fatal producer error" || fail "no fatal error was reported"
+	expect_stderr "restart the collector"
+	log "$(grep -m1 -o "kafka: fatal producer error.*" "$C_ERR")"
+	wait_for 10 udp_ends_are "$port" 60 || fail "not every flow ended"
+	sleep 1.5
+	kill -0 "$C_PID" 2>/dev/null || fail "the collector died after the fatal error"
+	expect_eq "fatal in the stats" "$(sj .sinks.kafka.fatal)" true
+	stop_collector
+	expect_detached "$P_VETH"
+	total=$(records_total)
+	[ "$total" -ge 120 ] || fail "only $total records for 60 flows"
+	read -r FIN_D FIN_F FIN_X < <(grep -o "kafka: queue flushed in .*" "$C_ERR" |
+		sed -E 's/.*in all ([0-9]+) delivered, ([0-9]+) delivery failures, ([0-9]+) dropped.*/\1 \2 \3/')
+	[ -n "$FIN_D" ] || fail "the stop did not account for the queue"
+	FIN_E=$(sj .sinks.kafka.emitted)
+	expect_eq "accepted by librdkafka before the error" "$FIN_E" 20
+	expect_eq "delivered + failed = accepted" $((FIN_D + FIN_F + FIN_X)) "$FIN_E"
+	expect_eq "refused after the error (the sink's failed)" "$(sj .sinks.kafka.failed)" $((total - 20))
+	expect_eq "messages on $TOPIC = delivered" "$(kafka_count "$TOPIC")" "$FIN_D"
+	log "ok: $FIN_D delivered, $FIN_F failed, $((total - 20)) refused of $total"
 }
 
 # --check-config refuses what librdkafka would refuse, naming the
