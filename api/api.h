@@ -32,6 +32,13 @@ enum api_route {
 	ROUTE_FILTER_DISABLE,
 	ROUTE_METRICS,
 	ROUTE_OPENAPI,
+	ROUTE_AI_CONFIG, /* the /api/ai endpoints (ai.c) */
+	ROUTE_AI_STATUS,
+	ROUTE_AI_GENERATE,
+	ROUTE_AI_ANALYZE,
+	ROUTE_AI_SUGGESTIONS,
+	ROUTE_AI_SUGGESTION_APPLY,
+	ROUTE_AI_SUGGESTION_REJECT,
 	ROUTE_MAX,
 };
 
@@ -61,6 +68,7 @@ struct api_request {
 	enum api_route route;
 	enum api_method method;
 	__u32 id; /* ROUTE_FILTER*: the {id} of the path */
+	const char *sid; /* ROUTE_AI_SUGGESTION_*: the suggestion {id} of the path */
 	const char *body; /* NUL-terminated; NULL when empty */
 	size_t body_len;
 	struct MHD_Connection *conn; /* for query arguments */
@@ -117,6 +125,35 @@ const char *query_str(const struct api_request *req, const char *name);
  */
 int query_check_known(const struct api_request *req, const char *const *known,
 		      struct api_reply *rep);
+
+/* The /api/ai endpoints (ai.c): model settings and calls, the suggestions. */
+struct ai_service;
+
+/*
+ * ai_open - the model client (cfg->ai.model, env overrides), the model
+ * thread, and the suggestions consumer when kafka.brokers is set.
+ * Returns 0 and *@out or a negative errno (logged).
+ */
+int ai_open(const struct guarder_config *cfg, struct rule_store *store, struct flow_maps *maps,
+	    struct ai_service **out);
+/*
+ * ai_quiesce - stop the model thread (a call in flight ends within
+ * ai.model.timeout_ms; queued requests get 503 and are resumed) and the
+ * consumer. Call it before http_stop: libmicrohttpd must not stop with
+ * suspended connections.
+ */
+void ai_quiesce(struct ai_service *ai);
+void ai_close(struct ai_service *ai); /* quiesce, then free (NULL is fine) */
+/*
+ * ai_handle - serve an /api/ai request. Returns false with @rep filled, or
+ * true when the connection was suspended for the model thread: *@pending
+ * then holds the job; once the connection is resumed, ai_job_reply() gives
+ * its reply (and frees it), or ai_job_free() drops it if the request ends.
+ */
+bool ai_handle(struct ai_service *ai, const struct api_request *req, struct api_reply *rep,
+	       void **pending);
+void ai_job_reply(void *pending, struct api_reply *rep);
+void ai_job_free(void *pending);
 
 /* The OpenAPI document, compiled in (openapi.c, generated from openapi.json). */
 extern const char api_openapi_json[];

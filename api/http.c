@@ -20,6 +20,7 @@
  * Steps 1-5 run on the first call for a request, before any of the body
  * is read, so a refused client cannot make us buffer anything.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ struct http_server {
 	struct MHD_Daemon *daemon;
 	struct rule_store *store;
 	struct flow_maps *maps;
+	struct ai_service *ai;
 	unsigned int port;
 	bool loopback;
 	char hosts[3][32]; /* Host values accepted on a loopback bind */
@@ -52,6 +54,8 @@ struct req_ctx {
 	const char *origin; /* allowed Origin to echo back, or NULL */
 	bool takes_body;
 	bool too_large;
+	void *job; /* an /api/ai model request waiting, suspended (ai.c) */
+	char sid[40]; /* the suggestion {id} of /api/ai/suggestions/{id}/... */
 	char *body;
 	size_t len, cap;
 };
@@ -213,8 +217,29 @@ static int parse_id(const char *s, size_t n, __u32 *out)
 	return 0;
 }
 
+/* /api/ai/suggestions/{id}/apply|reject; {id}: 1..39 of [A-Za-z0-9_-]. */
+static void ai_route_of(const char *url, enum api_route *route, char *sid, size_t len)
+{
+	const char *rest = url + strlen("/api/ai/suggestions/"), *slash = strchr(rest, '/');
+	size_t n = slash ? (size_t)(slash - rest) : 0, i;
+
+	if (!slash || n == 0 || n >= len)
+		return;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)rest[i]) && rest[i] != '-' && rest[i] != '_')
+			return;
+	if (!strcmp(slash, "/apply"))
+		*route = ROUTE_AI_SUGGESTION_APPLY;
+	else if (!strcmp(slash, "/reject"))
+		*route = ROUTE_AI_SUGGESTION_REJECT;
+	else
+		return;
+	memcpy(sid, rest, n);
+	sid[n] = '\0';
+}
+
 /* The route of @url; -EINVAL for /api/filters/{not an id}. */
-static int route_of(const char *url, enum api_route *route, __u32 *id)
+static int route_of(const char *url, enum api_route *route, __u32 *id, char *sid, size_t sid_len)
 {
 	static const struct {
 		const char *path;
@@ -228,6 +253,11 @@ static int route_of(const char *url, enum api_route *route, __u32 *id)
 		{ "/api/filters/bulk", ROUTE_FILTERS_BULK },
 		{ "/metrics", ROUTE_METRICS },
 		{ "/api/openapi.json", ROUTE_OPENAPI },
+		{ "/api/ai/config", ROUTE_AI_CONFIG },
+		{ "/api/ai/status", ROUTE_AI_STATUS },
+		{ "/api/ai/generate", ROUTE_AI_GENERATE },
+		{ "/api/ai/analyze", ROUTE_AI_ANALYZE },
+		{ "/api/ai/suggestions", ROUTE_AI_SUGGESTIONS },
 	};
 	const char *rest, *slash;
 	size_t i;
@@ -238,6 +268,10 @@ static int route_of(const char *url, enum api_route *route, __u32 *id)
 			*route = fixed[i].route;
 			return 0;
 		}
+	}
+	if (!strncmp(url, "/api/ai/suggestions/", 20)) {
+		ai_route_of(url, route, sid, sid_len);
+		return 0;
 	}
 	if (strncmp(url, "/api/filters/", 13))
 		return 0;
@@ -266,7 +300,13 @@ static const char *allowed(enum api_route r)
 	case ROUTE_FILTERS_BULK:
 	case ROUTE_FILTER_ENABLE:
 	case ROUTE_FILTER_DISABLE:
+	case ROUTE_AI_GENERATE:
+	case ROUTE_AI_ANALYZE:
+	case ROUTE_AI_SUGGESTION_APPLY:
+	case ROUTE_AI_SUGGESTION_REJECT:
 		return "POST, OPTIONS";
+	case ROUTE_AI_CONFIG:
+		return "GET, HEAD, POST, OPTIONS";
 	default:
 		return "GET, HEAD, OPTIONS";
 	}
@@ -282,7 +322,13 @@ static bool method_allowed(enum api_route r, enum api_method m)
 	case ROUTE_FILTERS_BULK:
 	case ROUTE_FILTER_ENABLE:
 	case ROUTE_FILTER_DISABLE:
+	case ROUTE_AI_GENERATE:
+	case ROUTE_AI_ANALYZE:
+	case ROUTE_AI_SUGGESTION_APPLY:
+	case ROUTE_AI_SUGGESTION_REJECT:
 		return m == M_POST;
+	case ROUTE_AI_CONFIG:
+		return m == M_GET || m == M_POST;
 	default:
 		return m == M_GET;
 	}
@@ -291,7 +337,8 @@ static bool method_allowed(enum api_route r, enum api_method m)
 static bool takes_body(enum api_route r, enum api_method m)
 {
 	return (r == ROUTE_FILTERS && m == M_POST) || (r == ROUTE_FILTER && m == M_PUT) ||
-	       r == ROUTE_FILTERS_BULK;
+	       r == ROUTE_FILTERS_BULK || (r == ROUTE_AI_CONFIG && m == M_POST) ||
+	       r == ROUTE_AI_GENERATE || r == ROUTE_AI_ANALYZE;
 }
 
 const char *api_route_name(enum api_route r)
@@ -308,6 +355,13 @@ const char *api_route_name(enum api_route r)
 		[ROUTE_FILTER_DISABLE] = "/api/filters/{id}/disable",
 		[ROUTE_METRICS] = "/metrics",
 		[ROUTE_OPENAPI] = "/api/openapi.json",
+		[ROUTE_AI_CONFIG] = "/api/ai/config",
+		[ROUTE_AI_STATUS] = "/api/ai/status",
+		[ROUTE_AI_GENERATE] = "/api/ai/generate",
+		[ROUTE_AI_ANALYZE] = "/api/ai/analyze",
+		[ROUTE_AI_SUGGESTIONS] = "/api/ai/suggestions",
+		[ROUTE_AI_SUGGESTION_APPLY] = "/api/ai/suggestions/{id}/apply",
+		[ROUTE_AI_SUGGESTION_REJECT] = "/api/ai/suggestions/{id}/reject",
 	};
 
 	return (unsigned int)r < ROUTE_MAX ? names[r] : "unknown";
@@ -479,6 +533,7 @@ static void dispatch(struct http_server *srv, struct MHD_Connection *c, struct r
 		.route = ctx->route,
 		.method = ctx->method,
 		.id = ctx->id,
+		.sid = ctx->sid,
 		.body = ctx->len ? ctx->body : NULL,
 		.body_len = ctx->len,
 		.conn = c,
@@ -499,6 +554,16 @@ static void dispatch(struct http_server *srv, struct MHD_Connection *c, struct r
 		break;
 	case ROUTE_METRICS:
 		metrics_page(srv, rep);
+		break;
+	case ROUTE_AI_CONFIG:
+	case ROUTE_AI_STATUS:
+	case ROUTE_AI_GENERATE:
+	case ROUTE_AI_ANALYZE:
+	case ROUTE_AI_SUGGESTIONS:
+	case ROUTE_AI_SUGGESTION_APPLY:
+	case ROUTE_AI_SUGGESTION_REJECT:
+		/* true: suspended until the model thread resumes it (ctx->job) */
+		ai_handle(srv->ai, &req, rep, &ctx->job);
 		break;
 	case ROUTE_OPENAPI:
 		rep->status = 200;
@@ -524,7 +589,7 @@ static enum MHD_Result first_call(struct http_server *srv, struct MHD_Connection
 	int err;
 
 	ctx->method = method_of(method);
-	err = route_of(url, &ctx->route, &ctx->id);
+	err = route_of(url, &ctx->route, &ctx->id, ctx->sid, sizeof(ctx->sid));
 
 	if (!host_ok(srv, c))
 		return send_error(c, ctx, 421, NULL,
@@ -577,6 +642,9 @@ static enum MHD_Result first_call(struct http_server *srv, struct MHD_Connection
 				  api_route_name(ctx->route));
 
 	ctx->takes_body = takes_body(ctx->route, ctx->method);
+	/* reject's body (a reason) is optional: read only when it is JSON */
+	if (ctx->route == ROUTE_AI_SUGGESTION_REJECT)
+		ctx->takes_body = json_content_type(c);
 	if (ctx->takes_body && !json_content_type(c))
 		return send_error(c, ctx, 415, NULL, "Content-Type must be application/json");
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
@@ -634,10 +702,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		ctx->body[ctx->len] = '\0';
 		return MHD_YES;
 	}
+	if (ctx->job) {
+		/* resumed by the model thread: its reply is ready */
+		ai_job_reply(ctx->job, &rep);
+		ctx->job = NULL;
+		return send_reply(c, ctx, &rep);
+	}
 	if (ctx->too_large)
 		return send_error(c, ctx, 413, NULL, "body larger than %u bytes (api.max_body)",
 				  srv->cfg->api.max_body);
 	dispatch(srv, c, ctx, &rep);
+	if (ctx->job)
+		return MHD_YES; /* suspended: nothing to send yet */
 	return send_reply(c, ctx, &rep);
 }
 
@@ -651,6 +727,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (!ctx)
 		return;
+	ai_job_free(ctx->job); /* a client that left before the model answered */
 	free(ctx->body);
 	free(ctx);
 	*con_cls = NULL;
@@ -670,16 +747,20 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 int http_start(const struct guarder_config *cfg, int listen_fd, unsigned int port, bool loopback,
-	       struct rule_store *store, struct flow_maps *maps, struct http_server **out)
+	       struct rule_store *store, struct flow_maps *maps, struct ai_service *ai,
+	       struct http_server **out)
 {
 	struct http_server *srv = calloc(1, sizeof(*srv));
-	unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	/* suspend/resume: model calls wait outside the HTTP threads (ai.c) */
+	unsigned int flags =
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 
 	if (!srv)
 		return -ENOMEM;
 	srv->cfg = cfg;
 	srv->store = store;
 	srv->maps = maps;
+	srv->ai = ai;
 	srv->port = port;
 	srv->loopback = loopback;
 	snprintf(srv->hosts[0], sizeof(srv->hosts[0]), "localhost:%u", port);

@@ -142,6 +142,7 @@ int main(int argc, char **argv)
 	struct rule_store *store = NULL;
 	struct flow_maps *maps = NULL;
 	struct http_server *srv = NULL;
+	struct ai_service *ai = NULL;
 	unsigned int port = 0;
 	bool loopback = false;
 	socklen_t sslen = 0;
@@ -183,12 +184,13 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	rc = 1;
-	if (store_open(&cfg, &store) || flow_maps_init(&cfg, &maps))
+	if (store_open(&cfg, &store) || flow_maps_init(&cfg, &maps) ||
+	    ai_open(&cfg, store, maps, &ai))
 		goto out;
 	fd = open_listener(&ss, sslen, cfg.api.listen);
 	if (fd < 0)
 		goto out;
-	if (http_start(&cfg, fd, port, loopback, store, maps, &srv)) {
+	if (http_start(&cfg, fd, port, loopback, store, maps, ai, &srv)) {
 		close(fd);
 		goto out;
 	}
@@ -199,7 +201,9 @@ int main(int argc, char **argv)
 		log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	rc = 0;
 out:
+	ai_quiesce(ai); /* no suspended connection may outlive the HTTP server */
 	http_stop(srv);
+	ai_close(ai);
 	flow_maps_free(maps);
 	store_close(store);
 	config_free(&cfg);

@@ -124,6 +124,18 @@ check("GET", "/api/connections?sort=nope", want=400)
 check("GET", "/api/icmp", want=200)
 check("GET", "/api/stats", want=200)
 check("GET", "/metrics", want=200)
+# /api/ai (no model, no Kafka here; test/integration/ai_api covers the rest)
+check("GET", "/api/ai/config", want=200)
+check("POST", "/api/ai/config", {"debug": False, "timeout": 20}, want=200)
+check("POST", "/api/ai/config", {"endpoint": "ftp://x"}, want=400)
+check("GET", "/api/ai/status", want=200)
+check("POST", "/api/ai/generate", {"analyze_type": "security"}, want=503)
+check("POST", "/api/ai/generate", {"analyze_type": "custom"}, want=400)
+check("POST", "/api/ai/analyze", {"include_icmp": False}, want=200)
+check("GET", "/api/ai/suggestions?limit=5", want=200)
+check("GET", "/api/ai/suggestions?limt=5", want=400)
+check("POST", "/api/ai/suggestions/s-0000000000000000/apply", want=404)
+check("POST", "/api/ai/suggestions/s-0000000000000000/reject", {"reason": "test"}, want=404)
 
 for tpl, item in doc["paths"].items():
     for method in ("get", "post", "put", "delete"):
