@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -53,12 +54,13 @@
 #define WS_STATS_MAX	8192 /* the collector's stats object (main.c STATS_JSON_MAX) */
 #define WS_ERR_MAX	256
 
+/* Cache-line aligned: an emit touches the lines of its record only. */
 struct ws_slot {
 	_Atomic uint64_t seq; /* the record's number; 0 while being written */
 	uint32_t len;
 	struct ws_match match;
 	char json[RECORD_JSON_MAX];
-};
+} __attribute__((aligned(64)));
 
 struct ws_client;
 
@@ -79,6 +81,7 @@ struct ws_feed {
 	uint64_t mask;
 	uint64_t size;
 	uint64_t next_seq; /* producer's own */
+	uint64_t wakes; /* producer's own: lws_cancel_service() calls */
 	_Atomic uint64_t head; /* last published seq, 0: none yet */
 	_Atomic int subscribers; /* clients with a cursor */
 	_Atomic int need_wake; /* a caught-up client sleeps */
@@ -159,8 +162,10 @@ static int ws_emit(struct sink *s, const struct flow_record *rec, const char *js
 	atomic_store_explicit(&slot->seq, seq, memory_order_release);
 	/* seq_cst pairs with the reader's need_wake store + head load */
 	atomic_store(&f->head, seq);
-	if (atomic_load(&f->need_wake) && atomic_exchange(&f->need_wake, 0))
+	if (atomic_load(&f->need_wake) && atomic_exchange(&f->need_wake, 0)) {
+		f->wakes++;
 		lws_cancel_service(f->ctx);
+	}
 	return 0;
 }
 
@@ -197,14 +202,14 @@ static int ws_stats_json(struct sink *s, char *buf, size_t len)
 	n = snprintf(buf, len,
 		     "{\"clients\":%llu,\"connections\":%llu,\"refused\":%llu,\"bad_filters\":%llu,"
 		     "\"sent\":%llu,\"messages\":%llu,\"lagged_records\":%llu,"
-		     "\"lagged_messages\":%llu}",
+		     "\"lagged_messages\":%llu,\"wakeups\":%llu}",
 		     (unsigned long long)get(&f->n_clients),
 		     (unsigned long long)get(&f->connections), (unsigned long long)get(&f->refused),
 		     (unsigned long long)get(&f->bad_filters),
 		     (unsigned long long)get(&f->records_sent),
 		     (unsigned long long)get(&f->messages_sent),
 		     (unsigned long long)get(&f->lagged_records),
-		     (unsigned long long)get(&f->lagged_messages));
+		     (unsigned long long)get(&f->lagged_messages), (unsigned long long)f->wakes);
 	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
 }
 
@@ -813,7 +818,8 @@ static void ws_feed_free(struct ws_feed *f)
 	}
 	pthread_mutex_destroy(&f->stats_lock);
 	free(f->stats_text);
-	free(f->ring);
+	if (f->ring)
+		munmap(f->ring, f->size * sizeof(*f->ring));
 	free(f);
 }
 
@@ -944,9 +950,11 @@ struct sink *sink_ws_new(const struct guarder_config *cfg)
 	}
 	f->size = cfg->websocket.queue_records;
 	f->mask = f->size - 1;
-	/* pages are touched only as records arrive */
-	f->ring = calloc(f->size, sizeof(*f->ring));
-	if (!f->ring) {
+	/* zeroed (seq 0: no record), aligned, and only touched as records arrive */
+	f->ring = mmap(NULL, f->size * sizeof(*f->ring), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (f->ring == MAP_FAILED) {
+		f->ring = NULL;
 		err = -ENOMEM;
 		log_error("websocket: cannot allocate a ring of %llu records",
 			  (unsigned long long)f->size);
