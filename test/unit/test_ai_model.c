@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "lib/ai_model.h"
+#include "lib/ai_policy.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/rule.h"
@@ -154,12 +155,29 @@ static void test_rules(void)
 		CHECK(rej[3].index == 3 && strstr(rej[3].reason, "colour"));
 	}
 
-	/* an all-wildcard drop parses (it is a valid rule) but the policy's check refuses it */
-	n = rules_of("{\"rules\": [{\"rule_type\": \"basic\", \"action\": \"drop\"}]}", rules, 8,
-		     &n_rej, rej, 8, exp);
-	CHECK(n == 1 && n_rej == 0);
-	if (n == 1)
-		CHECK(rule_is_match_all(&rules[0]));
+	/* an all-wildcard drop parses (it is a valid rule) but the policy refuses it */
+	n = rules_of(
+		"{\"rules\": [{\"rule_type\": \"basic\", \"action\": \"drop\"}, {\"rule_type\": "
+		"\"tcp\", \"action\": \"drop\", \"enabled\": \"true\"}]}",
+		rules, 8, &n_rej, rej, 8, exp);
+	CHECK(n == 2 && n_rej == 0);
+	if (n == 2) {
+		struct guarder_config cfg;
+		char why[AI_POLICY_WHY_LEN];
+
+		CHECK(rule_is_match_all(&rules[0]) && rule_is_match_all(&rules[1]));
+		CHECK(config_init(&cfg) == 0);
+		CHECK(ai_policy_check(&cfg, &rules[0], 1, NULL, 0, why, sizeof(why)) == -EPERM);
+		CHECK(why[0] != '\0');
+		CHECK(ai_policy_check(&cfg, &rules[1], 1, NULL, 0, why, sizeof(why)) == -EPERM);
+		/* and a rule with a source passes the same policy */
+		n = rules_of("{\"rules\": [{\"rule_type\": \"tcp\", \"src_ip\": \"192.0.2.5\", "
+			     "\"action\": \"drop\"}]}",
+			     rules, 8, &n_rej, rej, 8, exp);
+		CHECK(n == 1);
+		CHECK(ai_policy_check(&cfg, rules, 1, NULL, 0, why, sizeof(why)) == 0);
+		config_free(&cfg);
+	}
 
 	/* too many rules: the extra ones are rejects */
 	n = rules_of("{\"rules\": [{\"action\": \"drop\", \"src_ip\": \"192.0.2.1\"}, {\"action\": "
