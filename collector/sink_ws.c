@@ -350,6 +350,7 @@ static int http_refuse(struct ws_feed *f, struct lws *wsi, unsigned int code, co
 	int n, b;
 
 	count(&f->refused, 1);
+	log_debug("websocket: refused with %u: %s", code, msg);
 	b = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", msg);
 	if (b < 0 || (size_t)b >= sizeof(body))
 		return -1;
@@ -426,6 +427,8 @@ static void client_url_filter(struct ws_feed *f, struct ws_client *c)
 
 static int client_open(struct ws_feed *f, struct ws_client *c, struct lws *wsi)
 {
+	char peer[64], flt[WS_FILTER_JSON_MAX];
+
 	c->wsi = wsi;
 	ws_filter_init(&c->filter);
 	c->buf = malloc(LWS_PRE + f->buf_size);
@@ -447,6 +450,12 @@ static int client_open(struct ws_feed *f, struct ws_client *c, struct lws *wsi)
 	c->linked = true;
 	count(&f->n_clients, 1);
 	count(&f->connections, 1);
+	if (!lws_get_peer_simple(wsi, peer, sizeof(peer)))
+		snprintf(peer, sizeof(peer), "?");
+	if (ws_filter_json(&c->filter, flt, sizeof(flt)) < 0)
+		snprintf(flt, sizeof(flt), "?");
+	log_debug("websocket: %s subscribed (%s), %llu clients", peer,
+		  c->send_error ? "bad filter" : flt, (unsigned long long)get(&f->n_clients));
 	client_writable(c);
 	return 0;
 }
@@ -460,6 +469,10 @@ static void client_close(struct ws_feed *f, struct ws_client *c)
 		c->linked = false;
 		atomic_fetch_sub(&f->subscribers, 1);
 		atomic_fetch_sub(&f->n_clients, 1);
+		log_debug(
+			"websocket: a subscriber left after %llu records, %llu missed; %llu clients",
+			(unsigned long long)c->records, (unsigned long long)c->missed,
+			(unsigned long long)get(&f->n_clients));
 	}
 	free(c->buf);
 	c->buf = NULL;
@@ -607,6 +620,15 @@ static bool client_pending(struct ws_feed *f, struct ws_client *c)
 	       c->stats_gen != atomic_load(&f->stats_gen) || c->cursor <= atomic_load(&f->head);
 }
 
+/* Printable ASCII only: @s may quote the client's input, and goes into a JSON string. */
+static void json_safe(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f || *s == '"' ||
+		    *s == '\\')
+			*s = '?';
+}
+
 /* One message per writable callback; returns -1 to close the connection. */
 static int client_write(struct ws_feed *f, struct ws_client *c)
 {
@@ -625,7 +647,7 @@ static int client_write(struct ws_feed *f, struct ws_client *c)
 		return -1;
 	}
 	if (c->send_error) {
-		/* c->err holds no quote or backslash (ws_filter quotes safely) */
+		json_safe(c->err);
 		k = snprintf(p, max, "{\"type\":\"error\",\"error\":\"%s\"}", c->err);
 		n = k < 0 ? 0 : (size_t)k;
 		c->send_error = false;

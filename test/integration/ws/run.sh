@@ -245,6 +245,7 @@ test_filters() {
 	# bad filters: an error message, then close 1008
 	bad_filter "$URL?port=99999" "" "port"
 	bad_filter "$URL?colour=red" "" "unknown query parameter"
+	bad_filter "$URL?a%22%5C%C3%A9=1" "" "unknown query parameter" # a"\é: still valid JSON
 	bad_filter "$URL?ip=10.0.0.1/8" "" "host bits"
 	bad_filter "$URL" '{"protocol":"bogus"}' "protocol"
 	bad_filter "$URL" '{"event":["start","explode"]}' "event"
