@@ -118,6 +118,25 @@ expect_req() {
 }
 
 body() { jq -r "$1" "$TMP/body"; }
+
+# schema_ok TEMPLATE METHOD STATUS: the last body is valid against what
+# /api/openapi.json documents for that path, method and status.
+schema_ok() {
+	[ -s "$TMP/openapi.json" ] || curl -s -f -m 5 -o "$TMP/openapi.json" "${AUTH[@]}" "$BASE/api/openapi.json" ||
+		fail "GET /api/openapi.json"
+	python3 - "$TMP/openapi.json" "$1" "$2" "$3" "$TMP/body" <<'PY' || fail "$2 $1 ($3) does not match the OpenAPI document"
+import json, sys, warnings
+import jsonschema
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+doc = json.load(open(sys.argv[1]))
+resp = doc["paths"][sys.argv[2]][sys.argv[3].lower()]["responses"][sys.argv[4]]
+schema = resp["content"]["application/json"]["schema"]
+jsonschema.Draft202012Validator(schema, resolver=jsonschema.RefResolver.from_schema(doc)).validate(
+    json.load(open(sys.argv[5])))
+PY
+	log "ok: $2 $1 $3 matches the OpenAPI document"
+}
+AUTH=()
 body_has() { # WHAT JQ_CONDITION
 	jq -e "$2" "$TMP/body" >/dev/null || fail "$1: $(head -c 600 "$TMP/body")"
 	log "ok: $1"
@@ -172,6 +191,7 @@ test_model() {
 	ms_script "[$(step "$GOOD_RULES")]"
 	generate "good answer" 200
 	body_has "one filter, none rejected" '.success == true and (.filters | length) == 1 and (.rejected | length) == 0'
+	schema_ok /api/ai/generate POST 200
 	body_has "the filter" '.filters[0].src_ip == "203.0.113.7" and .filters[0].dst_port == 22 and .filters[0].action == "drop" and .filters[0].expires_at != null and (.filters[0] | has("id") | not)'
 	body_has "analysis and suggestions passed on" '.analysis == "SSH brute force from 203.0.113.7" and .suggestions == ["block 203.0.113.7"] and .tokens_used == 123'
 	sid=$(body .suggestion_id)
@@ -182,6 +202,7 @@ test_model() {
 	log "ok: the request asks for a JSON object, with max_tokens"
 	expect_req "the generated suggestion is listed" 200 GET "/api/ai/suggestions?origin=model"
 	body_has "listed as proposed" ".[0].id == \"$sid\" and .[0].state == \"proposed\" and .[0].origin == \"model\""
+	schema_ok /api/ai/suggestions GET 200
 
 	# fenced JSON, prose around it
 	ms_script "[$(step $'Here you are:\n```json\n'"$GOOD_RULES"$'\n```\nGood luck.')]"
@@ -199,16 +220,19 @@ test_model() {
 	ms_script "[$(step '{"rules": [{"rule_type": "tcp", "src_ip": "203.0.113.9", "dst_port": [22], "action": "drop"}, {"rule_type": "tcp", "src_ip": "203.0.113.9", "priority": "high", "action": "drop"}, {"rule_type": "udp", "src_ip": "203.0.113.10", "dst_port": 53, "action": "drop"}]}')]"
 	generate "wrong types" 200
 	body_has "wrong types: 1 kept, 2 rejected with the field" '(.filters | length) == 1 and (.rejected | length) == 2 and (.rejected[0].reason | test("dst_port")) and (.rejected[1].reason | test("priority"))'
+	schema_ok /api/ai/generate POST 200
 
 	# an all-wildcard rule: refused by the policy, never proposed
 	ms_script "[$(step '{"rules": [{"rule_type": "basic", "action": "drop"}]}')]"
 	generate "all-wildcard rule" 200
 	body_has "all-wildcard refused by the policy" '(.filters | length) == 0 and (.rejected | length) == 1 and .rejected[0].policy == true and (has("suggestion_id") | not)'
+	schema_ok /api/ai/generate POST 200
 
 	# garbage
 	ms_script "[$(step 'Sorry, I cannot help with that.')]"
 	generate "garbage answer" 502
 	body_has "garbage: a clear error" '.success == false and (.error | test("model answer not usable"))'
+	schema_ok /api/ai/generate POST 502
 	ms_script '[{"status": 200, "body": "<html>not json</html>"}]'
 	generate "not a chat completion" 502
 	body_has "not a completion: a clear error" '(.error | test("model answer not usable"))'
@@ -233,6 +257,7 @@ test_model() {
 	ms_script '[{"status": 429, "headers": {"Retry-After": "1"}}]'
 	generate "429 every time" 429
 	body_has "429: retry information" '(.error | test("429")) and .retry_after_s >= 1'
+	schema_ok /api/ai/generate POST 429
 	expect_eq "429 tried 1 + max_retries times" "$(ms_requests)" 3
 	ms_reset
 	ms_script '[{"status": 429, "headers": {"Retry-After": "60"}}]'
@@ -272,12 +297,14 @@ test_model() {
 	expect_eq "hung model call" "$(cat "$TMP/hang.status")" 504
 	cp "$TMP/hang.body" "$TMP/body"
 	body_has "hang: timeout error" '(.error | test("did not answer within 3000 ms"))'
+	schema_ok /api/ai/generate POST 504
 
 	# analyze really asks the model, with this node's summary
 	ms_reset
 	ms_script "[$(step "$GOOD_RULES")]"
 	expect_req "analyze with a model" 200 POST /api/ai/analyze '{"custom_prompt": "look at ssh"}'
 	body_has "analyze: from the model" '.source == "model" and (.filters | length) == 1'
+	schema_ok /api/ai/analyze POST 200
 	ms_log | jq -e '.[0].body.messages[1].content | test("Node: it-node") and test("look at ssh")' >/dev/null ||
 		fail "the summary sent: $(ms_log | jq -r '.[0].body.messages[1].content' | head -c 400)"
 	log "ok: the model got the node's summary and the operator's prompt"
@@ -290,6 +317,7 @@ test_model() {
 	expect_req "unknown field" 400 POST /api/ai/generate '{"analyse_type": "security"}'
 	expect_req "status" 200 GET /api/ai/status
 	body_has "status counts the calls" '.model.calls >= 10 and .model.failures >= 5 and .model.retries >= 4 and .model.last_call.ok == true'
+	schema_ok /api/ai/status GET 200
 
 	# the key in no log, though debug logging showed the requests
 	grep -q "ai model request: POST $MS/v1/chat/completions" "$A_ERR" || fail "no debug log of the request"
@@ -305,8 +333,10 @@ test_model() {
 	expect_req "remove the endpoint" 200 POST /api/ai/config '{"endpoint": null}'
 	generate "no model configured" 503
 	body_has "no model: a clear error" '(.error | test("no model configured"))'
+	schema_ok /api/ai/generate POST 503
 	expect_req "analyze without a model" 200 POST /api/ai/analyze '{}'
 	body_has "analyze falls back to the detectors, and says so" '.source == "detectors" and .model_used == false and (.note | test("no model configured")) and (.findings | type) == "array"'
+	schema_ok /api/ai/analyze POST 200
 	stop_api
 	grep -qF "$KEY" "$A_ERR" && fail "the key is in the API's log"
 	true
@@ -323,6 +353,7 @@ test_config() {
 	start_api -c "$TMP/config.yaml"
 	unset OPENAI_API_KEY AI_DEBUG
 	local auth=(-H "Authorization: Bearer $tok")
+	AUTH=("${auth[@]}")
 
 	expect_req "GET without the token" 401 GET /api/ai/config '' 
 	expect_req "GET /api/ai/config" 200 GET /api/ai/config '' "${auth[@]}"
@@ -338,8 +369,10 @@ test_config() {
 	expect_req "partial update" 200 POST /api/ai/config \
 		'{"model": "gpt-x", "timeout": 5, "temperature": 0.2, "calls_per_minute": 30}' "${auth[@]}"
 	body_has "partial update applied, the rest kept" '.model == "gpt-x" and .timeout_ms == 5000 and .calls_per_minute == 30 and .api_key_set == true and .max_retries == 3 and (.changed | length) == 4'
+	schema_ok /api/ai/config POST 200
 	expect_req "a bad endpoint" 400 POST /api/ai/config '{"endpoint": "ftp://x"}' "${auth[@]}"
 	body_has "a bad endpoint: the reason" '(.error | test("endpoint"))'
+	schema_ok /api/ai/config POST 400
 	expect_req "timeout_ms too small" 400 POST /api/ai/config '{"timeout_ms": 5}' "${auth[@]}"
 	expect_req "unknown field" 400 POST /api/ai/config '{"api_keys": "x"}' "${auth[@]}"
 	expect_req "a bad provider" 400 POST /api/ai/config '{"provider": "skynet"}' "${auth[@]}"
@@ -361,6 +394,7 @@ test_config() {
 	expect_req "a new endpoint, no key" 200 POST /api/ai/config \
 		"{\"endpoint\": \"$MS/other\", \"provider\": \"openai\"}" "${auth[@]}"
 	body_has "the stored key was dropped" '.api_key_set == false and (.note | test("dropped"))'
+	schema_ok /api/ai/config POST 200
 	ms_reset
 	expect_req "generate with no key" 200 POST /api/ai/generate '{}' "${auth[@]}"
 	expect_eq "no key sent to the new endpoint" "$(ms_log | jq -r '.[0].auth')" null
@@ -448,16 +482,19 @@ test_suggestions() {
 	wait_for 20 suggestions_are 3 || fail "expected 3 suggestions for it-node, got $(n_suggestions): $(head -c 600 "$TMP/body")"
 	expect_req "list" 200 GET /api/ai/suggestions
 	body_has "newest first, the other node's left out" ".[0].id == \"$g\" and .[2].id == \"$a\" and all(.[]; .node == \"it-node\" and .state == \"proposed\")"
+	schema_ok /api/ai/suggestions GET 200
 	expect_eq "X-Total-Count" "$(tr -d '\r' <"$TMP/headers" | awk -F': ' 'tolower($1) == "x-total-count" { print $2 }')" 3
 	expect_req "limit/offset" 200 GET "/api/ai/suggestions?limit=1&offset=1"
 	body_has "page 2 of 1" "length == 1 and .[0].id == \"$b\""
 	expect_req "status" 200 GET /api/ai/status
 	body_has "consumer running, one record of another node" '.consumer.state == "running" and .consumer.other_node == 1 and .suggestions.total == 3'
+	schema_ok /api/ai/status GET 200
 
 	# apply: the kernel drops the namespace's traffic at once
 	ping_ok || fail "ping does not pass before apply"
 	expect_req "apply $a" 200 POST "/api/ai/suggestions/$a/apply"
 	body_has "applied with rule ids" '.state == "applied" and (.rule_ids | length) == 1'
+	schema_ok /api/ai/suggestions/{id}/apply POST 200
 	ids=$(body '.rule_ids[0]')
 	ping_ok && fail "ping passes the applied suggestion's rule"
 	log "ok: ping from $P_NS4 dropped by the kernel"
@@ -474,16 +511,19 @@ test_suggestions() {
 	log "ok: persisted in the rules file"
 	expect_req "apply $a again" 409 POST "/api/ai/suggestions/$a/apply"
 	body_has "409 says why" '(.error | test("already applied"))'
+	schema_ok /api/ai/suggestions/{id}/apply POST 409
 
 	# reject, with a reason; then it cannot be applied
 	expect_req "reject $b" 200 POST "/api/ai/suggestions/$b/reject" '{"reason": "our bastion"}'
 	body_has "rejected with the reason" '.state == "rejected" and .reject_reason == "our bastion"'
+	schema_ok /api/ai/suggestions/{id}/reject POST 200
 	expect_req "apply a rejected one" 409 POST "/api/ai/suggestions/$b/apply"
 	expect_req "reject an applied one" 409 POST "/api/ai/suggestions/$a/reject"
 	expect_req "apply an unknown one" 404 POST "/api/ai/suggestions/s-0000000000000000/apply"
 	# the policy: a rule against the API's own client (127.0.0.1) is refused
 	expect_req "apply a rule against our client" 422 POST "/api/ai/suggestions/$g/apply"
 	body_has "the policy's reason" '(.error | test("policy"))'
+	schema_ok /api/ai/suggestions/{id}/apply POST 422
 	expect_req "still proposed after the refusal" 200 GET /api/ai/suggestions
 	state_is "$g" proposed || fail "state of $g after a refused apply: $(state_of "$g")"
 
@@ -518,6 +558,8 @@ test_suggestions() {
 	state_is "$f" proposed || fail "a model suggestion was auto-applied: $(state_of "$f")"
 	state_is "$c" "" || fail "another node's suggestion is listed"
 	state_is "$a" applied || fail "an old decision was auto-applied again"
+	expect_req "list after auto-apply" 200 GET /api/ai/suggestions
+	schema_ok /api/ai/suggestions GET 200
 	log "ok: the unconfident finding and the model's stay proposed"
 	ping_ok && fail "ping passes the auto-applied ICMP rule"
 	log "ok: the auto-applied rule is enforced"
