@@ -1199,6 +1199,7 @@ static void reply_model_error(struct api_reply *rep, int rc, const char *err)
 {
 	switch (rc) {
 	case -ENOTCONN:
+	case -ECANCELED:
 		reply_ai_error(rep, 503, 0, "%s", err);
 		break;
 	case -EBUSY:
@@ -2037,7 +2038,9 @@ void ai_quiesce(struct ai_service *ai)
 	ai->qstop = true;
 	pthread_cond_broadcast(&ai->qcond);
 	pthread_mutex_unlock(&ai->qlock);
-	/* a call in flight ends within ai.model.timeout_ms; queued jobs get 503 */
+	/* a call in flight is cut short (503 "stopping"); queued jobs get 503 */
+	if (ai->model)
+		ai_model_abort(ai->model);
 	if (ai->worker_started) {
 		pthread_join(ai->worker, NULL);
 		ai->worker_started = false;

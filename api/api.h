@@ -137,8 +137,8 @@ struct ai_service;
 int ai_open(const struct guarder_config *cfg, struct rule_store *store, struct flow_maps *maps,
 	    struct ai_service **out);
 /*
- * ai_quiesce - stop the model thread (a call in flight ends within
- * ai.model.timeout_ms; queued requests get 503 and are resumed) and the
+ * ai_quiesce - stop the model thread (a call in flight is cancelled;
+ * it and the queued requests get 503 and are resumed) and the
  * consumer. Call it before http_stop: libmicrohttpd must not stop with
  * suspended connections.
  */

@@ -30,7 +30,30 @@ struct ai_model {
 	pthread_mutex_t lock; /* guards p and st */
 	struct ai_model_params p;
 	struct ai_model_stats st;
+	unsigned int abort_gen; /* ai_model_abort() count; atomic */
 };
+
+/* What a call in flight checks to end early (ai_model_abort). */
+struct abort_check {
+	struct ai_model *m;
+	unsigned int gen; /* abort_gen when the call started */
+};
+
+static bool aborted(const struct abort_check *a)
+{
+	return __atomic_load_n(&a->m->abort_gen, __ATOMIC_ACQUIRE) != a->gen;
+}
+
+/* libcurl's progress callback: non-zero ends the transfer (CURLE_ABORTED_BY_CALLBACK). */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return aborted(ud);
+}
 
 /* Thread-local results of the calling thread's last ai_model_ask(). */
 static __thread unsigned int tl_retry_after_s;
@@ -68,13 +91,25 @@ static unsigned long long mono_ms(void)
 	       (unsigned long long)ts.tv_nsec / 1000000ull;
 }
 
-static void sleep_ms(unsigned long long ms)
+/* Sleep @ms in steps of 50 ms; false when ai_model_abort() cut it short. */
+static bool sleep_ms(unsigned long long ms, const struct abort_check *a)
 {
-	struct timespec ts = { .tv_sec = (time_t)(ms / 1000),
-			       .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (ms) {
+		unsigned long long step = ms < 50 ? ms : 50;
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)step * 1000000L };
 
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
+		if (aborted(a))
+			return false;
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+		ms -= step;
+	}
+	return !aborted(a);
+}
+
+void ai_model_abort(struct ai_model *m)
+{
+	__atomic_add_fetch(&m->abort_gen, 1, __ATOMIC_ACQ_REL);
 }
 
 /* Copy @s into @dst of @size bytes; -EINVAL when it does not fit. */
@@ -607,6 +642,7 @@ int ai_model_ask(struct ai_model *m, const char *system, const char *user,
 	unsigned long long start, deadline, now, backoff = 500;
 	const char *body_text;
 	struct resp r = { 0 };
+	struct abort_check ab = { .m = m, .gen = __atomic_load_n(&m->abort_gen, __ATOMIC_ACQUIRE) };
 	long status = 0;
 	unsigned int attempt, wait;
 	int rc = -EIO;
@@ -706,6 +742,9 @@ int ai_model_ask(struct ai_model *m, const char *system, const char *user,
 		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 		curl_easy_setopt(h, CURLOPT_USERAGENT, "guarder-ai/1");
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, &ab);
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 		pthread_mutex_lock(&m->lock);
 		m->st.http_requests++;
 		if (attempt)
@@ -718,7 +757,11 @@ int ai_model_ask(struct ai_model *m, const char *system, const char *user,
 		if (cc == CURLE_OK || (cc == CURLE_WRITE_ERROR && r.overflow))
 			debug_log_answer(p, status, &r, mono_ms() - start);
 		retryable = false;
-		if (cc == CURLE_OPERATION_TIMEDOUT) {
+		if (cc == CURLE_ABORTED_BY_CALLBACK) {
+			rc = fail(err, errlen, -ECANCELED,
+				  "the model call was cancelled (stopping)");
+			break;
+		} else if (cc == CURLE_OPERATION_TIMEDOUT) {
 			rc = fail(err, errlen, -ETIMEDOUT, "the model did not answer within %u ms",
 				  p->timeout_ms);
 			break;
@@ -789,7 +832,11 @@ int ai_model_ask(struct ai_model *m, const char *system, const char *user,
 				}
 				break;
 			}
-			sleep_ms(w);
+			if (!sleep_ms(w, &ab)) {
+				rc = fail(err, errlen, -ECANCELED,
+					  "the model call was cancelled (stopping)");
+				break;
+			}
 			backoff *= 2;
 		}
 	}

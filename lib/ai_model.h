@@ -145,12 +145,20 @@ void ai_model_get_stats(struct ai_model *m, struct ai_model_stats *out);
  *              limit (message says which and when to retry)
  *   -EIO       5xx after the retries, or another HTTP error status
  *   -EBADMSG   an answer that is not a usable chat completion / JSON
+ *   -ECANCELED ai_model_abort() was called during the call
  *   -ENOMEM
  * Blocks for up to timeout_ms (+ a few ms): never call it while holding a
  * lock other threads need.
  */
 int ai_model_ask(struct ai_model *m, const char *system, const char *user,
 		 struct json_object **answer, char *err, size_t errlen);
+
+/*
+ * ai_model_abort - make every ai_model_ask() on @m that is in flight now
+ * return -ECANCELED within about 50 ms (its transfer or backoff wait is cut
+ * short); later calls are not affected. For a fast shutdown. Thread-safe.
+ */
+void ai_model_abort(struct ai_model *m);
 
 /*
  * ai_model_retry_after_s - after ai_model_ask() returned -EBUSY: seconds

@@ -337,7 +337,24 @@ test_model() {
 	expect_req "analyze without a model" 200 POST /api/ai/analyze '{}'
 	body_has "analyze falls back to the detectors, and says so" '.source == "detectors" and .model_used == false and (.note | test("no model configured")) and (.findings | type) == "array"'
 	schema_ok /api/ai/analyze POST 200
+
+	# SIGTERM during a hung call: the call is cancelled, the client gets 503, a fast exit
+	expect_req "back to the stand-in, a long timeout" 200 POST /api/ai/config \
+		"{\"endpoint\": \"$MS/v1\", \"timeout\": 60}"
+	ms_script '[{"status": 200, "content": "{}", "delay": 30}]'
+	curl -s -m 30 -o "$TMP/hang.body" -w '%{http_code}' -H "Content-Type: application/json" \
+		--data-binary '{}' "$BASE/api/ai/generate" >"$TMP/hang.status" &
+	hang=$!
+	wait_for 5 eval '[ "$(curl -s -m 2 "$BASE/api/ai/status" | jq .model_worker.busy)" = true ]' ||
+		fail "the hung call did not start"
+	t0=$(date +%s%N)
 	stop_api
+	t1=$(date +%s%N)
+	[ $(((t1 - t0) / 1000000)) -lt 3000 ] || fail "SIGTERM took $(((t1 - t0) / 1000000)) ms with a hung model call"
+	log "ok: stopped in $(((t1 - t0) / 1000000)) ms during a hung model call"
+	wait "$hang"
+	expect_eq "the hung request's answer at shutdown" "$(cat "$TMP/hang.status")" 503
+	jq -e '.error | test("cancelled")' "$TMP/hang.body" >/dev/null || fail "at shutdown: $(cat "$TMP/hang.body")"
 	grep -qF "$KEY" "$A_ERR" && fail "the key is in the API's log"
 	true
 }
