@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Integration tests of guarder-ai with a real Apache Kafka broker
+# (test/kafka/kafka.sh, one per case) and clients written by others (kcat
+# produces the records, kcat and confluent-kafka read the suggestions and
+# the committed offsets).
+#
+#   run.sh GUARDER_AI COLLECTOR CASE   (CASE: crafted, group, packets)
+#
+#   crafted  records crafted by records.py, produced with kcat: one
+#            suggestion per attack kind with the expected rule, none for a
+#            normal mix from another node, bad records counted and skipped,
+#            offsets committed up to the end at SIGTERM
+#   group    two workers in one consumer group split a 4-partition topic:
+#            disjoint non-empty sets that cover it, every record read once;
+#            when one stops, the other takes over from its committed offsets
+#   packets  real packets through a veth pair into a netns, the collector
+#            (Kafka sink on) attached to the root-side veth only: an nc port
+#            scan, a burst of connections to a closed port, repeated
+#            connections to a listener on port 22; each gives its suggestion
+# Exit status: 0 pass, 1 fail, 77 skipped (packets needs root).
+set -uo pipefail
+
+AI=$(realpath "${1:?usage: run.sh GUARDER_AI COLLECTOR CASE}")
+COLLECTOR=$(realpath "${2:?}")
+CASE=${3:?}
+HERE=$(dirname "$(realpath "$0")")
+TOP=$(realpath "$HERE/../../..")
+SCHEMA=$TOP/docs/suggestion.schema.json
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
+# shellcheck source=../../kafka/kafka.sh
+source "$TOP/test/kafka/kafka.sh"
+trap 'kafka_stop; cleanup' EXIT
+FLOWS=flows.$(rand_hex 3)
+SUGG=suggestions.$(rand_hex 3)
+GROUP=ai-$(rand_hex 3)
+
+broker_up() { # PARTITIONS
+	kafka_fetch || fail "the Kafka broker jars are not available (see above)"
+	kafka_start "$TMP/kafka" || fail "the Kafka broker did not start"
+	kafka_create_topic "$FLOWS" "$1" || fail "cannot create $FLOWS"
+	kafka_create_topic "$SUGG" 1 || fail "cannot create $SUGG"
+}
+
+# ai_config FILE: the worker's config (thresholds of records.py's attacks).
+ai_config() {
+	cat >"$1" <<EOC
+node:
+  name: it-ai
+kafka:
+  brokers: $KAFKA_BOOTSTRAP
+  topic: $FLOWS
+ai:
+  group_id: $GROUP
+  suggestions_topic: $SUGG
+  window: 60
+  max_tracked: 100000
+  scan_ports: 100
+  scan_hosts: 50
+  syn_flood_syns: 200
+  brute_force_attempts: 20
+  icmp_flood_packets: 5000
+  icmp_error_storm: 100
+  reflection_bytes: 1000000
+EOC
+}
+
+# start_worker NAME CONF: guarder-ai in the background; W_PID, W_ERR, W_STATS.
+start_worker() {
+	W_ERR=$TMP/ai.$1.err
+	W_STATS=$TMP/ai.$1.stats.json
+	"$AI" -c "$2" -stats-file "$W_STATS" -offset-reset earliest 2>"$W_ERR" &
+	W_PID=$!
+	PIDS+=("$W_PID")
+	wait_for 20 grep -q "assigned partitions" "$W_ERR" ||
+		fail "guarder-ai $1 got no partitions: $(tail -n 5 "$W_ERR")"
+}
+
+# ws STATS JQ: a value of a worker's stats file.
+ws() { jq -r "$2" "$1" 2>/dev/null; }
+wsc() { jq -c "$2" "$1" 2>/dev/null; }
+records_reach() { [ "$(ws "$1" .records)" -ge "$2" ] 2>/dev/null; }
+delivered_reach() { [ "$(ws "$1" .delivered)" -ge "$2" ] 2>/dev/null; }
+
+stop_worker() { # PID
+	local rc
+
+	kill -TERM "$1"
+	wait "$1"
+	rc=$?
+	expect_eq "guarder-ai exit status after SIGTERM" "$rc" 0
+}
+
+produce() { # FILE: KEY<TAB>VALUE lines
+	kcat -P -b "$KAFKA_BOOTSTRAP" -t "$FLOWS" -K $'\t' -z lz4 <"$1" ||
+		fail "kcat could not produce $1"
+}
+
+committed_total() { # GROUP PARTITIONS
+	"$KAFKA_PYTHON" "$HERE/committed.py" "$KAFKA_BOOTSTRAP" "$1" "$FLOWS" "$2" |
+		awk '$2 >= 0 { s += $2 } END { print s + 0 }'
+}
+
+case_crafted() {
+	local n_att n_norm n_bad total n_sugg
+
+	TMP=$(mktemp -d /tmp/guarder-it-ai.XXXXXX)
+	broker_up 3
+	"$KAFKA_PYTHON" "$HERE/records.py" attacks node-attack >"$TMP/attacks.tsv"
+	"$KAFKA_PYTHON" "$HERE/records.py" normal node-normal >"$TMP/normal.tsv"
+	"$KAFKA_PYTHON" "$HERE/records.py" bad >"$TMP/bad.tsv"
+	n_att=$(wc -l <"$TMP/attacks.tsv")
+	n_norm=$(wc -l <"$TMP/normal.tsv")
+	n_bad=$(wc -l <"$TMP/bad.tsv")
+	total=$((n_att + n_norm + n_bad))
+	produce "$TMP/normal.tsv"
+	produce "$TMP/bad.tsv"
+	produce "$TMP/attacks.tsv"
+	expect_eq "records on $FLOWS" "$(kafka_count "$FLOWS")" "$total"
+
+	ai_config "$TMP/ai.yaml"
+	start_worker a "$TMP/ai.yaml"
+	wait_for 30 records_reach "$W_STATS" "$total" ||
+		fail "the worker read $(ws "$W_STATS" .records) of $total records"
+	expect_eq "bad records counted" "$(ws "$W_STATS" .bad_records)" "$n_bad"
+	grep -q "bad record skipped" "$W_ERR" || fail "no log line for a bad record"
+	n_sugg=$("$KAFKA_PYTHON" -c 'import json,sys; print(len(json.loads(sys.argv[1])))' \
+		"$("$KAFKA_PYTHON" "$HERE/records.py" --expect)")
+	wait_for 20 delivered_reach "$W_STATS" "$n_sugg" ||
+		fail "$(ws "$W_STATS" .delivered) suggestions delivered, expected $n_sugg"
+	# what was published is exactly the attacks, each with its rule
+	kafka_consume "$SUGG" "$TMP/sugg.tsv" || fail "kcat could not read $SUGG"
+	"$KAFKA_PYTHON" "$HERE/check.py" "$SCHEMA" "$TMP/sugg.tsv" node-attack \
+		"$("$KAFKA_PYTHON" "$HERE/records.py" --expect)" node-normal bad-node ||
+		fail "the suggestions are not the expected ones"
+	expect_eq "suggestions on $SUGG" "$(kafka_count "$SUGG")" "$n_sugg"
+
+	stop_worker "$W_PID"
+	expect_eq "offsets committed by $GROUP" "$(committed_total "$GROUP" 3)" "$total"
+	# a restarted worker of the same group reads nothing again
+	start_worker b "$TMP/ai.yaml"
+	sleep 3
+	expect_eq "records re-read after a restart" "$(ws "$W_STATS" .records)" 0
+	stop_worker "$W_PID"
+	expect_eq "suggestions after the restart" "$(kafka_count "$SUGG")" "$n_sugg"
+}
+
+case_group() {
+	local pa pb total n1 n2 ra rb
+
+	TMP=$(mktemp -d /tmp/guarder-it-ai.XXXXXX)
+	broker_up 4
+	ai_config "$TMP/ai.yaml"
+	start_worker a "$TMP/ai.yaml"
+	local a_pid=$W_PID a_stats=$W_STATS a_err=$W_ERR
+	start_worker b "$TMP/ai.yaml"
+	local b_pid=$W_PID b_stats=$W_STATS
+	# the group settles: a gave up what b got
+	wait_for 30 bash -c "[ \"\$(jq -r '.partitions | length' '$a_stats')\" -lt 4 ] &&
+		[ \"\$(jq -r '.partitions | length' '$b_stats')\" -gt 0 ]" ||
+		fail "the group did not split: a=$(wsc "$a_stats" .partitions) b=$(wsc "$b_stats" .partitions)"
+	"$KAFKA_PYTHON" "$HERE/records.py" normal node-group >"$TMP/normal.tsv"
+	produce "$TMP/normal.tsv"
+	n1=$(wc -l <"$TMP/normal.tsv")
+	wait_for 30 bash -c "[ \$((\$(jq .records '$a_stats') + \$(jq .records '$b_stats'))) -ge $n1 ]" ||
+		fail "the workers read $(ws "$a_stats" .records) + $(ws "$b_stats" .records) of $n1"
+	sleep 2
+	pa=$(wsc "$a_stats" .partitions)
+	pb=$(wsc "$b_stats" .partitions)
+	log "worker a: partitions $pa, $(ws "$a_stats" .records) records; b: $pb, $(ws "$b_stats" .records) records"
+	expect_eq "partitions of a and b: disjoint, non-empty, all 4" \
+		"$(jq -nc --argjson a "$pa" --argjson b "$pb" \
+			'[($a|length>0), ($b|length>0), ($a - ($a - $b) | length == 0), (($a + $b | sort) == [0,1,2,3])]')" \
+		"[true,true,true,true]"
+	ra=$(ws "$a_stats" .records)
+	rb=$(ws "$b_stats" .records)
+	[ "$ra" -gt 0 ] && [ "$rb" -gt 0 ] || fail "a worker read nothing: a=$ra b=$rb"
+	expect_eq "records read by a + b" "$((ra + rb))" "$n1"
+
+	# b leaves: a takes all partitions from b's committed offsets, no re-read
+	stop_worker "$b_pid"
+	wait_for 30 bash -c "[ \"\$(jq -r '.partitions | length' '$a_stats')\" -eq 4 ]" ||
+		fail "a did not take over b's partitions: $(wsc "$a_stats" .partitions)"
+	"$KAFKA_PYTHON" "$HERE/records.py" normal node-group2 >"$TMP/normal2.tsv"
+	produce "$TMP/normal2.tsv"
+	n2=$(wc -l <"$TMP/normal2.tsv")
+	total=$((n1 + n2))
+	wait_for 30 records_reach "$a_stats" "$((ra + n2))" ||
+		fail "a read $(ws "$a_stats" .records), expected $((ra + n2))"
+	sleep 2
+	expect_eq "records read by a after the take-over (nothing twice)" \
+		"$(ws "$a_stats" .records)" "$((ra + n2))"
+	stop_worker "$a_pid"
+	expect_eq "offsets committed by the group" "$(committed_total "$GROUP" 4)" "$total"
+	expect_eq "suggestions for normal traffic" "$(kafka_count "$SUGG")" 0
+	grep -q "revoked partitions" "$a_err" || fail "a never logged a revocation"
+}
+
+listening_in() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .; }
+
+case_packets() {
+	local i expect
+
+	preflight
+	command -v nc >/dev/null || exit "$SKIP"
+	broker_up 3
+	new_pair
+	new_config "$TMP/collector.yaml"
+	{
+		echo "kafka:"
+		echo "  brokers: $KAFKA_BOOTSTRAP"
+		echo "  topic: $FLOWS"
+		echo "ai:"
+		echo "  group_id: $GROUP"
+		echo "  suggestions_topic: $SUGG"
+		echo "  scan_ports: 100"
+		echo "  syn_flood_syns: 100"
+		echo "  brute_force_attempts: 15"
+	} >>"$CONF"
+	start_collector -c "$CONF" -iface "$P_VETH"
+	start_worker a "$CONF"
+
+	# normal traffic first: a few pings and one TCP exchange
+	# a listener on port 22 in the netns: accept, read, close
+	ip netns exec "$P_NS" "$KAFKA_PYTHON" -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 22))
+s.listen(64)
+while True:
+    c, _ = s.accept()
+    c.settimeout(2)
+    try:
+        c.recv(100)
+    except OSError:
+        pass
+    c.close()' "$P_NS4" &
+	PIDS+=($!)
+	wait_for 5 listening_in "$P_NS" 22 || fail "no listener on port 22 in $P_NS"
+	ping -c 3 -i 0.2 -q "$P_NS4" >/dev/null || fail "ping through the veth pair"
+	sleep 4
+	expect_eq "suggestions after normal traffic" "$(kafka_count "$SUGG")" 0
+
+	# a vertical scan: nc probes 150 closed ports
+	nc -z -w 1 "$P_NS4" 1000-1149 2>/dev/null
+	# a burst of connections to a closed port: SYN, RST, never completed
+	for ((i = 0; i < 130; i++)); do
+		nc -z -w 1 "$P_NS4" 9 2>/dev/null
+	done
+	# repeated connections to the listener on port 22
+	for ((i = 0; i < 18; i++)); do
+		echo x | nc -N -w 1 "$P_NS4" 22 >/dev/null 2>&1
+	done
+
+	expect=$(jq -nc --arg s "$P_ROOT4" --arg d "$P_NS4" '{
+		port_scan_vertical: {src_ip: $s, dst_ip: $d, rule_type: "tcp"},
+		syn_flood: {src_ip: $s, dst_ip: $d, dst_port: 9, rule_type: "tcp"},
+		brute_force: {src_ip: $s, dst_ip: $d, dst_port: 22, rule_type: "tcp"}}')
+	if ! wait_for 30 delivered_reach "$W_STATS" 3; then
+		grep "suggestion" "$W_ERR" >&2
+		fail "$(ws "$W_STATS" .delivered) suggestions delivered, expected 3"
+	fi
+	sleep 3
+	kafka_consume "$SUGG" "$TMP/sugg.tsv" || fail "kcat could not read $SUGG"
+	"$KAFKA_PYTHON" "$HERE/check.py" "$SCHEMA" "$TMP/sugg.tsv" it-node "$expect" ||
+		fail "the suggestions are not the expected ones"
+	stop_worker "$W_PID"
+	stop_collector
+}
+
+case "$CASE" in
+crafted | group | packets) "case_$CASE" ;;
+*) fail "unknown case $CASE" ;;
+esac
+echo "PASS: $CASE"
