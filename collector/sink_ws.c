@@ -51,6 +51,7 @@
 #define WS_HDR_MAX	1024 /* longest header or query argument we read */
 #define WS_TICK_US	(200 * 1000) /* backstop wake, and shutdown deadline checks */
 #define WS_STOP_WAIT_US (1000 * 1000) /* for clients to take their 1001 close */
+#define WS_FLUSH_MAX_MS 1000 /* at shutdown, for subscribers to get the last records */
 #define WS_STATS_MAX	8192 /* the collector's stats object (main.c STATS_JSON_MAX) */
 #define WS_ERR_MAX	256
 
@@ -785,8 +786,13 @@ static void *ws_thread(void *arg)
 
 	lws_sul_schedule(f->ctx, 0, &f->tick, tick, WS_TICK_US);
 	for (;;) {
-		if (lws_service(f->ctx, 0) < 0)
+		if (lws_service(f->ctx, 0) < 0) {
+			log_error("websocket: the service loop failed: the feed stops serving");
+			/* the producer may still wake the context: keep it until destroy */
+			while (!atomic_load(&f->stop))
+				usleep(100 * 1000);
 			break;
+		}
 		if (!atomic_load(&f->stop))
 			continue;
 		if (!deadline) {
@@ -805,6 +811,11 @@ static void *ws_thread(void *arg)
 
 /* ---- life cycle ---- */
 
+/*
+ * Give the subscribers the records published so far: at shutdown, the
+ * last sweep's end records. A stalled subscriber would hold the whole
+ * shutdown, so this waits WS_FLUSH_MAX_MS at most, whatever @timeout_ms.
+ */
 static int ws_flush(struct sink *s, int timeout_ms)
 {
 	struct ws_feed *f = s->priv;
@@ -813,6 +824,8 @@ static int ws_flush(struct sink *s, int timeout_ms)
 
 	if (!target || !f->ctx)
 		return 0;
+	if (timeout_ms > WS_FLUSH_MAX_MS)
+		timeout_ms = WS_FLUSH_MAX_MS;
 	atomic_store(&f->flushed, 0);
 	atomic_store(&f->flush_want, target);
 	for (waited = 0;; waited += 10) {

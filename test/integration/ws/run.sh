@@ -341,7 +341,7 @@ test_auth() {
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$C_PID/status"; }
 
 test_slow() {
-	local mark total waves=12 per=400 rss0 rss_mid rss1 i
+	local mark total waves=12 per=400 rss0 rss_mid rss1 i t
 
 	new_pair
 	quiet_pair
@@ -355,6 +355,7 @@ test_slow() {
 		start_collector -c "$CONF" -iface "$P_VETH"
 	client collect fast "$URL"
 	client slow slow "$URL"
+	client slow stuck "$URL" # never resumes: still stalled at shutdown
 	mark=$(lines "$REC")
 	rss0=$(rss_kb)
 	for ((i = 0; i < waves; i++)); do
@@ -389,7 +390,12 @@ EOF
 		fail "the slow client's records + missed do not add up"
 	stop_client fast
 	stop_client slow
+	# a stalled subscriber does not hold the shutdown (1 s flush, 1 s for the close)
+	t=$SECONDS
 	stop_collector
+	[ $((SECONDS - t)) -le 4 ] || fail "the collector took $((SECONDS - t)) s to stop"
+	log "ok: stopped in $((SECONDS - t)) s with a stalled subscriber"
+	stop_client stuck
 }
 
 test_stats_ping() {

@@ -64,6 +64,7 @@ async def collect(args, slow=False):
     ctrl = open(args.prefix + ".control", "w")
     async with websockets.connect(args.url, extra_headers=headers_of(args), origin=args.origin,
                                   ping_interval=None, max_size=None, compression=None,
+                                  close_timeout=1,
                                   **kw) as ws:
         if args.send is not None:
             await ws.send(args.send)
