@@ -176,6 +176,11 @@ static uint16_t node_id(struct ai_engine *eng, const char *name)
 	return NODE_OTHER;
 }
 
+const char *ai_engine_node_name(const struct ai_engine *eng, uint16_t id)
+{
+	return id < eng->nodes->n ? eng->nodes->names[id] : "(other)";
+}
+
 /* --- engine ----------------------------------------------------------- */
 
 static void set_ports(uint8_t *bm, const struct guarder_port_range *r, size_t n)
@@ -365,8 +370,7 @@ static void start_finding(struct ai_engine *eng, struct ai_finding *fd, enum ai_
 	memset(fd, 0, offsetof(struct ai_finding, rules));
 	fd->n_rules = 0;
 	fd->kind = k;
-	snprintf(fd->node, sizeof(fd->node), "%s",
-		 node == NODE_OTHER ? "(other)" : eng->nodes->names[node]);
+	snprintf(fd->node, sizeof(fd->node), "%s", ai_engine_node_name(eng, node));
 	fd->at = at;
 	fd->confidence = confidence(at > e->t_start ? at - e->t_start : 0, eng->cfg->ai.window,
 				    observed, threshold);

@@ -106,6 +106,9 @@ uint64_t ai_engine_evictions(const struct ai_engine *eng);
 
 const char *ai_kind_name(enum ai_kind k);
 
+/* ai_engine_node_name - the node name of a table key's node id. */
+const char *ai_engine_node_name(const struct ai_engine *eng, uint16_t id);
+
 /* Table payloads, exposed for the summary and the tests. */
 struct ai_distinct {
 	uint64_t bits[8]; /* 512-bit linear-counting bitmap */

@@ -123,10 +123,29 @@ static int jstr(struct jp *j, const char *field, char *buf, size_t cap, size_t *
 	if (j->p >= j->e || *j->p != '"')
 		return fail(j, field, "not a string");
 	j->p++;
-	while (j->p < j->e) {
-		unsigned char c = (unsigned char)*j->p;
+	for (;;) {
+		const char *run = j->p;
 		unsigned int cp;
+		unsigned char c;
 
+		/* the common case: a run of plain characters, copied at once */
+		while (j->p < j->e) {
+			c = (unsigned char)*j->p;
+			if (c == '"' || c == '\\' || c < 0x20)
+				break;
+			j->p++;
+		}
+		if (buf) {
+			size_t k = (size_t)(j->p - run);
+
+			if (n + k >= cap)
+				return fail(j, field, "too long");
+			memcpy(buf + n, run, k);
+			n += k;
+		}
+		if (j->p >= j->e)
+			break;
+		c = (unsigned char)*j->p;
 		if (c == '"') {
 			j->p++;
 			if (buf)
@@ -137,15 +156,6 @@ static int jstr(struct jp *j, const char *field, char *buf, size_t cap, size_t *
 		}
 		if (c < 0x20)
 			return fail(j, field, "control character in a string");
-		if (c != '\\') {
-			if (buf) {
-				if (n + 1 >= cap)
-					return fail(j, field, "too long");
-				buf[n++] = (char)c;
-			}
-			j->p++;
-			continue;
-		}
 		if (j->e - j->p < 2)
 			break;
 		switch (j->p[1]) {
@@ -288,7 +298,9 @@ static int jskip(struct jp *j, const char *field, int depth)
 		if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
 			const char *s = j->p;
 
-			while (j->p < j->e && strchr("+-.eE0123456789", *j->p))
+			while (j->p < j->e &&
+			       ((*j->p >= '0' && *j->p <= '9') || *j->p == '-' || *j->p == '+' ||
+				*j->p == '.' || *j->p == 'e' || *j->p == 'E'))
 				j->p++;
 			return j->p > s ? 0 : fail(j, field, "bad number");
 		}
@@ -301,11 +313,15 @@ static int jskip(struct jp *j, const char *field, int depth)
  * (decoded, or "" when too long to be one of ours) and must consume the
  * value.
  */
-typedef int (*member_fn)(struct jp *j, const char *key, void *ctx);
+typedef int (*member_fn)(struct jp *j, const char *key, size_t klen, void *ctx);
+
+/* KEY - the member's key is the literal @lit (length compared first: cheap) */
+#define KEY(lit) (klen == sizeof(lit) - 1 && !memcmp(key, lit, sizeof(lit) - 1))
 
 static int jobject(struct jp *j, const char *field, member_fn member, void *ctx)
 {
 	char key[24];
+	size_t klen;
 	bool first = true;
 
 	ws(j);
@@ -330,12 +346,13 @@ static int jobject(struct jp *j, const char *field, member_fn member, void *ctx)
 		{
 			struct jp save = *j;
 
-			if (jstr(j, field, key, sizeof(key), NULL)) {
+			if (jstr(j, field, key, sizeof(key), &klen)) {
 				/* a long key: not one of ours, skip it */
 				*j = save;
 				if (jstr(j, field, NULL, 0, NULL))
 					return -EINVAL;
 				key[0] = '\0';
+				klen = 0;
 			}
 		}
 		ws(j);
@@ -343,21 +360,21 @@ static int jobject(struct jp *j, const char *field, member_fn member, void *ctx)
 			return fail(j, field, "expected ':'");
 		j->p++;
 		ws(j);
-		if (member(j, key, ctx))
+		if (member(j, key, klen, ctx))
 			return -EINVAL;
 	}
 }
 
-static int dir_member(struct jp *j, const char *key, void *ctx)
+static int dir_member(struct jp *j, const char *key, size_t klen, void *ctx)
 {
 	struct ai_dir *d = ctx;
 	uint64_t v;
 
-	if (!strcmp(key, "packets"))
+	if (KEY("packets"))
 		return jnum(j, "packets", UINT64_MAX, &d->packets);
-	if (!strcmp(key, "bytes"))
+	if (KEY("bytes"))
 		return jnum(j, "bytes", UINT64_MAX, &d->bytes);
-	if (!strcmp(key, "tcp_flags")) {
+	if (KEY("tcp_flags")) {
 		if (jnum(j, "tcp_flags", 255, &v))
 			return -EINVAL;
 		d->tcp_flags = (uint8_t)v;
@@ -371,12 +388,12 @@ struct icmp_ctx {
 	unsigned int seen;
 };
 
-static int icmp_member(struct jp *j, const char *key, void *ctx)
+static int icmp_member(struct jp *j, const char *key, size_t klen, void *ctx)
 {
 	struct icmp_ctx *c = ctx;
 	uint64_t v;
 
-	if (!strcmp(key, "type") || !strcmp(key, "code")) {
+	if (KEY("type") || KEY("code")) {
 		if (jnum(j, key, 255, &v))
 			return -EINVAL;
 		if (key[0] == 't') {
@@ -427,7 +444,7 @@ static int time_field(struct jp *j, const char *field, uint64_t *ns)
 	return 0;
 }
 
-static int top_member(struct jp *j, const char *key, void *ctx)
+static int top_member(struct jp *j, const char *key, size_t klen, void *ctx)
 {
 	static const char *const events[] = { "start", "update", "end", "icmp", "drop" };
 	struct top_ctx *c = ctx;
@@ -438,7 +455,7 @@ static int top_member(struct jp *j, const char *key, void *ctx)
 
 	switch (key[0]) {
 	case 's':
-		if (!strcmp(key, "schema_version")) {
+		if (KEY("schema_version")) {
 			if (jnum(j, key, UINT64_MAX, &v))
 				return -EINVAL;
 			if (v != 1)
@@ -446,11 +463,11 @@ static int top_member(struct jp *j, const char *key, void *ctx)
 			c->seen |= F_VERSION;
 			return 0;
 		}
-		if (!strcmp(key, "src_ip")) {
+		if (KEY("src_ip")) {
 			c->seen |= F_SRC;
 			return addr_field(j, key, f->src);
 		}
-		if (!strcmp(key, "src_port")) {
+		if (KEY("src_port")) {
 			c->seen |= F_SPORT;
 			if (jnum(j, key, 65535, &v))
 				return -EINVAL;
@@ -459,11 +476,11 @@ static int top_member(struct jp *j, const char *key, void *ctx)
 		}
 		break;
 	case 'd':
-		if (!strcmp(key, "dst_ip")) {
+		if (KEY("dst_ip")) {
 			c->seen |= F_DST;
 			return addr_field(j, key, f->dst);
 		}
-		if (!strcmp(key, "dst_port")) {
+		if (KEY("dst_port")) {
 			c->seen |= F_DPORT;
 			if (jnum(j, key, 65535, &v))
 				return -EINVAL;
@@ -472,7 +489,7 @@ static int top_member(struct jp *j, const char *key, void *ctx)
 		}
 		break;
 	case 'e':
-		if (!strcmp(key, "event")) {
+		if (KEY("event")) {
 			if (jstr(j, key, buf, sizeof(buf), NULL))
 				return -EINVAL;
 			for (i = 0; i < sizeof(events) / sizeof(events[0]); i++)
@@ -486,13 +503,13 @@ static int top_member(struct jp *j, const char *key, void *ctx)
 		}
 		break;
 	case 'n':
-		if (!strcmp(key, "node")) {
+		if (KEY("node")) {
 			c->seen |= F_NODE;
 			return jstr(j, key, f->node, sizeof(f->node), NULL);
 		}
 		break;
 	case 'p':
-		if (!strcmp(key, "proto_num")) {
+		if (KEY("proto_num")) {
 			if (jnum(j, key, 255, &v))
 				return -EINVAL;
 			f->proto = (uint8_t)v;
@@ -501,7 +518,7 @@ static int top_member(struct jp *j, const char *key, void *ctx)
 		}
 		break;
 	case 'f':
-		if (!strcmp(key, "family")) {
+		if (KEY("family")) {
 			if (jnum(j, key, 255, &v))
 				return -EINVAL;
 			if (v != 4 && v != 6)
@@ -510,29 +527,29 @@ static int top_member(struct jp *j, const char *key, void *ctx)
 			c->seen |= F_FAMILY;
 			return 0;
 		}
-		if (!strcmp(key, "fwd")) {
+		if (KEY("fwd")) {
 			c->seen |= F_FWD;
 			return jobject(j, key, dir_member, &f->fwd);
 		}
-		if (!strcmp(key, "first_seen")) {
+		if (KEY("first_seen")) {
 			c->seen |= F_FIRST;
 			return time_field(j, key, &f->first_ns);
 		}
 		break;
 	case 'r':
-		if (!strcmp(key, "rev")) {
+		if (KEY("rev")) {
 			c->seen |= F_REV;
 			return jobject(j, key, dir_member, &f->rev);
 		}
 		break;
 	case 'l':
-		if (!strcmp(key, "last_seen")) {
+		if (KEY("last_seen")) {
 			c->seen |= F_LAST;
 			return time_field(j, key, &f->last_ns);
 		}
 		break;
 	case 'i':
-		if (!strcmp(key, "icmp")) {
+		if (KEY("icmp")) {
 			struct icmp_ctx ic = { .f = f };
 
 			if (!jlit(j, "null", 4))

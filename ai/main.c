@@ -22,14 +22,17 @@
 
 #include <json-c/json.h>
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 
 #include "detect.h"
 #include "flowrec.h"
 #include "kafka.h"
 #include "lib/cmdline.h"
 #include "lib/config.h"
+#include "lib/ai_model.h"
 #include "lib/log.h"
 #include "suggest.h"
+#include "summary.h"
 
 #ifndef GUARDER_VERSION
 #error "GUARDER_VERSION comes from meson.build (project version)"
@@ -50,11 +53,37 @@ struct options {
 	bool drain;
 };
 
+#define MODEL_MAX_RULES 256 /* the highest ai.max_rules_per_suggestion */
+
+/*
+ * The model call runs on its own thread: it may take ai.model.timeout_ms
+ * (30 s by default) and the records must keep flowing meanwhile. The
+ * main thread hands over a summary and later picks up the answer.
+ */
+struct model_runner {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct ai_model *model;
+	const struct guarder_config *cfg;
+	char *request; /* the summary to send; owned; NULL = nothing to do */
+	bool busy, done, stop;
+	/* the answer (valid while done) */
+	int rc;
+	char err[AI_MODEL_ERR_LEN];
+	char node[AI_NODE_MAX];
+	char analysis[200];
+	struct rule rules[MODEL_MAX_RULES];
+	size_t n_rules, n_rejects;
+	uint64_t calls, failures;
+};
+
 struct worker {
 	const struct guarder_config *cfg;
 	const struct options *o;
 	rd_kafka_t *consumer, *producer;
 	struct ai_engine eng;
+	struct model_runner *model; /* NULL: no model configured */
 
 	/* offsets: next offset to commit per partition (-1 = nothing new) */
 	int64_t next_offset[MAX_PARTITIONS];
@@ -68,7 +97,7 @@ struct worker {
 	uint64_t sugg_log_sec, sugg_logged, sugg_log_suppressed;
 	char last_bad[160];
 	uint64_t bad_logged;
-	uint64_t started_ns, drained_ns;
+	uint64_t started_ns, first_ns, drained_ns; /* first_ns: first record read */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -324,6 +353,205 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	assigned_text(w);
 }
 
+/* --- model ------------------------------------------------------------- */
+
+static void *model_thread(void *arg)
+{
+	struct model_runner *mr = arg;
+	struct json_object *answer = NULL, *a;
+	struct ai_model_reject rejects[8];
+	char *request;
+	size_t n, nrej;
+	int rc;
+
+	pthread_mutex_lock(&mr->lock);
+	for (;;) {
+		while (!mr->stop && !mr->request)
+			pthread_cond_wait(&mr->wake, &mr->lock);
+		if (mr->stop)
+			break;
+		request = mr->request;
+		mr->request = NULL;
+		pthread_mutex_unlock(&mr->lock);
+
+		mr->err[0] = '\0';
+		mr->analysis[0] = '\0';
+		n = nrej = 0;
+		rc = ai_model_ask(mr->model, ai_summary_system_prompt(), request, &answer, mr->err,
+				  sizeof(mr->err));
+		free(request);
+		if (!rc) {
+			rc = ai_model_rules_from_answer(
+				answer, (__u64)time(NULL) + mr->cfg->ai.rule_ttl, mr->rules,
+				MODEL_MAX_RULES, &n, rejects, 8, &nrej, mr->err, sizeof(mr->err));
+			if (json_object_is_type(answer, json_type_object) &&
+			    json_object_object_get_ex(answer, "analysis", &a) &&
+			    json_object_is_type(a, json_type_string))
+				snprintf(mr->analysis, sizeof(mr->analysis), "%s",
+					 json_object_get_string(a));
+			json_object_put(answer);
+			answer = NULL;
+		}
+
+		pthread_mutex_lock(&mr->lock);
+		mr->rc = rc;
+		mr->n_rules = n;
+		mr->n_rejects = nrej;
+		mr->done = true;
+	}
+	pthread_mutex_unlock(&mr->lock);
+	return NULL;
+}
+
+static int model_start(struct worker *w)
+{
+	struct model_runner *mr;
+	char err[AI_MODEL_ERR_LEN];
+	int rc;
+
+	mr = calloc(1, sizeof(*mr));
+	if (!mr)
+		return -ENOMEM;
+	rc = ai_model_new(w->cfg, &mr->model, err, sizeof(err));
+	if (rc) {
+		log_error("model: %s", err);
+		free(mr);
+		return rc;
+	}
+	if (!ai_model_configured(mr->model) || !w->cfg->ai.model.interval) {
+		log_info("model: %s; detectors only", ai_model_configured(mr->model) ?
+							      "ai.model.interval is 0" :
+							      "no endpoint configured");
+		ai_model_free(mr->model);
+		free(mr);
+		return 0;
+	}
+	mr->cfg = w->cfg;
+	pthread_mutex_init(&mr->lock, NULL);
+	pthread_cond_init(&mr->wake, NULL);
+	rc = pthread_create(&mr->thread, NULL, model_thread, mr);
+	if (rc) {
+		log_error("model: cannot start its thread: %s", strerror(rc));
+		ai_model_free(mr->model);
+		free(mr);
+		return -rc;
+	}
+	w->model = mr;
+	log_info("model: a summary every %u s (ai.model.interval)", w->cfg->ai.model.interval);
+	return 0;
+}
+
+static void model_stop(struct worker *w)
+{
+	struct model_runner *mr = w->model;
+
+	if (!mr)
+		return;
+	pthread_mutex_lock(&mr->lock);
+	mr->stop = true;
+	pthread_cond_signal(&mr->wake);
+	pthread_mutex_unlock(&mr->lock);
+	ai_model_abort(mr->model); /* a call in flight ends within 50 ms */
+	pthread_join(mr->thread, NULL);
+	free(mr->request);
+	ai_model_free(mr->model);
+	pthread_mutex_destroy(&mr->lock);
+	pthread_cond_destroy(&mr->wake);
+	free(mr);
+	w->model = NULL;
+}
+
+/* model_ask - hand the current summary to the model thread (if idle). */
+static void model_ask(struct worker *w)
+{
+	struct model_runner *mr = w->model;
+	struct json_object *sum;
+	char node[AI_NODE_MAX];
+	char *text;
+
+	pthread_mutex_lock(&mr->lock);
+	if (mr->busy) {
+		pthread_mutex_unlock(&mr->lock);
+		log_warn("model: the previous analysis is still running; skipping this one");
+		return;
+	}
+	pthread_mutex_unlock(&mr->lock);
+	sum = ai_summary_build(&w->eng, node, sizeof(node));
+	if (!sum)
+		return;
+	if (!node[0]) {
+		json_object_put(sum); /* an empty window: nothing to ask about */
+		return;
+	}
+	text = strdup(json_object_to_json_string_ext(sum, JSON_C_TO_STRING_PLAIN |
+								  JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(sum);
+	if (!text)
+		return;
+	pthread_mutex_lock(&mr->lock);
+	snprintf(mr->node, sizeof(mr->node), "%s", node);
+	mr->request = text;
+	mr->busy = true;
+	mr->calls++;
+	pthread_cond_signal(&mr->wake);
+	pthread_mutex_unlock(&mr->lock);
+}
+
+/* model_collect - publish the model's answer, if one arrived. */
+static void model_collect(struct worker *w)
+{
+	struct model_runner *mr = w->model;
+	struct json_object *ev, *s;
+	bool rejected;
+	char summary[256];
+
+	pthread_mutex_lock(&mr->lock);
+	if (!mr->done) {
+		pthread_mutex_unlock(&mr->lock);
+		return;
+	}
+	mr->done = false;
+	mr->busy = false;
+	pthread_mutex_unlock(&mr->lock);
+
+	if (mr->rc) {
+		mr->failures++;
+		log_warn("model: %s", mr->err);
+		return;
+	}
+	if (mr->n_rules == 0) {
+		log_info("model: no rule proposed (%zu unusable)%s%s", mr->n_rejects,
+			 mr->analysis[0] ? ": " : "", mr->analysis);
+		return;
+	}
+	ev = json_object_new_object();
+	if (!ev)
+		return;
+	json_object_object_add(ev, "rules_unusable", json_object_new_int64((int64_t)mr->n_rejects));
+	json_object_object_add(ev, "window_s", json_object_new_int64(w->cfg->ai.window));
+	snprintf(summary, sizeof(summary), "model: %s",
+		 mr->analysis[0] ? mr->analysis : "rules proposed from the traffic summary");
+	{
+		struct ai_suggestion_in in = {
+			.origin = "model",
+			.kind = "model",
+			.node = mr->node,
+			.confidence = 0.5, /* the model's own claims are not evidence */
+			.summary = summary,
+			.evidence = ev,
+			.rules = mr->rules,
+			.n_rules = mr->n_rules,
+		};
+
+		if (ai_suggestion_build(w->cfg, &in, &s, &rejected)) {
+			log_error("model suggestion: out of memory");
+			return;
+		}
+	}
+	publish(w, s, mr->node, rejected);
+	json_object_put(s);
+}
+
 /* --- records ------------------------------------------------------------ */
 
 static void bad_record(struct worker *w, const rd_kafka_message_t *m, const char *why)
@@ -360,7 +588,8 @@ static void handle(struct worker *w, const rd_kafka_message_t *m)
 		w->next_offset[p] = m->offset + 1;
 		w->dirty[p] = true;
 	}
-	w->records++;
+	if (!w->records++)
+		w->first_ns = now_ns();
 	if (!m->payload || ai_flow_parse(m->payload, m->len, &f, err, sizeof(err))) {
 		bad_record(w, m, m->payload ? err : "empty message");
 		return;
@@ -424,13 +653,15 @@ static void write_stats(struct worker *w)
 		",\"commits\":%" PRIu64 ",\"commit_failures\":%" PRIu64 ",\"evictions\":%" PRIu64
 		",\"tracked\":{\"src\":%u,\"dst\":%u,\"pair\":%u,\"srcport\":%u,\"svc\":%u,"
 		"\"conn\":%u},\"memory_bound_bytes\":%zu,\"vm_rss_kib\":%ld,\"vm_hwm_kib\":%ld,"
-		"\"partitions\":[%s],\"drained\":%s,\"drain_seconds\":%.3f,\"findings\":{",
+		"\"partitions\":[%s],\"drained\":%s,\"drain_seconds\":%.3f,"
+		"\"drain_seconds_from_first\":%.3f,\"findings\":{",
 		w->records, w->bad, w->suggestions, w->rejected, w->delivered, w->delivery_failed,
 		w->produce_failed, w->commits, w->commit_failures, ai_engine_evictions(&w->eng),
 		w->eng.src.used, w->eng.dst.used, w->eng.pair.used, w->eng.srcport.used,
 		w->eng.svc.used, w->eng.conn.used, ai_engine_bytes(&w->eng), rss_kib("VmRSS:"),
 		rss_kib("VmHWM:"), w->partitions, w->drained_ns ? "true" : "false",
-		w->drained_ns ? (double)(w->drained_ns - w->started_ns) / 1e9 : 0.0);
+		w->drained_ns ? (double)(w->drained_ns - w->started_ns) / 1e9 : 0.0,
+		w->drained_ns && w->first_ns ? (double)(w->drained_ns - w->first_ns) / 1e9 : 0.0);
 	for (k = 0; k < AI_KIND_COUNT; k++)
 		fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", ai_kind_name(k),
 			w->eng.stats.findings[k]);
@@ -558,7 +789,7 @@ static void warn_thresholds(const struct guarder_config *cfg)
 static void run(struct worker *w)
 {
 	uint64_t last_commit = now_ns(), last_stats = last_commit, last_file = last_commit;
-	uint64_t stat_records = 0, stat_ns = last_commit;
+	uint64_t stat_records = 0, stat_ns = last_commit, last_model = last_commit;
 
 	w->started_ns = last_commit;
 	while (!stop_signal) {
@@ -589,15 +820,27 @@ static void run(struct worker *w)
 			write_stats(w);
 			last_file = now;
 		}
+		if (w->model) {
+			model_collect(w);
+			if (now - last_model >= w->cfg->ai.model.interval * 1000000000ull) {
+				model_ask(w);
+				last_model = now;
+			}
+		}
 		if (now - last_stats >= STATS_INTERVAL_NS) {
 			stats_line(w, &stat_records, &stat_ns);
 			last_stats = now;
 		}
 		if (w->o->drain && drained(w)) {
 			w->drained_ns = now;
-			log_info("drained: %" PRIu64 " records in %.3f s (%.0f records/s)",
+			/* from the first record: the group join is not consumption */
+			log_info("drained: %" PRIu64 " records in %.3f s since start, %.3f s since "
+				 "the first record (%.0f records/s)",
 				 w->records, (double)(now - w->started_ns) / 1e9,
-				 (double)w->records * 1e9 / (double)(now - w->started_ns));
+				 w->first_ns ? (double)(now - w->first_ns) / 1e9 : 0.0,
+				 w->first_ns && now > w->first_ns ?
+					 (double)w->records * 1e9 / (double)(now - w->first_ns) :
+					 0.0);
 			break;
 		}
 	}
@@ -646,7 +889,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (open_clients(w))
+	if (open_clients(w) || model_start(w))
 		goto out_clients;
 	log_info("consuming %s from %s as group %s, suggestions to %s; window %u s, "
 		 "max_tracked %u (tables at most %zu MiB); Ctrl-C or SIGTERM stops",
@@ -656,6 +899,7 @@ int main(int argc, char **argv)
 	write_stats(w);
 	rc = 0;
 out_clients:
+	model_stop(w);
 	close_clients(w);
 	ai_engine_free(&w->eng);
 out:

@@ -39,8 +39,9 @@ int ai_policy_check(const struct guarder_config *cfg, const struct rule *rules, 
 		}
 		if (rule_is_match_all(r)) {
 			snprintf(why, why_len,
-				 "rule %zu: drops all %s traffic (match-all drop refused)", i,
-				 rule_proto_name(r->protocol));
+				 "rule %zu: drops all %s%straffic (match-all drop refused)", i,
+				 r->protocol == RULE_PROTO_ANY ? "" : rule_proto_name(r->protocol),
+				 r->protocol == RULE_PROTO_ANY ? "" : " ");
 			return -EPERM;
 		}
 		if (rule_touches_protected(r, cfg->rules.protected_networks,

@@ -5,7 +5,7 @@
 # produces the records, kcat and confluent-kafka read the suggestions and
 # the committed offsets).
 #
-#   run.sh GUARDER_AI COLLECTOR CASE   (CASE: crafted, group, packets)
+#   run.sh GUARDER_AI COLLECTOR CASE   (CASE: crafted, group, model, packets)
 #
 #   crafted  records crafted by records.py, produced with kcat: one
 #            suggestion per attack kind with the expected rule, none for a
@@ -14,6 +14,11 @@
 #   group    two workers in one consumer group split a 4-partition topic:
 #            disjoint non-empty sets that cover it, every record read once;
 #            when one stops, the other takes over from its committed offsets
+#   model    a model configured (the test-only stand-in of
+#            test/integration/ai_api/model_server.py): every ai.model.interval
+#            the worker sends a bounded summary (aggregates and findings,
+#            no raw record), publishes the answer's rules as an origin
+#            "model" suggestion, and a match-all drop as rejected_by_policy
 #   packets  real packets through a veth pair into a netns, the collector
 #            (Kafka sink on) attached to the root-side veth only: an nc port
 #            scan, a burst of connections to a closed port, repeated
@@ -197,6 +202,70 @@ case_group() {
 	grep -q "revoked partitions" "$a_err" || fail "a never logged a revocation"
 }
 
+case_model() {
+	local pf ms log req
+
+	TMP=$(mktemp -d /tmp/guarder-it-ai.XXXXXX)
+	pf=$TMP/model.port
+	"$KAFKA_PYTHON" "$TOP/test/integration/ai_api/model_server.py" "$pf" &
+	PIDS+=($!)
+	wait_for 5 test -s "$pf" || fail "model_server.py did not start"
+	ms=http://127.0.0.1:$(cat "$pf")
+	# first answer: one precise rule, fenced and with prose; then a match-all drop
+	curl -s -f -m 5 -X POST --data-binary "$(jq -cn '[
+		{status: 200, content: ("Here you go:\n```json\n" + ({analysis: "10.66.0.1 scans 10.0.0.2",
+			rules: [{rule_type: "tcp", src_ip: "10.66.0.1", dst_ip: "10.0.0.2",
+			dst_port: "0", action: "drop", comment: "scanner"}]} | tojson) + "\n```")},
+		{status: 200, content: ({rules: [{rule_type: "basic", action: "drop"}]} | tojson)}]')" \
+		"$ms/_script" >/dev/null || fail "cannot script the model"
+	broker_up 3
+	ai_config "$TMP/ai.yaml"
+	cat >>"$TMP/ai.yaml" <<EOC
+  model:
+    endpoint: $ms/v1
+    api_key: sk-test-not-a-secret
+    interval: 2
+    timeout_ms: 5000
+EOC
+	"$KAFKA_PYTHON" "$HERE/records.py" attacks node-attack >"$TMP/attacks.tsv"
+	produce "$TMP/attacks.tsv"
+	start_worker a "$TMP/ai.yaml"
+	wait_for 30 records_reach "$W_STATS" "$(wc -l <"$TMP/attacks.tsv")" || fail "records not read"
+	# 7 detector suggestions, then the two model answers
+	wait_for 30 delivered_reach "$W_STATS" 9 ||
+		fail "$(ws "$W_STATS" .delivered) suggestions delivered, expected 9: $(grep -i model "$W_ERR" | tail -n 3)"
+	stop_worker "$W_PID"
+	kafka_consume "$SUGG" "$TMP/sugg.tsv" || fail "kcat could not read $SUGG"
+	cut -f3 "$TMP/sugg.tsv" | jq -c 'select(.origin == "model")' >"$TMP/model.jsonl"
+	expect_eq "model suggestions" "$(wc -l <"$TMP/model.jsonl")" 2
+	expect_eq "first: proposed, its rule" \
+		"$(head -n 1 "$TMP/model.jsonl" | jq -c '[.status, .kind, .node, .rules[0].src_ip, .rules[0].dst_ip, .rules[0].action, (.rules[0].expires_at != null), (.rules | length)]')" \
+		'["proposed","model","node-attack","10.66.0.1","10.0.0.2","drop",true,1]'
+	expect_eq "second: rejected by the policy" \
+		"$(tail -n 1 "$TMP/model.jsonl" | jq -c '[.status, (.policy_reason | test("match-all"))]')" \
+		'["rejected_by_policy",true]'
+	grep -v '"origin":"model"' "$TMP/sugg.tsv" >"$TMP/detectors.tsv"
+	"$KAFKA_PYTHON" "$HERE/check.py" "$SCHEMA" "$TMP/detectors.tsv" node-attack \
+		"$("$KAFKA_PYTHON" "$HERE/records.py" --expect)" >/dev/null ||
+		fail "the detector suggestions beside the model's are not the expected ones"
+	"$KAFKA_PYTHON" -c 'import json, sys, jsonschema
+v = jsonschema.Draft202012Validator(json.load(open(sys.argv[1])))
+for line in open(sys.argv[2]):
+    v.validate(json.loads(line))' "$SCHEMA" "$TMP/model.jsonl" || fail "a model suggestion is invalid"
+	# what the model was sent: a bounded summary, not records
+	log=$(curl -s -f -m 5 "$ms/_log") || fail "cannot read the model log"
+	req=$(jq -r '.[0].body.messages[1].content' <<<"$log")
+	expect_eq "summary parts" "$(jq -c 'keys' <<<"$req")" \
+		'["newest_record_at","recent_findings","records","top_destinations","top_sources","top_tcp_services","window_s"]'
+	expect_eq "top sources at most 10" "$(jq '.top_sources | length <= 10' <<<"$req")" true
+	expect_eq "recent findings sent" "$(jq '.recent_findings | length' <<<"$req")" 7
+	grep -q -e first_seen -e '"key"' -e 'schema_version' <<<"$req" && fail "the model was sent raw records"
+	[ "${#req}" -lt 16384 ] || fail "the summary is ${#req} bytes"
+	log "ok: the summary is ${#req} bytes"
+	grep -q "sk-test-not-a-secret" "$W_ERR" && fail "the API key is in the worker's log"
+	expect_eq "authorization sent" "$(jq -r '.[0].auth' <<<"$log")" "Bearer sk-test-not-a-secret"
+}
+
 listening_in() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .; }
 
 case_packets() {
@@ -271,7 +340,7 @@ while True:
 }
 
 case "$CASE" in
-crafted | group | packets) "case_$CASE" ;;
+crafted | group | model | packets) "case_$CASE" ;;
 *) fail "unknown case $CASE" ;;
 esac
 echo "PASS: $CASE"
