@@ -523,7 +523,8 @@ static int sink_kafka_emit(struct sink *s, const struct flow_record *rec, const 
 		uint64_t q = queued(ks);
 
 		ks->full = true;
-		ks->low_water = q - (q / 10 ? q / 10 : 1);
+		/* a tenth of room, at least one record, before queuing again */
+		ks->low_water = q > 1 ? q - (q / 10 ? q / 10 : 1) : 0;
 		ks->dropped_at_full = ks->dropped_queue_full;
 		ks->queue_full_episodes++;
 		ks->dropped_queue_full++;
