@@ -16,6 +16,7 @@ packages=(
 	librdkafka-dev libwebsockets-dev kcat python3-confluent-kafka python3-websockets
 	# the AI model client (libcurl, issue 5)
 	libcurl4-openssl-dev
+	ansible-core python3-apt strace # deployment tests (test/deploy): the Ansible role, the units' syscall filters
 	# benchmarks
 	wrk
 )
