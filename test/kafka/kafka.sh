@@ -151,6 +151,8 @@ kafka_fetch() {
 		return 1
 	fi
 	touch "$tmp/.complete"
+	# mktemp made it 0700: a root-fetched cache must serve other users too.
+	chmod -R a+rX "$tmp"
 	# mv -T renames onto the cache dir only if it is absent or empty, so a
 	# concurrent fetch that finished first is never replaced under a
 	# running broker.
