@@ -693,6 +693,15 @@ static void apply_suggestion(struct ai_service *ai, const char *id, struct MHD_C
 		s->decided_at = now_unix();
 		s->rule_ids = json_object_get(ids);
 		decision_record(ai, s);
+	} else {
+		/* pushed out of the list meanwhile: still remember the decision */
+		struct sugg tmp = { .state = S_APPLIED,
+				    .auto_applied = automatic,
+				    .decided_at = now_unix(),
+				    .rule_ids = ids };
+
+		snprintf(tmp.id, sizeof(tmp.id), "%s", id);
+		decision_record(ai, &tmp);
 	}
 	if (automatic)
 		ai->auto_applied++;

@@ -418,6 +418,12 @@ test_config() {
 	expect_req "set a key" 200 POST /api/ai/config "{\"api_key\": \"$KEY\"}" "${auth[@]}"
 	body_has "key set" '.api_key_set == true'
 	grep -qF "$KEY" "$TMP/body" && fail "POST /api/ai/config returned the key"
+	# the reference's form: a full .../chat/completions URL is used as it is
+	ms_reset
+	expect_req "a full chat/completions URL" 200 POST /api/ai/config \
+		"{\"openai_endpoint\": \"$MS/v1/chat/completions\", \"api_key\": \"$KEY\"}" "${auth[@]}"
+	expect_req "generate through it" 200 POST /api/ai/generate '{}' "${auth[@]}"
+	expect_eq "the URL used as given" "$(ms_log | jq -r '.[0].path')" /v1/chat/completions
 	expect_req "disable" 200 POST /api/ai/config '{"enabled": false}' "${auth[@]}"
 	expect_req "generate while disabled" 503 POST /api/ai/generate '{}' "${auth[@]}"
 	stop_api
