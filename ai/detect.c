@@ -696,8 +696,7 @@ static void scans(struct ai_engine *eng, const struct ai_flow *f, uint16_t node,
 	memcpy(kp.dst, f->dst, 16);
 	e = ai_table_touch(&eng->pair, &kp, t, eng->cfg->ai.window);
 	pp = ai_entry_payload(&eng->pair, e);
-	if (f->event == AI_EV_START)
-		pp->flows++;
+	pp->flows++;
 	est = ai_distinct_add(&pp->ports, f->dport);
 	if (est >= eng->cfg->ai.scan_ports && !(e->reported & R_VSCAN)) {
 		e->reported |= R_VSCAN;
@@ -707,8 +706,7 @@ static void scans(struct ai_engine *eng, const struct ai_flow *f, uint16_t node,
 	memcpy(ks.src, f->src, 16);
 	e = ai_table_touch(&eng->srcport, &ks, t, eng->cfg->ai.window);
 	ps = ai_entry_payload(&eng->srcport, e);
-	if (f->event == AI_EV_START)
-		ps->flows++;
+	ps->flows++;
 	est = ai_distinct_add(&ps->hosts, ai_hash(f->dst, 16, 1));
 	if (est >= eng->cfg->ai.scan_hosts && !(e->reported & R_HSCAN)) {
 		e->reported |= R_HSCAN;
@@ -848,7 +846,13 @@ void ai_engine_feed(struct ai_engine *eng, const struct ai_flow *f)
 	switch (f->proto) {
 	case 6:
 	case 17:
-		scans(eng, f, node, t);
+		/*
+		 * Every probe is a new flow with its start record: the scans need
+		 * no other event, and skipping them halves the table work of
+		 * end/update records (the worker's hot path).
+		 */
+		if (f->event == AI_EV_START)
+			scans(eng, f, node, t);
 		if (f->proto == 6 && f->event == AI_EV_END)
 			tcp_end(eng, f, node, t);
 		if (f->proto == 17 && (f->event == AI_EV_END || f->event == AI_EV_UPDATE))

@@ -81,6 +81,16 @@ rd_kafka_conf_t *ai_kafka_conf(const struct guarder_config *cfg, const char *cli
 		if (k->sasl_password)
 			err |= ai_kafka_set(conf, "sasl.password", k->sasl_password);
 	}
+	if (consumer) {
+		/*
+		 * librdkafka's defaults let the prefetch queue hold 64 MiB and one
+		 * fetch answer 50 MiB: more than the feature tables of a small
+		 * max_tracked. 16 MiB / 8 MiB still keep the worker fed (bench/ai);
+		 * kafka.properties may override them.
+		 */
+		err |= ai_kafka_set(conf, "queued.max.messages.kbytes", "16384");
+		err |= ai_kafka_set(conf, "fetch.max.bytes", "8388608");
+	}
 	for (i = 0; i < k->n_properties; i++) {
 		if (consumer && producer_only(k->properties[i].name))
 			continue;
