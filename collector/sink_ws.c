@@ -887,13 +887,18 @@ static void lws_log(int level, const char *line)
 		log_debug("websocket: lws: %.*s", (int)n, line);
 }
 
-/* Why lws could not listen: it only logs it, so bind a probe ourselves. */
-static int bind_error(const struct sockaddr_storage *ss, socklen_t sslen)
+/*
+ * Whether the address can be bound, asked before lws is: lws only logs
+ * why it could not listen (and leaks a little on that path), while the
+ * collector must say it and exit with the reason.
+ */
+static int bind_probe(const struct sockaddr_storage *ss, socklen_t sslen)
 {
-	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), err = -EIO, one = 1;
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), err = 0, one = 1;
 
 	if (fd < 0)
 		return -errno;
+	/* as lws does: a port in TIME_WAIT is not "in use" */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)ss, sslen))
 		err = -errno;
@@ -954,12 +959,17 @@ static int feed_listen(struct ws_feed *f)
 	info.uid = -1;
 	info.user = f;
 	info.vhost_name = "guarder-ws";
-	f->ctx = lws_create_context(&info);
-	if (!f->ctx) {
-		err = bind_error(&ss, sslen);
+	err = bind_probe(&ss, sslen);
+	if (err) {
 		log_error("websocket: cannot listen on %s: %s", cfg->websocket.listen,
 			  strerror(-err));
 		return err;
+	}
+	f->ctx = lws_create_context(&info);
+	if (!f->ctx) {
+		log_error("websocket: cannot listen on %s (libwebsockets said why above)",
+			  cfg->websocket.listen);
+		return -EIO;
 	}
 	return 0;
 }

@@ -251,6 +251,7 @@ test_filters() {
 	bad_filter "$URL" '{"event":["start","explode"]}' "event"
 	bad_filter "$URL" 'not json' "not one JSON object"
 	bad_filter "$URL" '{"port":[]}' "empty list"
+	bad_filter "$URL" "{\"ip\":\"$(printf '%05000d' 0)\"}" "longer than 4096 bytes"
 	stop_collector
 }
 
@@ -334,6 +335,17 @@ test_auth() {
 	run_collector_fails -c "$conf" -iface "$P_VETH"
 	expect_stderr "websocket.listen $P_ROOT4:$WS_PORT is not a loopback address and api.token is unset"
 	expect_stderr "cannot start the WebSocket feed"
+	expect_detached "$P_VETH"
+
+	# the port is taken: the collector says so and exits, leaking nothing
+	conf=$TMP/busy.yaml
+	ws_config "$conf"
+	nc -l 127.0.0.1 "$WS_PORT" >/dev/null &
+	PIDS+=($!)
+	wait_for 5 listening -ltn 127.0.0.1 "$WS_PORT" || fail "nc -l did not listen"
+	run_collector_fails -c "$conf" -iface "$P_VETH"
+	expect_stderr "websocket: cannot listen on 127.0.0.1:$WS_PORT: Address already in use"
+	grep -q LeakSanitizer "$C_ERR" && fail "a leak on the refusal path"
 	expect_detached "$P_VETH"
 }
 
