@@ -32,6 +32,12 @@
 
 #define KAFKA_ERRSTR_MAX    512
 #define KAFKA_WAIT_SLICE_MS 10 /* poll slices while waiting for room in the queue */
+/*
+ * Serve delivery reports from emit every this many records: a long ring
+ * buffer drain calls no poll op, and unserved reports keep their records'
+ * memory and count against the queue bound.
+ */
+#define KAFKA_POLL_EVERY 1000
 /* the same kind of error is logged again at most this often, with a count */
 #define KAFKA_ERR_REPEAT_NS (60ULL * 1000000000ULL)
 #define REDACTED	    "<redacted>"
@@ -53,6 +59,7 @@ struct sink_kafka {
 	rd_kafka_t *rk;
 	rd_kafka_topic_t *rkt;
 	unsigned int full_wait_ms;
+	unsigned int since_poll; /* emits since the last rd_kafka_poll */
 
 	/* records librdkafka accepted; minus the reported ones = queued */
 	uint64_t accepted;
@@ -488,6 +495,10 @@ static int sink_kafka_emit(struct sink *s, const struct flow_record *rec, const 
 	int slice;
 
 	(void)rec;
+	if (++ks->since_poll >= KAFKA_POLL_EVERY) {
+		ks->since_poll = 0;
+		rd_kafka_poll(ks->rk, 0);
+	}
 	if (ks->full) {
 		if (queued(ks) > ks->low_water) {
 			ks->dropped_queue_full++;
@@ -546,6 +557,7 @@ static void sink_kafka_poll(struct sink *s)
 {
 	struct sink_kafka *ks = s->priv;
 
+	ks->since_poll = 0;
 	rd_kafka_poll(ks->rk, 0);
 }
 
