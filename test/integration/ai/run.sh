@@ -5,7 +5,8 @@
 # produces the records, kcat and confluent-kafka read the suggestions and
 # the committed offsets).
 #
-#   run.sh GUARDER_AI COLLECTOR CASE   (CASE: crafted, group, model, packets)
+#   run.sh GUARDER_AI COLLECTOR CASE   (CASE: crafted, group, model, packets,
+#                                       check_config)
 #
 #   crafted  records crafted by records.py, produced with kcat: one
 #            suggestion per attack kind with the expected rule, none for a
@@ -19,6 +20,9 @@
 #            the worker sends a bounded summary (aggregates and findings,
 #            no raw record), publishes the answer's rules as an origin
 #            "model" suggestion, and a match-all drop as rejected_by_policy
+#   check_config  -check-config prints the effective config with secrets
+#            redacted and exits 0; a config without kafka.brokers, a bad
+#            key and a bad flag exit 1 with a message naming the problem
 #   packets  real packets through a veth pair into a netns, the collector
 #            (Kafka sink on) attached to the root-side veth only: an nc port
 #            scan, a burst of connections to a closed port, repeated
@@ -266,6 +270,39 @@ for line in open(sys.argv[2]):
 	expect_eq "authorization sent" "$(jq -r '.[0].auth' <<<"$log")" "Bearer sk-test-not-a-secret"
 }
 
+case_check_config() {
+	local out rc
+
+	TMP=$(mktemp -d /tmp/guarder-it-ai.XXXXXX)
+	KAFKA_BOOTSTRAP=127.0.0.1:9
+	ai_config "$TMP/ai.yaml"
+	printf '  model:\n    endpoint: http://127.0.0.1:9/v1\n    api_key: sk-very-secret-1234\n' >>"$TMP/ai.yaml"
+	out=$("$AI" -c "$TMP/ai.yaml" -check-config 2>"$TMP/err")
+	expect_eq "exit status of -check-config" "$?" 0
+	grep -q "suggestions_topic: \"$SUGG\"" <<<"$out" || fail "-check-config does not print ai.suggestions_topic"
+	grep -q "group_id: \"$GROUP\"" <<<"$out" || fail "-check-config does not print ai.group_id"
+	grep -q "sk-very-secret" <<<"$out$(cat "$TMP/err")" && fail "-check-config printed the API key"
+	grep -q "api_key: \"<redacted>\"" <<<"$out" || fail "the API key is not shown as <redacted>"
+	log "ok: effective config printed, key redacted"
+
+	printf 'ai:\n  window: 60\n' >"$TMP/nobrokers.yaml"
+	"$AI" -c "$TMP/nobrokers.yaml" -check-config >/dev/null 2>"$TMP/err"
+	rc=$?
+	expect_eq "exit status without kafka.brokers" "$rc" 1
+	grep -q "kafka.brokers is not set" "$TMP/err" || fail "no message about kafka.brokers: $(cat "$TMP/err")"
+
+	printf 'kafka:\n  brokers: 127.0.0.1:9\nai:\n  scan_portz: 5\n' >"$TMP/badkey.yaml"
+	"$AI" -c "$TMP/badkey.yaml" -check-config >/dev/null 2>"$TMP/err"
+	expect_eq "exit status with an unknown key" "$?" 1
+	grep -q "scan_portz" "$TMP/err" || fail "the error does not name the key: $(cat "$TMP/err")"
+
+	"$AI" -offset-reset middle >/dev/null 2>"$TMP/err"
+	expect_eq "exit status with a bad -offset-reset" "$?" 1
+	grep -q "offset-reset" "$TMP/err" || fail "the error does not name the flag"
+	"$AI" -version | grep -q "^guarder-ai .*librdkafka" || fail "-version"
+	"$AI" -h | grep -q -- "-check-config" || fail "-h does not list -check-config"
+}
+
 listening_in() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .; }
 
 case_packets() {
@@ -340,7 +377,7 @@ while True:
 }
 
 case "$CASE" in
-crafted | group | model | packets) "case_$CASE" ;;
+crafted | group | model | packets | check_config) "case_$CASE" ;;
 *) fail "unknown case $CASE" ;;
 esac
 echo "PASS: $CASE"
