@@ -36,6 +36,7 @@
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
@@ -95,7 +96,7 @@ struct ws_feed {
 	char *stats_text; /* under stats_lock */
 	size_t stats_len;
 	_Atomic uint64_t stats_gen;
-	unsigned int stats_ticks; /* producer's own */
+	int64_t stats_last_ms; /* producer's own: CLOCK_MONOTONIC of the last frame */
 
 	/* counters for stats_json: written by the lws thread */
 	_Atomic uint64_t n_clients, connections, refused, records_sent, messages_sent,
@@ -175,10 +176,17 @@ static void ws_stats(struct sink *s, const char *json, size_t len)
 	struct ws_feed *f = s->priv;
 	char *copy;
 
-	if (!f->cfg->websocket.stats_interval ||
-	    ++f->stats_ticks < f->cfg->websocket.stats_interval)
+	struct timespec now;
+	int64_t ms;
+
+	if (!f->cfg->websocket.stats_interval)
 		return;
-	f->stats_ticks = 0;
+	/* by the clock, not by calls: whatever period the collector calls at */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	if (ms - f->stats_last_ms < (int64_t)f->cfg->websocket.stats_interval * 1000 - 500)
+		return;
+	f->stats_last_ms = ms;
 	/* the frame adds per-client counters before the final '}' */
 	if (len < 2 || json[len - 1] != '}' || len > WS_STATS_MAX)
 		return;
@@ -976,6 +984,7 @@ static int feed_listen(struct ws_feed *f)
 
 struct sink *sink_ws_new(const struct guarder_config *cfg)
 {
+	struct timespec now;
 	struct ws_feed *f = NULL;
 	struct sink *s = NULL;
 	int err;
@@ -988,6 +997,8 @@ struct sink *sink_ws_new(const struct guarder_config *cfg)
 	}
 	pthread_mutex_init(&f->stats_lock, NULL);
 	f->cfg = cfg;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	f->stats_last_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		err = -ENOMEM;
