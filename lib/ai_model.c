@@ -181,6 +181,16 @@ static int check_url(const char *text)
 		return -EINVAL;
 	if (!*host || *host == '/')
 		return -EINVAL;
+	/*
+	 * No user:password@ before the host: GET /api/ai/config shows the
+	 * endpoint and debug logs print it; a credential belongs in api_key.
+	 */
+	{
+		size_t hl = strcspn(host, "/?#");
+
+		if (memchr(host, '@', hl))
+			return -EINVAL;
+	}
 	if (strpbrk(text, " \"<>\\^`{|}"))
 		return -EINVAL;
 	for (; *text; text++)
@@ -196,7 +206,8 @@ int ai_model_params_check(const struct ai_model_params *p, char *err, size_t err
 	if (p->endpoint[0] && check_url(p->endpoint))
 		return fail(err, errlen, -EINVAL,
 			    "endpoint: must be an http:// or https:// URL with a host and no "
-			    "spaces, quotes or control characters");
+			    "user:password@, spaces, quotes or control characters (a credential "
+			    "goes in api_key)");
 	if (strnlen(p->endpoint, sizeof(p->endpoint)) >= sizeof(p->endpoint))
 		return fail(err, errlen, -EINVAL, "endpoint: longer than %zu bytes",
 			    sizeof(p->endpoint) - 1);
@@ -207,9 +218,9 @@ int ai_model_params_check(const struct ai_model_params *p, char *err, size_t err
 	if (!p->name[0])
 		return fail(err, errlen, -EINVAL, "model: must not be empty");
 	for (k = (const unsigned char *)p->name; *k; k++)
-		if (*k < ' ' || *k >= 0x7f || *k == '/' || *k == '?' || *k == '#')
+		if (*k <= ' ' || *k >= 0x7f || *k == '/' || *k == '?' || *k == '#')
 			return fail(err, errlen, -EINVAL,
-				    "model: printable ASCII without '/', '?' or '#' only");
+				    "model: printable ASCII without spaces, '/', '?' or '#' only");
 	for (k = (const unsigned char *)p->api_version; *k; k++)
 		if (!isalnum(*k) && *k != '-' && *k != '.' && *k != '_')
 			return fail(err, errlen, -EINVAL,

@@ -259,6 +259,17 @@ static void test_params(void)
 		p.timeout_ms = 5000;
 		snprintf(p.endpoint, sizeof(p.endpoint), "not a url");
 		CHECK(ai_model_set_params(m, &p, err, sizeof(err)) == -EINVAL);
+		/* a credential in the URL would be shown and logged: refused */
+		snprintf(p.endpoint, sizeof(p.endpoint), "https://user:sk-x@api.example/v1");
+		CHECK(ai_model_set_params(m, &p, err, sizeof(err)) == -EINVAL);
+		CHECK(strstr(err, "user:password@") != NULL);
+		/* an @ after the host is fine */
+		snprintf(p.endpoint, sizeof(p.endpoint), "https://api.example/v1/@team");
+		CHECK(ai_model_set_params(m, &p, err, sizeof(err)) == 0);
+		snprintf(p.name, sizeof(p.name), "gpt 4");
+		CHECK(ai_model_set_params(m, &p, err, sizeof(err)) == -EINVAL);
+		snprintf(p.name, sizeof(p.name), "llama3.1:8b");
+		CHECK(ai_model_set_params(m, &p, err, sizeof(err)) == 0);
 		snprintf(p.endpoint, sizeof(p.endpoint), "http://127.0.0.1:9/v1");
 		snprintf(p.api_key, sizeof(p.api_key), "has space");
 		CHECK(ai_model_set_params(m, &p, err, sizeof(err)) == -EINVAL);
