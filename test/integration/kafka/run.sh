@@ -159,7 +159,7 @@ EOF
 # keys and partitions, read by kcat and by confluent-kafka.
 test_records() {
 	local port=$((20000 + RANDOM % 20000)) uport=$((20000 + RANDOM % 20000)) server out dump
-	local nparts flows
+	local nparts flows id4=$((1000 + RANDOM % 30000)) id6=$((31000 + RANDOM % 30000))
 
 	new_pair
 	broker_up
@@ -170,10 +170,11 @@ test_records() {
 	start_collector -c "$CONF" -iface "$P_VETH"
 	expect_stderr "records: Kafka topic $TOPIC on $KAFKA_BOOTSTRAP"
 
-	# ICMP echo, v4 and v6: one flow each.
-	out=$(ip netns exec "$P_NS" ping -c 3 -i 0.2 -q "$P_ROOT4") || fail "ping failed"
+	# ICMP echo, v4 and v6: one flow each, told apart from neighbour
+	# discovery by their echo identifiers (the records' ports).
+	out=$(ip netns exec "$P_NS" ping -e "$id4" -c 3 -i 0.2 -q "$P_ROOT4") || fail "ping failed"
 	grep -q "3 received" <<<"$out" || fail "ping lost packets: $out"
-	out=$(ip netns exec "$P_NS" ping -6 -c 2 -i 0.2 -q "$P_ROOT6") || fail "ping -6 failed"
+	out=$(ip netns exec "$P_NS" ping -6 -e "$id6" -c 2 -i 0.2 -q "$P_ROOT6") || fail "ping -6 failed"
 	grep -q "2 received" <<<"$out" || fail "ping -6 lost packets: $out"
 
 	# TCP: one connection from the namespace, 2000 bytes, closed.
@@ -206,8 +207,8 @@ for _ in range(3):
 EOF
 
 	# Every flow ends (idle or FIN), then everything is delivered.
-	wait_record 10 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .event==\"end\"" >/dev/null
-	wait_record 10 "$(flow_cond ipv6-icmp "$P_NS6" "$P_ROOT6") and .event==\"end\"" >/dev/null
+	wait_record 10 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .src_port==$id4 and .event==\"end\"" >/dev/null
+	wait_record 10 "$(flow_cond ipv6-icmp "$P_NS6" "$P_ROOT6") and .src_port==$id6 and .event==\"end\"" >/dev/null
 	wait_record 10 "$(flow_cond tcp "$P_NS4" "$P_ROOT4") and .dst_port==$port and .event==\"end\"" >/dev/null
 	wait_record 10 "$(flow_cond udp "$P_ROOT4" "$P_NS4") and .src_port==$uport and .event==\"end\"" >/dev/null
 	# The port unreachable for the reversed UDP flow (nothing listens in
@@ -228,9 +229,9 @@ EOF
 	flows=$TMP/flows.json
 	cat >"$flows" <<EOF
 [
- {"name": "ping4", "match": {"event": ["start", "update", "end"], "proto": "icmp", "src_ip": "$P_NS4", "dst_ip": "$P_ROOT4"},
+ {"name": "ping4", "match": {"proto": "icmp", "src_ip": "$P_NS4", "dst_ip": "$P_ROOT4", "src_port": $id4},
   "counts": {"start": 1, "end": 1}},
- {"name": "ping6", "match": {"event": ["start", "update", "end"], "proto": "ipv6-icmp", "src_ip": "$P_NS6", "dst_ip": "$P_ROOT6"},
+ {"name": "ping6", "match": {"proto": "ipv6-icmp", "src_ip": "$P_NS6", "dst_ip": "$P_ROOT6", "src_port": $id6},
   "counts": {"start": 1, "end": 1}},
  {"name": "tcp", "match": {"proto": "tcp", "src_ip": "$P_NS4", "dst_ip": "$P_ROOT4", "dst_port": $port},
   "counts": {"start": 1, "end": 1}},
