@@ -6,8 +6,8 @@
  *
  * Everything runs on the collector's thread: delivery reports, errors and
  * librdkafka's own log lines are queued by librdkafka and served by
- * rd_kafka_poll() from emit (only while waiting for room), poll and flush.
- * So the counters need no locks.
+ * rd_kafka_poll() from emit (every KAFKA_POLL_EVERY records, and while
+ * waiting for room), poll and flush. So the counters need no locks.
  *
  * Accounting, exact at every moment (docs/kafka.md):
  *   records the sink accepted (the caller's "emitted")
@@ -117,7 +117,7 @@ static bool note_due(struct err_note *n, int code, uint64_t *suppressed)
 	return true;
 }
 
-/* ", and N more since the last report" when some were not logged. */
+/* "; N more of this kind since the last report" when some were not logged. */
 static const char *more(uint64_t suppressed, char *buf, size_t len)
 {
 	if (!suppressed)
