@@ -179,6 +179,7 @@ static void reply_ai_error(struct api_reply *rep, int status, unsigned int retry
 					       json_object_new_int64(retry_after));
 	}
 	reply_json(rep, status, o);
+	rep->retry_after = retry_after;
 }
 
 /* ---- addresses protected from AI rules ---- */

@@ -61,6 +61,7 @@ struct api_reply {
 	long long total; /* >= 0: X-Total-Count */
 	const char *allow; /* 405: the Allow header */
 	const char *location;
+	unsigned int retry_after; /* > 0: a Retry-After header, seconds (429, 503) */
 };
 
 /* One request as the handlers see it. */

@@ -469,6 +469,12 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct req_ctx *ctx,
 		MHD_add_response_header(resp, "Allow", rep->allow);
 	if (rep->location)
 		MHD_add_response_header(resp, "Location", rep->location);
+	if (rep->retry_after) {
+		char ra[16];
+
+		snprintf(ra, sizeof(ra), "%u", rep->retry_after);
+		MHD_add_response_header(resp, "Retry-After", ra);
+	}
 	if (rep->status == 401)
 		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"guarder\"");
 	if (ctx->origin) {

@@ -266,6 +266,7 @@ test_model() {
 	t1=$(date +%s%N)
 	[ $(((t1 - t0) / 1000000)) -lt 2000 ] || fail "a 60 s Retry-After was waited for"
 	body_has "429: retry_after_s from the header" '.retry_after_s == 60 and (.error | test("timeout"))'
+	expect_eq "429: Retry-After header" "$(tr -d '\r' <"$TMP/headers" | awk -F': ' 'tolower($1) == "retry-after" { print $2 }')" 60
 
 	# 500: retried with backoff, then an error
 	ms_reset
