@@ -72,7 +72,7 @@ CAPS = {
 AFTER = {"guarder-api": "guarder-collector.service", "guarder-ai": "guarder-api.service"}
 FAMILIES = {
     "guarder-collector": {"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"},
-    "guarder-api": {"AF_UNIX", "AF_INET", "AF_INET6"},
+    "guarder-api": {"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"},
 }
 
 

@@ -75,6 +75,10 @@ chmod 0750 "$state"
 PIN=/sys/fs/bpf/guarder-test-dp-$(rand_hex 4)
 PINS+=("$PIN")
 port=$((20000 + RANDOM % 20000))
+ws_port=$((port + 1))
+# A broker address nobody listens on: librdkafka's threads still start and
+# connect, so their system calls are in the trace (no JVM needed for that).
+kafka_port=$((port + 2))
 conf=$TMP/guarder.yaml
 cat >"$conf" <<YAML
 node:
@@ -93,8 +97,11 @@ rules:
   file: $state/rules.json
 api:
   listen: 127.0.0.1:$port
+kafka:
+  brokers: 127.0.0.1:$kafka_port
 websocket:
-  enabled: false
+  enabled: true
+  listen: 127.0.0.1:$ws_port
 YAML
 chmod 644 "$conf"
 
@@ -173,6 +180,11 @@ wait_for 20 api -o /dev/null "http://127.0.0.1:$port/api/stats" ||
 	fail "the API did not answer: $(cat "$TMP/api.err")"
 
 ip netns exec $ns ping -c 3 -i 0.2 -W 1 -q 10.201.$x.1 >/dev/null || fail "ping before the rule"
+# A WebSocket handshake on the feed, so the trace has its accept path too.
+code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+	-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+	"http://127.0.0.1:$ws_port/ws/flows")
+expect_eq "WebSocket handshake on the collector's feed" "$code" 101
 icmp=$(api "http://127.0.0.1:$port/api/stats" | jq '.packets.icmp')
 [ "${icmp:-0}" -ge 6 ] || fail "the API (CAP_BPF only) reads icmp packets: $icmp"
 log "ok: /api/stats read from the pins as uid $uid: $icmp ICMP packets"
