@@ -10,6 +10,7 @@
 #     and no_new_privs (setpriv), on a veth pair into a netns of our own;
 #   - traffic is counted, a rule added through the API drops it (the rule
 #     file written in the state directory as that user);
+#   - guarder-ai runs with no capability at all;
 #   - every system call and address family the daemons used is allowed by
 #     the unit's SystemCallFilter and RestrictAddressFamilies (strace);
 #   - one capability less (CAP_NET_ADMIN) and the collector fails cleanly.
@@ -20,6 +21,7 @@ build=$(cd "$1" && pwd)
 top=$(cd "$(dirname "$0")/../.." && pwd)
 COLLECTOR=$build/collector/guarder-collector
 API=$build/api/guarder-api
+AI=$build/ai/guarder-ai
 units=$build/deploy
 source "$top/test/integration/lib.sh"
 
@@ -69,8 +71,8 @@ mkdir -p "$state" "$run"
 # What StateDirectory= and RuntimeDirectory= do before ExecStart.
 chown $uid:$uid "$state" "$run"
 # strace writes its log as the daemon's user.
-touch "$TMP/collector.strace" "$TMP/api.strace"
-chown $uid "$TMP/collector.strace" "$TMP/api.strace"
+touch "$TMP/collector.strace" "$TMP/api.strace" "$TMP/ai.strace"
+chown $uid "$TMP/collector.strace" "$TMP/api.strace" "$TMP/ai.strace"
 chmod 0750 "$state"
 PIN=/sys/fs/bpf/guarder-test-dp-$(rand_hex 4)
 PINS+=("$PIN")
@@ -200,6 +202,21 @@ if ip netns exec $ns ping -c 2 -i 0.2 -W 1 -q 10.201.$x.1 >/dev/null; then
 fi
 log "ok: the rule added by the API as uid $uid drops the ping"
 
+# 5b. The AI worker as its unit runs it: no capability at all (its unit is a
+#     DynamicUser; any uid without a passwd entry is what that gives).
+if [ -x "$AI" ]; then
+	# shellcheck disable=SC2046
+	as_unit guarder-ai "$(caps_of guarder-ai)" $(tracer "$TMP/ai.strace") "$AI" -c "$conf" \
+		>"$TMP/ai.out" 2>"$TMP/ai.err" &
+	I_PID=$!
+	PIDS+=($I_PID)
+	sleep $((2 * WAIT_SCALE))
+	kill -0 $I_PID 2>/dev/null || fail "guarder-ai exited without privileges: $(tail -5 "$TMP/ai.err")"
+	log "ok: guarder-ai runs with no capability"
+else
+	log "no guarder-ai in this build: its unit is checked statically only"
+fi
+
 # 6. Stop as systemd does (SIGTERM to the main process): clean exit, detached.
 stop_daemon() { # PID NAME: PID is the daemon, or strace tracing it
 	local target=$1
@@ -208,17 +225,20 @@ stop_daemon() { # PID NAME: PID is the daemon, or strace tracing it
 	wait "$1"
 	expect_eq "$2 exit status after SIGTERM" $? 0
 }
+[ -x "$AI" ] && stop_daemon $I_PID guarder-ai
 stop_daemon $A_PID guarder-api
 stop_daemon $C_PID guarder-collector
 expect_detached $veth
 
 # 7. What they did against what the units allow.
 if [ $have_strace = 1 ]; then
-	for d in collector api; do
+	daemons=(collector api)
+	[ -x "$AI" ] && daemons+=(ai)
+	for d in "${daemons[@]}"; do
 		python3 "$top/test/deploy/syscalls.py" "$TMP/$d.strace" \
 			"$(get guarder-$d Service SystemCallFilter)" \
 			"$(get guarder-$d Service RestrictAddressFamilies)" ||
 			fail "guarder-$d used what its unit forbids"
 	done
 fi
-echo "PASS: the units' privileges run the collector and the API"
+echo "PASS: the units' privileges run the collector, the API and the AI worker"
