@@ -83,12 +83,18 @@ rd_kafka_conf_t *ai_kafka_conf(const struct guarder_config *cfg, const char *cli
 	}
 	if (consumer) {
 		/*
-		 * librdkafka's defaults let the prefetch queue hold 64 MiB and one
-		 * fetch answer 50 MiB: more than the feature tables of a small
-		 * max_tracked. 16 MiB / 8 MiB still keep the worker fed (bench/ai);
-		 * kafka.properties may override them.
+		 * librdkafka 2.0 stops fetching once the prefetch queue reaches
+		 * queued.min.messages or queued.max.messages.kbytes and looks again
+		 * only a second later (2.1 made that fetch.queue.backoff.ms): a
+		 * worker faster than the refill idles the rest of the second. With
+		 * the defaults (100,000 messages / 64 MiB) one worker read about
+		 * 95,000 records/s at a quarter of a CPU; a 256 MiB queue lets one
+		 * refill cover a second of work (bench/ai, docs/ai.md). One fetch
+		 * answer is bounded to 8 MiB (default 50). kafka.properties may
+		 * lower them.
 		 */
-		err |= ai_kafka_set(conf, "queued.max.messages.kbytes", "16384");
+		err |= ai_kafka_set(conf, "queued.min.messages", "1000000");
+		err |= ai_kafka_set(conf, "queued.max.messages.kbytes", "262144");
 		err |= ai_kafka_set(conf, "fetch.max.bytes", "8388608");
 	}
 	for (i = 0; i < k->n_properties; i++) {

@@ -97,7 +97,7 @@ struct worker {
 	uint64_t sugg_log_sec, sugg_logged, sugg_log_suppressed;
 	char last_bad[160];
 	uint64_t bad_logged;
-	uint64_t started_ns, first_ns, drained_ns; /* first_ns: first record read */
+	uint64_t started_ns, first_ns, last_ns, drained_ns; /* first/last record read */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -654,14 +654,14 @@ static void write_stats(struct worker *w)
 		",\"tracked\":{\"src\":%u,\"dst\":%u,\"pair\":%u,\"srcport\":%u,\"svc\":%u,"
 		"\"conn\":%u},\"memory_bound_bytes\":%zu,\"vm_rss_kib\":%ld,\"vm_hwm_kib\":%ld,"
 		"\"partitions\":[%s],\"drained\":%s,\"drain_seconds\":%.3f,"
-		"\"drain_seconds_from_first\":%.3f,\"findings\":{",
+		"\"seconds_first_to_last_record\":%.3f,\"findings\":{",
 		w->records, w->bad, w->suggestions, w->rejected, w->delivered, w->delivery_failed,
 		w->produce_failed, w->commits, w->commit_failures, ai_engine_evictions(&w->eng),
 		w->eng.src.used, w->eng.dst.used, w->eng.pair.used, w->eng.srcport.used,
 		w->eng.svc.used, w->eng.conn.used, ai_engine_bytes(&w->eng), rss_kib("VmRSS:"),
 		rss_kib("VmHWM:"), w->partitions, w->drained_ns ? "true" : "false",
 		w->drained_ns ? (double)(w->drained_ns - w->started_ns) / 1e9 : 0.0,
-		w->drained_ns && w->first_ns ? (double)(w->drained_ns - w->first_ns) / 1e9 : 0.0);
+		w->last_ns > w->first_ns ? (double)(w->last_ns - w->first_ns) / 1e9 : 0.0);
 	for (k = 0; k < AI_KIND_COUNT; k++)
 		fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", ai_kind_name(k),
 			w->eng.stats.findings[k]);
@@ -794,6 +794,7 @@ static void run(struct worker *w)
 	w->started_ns = last_commit;
 	while (!stop_signal) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 100);
+		bool got = m != NULL;
 		uint64_t now;
 		int i;
 
@@ -810,6 +811,8 @@ static void run(struct worker *w)
 			}
 		}
 		now = now_ns();
+		if (got)
+			w->last_ns = now;
 		w->eng.wall_now = (uint32_t)time(NULL);
 		rd_kafka_poll(w->producer, 0);
 		if (now - last_commit >= COMMIT_INTERVAL_NS) {
@@ -833,13 +836,17 @@ static void run(struct worker *w)
 		}
 		if (w->o->drain && drained(w)) {
 			w->drained_ns = now;
-			/* from the first record: the group join is not consumption */
-			log_info("drained: %" PRIu64 " records in %.3f s since start, %.3f s since "
-				 "the first record (%.0f records/s)",
+			/*
+			 * From the first to the last record: neither the group join
+			 * before nor the end-of-partition wait after is consumption.
+			 */
+			log_info("drained: %" PRIu64 " records in %.3f s since start, %.3f s from "
+				 "the first to the last record (%.0f records/s)",
 				 w->records, (double)(now - w->started_ns) / 1e9,
-				 w->first_ns ? (double)(now - w->first_ns) / 1e9 : 0.0,
-				 w->first_ns && now > w->first_ns ?
-					 (double)w->records * 1e9 / (double)(now - w->first_ns) :
+				 (double)(w->last_ns - w->first_ns) / 1e9,
+				 w->last_ns > w->first_ns ?
+					 (double)w->records * 1e9 /
+						 (double)(w->last_ns - w->first_ns) :
 					 0.0);
 			break;
 		}

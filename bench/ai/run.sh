@@ -93,8 +93,8 @@ t1=$(now)
 echo "kcat -C (client floor): $got records in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}') s = $(rate "$got" "$t0" "$t1") records/s"
 read -r stats t0 t1 cpu < <(drain bench.flows tput)
 recs=$(jq .records "$stats")
-secs=$(jq .drain_seconds_from_first "$stats")
-echo "guarder-ai -drain: $recs records (bad $(jq .bad_records "$stats")) in $secs s from the first record (group join excluded) = $(awk -v n="$recs" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') records/s; process total $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}') s wall, $cpu s CPU ($(awk -v n="$recs" -v c="$cpu" 'BEGIN{printf "%.0f", n/c}') records per CPU second); findings $(jq -c .findings "$stats")"
+secs=$(jq .seconds_first_to_last_record "$stats")
+echo "guarder-ai -drain: $recs records (bad $(jq .bad_records "$stats")) in $secs s from the first to the last record (group join and end-of-topic wait excluded) = $(awk -v n="$recs" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') records/s; process total $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}') s wall, $cpu s CPU ($(awk -v n="$recs" -v c="$cpu" 'BEGIN{printf "%.0f", n/c}') records per CPU second); findings $(jq -c .findings "$stats")"
 grep "drained" "$work/tput.err"
 echo "bench_ai (parser + detectors, no Kafka):"
 "$build/bench/ai/bench_ai" "$work/bench.tsv" 1
