@@ -11,14 +11,18 @@
 #       SECONDS (default 60); every record is accounted for; then kcat -P
 #       produces the same records (captured for KCAT_SECONDS, default 10,
 #       with collector.record_file) to a second topic. -K: skip kcat.
+#       -b BYTES: bpf.ringbuf_size (a power of two; default: the config's).
 #   bench/stream/run.sh -w [-r RATE] [-d SECONDS] [-n SUBSCRIBERS]
 #       WebSocket: SUBSCRIBERS (default 50) subscribers at RATE (default
 #       20000) records/s for SECONDS (default 60), all reading; then the
-#       same with the first one stalled (it stops reading).
+#       same with the first one stalled (it stops reading). -M BYTES and
+#       -Q RECORDS set websocket.max_message and websocket.queue_records.
 #
 # Environment: BUILD_DIR (default build-bench, a release build made if
 # missing), KEEP=1 keeps the work directory (/tmp/guarder-stream.*),
-# PERF=SECONDS profiles the collector with perf for that long (Kafka run).
+# PERF=SECONDS profiles the collector with perf for that long (Kafka run),
+# NICE=N runs the benchmark's processes (broker, collector, evgen, kcat,
+# ws_sub) at that nice value, all alike (a shared machine's other load).
 # Exit status: 0 when every check held, 1 otherwise.
 set -u
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,9 +34,11 @@ kcat_seconds=10
 subscribers=50
 skip_kcat=0
 partitions=6
+ringbuf=
+ws_extra=()
 
 usage() { sed -n '/^#   bench/,/^# Exit/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 1; }
-while getopts "r:d:k:Kwn:h" o; do
+while getopts "r:d:k:Kwn:b:M:Q:h" o; do
 	case $o in
 	r) rate=$OPTARG ;;
 	d) seconds=$OPTARG ;;
@@ -40,6 +46,9 @@ while getopts "r:d:k:Kwn:h" o; do
 	K) skip_kcat=1 ;;
 	w) mode=ws ;;
 	n) subscribers=$OPTARG ;;
+	b) ringbuf=$OPTARG ;;
+	M) ws_extra+=("  max_message: $OPTARG") ;;
+	Q) ws_extra+=("  queue_records: $OPTARG") ;;
 	*) usage ;;
 	esac
 done
@@ -51,6 +60,11 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 if [ ! -f "$build/build.ninja" ]; then
 	meson setup "$build" "$src" --buildtype=release >/dev/null || exit 1
+fi
+# NICE=-10: every process of the benchmark (broker included: all are our
+# children) ahead of unrelated work on a shared machine, equally.
+if [ -n "${NICE:-}" ]; then
+	renice -n "$NICE" -p $$ >/dev/null || exit 1
 fi
 ninja -C "$build" collector/guarder-collector bench/stream/evgen bench/stream/ws_sub >/dev/null ||
 	exit 1
@@ -125,6 +139,7 @@ node:
 bpf:
   pin_path: $PIN
   flow_table_size: 65536
+${ringbuf:+  ringbuf_size: $ringbuf}
 collector:
   interfaces: [$VETH]
   console: false
@@ -174,6 +189,14 @@ stat_of() { jq -r "$1" "$W/stats.json"; }
 records_total() { stat_of '[.records[]] | add'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 machine_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; } # busy idle
+# "TID COMM TICKS" of every thread of PID
+threads_cpu() {
+	local t
+
+	for t in /proc/"$1"/task/*; do
+		echo "${t##*/} $(tr ' ' _ <"$t/comm") $(awk '{print $14 + $15}' "$t/stat") $(cut -d' ' -f1-2 "$t/schedstat")"
+	done
+}
 vm() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; } # PID VmHWM|VmRSS, kB
 
 # drain WHAT-JQ: wait until the stats file's records total and WHAT stop
@@ -245,6 +268,7 @@ kafka_part() {
 	c0=$(cpu_ticks "$C_PID")
 	k0=$(cpu_ticks "$KAFKA_PID")
 	read -r m0 _ < <(machine_busy)
+	threads_cpu "$C_PID" >"$W/threads.0"
 	t0=$(date +%s.%N)
 	if [ -n "${PERF:-}" ]; then
 		# a flat profile of the collector (all its threads) while evgen runs
@@ -258,6 +282,7 @@ kafka_part() {
 	c1=$(cpu_ticks "$C_PID")
 	k1=$(cpu_ticks "$KAFKA_PID")
 	read -r m1 _ < <(machine_busy)
+	threads_cpu "$C_PID" >"$W/threads.1"
 	kill "$s_pid" 2>/dev/null
 	wait "$s_pid" 2>/dev/null
 	alive
@@ -316,6 +341,10 @@ kafka_part() {
 		"broker $(calc "100 * ($k1 - $k0) / $HZ / $cpu_el")%;" \
 		"evgen (real user sys) $(cat "$W/evgen.time");" \
 		"machine busy $(calc "100 * ($m1 - $m0) / $HZ / $cpu_el / $(nproc)")% of $(nproc) cores (everyone's)"
+	# schedstat: time on a CPU and time runnable but waiting for one
+	say "  collector threads, % of the run on a CPU / waiting for a CPU: $(join "$W/threads.0" "$W/threads.1" |
+		awk -v el="$cpu_el" '$8 > $4 { printf "%s %.0f/%.0f  ", $2, ($8 - $4) / 1e7 / el, ($9 - $5) / 1e7 / el }')"
+	say "  CPU per record: collector $(calc "($c1 - $c0) * 1e6 / $HZ / $recs" 2) us, broker $(calc "($k1 - $k0) * 1e6 / $HZ / $recs" 2) us, evgen $(awk -v n="$attempted" '{ printf "%.2f", ($2 + $3) * 1e6 / n }' "$W/evgen.time") us"
 	say "  collector peak RSS (VmHWM): $((hwm / 1024)) MiB; RSS over the run (MiB, max): $(awk '{ if ($5 > m) m = $5 } END { print int(m / 1024) }' "$W/samples.txt")"
 
 	if [ -n "${PERF:-}" ]; then
@@ -333,7 +362,7 @@ kafka_part() {
 # (Kafka off), turn each line into KEY<TAB>JSON with the record's own key,
 # and time kcat producing them with the sink's producer settings.
 kcat_part() {
-	local conf=$W/collector-rec.yaml n t0 t1 el topic2 rc
+	local conf=$W/collector-rec.yaml n t0 t1 el topic2 rc k0 k1 ku ks
 
 	say "== kcat -P: the same records, captured for $kcat_seconds s"
 	write_config "$conf" "  record_file: $W/records.jsonl" "websocket:" "  enabled: false"
@@ -342,21 +371,30 @@ kcat_part() {
 	run_evgen "$rate" "$kcat_seconds" "$W/evgen-rec"
 	drain '.view.active' || FAILED=1
 	stop_collector
-	sed -E 's/^(.*"key":"([^"]*)".*)$/\2\t\1/' "$W/records.jsonl" >"$W/records.tsv"
+	# KEY<TAB>JSON, the key cut out of the record's own "key" member
+	awk '{ i = index($0, "\"key\":\""); r = substr($0, i + 7)
+		print substr(r, 1, index(r, "\"") - 1) "\t" $0 }' "$W/records.jsonl" >"$W/records.tsv"
 	rm -f "$W/records.jsonl"
 	n=$(wc -l <"$W/records.tsv")
 	cat "$W/records.tsv" >/dev/null # page cache: kcat reads from memory, as the collector does
+	k0=$(cpu_ticks "$KAFKA_PID")
 	t0=$(date +%s.%N)
-	kcat -P -b "$KAFKA_BOOTSTRAP" -t guarder.kcat -K $'\t' -z lz4 \
-		-X linger.ms=5 -X batch.size=1000000 -X acks=all -X enable.idempotence=true \
-		-X queue.buffering.max.messages=1000000 -X queue.buffering.max.kbytes=524288 \
-		-l "$W/records.tsv" 2>"$W/kcat.err"
+	(
+		TIMEFORMAT='%R %U %S'
+		time kcat -P -b "$KAFKA_BOOTSTRAP" -t guarder.kcat -K $'\t' -z lz4 \
+			-X linger.ms=5 -X batch.size=1000000 -X acks=all -X enable.idempotence=true \
+			-X queue.buffering.max.messages=1000000 -X queue.buffering.max.kbytes=524288 \
+			-l "$W/records.tsv" 2>"$W/kcat.err"
+	) 2>"$W/kcat.time"
 	rc=$?
-	check "kcat exit status" $rc "$rc $(tail -n 1 "$W/kcat.err")"
 	t1=$(date +%s.%N)
+	k1=$(cpu_ticks "$KAFKA_PID")
+	check "kcat exit status" $rc "$rc $(tail -n 1 "$W/kcat.err")"
 	topic2=$(kafka_count guarder.kcat) || exit 1
 	el=$(calc "$t1 - $t0" 3)
+	read -r _ ku ks <"$W/kcat.time"
 	say "  kcat -P: $n records in $el s = $(calc "$n / $el") records/s; on its topic: $topic2"
+	say "  CPU per record: kcat $(calc "($ku + $ks) * 1e6 / $n" 2) us, broker $(calc "($k1 - $k0) * 1e6 / $HZ / $n" 2) us"
 	check "kcat delivered every record" $((topic2 != n)) "$topic2 of $n"
 	rm -f "$W/records.tsv"
 }
@@ -364,10 +402,11 @@ kcat_part() {
 # One WebSocket run: SUBSCRIBERS connections, STALLED of them not reading.
 ws_run() { # STALLED
 	local conf=$W/collector-ws.yaml port out s_pid hwm written recs wsem fast_min fast_max
-	local c0 c1 t0 t1 el maxrss lag
+	local c0 c1 t0 t1 t2 el maxrss lag
 
 	port=$(free_port)
-	write_config "$conf" "websocket:" "  enabled: true" "  listen: 127.0.0.1:$port"
+	write_config "$conf" "websocket:" "  enabled: true" "  listen: 127.0.0.1:$port" \
+		"${ws_extra[@]}"
 	start_collector "$conf"
 	out=$W/ws_sub.$1
 	: >"$out.err"
@@ -389,8 +428,11 @@ ws_run() { # STALLED
 	sample_loop >"$W/samples-ws.$1.txt" &
 	s_pid=$!
 	c0=$(cpu_ticks "$C_PID")
+	threads_cpu "$C_PID" >"$W/threads-ws.$1.0"
 	t0=$(date +%s.%N)
 	run_evgen "$rate" "$seconds" "$W/evgen-ws.$1"
+	threads_cpu "$C_PID" >"$W/threads-ws.$1.1"
+	t2=$(date +%s.%N)
 	wait "$w_pid"
 	t1=$(date +%s.%N)
 	c1=$(cpu_ticks "$C_PID")
@@ -410,6 +452,8 @@ ws_run() { # STALLED
 	say "  evgen wrote $written ($(jq .failed "$W/evgen-ws.$1.json") ring buffer full); collector records $recs; websocket sink emitted $wsem"
 	say "  fast clients received: min $fast_min, max $fast_max records; lagged clients: $lag"
 	say "  collector CPU $(calc "100 * ($c1 - $c0) / $HZ / $el")% of one core; ws_sub (real user sys) $(cat "$out.time"); peak RSS (VmHWM) $((hwm / 1024)) MiB, max RSS sampled $maxrss MiB"
+	say "  collector threads while evgen ran, % on a CPU / waiting for a CPU: $(join "$W/threads-ws.$1.0" "$W/threads-ws.$1.1" |
+		awk -v el="$(calc "$t2 - $t0" 3)" '$8 > $4 { printf "%s %.0f/%.0f  ", $2, ($8 - $4) / 1e7 / el, ($9 - $5) / 1e7 / el }')"
 	say "  websocket sink counters: $(stat_of '.sinks.websocket // .sinks.ws // {}' | jq -c .)"
 	check "every fast client got every record" $((fast_min != recs || fast_max != recs)) \
 		"min $fast_min max $fast_max of $recs"
@@ -434,7 +478,7 @@ ws_part() {
 }
 
 declare -a WS_HWM
-say "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1048576)}' /proc/meminfo) GiB, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+say "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1048576)}' /proc/meminfo) GiB, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg), nice ${NICE:-0}"
 if [ $mode = kafka ]; then
 	kafka_part
 else
