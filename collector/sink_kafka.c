@@ -480,6 +480,22 @@ static int errno_of(rd_kafka_resp_err_t err)
 }
 
 /*
+ * Whether a full-queue episode is over: the queue drained to its low-water
+ * mark. Checked by emit and by poll, so that the gauge and the log line
+ * follow the queue even when no record comes.
+ */
+static bool full_ended(struct sink_kafka *ks)
+{
+	if (queued(ks) > ks->low_water)
+		return false;
+	log_info("kafka: the queue has room again (%" PRIu64 " queued): %" PRIu64
+		 " records were dropped while it was full",
+		 queued(ks), ks->dropped_queue_full - ks->dropped_at_full);
+	ks->full = false;
+	return true;
+}
+
+/*
  * The full-queue policy (docs/kafka.md): the first time the queue is
  * full, wait up to kafka.queue_full_wait_ms for room, serving delivery
  * reports; if none comes, drop the record and every following one at
@@ -499,15 +515,9 @@ static int sink_kafka_emit(struct sink *s, const struct flow_record *rec, const 
 		ks->since_poll = 0;
 		rd_kafka_poll(ks->rk, 0);
 	}
-	if (ks->full) {
-		if (queued(ks) > ks->low_water) {
-			ks->dropped_queue_full++;
-			return 0;
-		}
-		log_info("kafka: the queue has room again (%" PRIu64 " queued): %" PRIu64
-			 " records were dropped while it was full",
-			 queued(ks), ks->dropped_queue_full - ks->dropped_at_full);
-		ks->full = false;
+	if (ks->full && !full_ended(ks)) {
+		ks->dropped_queue_full++;
+		return 0;
 	}
 	err = produce(ks, json, json_len, key, key_len);
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && ks->full_wait_ms) {
@@ -559,6 +569,8 @@ static void sink_kafka_poll(struct sink *s)
 
 	ks->since_poll = 0;
 	rd_kafka_poll(ks->rk, 0);
+	if (ks->full)
+		full_ended(ks);
 }
 
 static const char *broker_name(enum broker_state b)
