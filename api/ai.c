@@ -1204,6 +1204,19 @@ static void random_id(char *out, size_t len)
 	snprintf(out, len, "s-%016llx", r);
 }
 
+/* A JSON string of at most @max bytes of @s, never cutting a UTF-8 sequence. */
+static struct json_object *string_cut(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n > max) {
+		n = max;
+		while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--; /* s[n] continues a sequence: cut before its lead byte */
+	}
+	return json_object_new_string_len(s, (int)n);
+}
+
 /* Status and message of a model error (see ai_model_ask). */
 static void reply_model_error(struct api_reply *rep, int rc, const char *err)
 {
@@ -1305,12 +1318,8 @@ static void run_job(struct ai_service *ai, struct ai_job *job)
 			struct json_object *e = json_object_array_get_idx(v, i);
 
 			if (json_object_is_type(e, json_type_string))
-				json_object_array_add(
-					sugs, json_object_new_string_len(
-						      json_object_get_string(e),
-						      json_object_get_string_len(e) > 500 ?
-							      500 :
-							      json_object_get_string_len(e)));
+				json_object_array_add(sugs,
+						      string_cut(json_object_get_string(e), 500));
 		}
 	}
 	json_object_object_add(o, "suggestions", sugs);
@@ -1366,9 +1375,10 @@ static void run_job(struct ai_service *ai, struct ai_job *job)
 		json_object_object_add(rec, "confidence", json_object_new_double(0.5));
 		json_object_object_add(
 			rec, "summary",
-			json_object_new_string_len(
-				rec_str(answer, "analysis") ?: "",
-				(int)strnlen(rec_str(answer, "analysis") ?: "", 300)));
+			string_cut(rec_str(answer, "analysis") && *rec_str(answer, "analysis") ?
+					   rec_str(answer, "analysis") :
+					   "rules proposed by the model",
+				   300));
 		json_object_object_add(rec, "evidence", json_object_new_object());
 		json_object_object_add(rec, "rules", json_object_get(filters));
 		json_object_object_add(rec, "status", json_object_new_string("proposed"));

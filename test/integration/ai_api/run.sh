@@ -206,6 +206,14 @@ test_model() {
 	expect_req "the generated suggestion is listed" 200 GET "/api/ai/suggestions?origin=model"
 	body_has "listed as proposed" ".[0].id == \"$sid\" and .[0].state == \"proposed\" and .[0].origin == \"model\""
 	schema_ok /api/ai/suggestions GET 200
+	# the record itself follows the worker's contract (docs/suggestion.schema.json)
+	jq -c '.[0] | del(.state, .source, .decided_at, .applied_rule_ids, .auto_applied, .reject_reason)' \
+		"$TMP/body" >"$TMP/rec.json"
+	python3 -c '
+import json, sys, jsonschema
+jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))' \
+		"$TOP/docs/suggestion.schema.json" "$TMP/rec.json" || fail "the model suggestion breaks the record schema: $(cat "$TMP/rec.json")"
+	log "ok: the model suggestion is a valid suggestion record"
 
 	# fenced JSON, prose around it
 	ms_script "[$(step $'Here you are:\n```json\n'"$GOOD_RULES"$'\n```\nGood luck.')]"
@@ -306,6 +314,8 @@ test_model() {
 	# analyze really asks the model, with this node's summary
 	ms_reset
 	ms_script "[$(step "$GOOD_RULES")]"
+	# a fresh flow (the test config expires idle flows after 2 s)
+	ping_ok || fail "ping from the namespace"
 	expect_req "analyze with a model" 200 POST /api/ai/analyze '{"custom_prompt": "look at ssh"}'
 	body_has "analyze: from the model" '.source == "model" and (.filters | length) == 1'
 	schema_ok /api/ai/analyze POST 200
