@@ -562,6 +562,14 @@ static int run(const struct guarder_config *cfg)
 	err = loader_check_ifaces(cfg);
 	if (err)
 		goto out;
+	/*
+	 * The pin directory's lock first: a second collector on the same pins
+	 * must hear "another guarder-collector is running", not fail later
+	 * on a port the first one's WebSocket feed holds.
+	 */
+	err = loader_open_load(cfg, &c.ld);
+	if (err)
+		goto out;
 	err = setup_sinks(&c);
 	if (err)
 		goto out;
@@ -571,9 +579,6 @@ static int run(const struct guarder_config *cfg)
 		log_error("cannot create the flow view: %s", strerror(-err));
 		goto out;
 	}
-	err = loader_open_load(cfg, &c.ld);
-	if (err)
-		goto out;
 	/*
 	 * The rules file into the kernel before the first packet is attached
 	 * to, even over a set left live in reused pins: file and kernel agree.

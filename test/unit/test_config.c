@@ -626,15 +626,28 @@ static void test_set(void)
 
 /* ---- dump ---- */
 
-static char *replace(const char *s, const char *from, const char *to)
+/* Every occurrence of @from replaced; at least one must be there. */
+static char *replace_all(const char *s, const char *from, const char *to)
 {
-	const char *at = strstr(s, from);
+	size_t fl = strlen(from), tl = strlen(to), n = 0, o = 0;
+	const char *p;
 	char *out;
 
-	if (!at)
-		fail(__FILE__, __LINE__, "\"%s\" not in\n%s", from, s);
-	if (asprintf(&out, "%.*s%s%s", (int)(at - s), s, to, at + strlen(from)) < 0)
-		fail(__FILE__, __LINE__, "asprintf");
+	for (p = strstr(s, from); p; p = strstr(p + fl, from))
+		n++;
+	if (!n)
+		fail(__FILE__, __LINE__, "\"%s\" not found", from);
+	out = malloc(strlen(s) + n * tl + 1);
+	if (!out)
+		fail(__FILE__, __LINE__, "malloc");
+	while ((p = strstr(s, from))) {
+		memcpy(out + o, s, (size_t)(p - s));
+		o += (size_t)(p - s);
+		memcpy(out + o, to, tl);
+		o += tl;
+		s = p + fl;
+	}
+	strcpy(out + o, s);
 	return out;
 }
 
@@ -664,13 +677,7 @@ static void test_dump_round_trip(void)
 	free(path);
 
 	/* with the secret put back, it loads into the same config */
-	text = strdup(dump);
-	while (strstr(text, "\"<redacted>\"")) {
-		char *next = replace(text, "\"<redacted>\"", "\"${GDR_C_TOKEN}\"");
-
-		free(text);
-		text = next;
-	}
+	text = replace_all(dump, "\"<redacted>\"", "\"${GDR_C_TOKEN}\"");
 	path = write_tmp("dump2.yaml", text);
 	CHECK(config_load(&b, path) == 0, "dump does not load back:\n%s", text);
 	check_full(&b);
