@@ -9,7 +9,7 @@
 #include "api.h"
 
 /* The statuses this API sends; anything else is counted as "other". */
-static const int codes[] = { 200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 421, 500, 503 };
+static const int codes[] = { 200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 421, 422, 429, 500, 502, 503, 504 };
 #define N_CODES (sizeof(codes) / sizeof(codes[0]) + 1)
 
 /* Latency buckets, seconds (upper bounds). */
