@@ -155,7 +155,7 @@ start_collector() { # CONFIG
 	"$COLLECTOR" -c "$1" >"$W/collector.out" 2>"$W/collector.err" &
 	C_PID=$!
 	for ((i = 0; i < 150; i++)); do
-		grep -q "Ctrl-C or SIGTERM detaches" "$W/collector.err" && [ -s "$W/stats.json" ] &&
+		grep -qs "Ctrl-C or SIGTERM detaches" "$W/collector.err" && [ -s "$W/stats.json" ] &&
 			return 0
 		kill -0 "$C_PID" 2>/dev/null || break
 		sleep 0.2
@@ -463,7 +463,14 @@ ws_run() { # STALLED
 		"$(jq "[.clients[] | select(.stalled | not) | .lagged_msgs] | add" "$out.json") lagged messages"
 	if [ "$1" -gt 0 ]; then
 		say "  the stalled client: $(jq -c '.clients[0]' "$out.json")"
-		say "  (it read again after the run: records + missed = $(jq '.clients[0] | .records + .lagged_records' "$out.json") of $recs)"
+		if [ "$(jq '.clients[0].closed' "$out.json")" = true ]; then
+			say "  (the feed disconnected it: a peer that reads nothing answers no ping;" \
+				"websocket.ping_interval)"
+		else
+			check "the stalled client, reading again: records + missed = published" \
+				$(($(jq '.clients[0] | .records + .lagged_records' "$out.json") != recs)) \
+				"$(jq '.clients[0] | .records + .lagged_records' "$out.json") of $recs"
+		fi
 	fi
 	WS_HWM[$1]=$hwm
 }
