@@ -458,6 +458,10 @@ ws_run() { # STALLED
 	check "every fast client got every record" $((fast_min != recs || fast_max != recs)) \
 		"min $fast_min max $fast_max of $recs"
 	check "records = evgen written" $((recs != written)) "$recs, $written"
+	check "every subscriber still connected: records + missed = published" \
+		"$(jq --argjson n "$recs" '[.clients[] | select(.closed | not) |
+			select(.records + .lagged_records != $n)] | length | if . == 0 then 0 else 1 end' "$out.json")" \
+		"$(jq '[.clients[] | select(.closed | not)] | length' "$out.json") subscribers"
 	check "no fast client lagged" \
 		"$(jq "[.clients[] | select(.stalled | not) | .lagged_msgs] | add | . != 0 | if . then 1 else 0 end" "$out.json")" \
 		"$(jq "[.clients[] | select(.stalled | not) | .lagged_msgs] | add" "$out.json") lagged messages"
