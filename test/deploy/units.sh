@@ -141,6 +141,9 @@ as_unit() { # UNIT CAPS CMD...: the unit's user, capabilities and no_new_privs
 }
 # strace -o FILE, when we have it; it exits with its tracee's status.
 tracer() { [ $have_strace = 1 ] && echo "strace -f -qq -o $1"; }
+# The daemon under strace is strace's child: the cleanup must stop it too
+# (a SIGTERM to strace alone detaches and leaves it running).
+track_tracee() { [ $have_strace = 1 ] && PIDS+=($(pgrep -P "$1")); }
 
 # 3. One capability less than the unit grants: refused, cleanly.
 less=$(caps_of guarder-collector | sed 's/,+net_admin//')
@@ -164,6 +167,7 @@ as_unit guarder-collector "$ccaps" $(tracer "$TMP/collector.strace") "$COLLECTOR
 C_PID=$!
 PIDS+=($C_PID)
 wait_for 20 collector_ready || fail "the collector did not start as uid $uid with $ccaps"
+track_tracee $C_PID
 log "ok: the collector attached as uid $uid"
 [ -n "$(xdp_mode_of $veth)" ] || fail "no XDP program on $veth"
 wait_for 10 test -s "$run/collector-stats.json" || fail "no collector.stats_file in the runtime dir"
@@ -180,6 +184,7 @@ PIDS+=($A_PID)
 api() { curl -s -m 5 "$@"; }
 wait_for 20 api -o /dev/null "http://127.0.0.1:$port/api/stats" ||
 	fail "the API did not answer: $(cat "$TMP/api.err")"
+track_tracee $A_PID
 
 ip netns exec $ns ping -c 3 -i 0.2 -W 1 -q 10.201.$x.1 >/dev/null || fail "ping before the rule"
 # A WebSocket handshake on the feed, so the trace has its accept path too.
@@ -211,6 +216,7 @@ if [ -x "$AI" ]; then
 	I_PID=$!
 	PIDS+=($I_PID)
 	sleep $((2 * WAIT_SCALE))
+	track_tracee $I_PID
 	kill -0 $I_PID 2>/dev/null || fail "guarder-ai exited without privileges: $(tail -5 "$TMP/ai.err")"
 	log "ok: guarder-ai runs with no capability"
 else
