@@ -42,6 +42,12 @@
 #define SINK_POLL_MS	      100  /* sinks' own work (delivery reports) at least this often */
 #define STATS_PERIOD_S	      1	   /* stats object: stats_file and WebSocket stats frames */
 #define STATS_JSON_MAX	      8192
+/*
+ * Events read per drain before the timers get their turn: a ring buffer
+ * that never empties (a flood) must not starve delivery reports, the
+ * stats file or the sweep. 16384 events take a few ms.
+ */
+#define DRAIN_BUDGET 16384
 #define MAX_SINKS	      4
 
 /* The config key that -iface sets (a comma-separated list). */
@@ -72,6 +78,7 @@ struct collector {
 	int poll_fd;
 	int stats_fd;
 	bool stats_file_warned;
+	unsigned int drained; /* events of the current drain */
 	FILE *summary_out; /* stdout, or stderr when records go to stdout */
 };
 
@@ -186,7 +193,29 @@ static int load_config(struct guarder_config *cfg, const struct options *o)
 
 static int on_sample(void *ctx, void *data, size_t size)
 {
-	return flow_view_on_event(ctx, data, size);
+	struct collector *c = ctx;
+	int err = flow_view_on_event(c->fv, data, size);
+
+	if (err)
+		return err;
+	/* libbpf stops the drain (this event consumed) on a negative return */
+	return ++c->drained >= DRAIN_BUDGET ? -EAGAIN : 0;
+}
+
+/*
+ * Read the ring buffer: one budget's worth, or (@all) until it is empty,
+ * which the sweep needs. Epoll reports the ring again while data is left.
+ */
+static void drain(struct collector *c, bool all)
+{
+	int err;
+
+	do {
+		c->drained = 0;
+		err = ring_buffer__consume(c->rb);
+	} while (all && err == -EAGAIN);
+	if (err < 0 && err != -EAGAIN)
+		log_warn("reading the ring buffer: %s", strerror(-err));
 }
 
 static int timer_new_ms(unsigned int ms)
@@ -241,9 +270,7 @@ static void sweep(struct collector *c)
 	uint64_t now;
 	int err;
 
-	err = ring_buffer__consume(c->rb);
-	if (err < 0)
-		log_warn("reading the ring buffer: %s", strerror(-err));
+	drain(c, true);
 	now = clock_mono_now_ns();
 	err = flow_view_sweep(c->fv, loader_flows_fd(c->ld), now);
 	if (err)
@@ -369,7 +396,7 @@ static int setup_events(struct collector *c)
 	sigset_t mask;
 	int err;
 
-	c->rb = ring_buffer__new(loader_events_fd(c->ld), on_sample, c->fv, NULL);
+	c->rb = ring_buffer__new(loader_events_fd(c->ld), on_sample, c, NULL);
 	if (!c->rb) {
 		err = -errno;
 		log_error("cannot open the ring buffer: %s", strerror(-err));
@@ -460,9 +487,7 @@ static int event_loop(struct collector *c)
 		for (i = 0; i < n; i++) {
 			switch (evs[i].data.u32) {
 			case TAG_RINGBUF:
-				err = ring_buffer__consume(c->rb);
-				if (err < 0)
-					log_warn("reading the ring buffer: %s", strerror(-err));
+				drain(c, false);
 				sinks_poll(c);
 				break;
 			case TAG_POLL:
