@@ -21,6 +21,7 @@
 #include "ai/detect.h"
 #include "ai/flowrec.h"
 #include "ai/suggest.h"
+#include "ai/summary.h"
 #include "lib/ai_policy.h"
 #include "test_ai_util.h"
 
@@ -613,6 +614,65 @@ static void test_suggestion(void)
 	cfg.rules.n_protected_networks = 0;
 }
 
+/* test_summary - what the model is sent stays bounded and holds no record. */
+static void test_summary(void)
+{
+	struct json_object *sum, *arr, *o, *v;
+	char src[32], node[AI_NODE_MAX];
+	const char *text;
+	unsigned int i, k;
+	size_t n;
+
+	setup();
+	for (i = 1; i <= 500; i++) {
+		v4("172.20.%u.%u", i, src, sizeof(src));
+		for (k = 0; k < (i % 7) + 1; k++) {
+			struct test_flow tf = { .ev = REC_START,
+						.src = src,
+						.dst = "10.0.0.80",
+						.sport = (__u16)(1000 + k),
+						.dport = 80,
+						.proto = 6,
+						.fwd_packets = 1,
+						.fwd_bytes = 60,
+						.fwd_flags = 2,
+						.t = AI_T0 };
+
+			feed(&tf);
+		}
+	}
+	for (i = 0; i < 20; i++) { /* 20 scanners: more findings than are kept */
+		v4("10.9.%u.%u", i + 1, src, sizeof(src));
+		scan_ports(src, "10.0.0.2", 1, 120, AI_T0 + 1, 6);
+	}
+	CHECK(n_found == 20);
+	sum = ai_summary_build(&eng, node, sizeof(node));
+	CHECK(sum != NULL);
+	if (!sum)
+		return;
+	CHECK(!strcmp(node, "edge-1"));
+	CHECK(json_object_object_get_ex(sum, "top_sources", &arr));
+	n = json_object_array_length(arr);
+	CHECK(n == AI_SUMMARY_TOP);
+	/* sorted by flows, busiest first */
+	for (i = 1; i < n; i++) {
+		struct json_object *a, *b;
+
+		json_object_object_get_ex(json_object_array_get_idx(arr, i - 1), "flows", &a);
+		json_object_object_get_ex(json_object_array_get_idx(arr, i), "flows", &b);
+		CHECK(json_object_get_int64(a) >= json_object_get_int64(b));
+	}
+	CHECK(json_object_object_get_ex(sum, "recent_findings", &arr));
+	CHECK(json_object_array_length(arr) == AI_RECENT_FINDINGS);
+	o = json_object_array_get_idx(arr, AI_RECENT_FINDINGS - 1);
+	CHECK(o && json_object_object_get_ex(o, "kind", &v) &&
+	      !strcmp(json_object_get_string(v), "port_scan_vertical"));
+	text = json_object_to_json_string_ext(sum, JSON_C_TO_STRING_PLAIN);
+	CHECK(strlen(text) < 16384);
+	CHECK(!strstr(text, "first_seen") && !strstr(text, "\"key\"") && !strstr(text, "|"));
+	json_object_put(sum);
+}
+
 /* print_samples - one suggestion per kind, a rejected one and a model one. */
 static int print_samples(void)
 {
@@ -696,6 +756,7 @@ int main(int argc, char **argv)
 	test_memory_bound();
 	test_drop_and_nodes();
 	test_suggestion();
+	test_summary();
 	ai_engine_free(&eng);
 	config_free(&cfg);
 	return check_report("test_ai_detect");
