@@ -33,6 +33,7 @@
 
 #include "http.h"
 #include "lib/log.h"
+#include "lib/secret.h"
 
 struct http_server {
 	const struct guarder_config *cfg;
@@ -368,17 +369,6 @@ const char *api_route_name(enum api_route r)
 }
 
 /* ---- checks ---- */
-
-/* Equal, in a time that depends only on the length of @secret. */
-static bool secret_equal(const char *given, const char *secret)
-{
-	size_t n = strlen(secret), g = strlen(given), i;
-	unsigned char diff = g != n;
-
-	for (i = 0; i < n; i++)
-		diff |= (unsigned char)((i < g ? given[i] : 0) ^ secret[i]);
-	return !diff;
-}
 
 static bool token_ok(const struct http_server *srv, struct MHD_Connection *c)
 {

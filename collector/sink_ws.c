@@ -44,6 +44,7 @@
 #include "lib/config.h"
 #include "lib/listen.h"
 #include "lib/log.h"
+#include "lib/secret.h"
 #include "sink.h"
 #include "ws_filter.h"
 
@@ -223,17 +224,6 @@ static int ws_stats_json(struct sink *s, char *buf, size_t len)
 }
 
 /* ---- access checks (the same rules as guarder-api, api/http.c) ---- */
-
-/* Equal, in a time that depends only on the length of @secret. */
-static bool secret_equal(const char *given, const char *secret)
-{
-	size_t n = strlen(secret), g = strlen(given), i;
-	unsigned char diff = g != n;
-
-	for (i = 0; i < n; i++)
-		diff |= (unsigned char)((i < g ? given[i] : 0) ^ secret[i]);
-	return !diff;
-}
 
 /* A header's value, or NULL when absent or longer than @len allows. */
 static const char *header(struct lws *wsi, enum lws_token_indexes h, char *buf, int len)
