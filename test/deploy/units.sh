@@ -4,7 +4,8 @@
 # development machines, so this runs what the units would run, the way
 # systemd would run it, with the values read from the unit files:
 #   - guarder-prepare as root (ExecStartPre=+), over pins an earlier run
-#     as root left behind: it must hand them to the service user;
+#     as root left behind: it must hand them to the service user; and in a
+#     mount namespace without bpffs: it must mount one;
 #   - guarder-collector and guarder-api as a non-root user, with exactly the
 #     unit's AmbientCapabilities as ambient, inheritable and bounding set
 #     and no_new_privs (setpriv), on a veth pair into a netns of our own;
@@ -124,6 +125,16 @@ GUARDER_API_BIN=$API sh "$units/guarder-prepare" -c "$conf" -u $uid:$uid ||
 expect_eq "files in the pin dir not owned by the user" \
 	"$(find "$PIN" ! -uid $uid | wc -l)" 0
 expect_eq "pin dir mode" "$(stat -c %a "$PIN")" 700
+
+# 2b. No bpffs (a container, a minimal system): guarder-prepare mounts one.
+#     In a private mount namespace, so this machine's bpffs is untouched.
+out=$(unshare --mount --propagation private sh -c '
+	umount -l /sys/fs/bpf || exit 2
+	[ "$(stat -f -c %T /sys/fs/bpf)" != bpf_fs ] || exit 3
+	GUARDER_API_BIN="$1" sh "$2" -c "$3" -u "$4" || exit 4
+	echo "$(stat -f -c %T /sys/fs/bpf) $(stat -c %u "$5")"' _ "$API" "$units/guarder-prepare" "$conf" \
+	$uid:$uid "$PIN")
+expect_eq "bpffs mounted by guarder-prepare where none was, pin dir owner" "$out" "bpf_fs $uid"
 
 caps_of() { # UNIT -> setpriv capability list (+bpf,+net_admin,...) or -all
 	local c out=-all
