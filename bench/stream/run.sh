@@ -21,7 +21,8 @@
 # Environment: BUILD_DIR (default build-bench, a release build made if
 # missing), KEEP=1 keeps the work directory (/tmp/guarder-stream.*),
 # PERF=SECONDS profiles the collector with perf for that long (Kafka run),
-# NICE=N runs the benchmark's processes (broker, collector, evgen, kcat,
+# SINK_KAFKA="compression=none,queue_max_kbytes=65536" sets kafka.* keys of
+# the collector (Kafka run), NICE=N runs the benchmark's processes (broker, collector, evgen, kcat,
 # ws_sub) at that nice value, all alike (a shared machine's other load).
 # Exit status: 0 when every check held, 1 otherwise.
 set -u
@@ -249,7 +250,7 @@ run_evgen() { # RATE SECONDS OUT-PREFIX
 kafka_part() {
 	local conf=$W/collector.yaml t0 t1 c0 c1 k0 k1 m0 m1 s_pid
 	local written failed attempted rb_fail recs ev_recs other topic kq kdel kdrop kfail
-	local kacc ksfail hwm lost elapsed ctl rate_k t2 cpu_el
+	local kacc ksfail hwm lost elapsed ctl rate_k t2 cpu_el kv e kx=()
 
 	# shellcheck source=../../test/kafka/kafka.sh
 	source "$src/test/kafka/kafka.sh"
@@ -257,8 +258,13 @@ kafka_part() {
 	kafka_create_topic guarder.flows "$partitions" || exit 1
 	kafka_create_topic guarder.kcat "$partitions" || exit 1
 	setup_veth
+	IFS=',' read -ra kv <<<"${SINK_KAFKA:-}"
+	for e in "${kv[@]}"; do
+		kx+=("  ${e%%=*}: ${e#*=}")
+	done
 	write_config "$conf" \
 		"kafka:" "  brokers: $KAFKA_BOOTSTRAP" "  topic: guarder.flows" \
+		"${kx[@]}" \
 		"websocket:" "  enabled: true" "  listen: 127.0.0.1:$(free_port)"
 	start_collector "$conf"
 
