@@ -306,8 +306,14 @@ kafka_start() {
 		_kafka_err "$KAFKA_DIR/data exists; kafka_start wants a fresh dir (kafka_resume restarts a paused broker)"
 		return 1
 	fi
-	# A KRaft cluster id is 16 random bytes in URL-safe base64 without padding.
-	cluster=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+	# A KRaft cluster id is 16 random bytes in URL-safe base64 without
+	# padding. Made in the shell: an empty id (seen once from a python3
+	# that printed nothing under heavy load) makes the format fail.
+	cluster=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+	if [ ${#cluster} -ne 22 ]; then
+		_kafka_err "cannot make a cluster id (got \"$cluster\")"
+		return 1
+	fi
 	for attempt in 1 2 3; do
 		read -r KAFKA_PORT KAFKA_CONTROLLER_PORT < <(_kafka_free_ports) || return 1
 		KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
