@@ -172,8 +172,10 @@ kafka_fetch() {
 
 # Two free loopback ports. Binding port 0 and closing leaves a small window
 # in which another process may take one; kafka_start retries on that.
+# Debian's python3, not a pyenv shim in PATH (a shell script that has been
+# seen to print nothing under heavy load).
 _kafka_free_ports() {
-	python3 -c '
+	"$KAFKA_PYTHON" -c '
 import socket
 socks = [socket.socket() for _ in range(2)]
 for s in socks:
@@ -315,7 +317,11 @@ kafka_start() {
 		return 1
 	fi
 	for attempt in 1 2 3; do
-		read -r KAFKA_PORT KAFKA_CONTROLLER_PORT < <(_kafka_free_ports) || return 1
+		read -r KAFKA_PORT KAFKA_CONTROLLER_PORT < <(_kafka_free_ports)
+		if [[ ! "$KAFKA_PORT" =~ ^[0-9]+$ || ! "$KAFKA_CONTROLLER_PORT" =~ ^[0-9]+$ ]]; then
+			_kafka_err "cannot pick free ports (got \"$KAFKA_PORT\" \"$KAFKA_CONTROLLER_PORT\")"
+			return 1
+		fi
 		KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
 		export KAFKA_BOOTSTRAP KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_DIR
 		rm -rf "$KAFKA_DIR/data"
