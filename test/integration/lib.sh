@@ -46,6 +46,8 @@ cleanup() {
 	for n in "${PINS[@]}"; do
 		rm -rf "$n"
 	done
+	# a suite that sourced test/kafka/kafka.sh: no broker outlives it
+	declare -F kafka_stop >/dev/null && kafka_stop
 	[ -n "$TMP" ] && rm -rf "$TMP"
 }
 trap cleanup EXIT
