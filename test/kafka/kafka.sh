@@ -80,6 +80,13 @@
 #   KAFKA_EXTRA_PROPS    extra server.properties lines (newline-separated),
 #                        appended last so they override ours (e.g.
 #                        num.io.threads=4 for a benchmark)
+#   KAFKA_LISTEN_HOST    the address the broker listens on and advertises
+#                        (default 127.0.0.1); KAFKA_BOOTSTRAP uses it. The
+#                        caller makes it reachable from where its clients run
+#                        (kafka.sh's own clients run in the caller's netns)
+#   KAFKA_NETNS          run the broker JVM inside this network namespace
+#                        (ip netns exec; default: none, the caller's), e.g. a
+#                        broker that several netns "hosts" reach over veths
 #   KAFKA_PYTHON         interpreter with confluent_kafka (default /usr/bin/python3,
 #                        Debian's: a pyenv python3 in PATH lacks the Debian
 #                        modules). Exported: use "$KAFKA_PYTHON" for your own
@@ -185,15 +192,15 @@ print(*[s.getsockname()[1] for s in socks])
 }
 
 _kafka_write_config() {
-	local dir=$1
+	local dir=$1 host=${KAFKA_LISTEN_HOST:-127.0.0.1}
 
 	cat >"$dir/server.properties" <<EOF
 # Written by test/kafka/kafka.sh: single-node KRaft on loopback.
 process.roles=broker,controller
 node.id=1
-controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.quorum.voters=1@$host:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://$host:$KAFKA_PORT,CONTROLLER://$host:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$host:$KAFKA_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
@@ -254,12 +261,15 @@ _kafka_answers() {
 # answers. Returns 2 if the ports were taken (so kafka_start can retry on
 # fresh ones), 1 on any other failure.
 _kafka_launch() {
-	local deadline=$((SECONDS + ${KAFKA_START_TIMEOUT:-60}))
+	local deadline=$((SECONDS + ${KAFKA_START_TIMEOUT:-60})) in=()
+
+	# ip netns exec execs the JVM: $! stays the broker's PID.
+	[ -n "${KAFKA_NETNS:-}" ] && in=(ip netns exec "$KAFKA_NETNS")
 
 	# Own session (setsid) is not used on purpose: Meson kills the test's
 	# process group on timeout, and that must include the broker.
 	# shellcheck disable=SC2086
-	java ${KAFKA_HEAP_OPTS:--Xmx512m -Xms512m} -XX:+UseG1GC \
+	"${in[@]}" java ${KAFKA_HEAP_OPTS:--Xmx512m -Xms512m} -XX:+UseG1GC \
 		-Djava.awt.headless=true \
 		-Dlog4j2.configurationFile="$KAFKA_HOME_DIR/log4j2-broker.properties" \
 		-cp "$KAFKA_JARS/*" kafka.Kafka "$KAFKA_DIR/server.properties" \
@@ -322,7 +332,7 @@ kafka_start() {
 			_kafka_err "cannot pick free ports (got \"$KAFKA_PORT\" \"$KAFKA_CONTROLLER_PORT\")"
 			return 1
 		fi
-		KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
+		KAFKA_BOOTSTRAP=${KAFKA_LISTEN_HOST:-127.0.0.1}:$KAFKA_PORT
 		export KAFKA_BOOTSTRAP KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_DIR
 		rm -rf "$KAFKA_DIR/data"
 		_kafka_write_config "$KAFKA_DIR"
