@@ -31,15 +31,21 @@
 #      none failed; each rendered guarder.yaml has the host's node name,
 #      pin path, interfaces and the broker; guarder-ai only on mh-1, mh-3;
 #      a second run reports changed=0 on every host;
-#   2. the daemons start from what the playbook installed; the two workers
-#      split the flows topic's 4 partitions (disjoint, non-empty, all);
+#   2. the daemons start from what the playbook installed: each collector
+#      pins its maps in its own directory and attaches to data0 only, in
+#      the layered XDP mode (mh-1 native, mh-2 generic); the APIs' Kafka
+#      consumers run; the two workers split the flows topic's 4 partitions
+#      (disjoint, non-empty, all);
 #   3. N TCP connections to each host (3, 5, 4) give exactly N start and N
-#      end records on the broker under that host's node name, and no record
-#      of that traffic under another node;
+#      end records on the broker under that host's node name (iface data0),
+#      and no record of that traffic under another node;
 #   4. a port scan of mh-2: suggestions (port_scan_vertical, scanner ->
 #      mh-2) for node edge-b only; mh-2's API lists each of them at
 #      GET /api/ai/suggestions; the APIs of mh-1 and mh-3 have read them
-#      (consumer.other_node) and list none.
+#      (consumer.other_node) and list none. Applied through mh-2's API,
+#      the rule drops the scanner on mh-2; mh-1 still accepts it, and only
+#      mh-2 has a filter;
+#   5. every daemon exits 0 on SIGTERM and the collectors detach.
 # Usage: run.sh BUILD_DIR   (root; 77 without root, ansible-playbook or nc)
 set -uo pipefail
 
@@ -261,7 +267,9 @@ daemon() {
 		-c "$r/etc/guarder/guarder.yaml" "$@" >"$TMP/${name#guarder-}.${HOSTS[$i]}.err" 2>&1 &
 	D_PID=$!
 	PIDS+=("$D_PID")
+	DAEMONS+=("$name.${HOSTS[$i]}:$D_PID")
 }
+DAEMONS=()
 log_has() { # PID FILE TEXT
 	kill -0 "$1" 2>/dev/null || fail "$(basename "$2" .err) exited during start-up"
 	grep -q "$3" "$2" 2>/dev/null
@@ -278,6 +286,19 @@ for i in 0 1 2; do
 		fail "the collector of $h did not start"
 	daemon "$i" guarder-api
 	wait_for 20 log_has "$D_PID" "$TMP/api.$h.err" "listening on" || fail "the API of $h did not start"
+done
+# Each collector in its own pin directory, its XDP mode the layered one
+# (edge group native, mh-2's host var generic, mh-3 auto).
+xdp_mode() { ip -n "$1" -j link show dev data0 | jq -r '.[0].xdp.mode // empty'; }
+for i in 0 1 2; do
+	pin=/sys/fs/bpf/guarder-test-mh-$ID-$((i + 1))
+	bpftool map show pinned "$pin/flows" >/dev/null 2>&1 || fail "${HOSTS[$i]}: no flow table pinned in $pin"
+done
+expect_eq "XDP mode on data0 of mh-1 mh-2 (1 native, 2 generic)" "$(xdp_mode "${NS[0]}") $(xdp_mode "${NS[1]}")" "1 2"
+[ -n "$(xdp_mode "${NS[2]}")" ] || fail "no XDP program on mh-3's data0"
+for i in 0 1 2; do
+	[ -z "$(ip -n "${NS[$i]}" -j link show dev mgmt0 | jq -r '.[0].xdp.mode // empty')" ] ||
+		fail "XDP on ${HOSTS[$i]}'s mgmt0"
 done
 consumer_running() { [ "$(api "$1" /api/ai/status | jq -r .consumer.state)" = running ]; }
 for i in 0 1 2; do
@@ -333,8 +354,9 @@ for i in 0 1 2; do
 	done
 done
 
-# counts FILE: per host, "start end other" of the test's flows to it:
-# starts and ends under its node name, and records of them under any other.
+# counts FILE: per host, "start:end:other" of the test's flows to it:
+# starts and ends under its node name, and records of them under any other
+# node or from an interface other than data0.
 counts() {
 	local i out=()
 	for i in 0 1 2; do
@@ -342,7 +364,7 @@ counts() {
 			[.[] | select(.proto == "tcp" and .dst_ip == $ip and .dst_port == $p)] as $r
 			| [([$r[] | select(.node == $node and .event == "start")] | length),
 			   ([$r[] | select(.node == $node and .event == "end")] | length),
-			   ([$r[] | select(.node != $node)] | length)] | join(":")')")
+			   ([$r[] | select(.node != $node or .iface != "data0")] | length)] | join(":")')")
 	done
 	echo "${out[*]}"
 }
@@ -411,5 +433,32 @@ for i in 0 2; do
 	expect_eq "${HOSTS[$i]}'s API lists" "$(api "$i" /api/ai/suggestions | jq -c .)" "[]"
 done
 ok "the APIs of mh-1 and mh-3 read the $N suggestion(s) as another node's and list none"
+
+# Applied on mh-2, its rule drops the scanner there, in mh-2's kernel only.
+conn_ok() { echo x | ip netns exec "$NS_X" nc -N -w 2 "$1" "$LPORT" >/dev/null 2>&1; }
+post() { # HOST_INDEX PATH: status code on stdout
+	curl -s -m 30 -o "$TMP/post.body" -w '%{http_code}' -X POST \
+		-H "Authorization: Bearer $GUARDER_API_TOKEN" "http://${MGMT[$1]}:$API_PORT$2"
+}
+S1=$(jq -r '.[0]' <<<"$IDS")
+code=$(post 1 "/api/ai/suggestions/$S1/apply")
+[ "$code" = 200 ] || fail "apply $S1 on mh-2: HTTP $code $(head -c 300 "$TMP/post.body")"
+conn_ok "${DATA[1]}" && fail "the scanner still connects to mh-2 after the apply"
+conn_ok "${DATA[0]}" || fail "mh-1 refuses a connection (the rule is mh-2's)"
+expect_eq "filters on mh-1 mh-2 mh-3" \
+	"$(for i in 0 1 2; do api "$i" /api/filters | jq -r length; done | tr '\n' ' ' | sed 's/ $//')" "0 1 0"
+ok "$S1 applied on mh-2: its kernel drops the scanner; mh-1 and mh-3 have no rule"
+
+step "stop"
+# Every daemon stops cleanly on SIGTERM; the collectors detach.
+for d in "${DAEMONS[@]}"; do kill -TERM "${d#*:}"; done
+for d in "${DAEMONS[@]}"; do
+	wait "${d#*:}"
+	expect_eq "exit status of ${d%:*} after SIGTERM" "$?" 0
+done
+for i in 0 1 2; do
+	[ -z "$(xdp_mode "${NS[$i]}")" ] || fail "XDP still attached to ${HOSTS[$i]}'s data0"
+done
+ok "XDP detached from every data0"
 
 echo "PASS: multi-host fleet in $((SECONDS - T0)) s"
