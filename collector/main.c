@@ -79,6 +79,7 @@ struct collector {
 	int stats_fd;
 	bool stats_file_warned;
 	unsigned int drained; /* events of the current drain */
+	unsigned int budget;  /* events one ring_buffer__consume may read */
 	FILE *summary_out; /* stdout, or stderr when records go to stdout */
 };
 
@@ -199,21 +200,24 @@ static int on_sample(void *ctx, void *data, size_t size)
 	if (err)
 		return err;
 	/* libbpf stops the drain (this event consumed) on a negative return */
-	return ++c->drained >= DRAIN_BUDGET ? -EAGAIN : 0;
+	return ++c->drained >= c->budget ? -EAGAIN : 0;
 }
 
 /*
- * Read the ring buffer: one budget's worth, or (@all) until it is empty,
- * which the sweep needs. Epoll reports the ring again while data is left.
+ * Read at most @max events from the ring buffer, in slices of
+ * DRAIN_BUDGET. Epoll reports the ring again while data is left.
  */
-static void drain(struct collector *c, bool all)
+static void drain(struct collector *c, uint64_t max)
 {
+	uint64_t done = 0;
 	int err;
 
 	do {
 		c->drained = 0;
+		c->budget = max - done < DRAIN_BUDGET ? (unsigned int)(max - done) : DRAIN_BUDGET;
 		err = ring_buffer__consume(c->rb);
-	} while (all && err == -EAGAIN);
+		done += c->drained;
+	} while (err == -EAGAIN && done < max);
 	if (err < 0 && err != -EAGAIN)
 		log_warn("reading the ring buffer: %s", strerror(-err));
 }
@@ -270,7 +274,12 @@ static void sweep(struct collector *c)
 	uint64_t now;
 	int err;
 
-	drain(c, true);
+	/*
+	 * As many events as the ring can hold: all that were in it when the
+	 * sweep began, without chasing a flood that never lets it empty. A
+	 * start event still in the ring is handled by the view's adoption.
+	 */
+	drain(c, c->cfg->bpf.ringbuf_size / (sizeof(struct flow_event) + 8 /* header */) + 1);
 	now = clock_mono_now_ns();
 	err = flow_view_sweep(c->fv, loader_flows_fd(c->ld), now);
 	if (err)
@@ -487,7 +496,7 @@ static int event_loop(struct collector *c)
 		for (i = 0; i < n; i++) {
 			switch (evs[i].data.u32) {
 			case TAG_RINGBUF:
-				drain(c, false);
+				drain(c, DRAIN_BUDGET);
 				sinks_poll(c);
 				break;
 			case TAG_POLL:

@@ -572,6 +572,9 @@ static size_t client_batch(struct ws_feed *f, struct ws_client *c, char *p, size
 		if (c->lag)
 			break;
 		sep = n ? 1 : 0;
+		/* a batch that filled @max exactly: the next record waits */
+		if (n + sep >= max)
+			break;
 		len = ring_read(f, c->cursor, &c->filter, p + n + sep, max - n - sep, &fits);
 		if (len < 0) {
 			c->lag++;

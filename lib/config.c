@@ -280,8 +280,9 @@ static const struct config_key config_keys[] = {
 	  .doc = "Records the local queue holds while the broker is slow or away; beyond it "
 		 "records are dropped and counted (`kafka.queue_full_wait_ms`)." },
 	{ .name = "kafka.queue_max_kbytes", .type = KT_UINT, .offset = OFF(kafka.queue_max_kbytes),
-	  .def = "524288", .min = 1, .max = 2097151,
-	  .doc = "The same bound in KiB of record data; whichever is reached first applies." },
+	  .def = "131072", .min = 1, .max = 2097151,
+	  .doc = "The same bound in KiB of record data; whichever is reached first applies. "
+		 "The collector's memory grows by up to this much while the broker is away." },
 	{ .name = "kafka.queue_full_wait_ms", .type = KT_UINT,
 	  .offset = OFF(kafka.queue_full_wait_ms), .def = "50", .min = 0, .max = 10000,
 	  .doc = "When the queue is full, how long the collector waits for room before it drops "
