@@ -178,15 +178,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 static int load_config(struct guarder_config *cfg, const struct options *o)
 {
-	int err = config_init(cfg);
+	int err = config_open(cfg, o->config_path);
 
 	if (err)
 		return err;
-	if (o->config_path)
-		err = config_load(cfg, o->config_path);
-	else if (access(GUARDER_CONFIG_DEFAULT_PATH, F_OK) == 0)
-		err = config_load(cfg, GUARDER_CONFIG_DEFAULT_PATH);
-	if (!err && !cfg->kafka.brokers) {
+	if (!cfg->kafka.brokers) {
 		log_error("%s: kafka.brokers is not set: guarder-ai reads the flow records from "
 			  "Kafka",
 			  cfg->source);

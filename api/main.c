@@ -94,15 +94,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 static int load_config(struct guarder_config *cfg, const struct options *o)
 {
-	int err = config_init(cfg);
+	int err = config_open(cfg, o->config_path);
 
 	if (err)
 		return err;
-	if (o->config_path)
-		err = config_load(cfg, o->config_path);
-	else if (access(GUARDER_CONFIG_DEFAULT_PATH, F_OK) == 0)
-		err = config_load(cfg, GUARDER_CONFIG_DEFAULT_PATH);
-	if (!err && o->api)
+	if (o->api)
 		err = config_set(cfg, "api.listen", o->api, "-api");
 	if (!err && cfg->api.default_limit > cfg->api.max_limit) {
 		log_error("%s: api.default_limit (%u) is above api.max_limit (%u)", cfg->source,

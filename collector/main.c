@@ -152,24 +152,9 @@ static int load_config(struct guarder_config *cfg, const struct options *o)
 {
 	int err;
 
-	err = config_init(cfg);
-	if (err) {
-		log_error("cannot initialise the config: %s", strerror(-err));
+	err = config_open(cfg, o->config_path);
+	if (err)
 		return err;
-	}
-	if (o->config_path) {
-		err = config_load(cfg, o->config_path);
-		if (err)
-			return err;
-		log_info("config: %s", o->config_path);
-	} else if (access(GUARDER_CONFIG_DEFAULT_PATH, F_OK) == 0) {
-		err = config_load(cfg, GUARDER_CONFIG_DEFAULT_PATH);
-		if (err)
-			return err;
-		log_info("config: %s", GUARDER_CONFIG_DEFAULT_PATH);
-	} else {
-		log_info("config: no %s, using the built-in defaults", GUARDER_CONFIG_DEFAULT_PATH);
-	}
 
 	if (o->iface) {
 		err = config_set(cfg, IFACES_KEY, o->iface, "-iface");

@@ -2004,6 +2004,29 @@ out_close:
 	return err;
 }
 
+int config_open(struct guarder_config *cfg, const char *path)
+{
+	int err = config_init(cfg);
+
+	if (err) {
+		log_error("cannot initialise the config: %s", strerror(-err));
+		return err;
+	}
+	if (!path && access(GUARDER_CONFIG_DEFAULT_PATH, F_OK) == 0)
+		path = GUARDER_CONFIG_DEFAULT_PATH;
+	if (!path) {
+		log_info("config: no %s, using the built-in defaults", GUARDER_CONFIG_DEFAULT_PATH);
+		return 0;
+	}
+	err = config_load(cfg, path);
+	if (err) {
+		config_free(cfg);
+		return err;
+	}
+	log_info("config: %s", path);
+	return 0;
+}
+
 int config_load(struct guarder_config *cfg, const char *path)
 {
 	struct guarder_config next;

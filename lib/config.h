@@ -245,6 +245,15 @@ int config_init(struct guarder_config *cfg);
 int config_load(struct guarder_config *cfg, const char *path);
 
 /*
+ * config_open - what every daemon starts with: the defaults, then @path,
+ * or GUARDER_CONFIG_DEFAULT_PATH when @path is NULL and that file exists.
+ * Logs which file it read (or that it runs on the defaults). On error the
+ * message has been printed and @cfg holds nothing (it is freed; calling
+ * config_free on it again is harmless). Returns 0 or a negative errno.
+ */
+int config_open(struct guarder_config *cfg, const char *path);
+
+/*
  * config_set - set one key from a command-line flag, with the same
  * validation as the file. @key is dotted ("collector.interval"), @origin
  * names the flag in error messages. Returns 0 or a negative errno; on
