@@ -39,8 +39,9 @@
 #   3. N TCP connections to each host (3, 5, 4) give exactly N start and N
 #      end records on the broker under that host's node name (iface data0),
 #      and no record of that traffic under another node;
-#   4. a port scan of mh-2: suggestions (port_scan_vertical, scanner ->
-#      mh-2) for node edge-b only; mh-2's API lists each of them at
+#   4. a port scan of mh-2 (300 closed ports): exactly 300 start records
+#      under edge-b; suggestions (port_scan_vertical, scanner -> mh-2) for
+#      node edge-b only (1, or 2: one per worker); mh-2's API lists each of them at
 #      GET /api/ai/suggestions; the APIs of mh-1 and mh-3 have read them
 #      (consumer.other_node) and list none. Applied through mh-2's API,
 #      the rule drops the scanner on mh-2; mh-1 still accepts it, and only
@@ -62,7 +63,6 @@ source "$TOP/test/kafka/kafka.sh"
 HOSTS=(mh-1 mh-2 mh-3)
 NODES=(edge-a edge-b core-c)
 CONNS=(3 5 4)
-AI_HOSTS=(mh-1 mh-3)
 FLOWS=guarder.flows
 SUGG=guarder.suggestions
 T0=$SECONDS
@@ -390,25 +390,36 @@ ok "$(wc -l <"$TMP/flows.tsv") records on $FLOWS; each host's connections under 
 # --- a scan of mh-2 --------------------------------------------------------------
 step "port scan of mh-2 (300 closed ports) from ${OUT[1]}"
 ip netns exec "$NS_X" nc -z -w 1 "${DATA[1]}" 1000-1299 2>/dev/null
+# Every probe is on the broker first, as one start record of mh-2's node
+# (the detector counts start records; a late one could still fire).
+scan_starts() {
+	kafka_consume "$FLOWS" "$TMP/flows.tsv" 2>/dev/null || return 1
+	cut -f3 "$TMP/flows.tsv" | jq -s --arg s "${OUT[1]}" --arg d "${DATA[1]}" '[.[] | select(.event == "start"
+		and .proto == "tcp" and .src_ip == $s and .dst_ip == $d and .dst_port >= 1000 and .dst_port <= 1299
+		and .node == "edge-b")] | length'
+}
+scan_recorded() { [ "$(scan_starts)" -ge 300 ] 2>/dev/null; }
+wait_for 30 scan_recorded || fail "$(scan_starts) start records of the scan's 300 probes on $FLOWS"
+expect_eq "start records of the scan (edge-b)" "$(scan_starts)" 300
 n_sugg() { kafka_count "$SUGG" 2>/dev/null; }
 has_sugg() { [ "$(n_sugg)" -ge 1 ] 2>/dev/null; }
 wait_for 30 has_sugg || fail "no suggestion after the scan: $(grep -h 'records' "$TMP"/ai.*.err | tail -n 2)"
-# Both workers may find it (each saw about half of the probes): wait until
-# both have read all the scan's records, then the topic is final.
-delivered() { jq -r '.delivered // 0' "$1" 2>/dev/null; }
-records() { jq -r '.records // 0' "$1" 2>/dev/null; }
-all_read() {
-	local total
+# Both workers may find it (each saw about half of the probes). The topic
+# is final once both have processed every record on the flows topic and
+# delivered every suggestion they produced (one stats snapshot per worker:
+# a finding is counted in .suggestions when its record is processed).
+wstat() { jq -r '"\(.records // 0) \(.suggestions // 0) \(.delivered // 0)"' "$1" 2>/dev/null; }
+settled() {
+	local total r1 s1 d1 r3 s3 d3
 	total=$(kafka_count "$FLOWS" 2>/dev/null) || return 1
-	[ $(($(records "${WSTATS[mh-1]}") + $(records "${WSTATS[mh-3]}"))) -ge "$total" ]
+	read -r r1 s1 d1 <<<"$(wstat "${WSTATS[mh-1]}")"
+	read -r r3 s3 d3 <<<"$(wstat "${WSTATS[mh-3]}")"
+	[ $((r1 + r3)) -ge "$total" ] && [ "$s1" = "$d1" ] && [ "$s3" = "$d3" ] &&
+		[ $((d1 + d3)) = "$(n_sugg)" ]
 }
-wait_for 30 all_read || fail "the workers read $(records "${WSTATS[mh-1]}") + $(records "${WSTATS[mh-3]}") of $(kafka_count "$FLOWS")"
-# Then what they delivered is on the topic (the stats file lags up to 1 s).
-delivered_sum() { echo $(($(delivered "${WSTATS[mh-1]}") + $(delivered "${WSTATS[mh-3]}"))); }
-all_delivered() { [ "$(delivered_sum)" = "$(n_sugg)" ]; }
-wait_for 20 all_delivered || fail "the workers delivered $(delivered_sum) suggestions, $SUGG holds $(n_sugg)"
+wait_for 30 settled || fail "the workers did not settle: records+suggestions+delivered mh-1 $(wstat "${WSTATS[mh-1]}"), mh-3 $(wstat "${WSTATS[mh-3]}"); $FLOWS $(kafka_count "$FLOWS"), $SUGG $(n_sugg)"
 N=$(n_sugg)
-log "ok: $N suggestion(s) delivered by the workers, all on $SUGG"
+log "ok: every record processed; the $N suggestion(s) the workers produced are on $SUGG"
 [ "$N" -ge 1 ] && [ "$N" -le 2 ] || fail "$N suggestions for one scan (expected 1, or 2: one per worker)"
 kafka_consume "$SUGG" "$TMP/sugg.tsv" || fail "kcat could not read $SUGG"
 expect_eq "every suggestion: node, key, kind, scanner -> mh-2, proposed" \
