@@ -33,6 +33,17 @@ int ai_policy_check(const struct guarder_config *cfg, const struct rule *rules, 
 			snprintf(why, why_len, "rule %zu: invalid: %s", i, msg);
 			return -EINVAL;
 		}
+		/*
+		 * Only drops: an allow rule from a model or a detector could
+		 * open a hole in the operator's own drop rules.
+		 */
+		if (r->action != RULE_ACTION_DROP) {
+			snprintf(why, why_len,
+				 "rule %zu: action %s: AI proposals may only drop (an allow could "
+				 "undo the operator's drop rules)",
+				 i, rule_action_name(r->action));
+			return -EPERM;
+		}
 		if (r->expires_at == 0) {
 			snprintf(why, why_len, "rule %zu: no expires_at (AI rules must expire)", i);
 			return -EINVAL;

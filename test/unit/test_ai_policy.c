@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The AI safety policy (lib/ai_policy.c): a valid, expiring, precise drop
- * passes; an all-wildcard drop, a rule naming a protected network or
+ * passes; an allow rule, an all-wildcard drop, a rule naming a protected network or
  * port (configured, or passed by the caller), too many rules, no rules, a
  * rule without expiry and an invalid rule are refused, each with its
  * errno and a reason naming the rule.
@@ -57,6 +57,11 @@ int main(void)
 	r[0] = drop_rule("203.0.113.7", "10.0.0.2", 80);
 	expect(&cfg, r, 1, NULL, 0, 0, NULL);
 
+	/* an allow, however precise, could undo an operator's drop */
+	bad = drop_rule("203.0.113.7", "10.0.0.2", 80);
+	bad.action = RULE_ACTION_ALLOW;
+	expect(&cfg, &bad, 1, NULL, 0, -EPERM, "may only drop");
+
 	/* all-wildcard drops: basic, tcp, icmp; with a /0 address too */
 	bad = drop_rule(NULL, NULL, 0);
 	expect(&cfg, &bad, 1, NULL, 0, -EPERM, "match-all");
@@ -68,10 +73,10 @@ int main(void)
 	/* ... in second place: the index is named */
 	r[1] = drop_rule(NULL, NULL, 0);
 	expect(&cfg, r, 2, NULL, 0, -EPERM, "rule 1");
-	/* an allow-all is not a drop */
+	/* an allow-all would let everything in past the operator's drops */
 	bad = drop_rule(NULL, NULL, 0);
 	bad.action = RULE_ACTION_ALLOW;
-	expect(&cfg, &bad, 1, NULL, 0, 0, NULL);
+	expect(&cfg, &bad, 1, NULL, 0, -EPERM, "may only drop");
 
 	/* protected network and port from the config */
 	cfg.rules.protected_networks[0] =
