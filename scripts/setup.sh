@@ -16,7 +16,9 @@ packages=(
 	librdkafka-dev libwebsockets-dev kcat python3-confluent-kafka python3-websockets
 	# the AI model client (libcurl, issue 5)
 	libcurl4-openssl-dev
-	ansible-core python3-apt strace # deployment tests (test/deploy): the Ansible role, the units' syscall filters
+	# deployment tests (test/deploy, test/multihost): the Ansible role, the
+	# units (systemd-analyze, systemd-sysusers), their syscall filters
+	ansible-core python3-apt strace systemd util-linux
 	# benchmarks
 	wrk
 )
