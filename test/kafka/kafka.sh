@@ -320,8 +320,13 @@ kafka_start() {
 	fi
 	# A KRaft cluster id is 16 random bytes in URL-safe base64 without
 	# padding. Made in the shell: an empty id (seen once from a python3
-	# that printed nothing under heavy load) makes the format fail.
-	cluster=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+	# that printed nothing under heavy load) makes the format fail. One
+	# that starts with "-" reads as an option to kafka-storage (seen in a
+	# CI run; Kafka's own random ids avoid it too): draw again.
+	cluster=-
+	while [ "${cluster:0:1}" = "-" ]; do
+		cluster=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+	done
 	if [ ${#cluster} -ne 22 ]; then
 		_kafka_err "cannot make a cluster id (got \"$cluster\")"
 		return 1
