@@ -777,10 +777,28 @@ int http_start(const struct guarder_config *cfg, int listen_fd, unsigned int por
 	return 0;
 }
 
+/* Longest wait at shutdown for replies already on their way (the AI's 503). */
+#define HTTP_STOP_GRACE_MS 1000
+
 void http_stop(struct http_server *srv)
 {
+	const union MHD_DaemonInfo *info;
+	struct timespec ts = { .tv_nsec = 10 * 1000000 };
+	int waited;
+
 	if (!srv)
 		return;
+	/*
+	 * A connection the model thread has just resumed still has its reply
+	 * to send ("guarder-api is stopping"): stopping the daemon at once
+	 * closed it unanswered. Let open connections finish, briefly.
+	 */
+	for (waited = 0; waited < HTTP_STOP_GRACE_MS; waited += 10) {
+		info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if (!info || info->num_connections == 0)
+			break;
+		nanosleep(&ts, NULL);
+	}
 	MHD_stop_daemon(srv->daemon);
 	free(srv);
 }
