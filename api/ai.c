@@ -1090,9 +1090,9 @@ static const char system_prompt[] =
 	"\"suggestions\": [string], \"rules\": [rule]}. A rule is {\"rule_type\": \"basic\"|"
 	"\"tcp\"|\"udp\"|\"icmp\", \"src_ip\": \"a.b.c.d or CIDR\", \"dst_ip\": \"...\", "
 	"\"src_port\": number or \"low-high\", \"dst_port\": number or \"low-high\", \"action\": "
-	"\"drop\"|\"allow\", \"priority\": integer (lower first), \"comment\": short string}. "
-	"Omit the fields you do not need. Every drop rule must name a source address or a "
-	"port: never a rule that drops all traffic. Propose at most %u rules; an empty list is "
+	"\"drop\", \"priority\": integer (lower first), \"comment\": short string}. "
+	"Omit the fields you do not need. Only drop rules are accepted, and every one must name "
+	"a source address or a port: never a rule that drops all traffic. Propose at most %u rules; an empty list is "
 	"a good answer when nothing is wrong. Focus: %s";
 
 /* Append a bounded summary of this node's traffic and findings to @out. */
