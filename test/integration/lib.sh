@@ -114,25 +114,27 @@ preflight() {
 }
 
 # new_pair: a netns and a veth pair; sets P_NS, P_VETH (root side),
-# P_PEER, P_ROOT4/P_NS4 and P_ROOT6/P_NS6 (addresses of each end).
+# P_PEER, P_ROOT4/P_NS4 and P_ROOT6/P_NS6 (addresses of each end). A suite
+# may set PAIR_TAG (names gdr-TAG-*, default "it") and PAIR_NET (addresses
+# in 10.NET.0.0/16, default 199), so that a leftover is easy to attribute.
 new_pair() {
-	local id x tries=0
+	local id x tries=0 tag=${PAIR_TAG:-it} net=${PAIR_NET:-199}
 
 	id=$(rand_hex 3)
-	# A /30 of 10.199.0.0/16 that no interface of the root namespace uses.
+	# A /30 of 10.NET.0.0/16 that no interface of the root namespace uses.
 	while :; do
 		x=$((RANDOM % 254 + 1))
-		ip -4 -o addr show | grep -q " 10\.199\.$x\." || break
+		ip -4 -o addr show | grep -q " 10\.$net\.$x\." || break
 		tries=$((tries + 1))
-		[ $tries -lt 50 ] || fail "no free 10.199.x.0/30"
+		[ $tries -lt 50 ] || fail "no free 10.$net.x.0/30"
 	done
-	P_NS=gdr-it-$id
-	P_VETH=gdit${id}r
-	P_PEER=gdit${id}n
-	P_ROOT4=10.199.$x.1
-	P_NS4=10.199.$x.2
-	P_ROOT6=fd99:199:$x::1
-	P_NS6=fd99:199:$x::2
+	P_NS=gdr-$tag-$id
+	P_VETH=gd$tag${id}r
+	P_PEER=gd$tag${id}n
+	P_ROOT4=10.$net.$x.1
+	P_NS4=10.$net.$x.2
+	P_ROOT6=fd99:$net:$x::1
+	P_NS6=fd99:$net:$x::2
 
 	ip netns add "$P_NS" || fail "ip netns add $P_NS"
 	NETNS+=("$P_NS")
@@ -149,6 +151,31 @@ new_pair() {
 	wait_for 5 ip netns exec "$P_NS" ping -c 1 -W 1 -q "$P_ROOT4" >/dev/null ||
 		fail "the veth pair does not pass traffic"
 }
+
+# req METHOD PATH [BODY [CURL ARGS...]]: an HTTP request to $BASE (the API
+# under test); status code on stdout, body in $TMP/body, headers in
+# $TMP/headers. JSON content type when there is a body. Time limit:
+# REQ_TIMEOUT seconds (default 10).
+req() {
+	local method=$1 path=$2 body=${3-} args=()
+
+	shift 3 2>/dev/null || shift $#
+	[ -n "$body" ] && args+=(-H "Content-Type: application/json" --data-binary "$body")
+	curl -s -S -m "${REQ_TIMEOUT:-10}" -X "$method" -o "$TMP/body" -D "$TMP/headers" \
+		-w '%{http_code}' "${args[@]}" "$@" "$BASE$path"
+}
+
+# expect_req WHAT CODE METHOD PATH [BODY [CURL ARGS...]]
+expect_req() {
+	local what=$1 want=$2 got
+
+	shift 2
+	got=$(req "$@")
+	[ "$got" = "$want" ] || fail "$what: HTTP $got, expected $want; body: $(head -c 600 "$TMP/body")"
+	log "ok: $what -> $want"
+}
+
+body() { jq -r "$1" "$TMP/body"; }
 
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -98,26 +98,8 @@ stop_api() {
 	expect_eq "guarder-api exit status after SIGTERM" "$?" 0
 }
 
-# req METHOD PATH [BODY [CURL ARGS...]]: status on stdout, body in $TMP/body.
-req() {
-	local method=$1 path=$2 body=${3-} args=()
-
-	shift 3 2>/dev/null || shift $#
-	[ -n "$body" ] && args+=(-H "Content-Type: application/json" --data-binary "$body")
-	curl -s -S -m 30 -X "$method" -o "$TMP/body" -D "$TMP/headers" -w '%{http_code}' \
-		"${args[@]}" "$@" "$BASE$path"
-}
-
-expect_req() {
-	local what=$1 want=$2 got
-
-	shift 2
-	got=$(req "$@")
-	[ "$got" = "$want" ] || fail "$what: HTTP $got, expected $want; body: $(head -c 600 "$TMP/body")"
-	log "ok: $what -> $want"
-}
-
-body() { jq -r "$1" "$TMP/body"; }
+# requests wait for the model: lib.sh's req with a longer time limit
+REQ_TIMEOUT=30
 
 # schema_ok TEMPLATE METHOD STATUS: the last body is valid against what
 # /api/openapi.json documents for that path, method and status.

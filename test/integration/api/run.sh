@@ -84,28 +84,6 @@ api_ready() {
 	grep -q "listening on" "$A_ERR"
 }
 
-# req METHOD PATH [BODY [CURL ARGS...]]: status code on stdout, body in
-# $TMP/body, headers in $TMP/headers. JSON content type unless overridden.
-req() {
-	local method=$1 path=$2 body=${3-} args=()
-
-	shift 3 2>/dev/null || shift $#
-	[ -n "$body" ] && args+=(-H "Content-Type: application/json" --data-binary "$body")
-	curl -s -S -m 10 -X "$method" -o "$TMP/body" -D "$TMP/headers" -w '%{http_code}' \
-		"${args[@]}" "$@" "$BASE$path"
-}
-
-# expect_req WHAT CODE METHOD PATH [BODY [CURL ARGS...]]
-expect_req() {
-	local what=$1 want=$2 got
-
-	shift 2
-	got=$(req "$@")
-	[ "$got" = "$want" ] || fail "$what: HTTP $got, expected $want; body: $(head -c 400 "$TMP/body")"
-	log "ok: $what -> $want"
-}
-
-body() { jq -r "$1" "$TMP/body"; }
 # icmp_count_in_body PROTO TYPE CODE: that counter of the last /api/stats body (0: absent).
 icmp_count_in_body() {
 	jq --arg p "$1" --argjson t "$2" --argjson c "$3" \

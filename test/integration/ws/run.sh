@@ -43,41 +43,10 @@ ws_preflight() {
 	}
 }
 
-# lib.sh's new_pair with this suite's names (gdr-ws-*), so that a
-# leftover is easy to attribute.
-new_pair() {
-	local id x tries=0
-
-	id=$(rand_hex 3)
-	while :; do
-		x=$((RANDOM % 254 + 1))
-		ip -4 -o addr show | grep -q " 10\.198\.$x\." || break
-		tries=$((tries + 1))
-		[ $tries -lt 50 ] || fail "no free 10.198.x.0/30"
-	done
-	P_NS=gdr-ws-$id
-	P_VETH=gdws${id}r
-	P_PEER=gdws${id}n
-	P_ROOT4=10.198.$x.1
-	P_NS4=10.198.$x.2
-	P_ROOT6=fd99:198:$x::1
-	P_NS6=fd99:198:$x::2
-
-	ip netns add "$P_NS" || fail "ip netns add $P_NS"
-	NETNS+=("$P_NS")
-	ip link add "$P_VETH" type veth peer name "$P_PEER" || fail "ip link add $P_VETH"
-	LINKS+=("$P_VETH")
-	ip link set "$P_PEER" netns "$P_NS"
-	ip addr add "$P_ROOT4/30" dev "$P_VETH"
-	ip -6 addr add "$P_ROOT6/64" dev "$P_VETH" nodad
-	ip link set "$P_VETH" up
-	ip -n "$P_NS" link set lo up
-	ip -n "$P_NS" addr add "$P_NS4/30" dev "$P_PEER"
-	ip -n "$P_NS" -6 addr add "$P_NS6/64" dev "$P_PEER" nodad
-	ip -n "$P_NS" link set "$P_PEER" up
-	wait_for 5 ip netns exec "$P_NS" ping -c 1 -W 1 -q "$P_ROOT4" >/dev/null ||
-		fail "the veth pair does not pass traffic"
-}
+# lib.sh's new_pair with this suite's names (gdr-ws-*) and addresses
+# (10.198/16), so that a leftover is easy to attribute.
+PAIR_TAG=ws
+PAIR_NET=198
 
 # IPv4 only on the pair: no router solicitations or MLD reports, so every
 # record of the case comes from its own traffic.
