@@ -101,7 +101,6 @@ struct flow_view {
 	bool no_lookup_batch, no_delete_batch;
 
 	char json[RECORD_JSON_MAX];
-	char keytxt[RECORD_KEY_MAX];
 
 	struct ifname_slot ifnames[FV_IFCACHE];
 	unsigned int ifname_next;
@@ -250,7 +249,8 @@ resolve:
 /* Hand one record to every sink; formatting happens once for all. */
 static void fv_emit(struct flow_view *fv, struct flow_record *rec, uint32_t ifindex)
 {
-	int jl, kl;
+	struct record_span ks;
+	int jl;
 	size_t i;
 
 	rec->node = fv->node;
@@ -272,9 +272,8 @@ static void fv_emit(struct flow_view *fv, struct flow_record *rec, uint32_t ifin
 	default:
 		break;
 	}
-	jl = record_format_json(rec, fv->json, sizeof(fv->json));
-	kl = record_format_key(&rec->key, fv->keytxt, sizeof(fv->keytxt));
-	if (jl < 0 || kl < 0) {
+	jl = record_format(rec, fv->json, sizeof(fv->json), &ks);
+	if (jl < 0) {
 		/* cannot happen with the bounded fields; counted, not fatal */
 		fv->st.sink_failures++;
 		return;
@@ -282,7 +281,7 @@ static void fv_emit(struct flow_view *fv, struct flow_record *rec, uint32_t ifin
 	for (i = 0; i < fv->n_sinks; i++) {
 		struct sink *s = fv->sinks[i];
 
-		if (s->ops->emit(s, rec, fv->json, (size_t)jl, fv->keytxt, (size_t)kl) < 0) {
+		if (s->ops->emit(s, rec, fv->json, (size_t)jl, fv->json + ks.off, ks.len) < 0) {
 			s->failed++;
 			fv->st.sink_failures++;
 		} else {

@@ -61,6 +61,20 @@ struct flow_record {
  */
 int record_format_json(const struct flow_record *rec, char *buf, size_t len);
 
+/* Where a part of a formatted record lies in its buffer. */
+struct record_span {
+	size_t off;
+	size_t len;
+};
+
+/*
+ * record_format - record_format_json, and where the canonical key
+ * (record_format_key's text, unquoted) lies in @buf when @key_span is not
+ * NULL: the collector formats the key once for the record and the Kafka key.
+ */
+int record_format(const struct flow_record *rec, char *buf, size_t len,
+		  struct record_span *key_span);
+
 /*
  * record_format_key - the canonical flow key as text, identical for both
  * directions: "proto|addr_lo|port_lo|addr_hi|port_hi". The Kafka key.

@@ -399,6 +399,50 @@ static int print_samples(void)
 	return 0;
 }
 
+/*
+ * record_format's key span is exactly record_format_key's text, for IPv4
+ * and IPv6; and the times stay right when records alternate between
+ * seconds, days and years (the formatter caches the seconds part).
+ */
+static void test_key_span_and_times(void)
+{
+	static const uint64_t secs[] = {
+		1700000000ull, 1700000001ull, 1700000000ull, 1700086400ull, 1700000001ull,
+		0ull,	       4102444799ull, 4102444800ull, 1700000000ull, 951782400ull,
+	};
+	char buf[RECORD_JSON_MAX], key[RECORD_KEY_MAX], want[RFC3339_NS_LEN];
+	struct record_span ks;
+	struct flow_record r;
+	json_object *o;
+	size_t i;
+	int n, kl;
+
+	make_rec(&r, REC_UPDATE, "2001:db8::1", 5353, "2001:db8::2", 53, 17);
+	n = record_format(&r, buf, sizeof(buf), &ks);
+	kl = record_format_key(&r.key, key, sizeof(key));
+	CHECK(n > 0 && kl > 0 && ks.len == (size_t)kl && ks.off + ks.len < (size_t)n);
+	CHECK(!memcmp(buf + ks.off, key, (size_t)kl));
+	CHECK(n > 0 && record_format_json(&r, key, sizeof(key)) == -ENOSPC);
+
+	for (i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+		make_rec(&r, REC_END, "10.1.2.3", 1000 + (__u16)i, "10.9.8.7", 443, 6);
+		r.first_seen_wall_ns = secs[i] * NS + 5;
+		r.last_seen_wall_ns = secs[(i + 3) % 10] * NS + 999999999ull;
+		n = record_format(&r, buf, sizeof(buf), &ks);
+		CHECK(n > 0);
+		CHECK(ks.len == (size_t)record_format_key(&r.key, key, sizeof(key)) &&
+		      !memcmp(buf + ks.off, key, ks.len));
+		o = parse(buf);
+		if (!o)
+			continue;
+		format_rfc3339_ns(r.first_seen_wall_ns, want, sizeof(want));
+		want_str(o, "first_seen", want);
+		format_rfc3339_ns(r.last_seen_wall_ns, want, sizeof(want));
+		want_str(o, "last_seen", want);
+		json_object_put(o);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "--print"))
@@ -412,6 +456,7 @@ int main(int argc, char **argv)
 	test_escaping();
 	test_bounds();
 	test_names();
+	test_key_span_and_times();
 
 	return check_report("test_record");
 }
