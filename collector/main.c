@@ -17,6 +17,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -633,6 +634,16 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int err;
 
+	/*
+	 * librdkafka allocates and frees a block of about 1 KB per record, by
+	 * the hundred thousand per second, and its batch buffers are around
+	 * a megabyte. Keep freed heap for reuse instead of trimming it and
+	 * faulting it back in, and keep those buffers off mmap. The heap's
+	 * high-water mark is bounded by kafka.queue_max_kbytes.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	mallopt(M_TOP_PAD, 16 << 20);
 	log_init("guarder-collector", LOG_LVL_INFO);
 	err = parse_args(argc, argv, &opts);
 	if (err)
