@@ -276,31 +276,47 @@ int record_tcp_flags_str(uint8_t flags, char *buf, size_t len)
 	return (int)(w.p - buf);
 }
 
-static void jw_key(struct jw *w, const struct flow_key *key)
-{
-	char tmp[INET6_ADDRSTRLEN];
-	size_t n;
+/* Both addresses of a key as text, formatted once per record. */
+struct key_addrs {
+	char lo[INET6_ADDRSTRLEN], hi[INET6_ADDRSTRLEN];
+	size_t lo_len, hi_len;
+};
 
+static void key_addrs_init(struct key_addrs *a, const struct flow_key *key)
+{
+	a->lo_len = format_addr(key->addr_lo, a->lo);
+	a->hi_len = format_addr(key->addr_hi, a->hi);
+}
+
+static void jw_key(struct jw *w, const struct flow_key *key, const struct key_addrs *a)
+{
 	jw_raw(w, proto_numbers[key->proto], proto_number_len[key->proto]);
 	jw_char(w, '|');
-	n = format_addr(key->addr_lo, tmp);
-	jw_raw(w, tmp, n);
+	jw_raw(w, a->lo, a->lo_len);
 	jw_char(w, '|');
 	jw_u64(w, key->port_lo);
 	jw_char(w, '|');
-	n = format_addr(key->addr_hi, tmp);
-	jw_raw(w, tmp, n);
+	jw_raw(w, a->hi, a->hi_len);
 	jw_char(w, '|');
 	jw_u64(w, key->port_hi);
+}
+
+static void jw_quoted(struct jw *w, const char *s, size_t n)
+{
+	jw_char(w, '"');
+	jw_raw(w, s, n);
+	jw_char(w, '"');
 }
 
 int record_format_key(const struct flow_key *key, char *buf, size_t len)
 {
 	struct jw w = { .p = buf, .end = buf + len - 1 };
+	struct key_addrs a;
 
 	if (!len)
 		return -ENOSPC;
-	jw_key(&w, key);
+	key_addrs_init(&a, key);
+	jw_key(&w, key, &a);
 	if (w.overflow) {
 		buf[0] = '\0';
 		return -ENOSPC;
@@ -409,8 +425,7 @@ int record_format(const struct flow_record *rec, char *buf, size_t len,
 	/* src is the initiator: the endpoint that sent the first packet */
 	int fwd = rec->initiator ? 1 : 0;
 	const struct flow_dir *df = &v->dir[fwd], *dr = &v->dir[!fwd];
-	const __u32 *src = fwd ? rec->key.addr_hi : rec->key.addr_lo;
-	const __u32 *dst = fwd ? rec->key.addr_lo : rec->key.addr_hi;
+	struct key_addrs a;
 	__u16 sport = fwd ? rec->key.port_hi : rec->key.port_lo;
 	__u16 dport = fwd ? rec->key.port_lo : rec->key.port_hi;
 	bool v4 = addr_is_v4(rec->key.addr_lo) && addr_is_v4(rec->key.addr_hi);
@@ -440,7 +455,8 @@ int record_format(const struct flow_record *rec, char *buf, size_t len,
 	jw_lit(&w, ",\"key\":\"");
 	if (key_span)
 		key_span->off = (size_t)(w.p - buf);
-	jw_key(&w, &rec->key);
+	key_addrs_init(&a, &rec->key);
+	jw_key(&w, &rec->key, &a);
 	if (key_span)
 		key_span->len = (size_t)(w.p - buf) - key_span->off;
 	jw_lit(&w, "\",\"proto\":\"");
@@ -450,11 +466,17 @@ int record_format(const struct flow_record *rec, char *buf, size_t len,
 	jw_lit(&w, ",\"family\":");
 	jw_u64(&w, v4 ? 4 : 6);
 	jw_lit(&w, ",\"src_ip\":");
-	jw_addr(&w, src);
+	if (fwd)
+		jw_quoted(&w, a.hi, a.hi_len);
+	else
+		jw_quoted(&w, a.lo, a.lo_len);
 	jw_lit(&w, ",\"src_port\":");
 	jw_u64(&w, sport);
 	jw_lit(&w, ",\"dst_ip\":");
-	jw_addr(&w, dst);
+	if (fwd)
+		jw_quoted(&w, a.lo, a.lo_len);
+	else
+		jw_quoted(&w, a.hi, a.hi_len);
 	jw_lit(&w, ",\"dst_port\":");
 	jw_u64(&w, dport);
 	jw_lit(&w, ",\"fwd\":");
