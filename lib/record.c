@@ -181,14 +181,18 @@ const char *record_addr_str(const __u32 addr[4], char *buf, size_t len)
 	return buf;
 }
 
+static void jw_quoted(struct jw *w, const char *s, size_t n)
+{
+	jw_char(w, '"');
+	jw_raw(w, s, n);
+	jw_char(w, '"');
+}
+
 static void jw_addr(struct jw *w, const __u32 addr[4])
 {
 	char tmp[INET6_ADDRSTRLEN];
-	size_t n = format_addr(addr, tmp);
 
-	jw_char(w, '"');
-	jw_raw(w, tmp, n);
-	jw_char(w, '"');
+	jw_quoted(w, tmp, format_addr(addr, tmp));
 }
 
 /* Protocol numbers with an IANA keyword we print; the rest print as numbers. */
@@ -276,36 +280,29 @@ int record_tcp_flags_str(uint8_t flags, char *buf, size_t len)
 	return (int)(w.p - buf);
 }
 
-/* Both addresses of a key as text, formatted once per record. */
+/* Both addresses of a key as text, formatted once per record: [0] lo, [1] hi. */
 struct key_addrs {
-	char lo[INET6_ADDRSTRLEN], hi[INET6_ADDRSTRLEN];
-	size_t lo_len, hi_len;
+	char txt[2][INET6_ADDRSTRLEN];
+	size_t len[2];
 };
 
 static void key_addrs_init(struct key_addrs *a, const struct flow_key *key)
 {
-	a->lo_len = format_addr(key->addr_lo, a->lo);
-	a->hi_len = format_addr(key->addr_hi, a->hi);
+	a->len[0] = format_addr(key->addr_lo, a->txt[0]);
+	a->len[1] = format_addr(key->addr_hi, a->txt[1]);
 }
 
 static void jw_key(struct jw *w, const struct flow_key *key, const struct key_addrs *a)
 {
 	jw_raw(w, proto_numbers[key->proto], proto_number_len[key->proto]);
 	jw_char(w, '|');
-	jw_raw(w, a->lo, a->lo_len);
+	jw_raw(w, a->txt[0], a->len[0]);
 	jw_char(w, '|');
 	jw_u64(w, key->port_lo);
 	jw_char(w, '|');
-	jw_raw(w, a->hi, a->hi_len);
+	jw_raw(w, a->txt[1], a->len[1]);
 	jw_char(w, '|');
 	jw_u64(w, key->port_hi);
-}
-
-static void jw_quoted(struct jw *w, const char *s, size_t n)
-{
-	jw_char(w, '"');
-	jw_raw(w, s, n);
-	jw_char(w, '"');
 }
 
 int record_format_key(const struct flow_key *key, char *buf, size_t len)
@@ -466,17 +463,11 @@ int record_format(const struct flow_record *rec, char *buf, size_t len,
 	jw_lit(&w, ",\"family\":");
 	jw_u64(&w, v4 ? 4 : 6);
 	jw_lit(&w, ",\"src_ip\":");
-	if (fwd)
-		jw_quoted(&w, a.hi, a.hi_len);
-	else
-		jw_quoted(&w, a.lo, a.lo_len);
+	jw_quoted(&w, a.txt[fwd], a.len[fwd]); /* the key's side @fwd is src */
 	jw_lit(&w, ",\"src_port\":");
 	jw_u64(&w, sport);
 	jw_lit(&w, ",\"dst_ip\":");
-	if (fwd)
-		jw_quoted(&w, a.lo, a.lo_len);
-	else
-		jw_quoted(&w, a.hi, a.hi_len);
+	jw_quoted(&w, a.txt[!fwd], a.len[!fwd]);
 	jw_lit(&w, ",\"dst_port\":");
 	jw_u64(&w, dport);
 	jw_lit(&w, ",\"fwd\":");
