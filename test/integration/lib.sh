@@ -53,12 +53,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# fail MESSAGE: print what the collector said, then stop the case.
+# fail MESSAGE: print what the collector and guarder-api said (and the
+# record files), then stop the case.
 fail() {
 	local f
 
 	echo "FAIL: $*" >&2
-	for f in "$TMP"/collector.*.err "$TMP"/*.jsonl; do
+	for f in "$TMP"/collector.*.err "$TMP"/api.*.err "$TMP"/*.jsonl; do
 		[ -s "$f" ] || continue
 		echo "--- $f (last 30 lines)" >&2
 		tail -n 30 "$f" >&2

@@ -40,18 +40,6 @@ MS_PID=
 # A key that must never show up in a body or a log.
 KEY=sk-test-$(rand_hex 12)
 
-fail() {
-	local f
-
-	echo "FAIL: $*" >&2
-	for f in "$TMP"/api.*.err "$TMP"/collector.*.err; do
-		[ -s "$f" ] || continue
-		echo "--- $f (last 30 lines)" >&2
-		tail -n 30 "$f" >&2
-	done
-	exit 1
-}
-
 # api_config FILE 'API KEYS' [lines...]: new_config + the rules file, the
 # API on a free port with the api keys given ("threads: 1|token: x", may be
 # empty), then the given lines verbatim (whole sections); sets BASE, RULES.

@@ -29,19 +29,6 @@ API_RUNS=0
 # process, so the exit status checks of the cases catch it.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
-# fail MESSAGE: the collector's and the API's last words, then stop.
-fail() {
-	local f
-
-	echo "FAIL: $*" >&2
-	for f in "$TMP"/collector.*.err "$TMP"/api.*.err; do
-		[ -s "$f" ] || continue
-		echo "--- $f (last 30 lines)" >&2
-		tail -n 30 "$f" >&2
-	done
-	exit 1
-}
-
 # api_config FILE [api keys...]: new_config plus the rules file in TMP and
 # the API on a free loopback port; sets APORT, BASE, RULES.
 api_config() {
