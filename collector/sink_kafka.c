@@ -13,8 +13,8 @@
  * emit copies the record into the pending batch, which goes out when it is
  * full, and at every poll (after each ring buffer drain, and at least every
  * 100 ms) and flush. One batch takes librdkafka's topic lock and reads its
- * clocks once instead of once per record; that is what lets the collector
- * publish faster than kcat -P does with the same records (docs/benchmarks.md).
+ * clocks once instead of once per record, part of what lets the collector
+ * keep up with kcat -P sending the same records (docs/benchmarks.md).
  *
  * Accounting, exact at every moment (docs/kafka.md):
  *   records the sink accepted (the caller's "emitted")
