@@ -206,12 +206,9 @@ vm() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; } # PID VmHWM|VmRS
 
 # drain WHAT-JQ: wait until the stats file's records total and WHAT stop
 # moving for 3 s (at most 180 s), i.e. the collector and its sinks are done.
-# Sets DRAINED_AT: the time (date +%s.%N) the last change was first seen
-# (the stats file is rewritten every second: up to 1 s late).
 drain() {
 	local prev= cur i still=0
 
-	DRAINED_AT=$(date +%s.%N)
 	for ((i = 0; i < 720; i++)); do
 		sleep 0.25
 		cur="$(records_total) $(stat_of "$1")"
@@ -220,7 +217,6 @@ drain() {
 			[ $still -ge 12 ] && return 0
 		else
 			still=0
-			DRAINED_AT=$(date +%s.%N)
 		fi
 		prev=$cur
 	done
@@ -325,7 +321,6 @@ kafka_part() {
 	fi
 	run_evgen "$rate" "$seconds" "$W/evgen"
 	drain '.sinks.kafka.queued' || FAILED=1
-
 	t2=$(date +%s.%N) # CPU counters below cover t0..t2
 	c1=$(cpu_ticks "$C_PID")
 	k1=$(cpu_ticks "$KAFKA_PID")
