@@ -27,11 +27,10 @@
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
-#include <linux/icmp.h>
-#include <linux/icmpv6.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "kernel/conn_tracker.h"
+#include "kernel/icmp.h"
 
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8
@@ -328,7 +327,7 @@ static __always_inline int parse_l4(void *l4, void *data_end, void *ip_end, stru
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6: {
 		/* ICMP and ICMPv6 share the first 8 bytes' layout. */
-		struct icmphdr *ih = l4;
+		struct icmp_hdr *ih = l4;
 		int rc;
 
 		if ((void *)(ih + 1) > data_end || (void *)(ih + 1) > ip_end)
