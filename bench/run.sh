@@ -12,8 +12,5 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "bench/run.sh: run as root (loads BPF programs)" >&2
 	exit 1
 fi
-if [ ! -f "$build/build.ninja" ]; then
-	meson setup "$build" "$src" --buildtype=release >/dev/null
-fi
-ninja -C "$build" bench/bench_xdp
+"$src/scripts/build.sh" "$build" --buildtype=release
 exec "$build/bench/bench_xdp" "$@"

@@ -5,7 +5,9 @@
 # ping, TCP and UDP traffic across it, and runs the collector on the
 # root-side veth. Everything it made is removed on exit.
 #   scripts/demo.sh [SECONDS]   (default 30; Ctrl-C stops earlier)
-set -euo pipefail
+set -Eeuo pipefail
+# Silent on success, never on failure: the step that failed says so.
+trap 'echo "demo.sh: failed (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 top=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-30}
 "$top/scripts/setup.sh"
@@ -15,7 +17,7 @@ ns=gdr-demo
 veth=gdr-demo0
 peer=gdr-demo1
 pins=/sys/fs/bpf/guarder-demo
-conf=$(mktemp /tmp/guarder-demo.XXXXXX.yaml)
+state=
 traffic_pid=
 listen_pid=
 
@@ -26,10 +28,13 @@ cleanup() {
 	ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
 	ip link del "$veth" 2>/dev/null || true
 	ip netns del "$ns" 2>/dev/null || true
-	rm -rf "$pins" "$conf"
+	rm -rf "$pins" ${state:+"$state"}
 }
 trap cleanup EXIT
 cleanup
+# The demo's own state: it must not read or write a real Guarder's rules.
+state=$(mktemp -d /tmp/guarder-demo.XXXXXX)
+conf=$state/guarder.yaml
 
 ip netns add "$ns"
 ip link add "$veth" type veth peer name "$peer"
@@ -48,9 +53,12 @@ node:
 bpf:
   pin_path: $pins
   flow_table_size: 65536
+rules:
+  file: $state/rules.json
 collector:
   interval: 5
   idle_timeout: 10
+  stats_file: $state/collector-stats.json
 YAML
 
 # Traffic from the namespace to the root side of the veth, and back. UDP

@@ -5,7 +5,9 @@
 #   scripts/run.sh [IFACE] [extra collector flags...]
 # IFACE defaults to the interface of the default route. Stop with Ctrl-C:
 # the program is detached on exit.
-set -euo pipefail
+set -Eeuo pipefail
+# Silent on success, never on failure: the step that failed says so.
+trap 'echo "run.sh: failed (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/setup.sh"
 "$top/scripts/build.sh" "$top/build"

@@ -4,7 +4,9 @@
 # UndefinedBehaviorSanitizer, and run every test suite (unit, bpf,
 # integration). Needs root for the bpf and integration suites.
 #   scripts/test.sh [meson test options...]
-set -euo pipefail
+set -Eeuo pipefail
+# Silent on success, never on failure: the step that failed says so.
+trap 'echo "test.sh: failed (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 top=$(cd "$(dirname "$0")/.." && pwd)
 dir=$top/build-test
 "$top/scripts/setup.sh"

@@ -40,10 +40,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-if [ ! -x "$build/ai/guarder-ai" ] || [ ! -x "$build/bench/ai/bench_ai" ]; then
-	[ -d "$build" ] || meson setup "$build" "$src" --buildtype release >/dev/null || exit 1
-	ninja -C "$build" ai/guarder-ai bench/ai/bench_ai >/dev/null || exit 1
-fi
+"$src/scripts/build.sh" "$build" --buildtype=release || exit 1
 AI=$build/ai/guarder-ai
 gen=$src/test/integration/ai/records.py
 

@@ -63,16 +63,16 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "bench/stream/run.sh: run as root (BPF, network namespaces)" >&2
 	exit 1
 fi
-if [ ! -f "$build/build.ninja" ]; then
-	meson setup "$build" "$src" --buildtype=release >/dev/null || exit 1
+if [ -n "${PERF:-}" ] && ! command -v perf >/dev/null; then
+	echo "bench/stream/run.sh: PERF= needs perf: apt-get install linux-perf" >&2
+	exit 1
 fi
 # NICE=-10: every process of the benchmark (broker included: all are our
 # children) ahead of unrelated work on a shared machine, equally.
 if [ -n "${NICE:-}" ]; then
 	renice -n "$NICE" -p $$ >/dev/null || exit 1
 fi
-ninja -C "$build" collector/guarder-collector bench/stream/evgen bench/stream/ws_sub >/dev/null ||
-	exit 1
+"$src/scripts/build.sh" "$build" --buildtype=release || exit 1
 COLLECTOR=$build/collector/guarder-collector
 EVGEN=$build/bench/stream/evgen
 WS_SUB=$build/bench/stream/ws_sub
@@ -121,9 +121,9 @@ trap 'exit 1' INT TERM
 setup_veth() {
 	ip netns add "$NS" || exit 1
 	ip link add "$VETH" type veth peer name "$PEER" || exit 1
-	sysctl -qw "net.ipv6.conf.$VETH.disable_ipv6=1"
+	sysctl -qw "net.ipv6.conf.$VETH.disable_ipv6=1" || exit 1
 	ip link set "$PEER" netns "$NS"
-	ip netns exec "$NS" sysctl -qw "net.ipv6.conf.$PEER.disable_ipv6=1"
+	ip netns exec "$NS" sysctl -qw "net.ipv6.conf.$PEER.disable_ipv6=1" || exit 1
 	ip link set "$VETH" up
 	ip -n "$NS" link set "$PEER" up
 	IFINDEX=$(cat "/sys/class/net/$VETH/ifindex")
@@ -145,6 +145,8 @@ bpf:
   pin_path: $PIN
   flow_table_size: 65536
 ${ringbuf:+  ringbuf_size: $ringbuf}
+rules:
+  file: $W/rules.json
 collector:
   interfaces: [$VETH]
   console: false
