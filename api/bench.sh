@@ -34,7 +34,7 @@ new_config "$TMP/bench.yaml"
 sed -i "s/flow_table_size: .*/flow_table_size: $((FLOWS + 65536))/" "$TMP/bench.yaml"
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE=http://127.0.0.1:$PORT
-printf 'rules:\n  file: %s/rules.json\napi:\n  listen: 127.0.0.1:%s\n  threads: 2\n' "$TMP" "$PORT" >>"$TMP/bench.yaml"
+printf 'api:\n  listen: 127.0.0.1:%s\n  threads: 2\n' "$PORT" >>"$TMP/bench.yaml"
 start_collector -c "$TMP/bench.yaml" -iface "$P_VETH"
 "$API" -c "$TMP/bench.yaml" 2>"$TMP/api.err" &
 API_PID=$!

@@ -183,9 +183,10 @@ free_port() {
 }
 
 # new_config FILE [extra collector keys...]: a config with a unique pin
-# directory, small maps and short timeouts, its own stats file and the
-# WebSocket feed on a free loopback port (tests may run beside a real
-# collector); sets CONF, PIN, REC, STATS and WS_PORT.
+# directory, small maps and short timeouts, its own stats file, its own
+# rules file and the WebSocket feed on a free loopback port, so that a test
+# never reads or writes the state of a Guarder that runs on this machine;
+# sets CONF, PIN, REC, STATS, RULES and WS_PORT.
 new_config() {
 	local key
 
@@ -196,6 +197,7 @@ new_config() {
 	REC=$TMP/records.$((RUNS + 1)).jsonl
 	STATS=$TMP/stats.$((RUNS + 1)).json
 	WS_PORT=$(free_port)
+	RULES=$TMP/rules-$(rand_hex 3)/rules.json
 	{
 		echo "node:"
 		echo "  name: it-node"
@@ -215,6 +217,9 @@ new_config() {
 		for key in "$@"; do
 			echo "  $key"
 		done
+		echo "rules:"
+		echo "  file: $RULES"
+		# last, so that a suite may append websocket keys
 		echo "websocket:"
 		echo "  listen: 127.0.0.1:$WS_PORT"
 	} >"$CONF"

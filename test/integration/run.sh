@@ -385,9 +385,17 @@ EOF
 	run_collector_fails -c "$CONF" --check-config -iface lo
 	expect_stderr "GDR_IT_TOKEN"
 
+	# No interface in the file: valid, with a note; start-up refuses.
 	printf 'collector:\n  interval: 5\n' >"$bad"
-	run_collector_fails -c "$bad" --check-config
+	RUNS=$((RUNS + 1))
+	C_OUT=$TMP/collector.$RUNS.out C_ERR=$TMP/collector.$RUNS.err
+	"$COLLECTOR" -c "$bad" --check-config >"$C_OUT" 2>"$C_ERR"
+	expect_eq "--check-config status of a file without interfaces" "$?" 0
+	expect_stderr "sets no interface: start-up needs -iface"
+	run_collector_fails -c "$bad"
 	expect_stderr "no interface to watch"
+	run_collector_fails -c "$bad" --check-config -iface gdr-no-such-if0
+	expect_stderr "interface 'gdr-no-such-if0' does not exist"
 	run_collector_fails --check-config -iface lo -interval 0
 	expect_stderr "-interval"
 }

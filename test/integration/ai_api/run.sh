@@ -40,9 +40,10 @@ MS_PID=
 # A key that must never show up in a body or a log.
 KEY=sk-test-$(rand_hex 12)
 
-# api_config FILE 'API KEYS' [lines...]: new_config + the rules file, the
-# API on a free port with the api keys given ("threads: 1|token: x", may be
-# empty), then the given lines verbatim (whole sections); sets BASE, RULES.
+# api_config FILE 'API KEYS' [lines...]: new_config + the API on a free
+# port with the api keys given ("threads: 1|token: x", may be empty), then
+# the given lines verbatim (whole sections); sets BASE (new_config sets
+# RULES).
 api_config() {
 	local conf=$1 keys=$2 line k
 
@@ -50,10 +51,7 @@ api_config() {
 	new_config "$conf"
 	APORT=$(free_port)
 	BASE=http://127.0.0.1:$APORT
-	RULES=$TMP/rules-$(rand_hex 3)/rules.json
 	{
-		echo "rules:"
-		echo "  file: $RULES"
 		echo "api:"
 		echo "  listen: 127.0.0.1:$APORT"
 		IFS='|' read -ra k <<<"$keys"

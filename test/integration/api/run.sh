@@ -29,8 +29,8 @@ API_RUNS=0
 # process, so the exit status checks of the cases catch it.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
-# api_config FILE [api keys...]: new_config plus the rules file in TMP and
-# the API on a free loopback port; sets APORT, BASE, RULES.
+# api_config FILE [api keys...]: new_config plus the API on a free loopback
+# port; sets APORT and BASE (new_config sets RULES).
 api_config() {
 	local conf=$1 key
 
@@ -38,10 +38,7 @@ api_config() {
 	new_config "$conf"
 	APORT=${APORT_FIXED:-$(free_port)}
 	BASE=http://127.0.0.1:$APORT
-	RULES=$TMP/rules-$(rand_hex 3)/rules.json
 	{
-		echo "rules:"
-		echo "  file: $RULES"
 		echo "api:"
 		echo "  listen: 127.0.0.1:$APORT"
 		for key in "$@"; do

@@ -51,8 +51,9 @@ PAIR_NET=198
 # IPv4 only on the pair: no router solicitations or MLD reports, so every
 # record of the case comes from its own traffic.
 quiet_pair() {
-	sysctl -qw "net.ipv6.conf.$P_VETH.disable_ipv6=1"
-	ip netns exec "$P_NS" sysctl -qw "net.ipv6.conf.$P_PEER.disable_ipv6=1"
+	sysctl -qw "net.ipv6.conf.$P_VETH.disable_ipv6=1" || fail "cannot disable IPv6 on $P_VETH"
+	ip netns exec "$P_NS" sysctl -qw "net.ipv6.conf.$P_PEER.disable_ipv6=1" ||
+		fail "cannot disable IPv6 on $P_PEER"
 }
 
 # ws_config FILE [websocket keys...]: lib.sh's config (the feed on a free
