@@ -668,7 +668,16 @@ int main(int argc, char **argv)
 		goto out;
 
 	if (opts.check_config) {
-		err = loader_check_ifaces(&cfg);
+		/*
+		 * The file may leave the interfaces to -iface at start: a
+		 * note, not an error. Named interfaces must exist here.
+		 */
+		if (!cfg.collector.n_ifaces)
+			log_warn("%s sets no interface: start-up needs -iface NAME[,NAME...] "
+				 "or collector.interfaces",
+				 cfg.source ? cfg.source : "the config");
+		else
+			err = loader_check_ifaces(&cfg);
 		if (!err && cfg.kafka.brokers)
 			err = sink_kafka_check_config(&cfg);
 		if (err)
