@@ -28,6 +28,7 @@
 #include "lib/cmdline.h"
 #include "lib/listen.h"
 #include "lib/log.h"
+#include "lib/log_libbpf.h"
 
 #ifndef GUARDER_VERSION
 #error "GUARDER_VERSION comes from meson.build (project version)"
@@ -151,7 +152,7 @@ int main(int argc, char **argv)
 		return rc > 0 ? 0 : 1;
 	if (o.verbose)
 		log_set_level(LOG_LVL_DEBUG);
-	log_route_libbpf();
+	log_libbpf_route();
 	if (load_config(&cfg, &o))
 		return 1;
 	if (listen_resolve(cfg.api.listen, &ss, &sslen, &port, &loopback)) {

@@ -30,6 +30,7 @@
 #include "lib/cmdline.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/log_libbpf.h"
 #include "lib/rule_set.h"
 #include "lib/timeconv.h"
 #include "loader.h"
@@ -650,7 +651,7 @@ int main(int argc, char **argv)
 		return err > 0 ? 0 : 1;
 	if (opts.verbose)
 		log_set_level(LOG_LVL_DEBUG);
-	log_route_libbpf();
+	log_libbpf_route();
 
 	/*
 	 * Block the stop signals before anything touches the kernel: a

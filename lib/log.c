@@ -4,9 +4,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <bpf/libbpf.h>
-#include <xdp/libxdp.h>
-
 #include "log.h"
 
 static const char *log_component = "guarder";
@@ -30,7 +27,7 @@ void log_set_level(enum log_level level)
 	log_threshold = level;
 }
 
-static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	char line[1024];
 	size_t n;
@@ -51,27 +48,4 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(level, fmt, ap);
 	va_end(ap);
-}
-
-/* One level down: a library's warning is our info, its info our debug. */
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	enum log_level ours = level == LIBBPF_WARN ? LOG_LVL_INFO : LOG_LVL_DEBUG;
-
-	log_vmsg(ours, fmt, ap);
-	return 0;
-}
-
-static int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
-{
-	enum log_level ours = level == LIBXDP_WARN ? LOG_LVL_INFO : LOG_LVL_DEBUG;
-
-	log_vmsg(ours, fmt, ap);
-	return 0;
-}
-
-void log_route_libbpf(void)
-{
-	libbpf_set_print(libbpf_print);
-	libxdp_set_print(libxdp_print);
 }

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Logging for every Guarder process: one line per message on stderr,
- * "LEVEL component: text". libbpf's and libxdp's own messages are routed
- * here one level down (their warnings become our info, and so on).
+ * "LEVEL component: text". No BPF here: processes that load or read BPF
+ * objects route libbpf's and libxdp's messages in with lib/log_libbpf.h.
  */
 #ifndef GUARDER_LOG_H
 #define GUARDER_LOG_H
+
+#include <stdarg.h>
 
 enum log_level {
 	LOG_LVL_ERROR = 0,
@@ -20,10 +22,14 @@ void log_init(const char *component, enum log_level level);
 /* log_set_level - change the threshold (e.g. from -v). */
 void log_set_level(enum log_level level);
 
-/* log_route_libbpf - send libbpf and libxdp messages through this logger. */
-void log_route_libbpf(void);
-
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * log_vmsg - log_msg() with a va_list, for print callbacks of other
+ * libraries. Consumes @ap; a line above the threshold prints nothing.
+ */
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
