@@ -13,11 +13,14 @@
 
 static int failures;
 
-void test_fail_here(const char *file, int line, const char *name, unsigned long long got,
-		    unsigned long long want, const char *op)
+void test_fail_here(const char *file, int line, const char *name, struct test_val got,
+		    struct test_val want, const char *op)
 {
-	fprintf(stderr, "  %s:%d: %s: got %llu (0x%llx), want %s %llu (0x%llx)\n", file, line, name,
-		got, got, op, want, want);
+	char g[48], w[48];
+
+	test_val_format(got, g, sizeof(g));
+	test_val_format(want, w, sizeof(w));
+	fprintf(stderr, "  %s:%d: %s: got %s, want %s %s\n", file, line, name, g, op, w);
 	failures++;
 }
 

@@ -3,8 +3,9 @@
  * Harness of the 'bpf' suite: loads the real conn_tracker skeleton (fresh,
  * unpinned maps for every test case), runs crafted frames through the XDP
  * and tc programs with bpf_prog_test_run_opts, and reads the maps and the
- * ring buffer back. ASSERT_* return bool, in the style of the kernel's BPF
- * selftests, so a failed step can stop a test case cleanly.
+ * ring buffer back. ASSERT_* (bpftest_assert.h) return bool, in the style
+ * of the kernel's BPF selftests, so a failed step can stop a test case
+ * cleanly.
  */
 #ifndef GUARDER_BPFTEST_H
 #define GUARDER_BPFTEST_H
@@ -12,6 +13,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "bpftest_assert.h"
 #include "kernel/conn_tracker.h"
 #include "conn_tracker.skel.h"
 #include "pktbuild.h"
@@ -42,24 +44,6 @@ struct test_case {
 	{                                                             \
 		.name = #nm, .fn = test_##nm, .opts = { __VA_ARGS__ } \
 	}
-
-void test_fail_here(const char *file, int line, const char *name, unsigned long long got,
-		    unsigned long long want, const char *op);
-
-#define ASSERT_OP(got, want, op, name)                                             \
-	({                                                                         \
-		unsigned long long ___g = (unsigned long long)(got);               \
-		unsigned long long ___w = (unsigned long long)(want);              \
-		bool ___ok = ___g op ___w;                                         \
-		if (!___ok)                                                        \
-			test_fail_here(__FILE__, __LINE__, name, ___g, ___w, #op); \
-		___ok;                                                             \
-	})
-#define ASSERT_EQ(got, want, name)  ASSERT_OP(got, want, ==, name)
-#define ASSERT_NEQ(got, want, name) ASSERT_OP(got, want, !=, name)
-#define ASSERT_GE(got, want, name)  ASSERT_OP(got, want, >=, name)
-#define ASSERT_TRUE(cond, name)	    ASSERT_OP(!!(cond), 1, ==, name)
-#define ASSERT_OK(rc, name)	    ASSERT_OP((long long)(rc), 0, ==, name)
 
 /*
  * run_tests - main() of a test program: exits 77 (skipped) when this
