@@ -24,6 +24,13 @@ void test_fail_here(const char *file, int line, const char *name, struct test_va
 	failures++;
 }
 
+/* A harness step that could not do its job fails the case it serves. */
+static void harness_fail(const char *what, int err)
+{
+	fprintf(stderr, "  %s failed: %s\n", what, strerror(-err));
+	failures++;
+}
+
 /* May this process load BPF programs at all? 0 yes, 77 no (skip), 1 error. */
 static int bpf_permitted(void)
 {
@@ -175,14 +182,19 @@ int read_stats(struct tenv *e, struct global_stats *out)
 	__u32 zero = 0;
 	size_t j;
 
-	if (ncpu < 1)
-		return ncpu;
-	per = calloc(ncpu, sizeof(*per));
-	if (!per)
-		return -ENOMEM;
 	memset(out, 0, sizeof(*out));
+	if (ncpu < 1) {
+		harness_fail("read_stats: counting CPUs", ncpu ? ncpu : -EINVAL);
+		return ncpu ? ncpu : -EINVAL;
+	}
+	per = calloc(ncpu, sizeof(*per));
+	if (!per) {
+		harness_fail("read_stats", -ENOMEM);
+		return -ENOMEM;
+	}
 	if (bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.stats), &zero, per)) {
 		err = -errno;
+		harness_fail("read_stats: stats lookup", err);
 		goto out;
 	}
 	/* struct global_stats is only __u64 counters: sum word by word. */
@@ -252,12 +264,18 @@ __u64 icmp_count_get(struct tenv *e, __u8 family, __u8 type, __u8 code)
 	__u32 k = icmp_count_index(family, type, code);
 	__u64 *per, sum = 0;
 
-	if (ncpu < 1)
+	if (ncpu < 1) {
+		harness_fail("icmp_count_get: counting CPUs", ncpu ? ncpu : -EINVAL);
 		return 0;
+	}
 	per = calloc(ncpu, sizeof(*per));
-	if (!per)
+	if (!per) {
+		harness_fail("icmp_count_get", -ENOMEM);
 		return 0;
-	if (!bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.icmp_counts), &k, per))
+	}
+	if (bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.icmp_counts), &k, per))
+		harness_fail("icmp_count_get: icmp_counts lookup", -errno);
+	else
 		for (i = 0; i < ncpu; i++)
 			sum += per[i];
 	free(per);
@@ -269,8 +287,10 @@ int drain_events(struct tenv *e)
 	int before = e->nev, rc;
 
 	rc = ring_buffer__consume(e->rb);
-	if (rc < 0)
+	if (rc < 0) {
+		harness_fail("drain_events: ring_buffer__consume", rc);
 		return rc;
+	}
 	return e->nev - before;
 }
 

@@ -63,7 +63,11 @@ int run_tc(struct tenv *e, const struct pkt *p, __u32 gso_segs, __u32 gso_size);
 /* Run @p @n times; returns false (after reporting) if any run failed. */
 bool run_xdp_n(struct tenv *e, const struct pkt *p, int n);
 
-/* Sum of the per-CPU global counters. Returns 0 or -errno. */
+/*
+ * Sum of the per-CPU global counters. Returns 0 or -errno; a failure is
+ * reported and fails the case (@out is then zeros), so a caller may ignore
+ * the return value without asserting on counters it never read.
+ */
 int read_stats(struct tenv *e, struct global_stats *out);
 /*
  * Look the flow of a packet from src:sport to dst:dport up. Fills @v and
@@ -81,10 +85,14 @@ int icmp_get(struct tenv *e, const char *src, const char *dst, __u8 type, __u8 c
 	     struct icmp_value *v);
 /*
  * Sum over CPUs of the icmp_counts slot of (family 4|6, type, code); codes
- * from GUARDER_ICMP_CODE_CLAMP up share one slot. 0 when unreadable.
+ * from GUARDER_ICMP_CODE_CLAMP up share one slot. 0 when unreadable, and
+ * then the case fails (reported).
  */
 __u64 icmp_count_get(struct tenv *e, __u8 family, __u8 type, __u8 code);
-/* Consume the ring buffer into e->ev; returns how many records arrived. */
+/*
+ * Consume the ring buffer into e->ev; returns how many records arrived, or
+ * -errno (reported, and the case fails).
+ */
 int drain_events(struct tenv *e);
 /* Number of drained events of @type. */
 int events_of(struct tenv *e, __u8 type);

@@ -175,14 +175,17 @@ static bool test_defect_key_padding_zeroed(struct tenv *e)
 	int fd, n = 0, i;
 
 	pkt_tcp4(&p, "10.7.0.1", 1, "10.7.0.2", 2, PKT_SYN, 1, 0, 100, 0);
-	run_xdp(e, &p);
+	if (!run_xdp_n(e, &p, 1))
+		return false;
 	pkt_echo6(&p, "fd00::1", "fd00::2", 128, 3, 1);
-	run_xdp(e, &p);
+	if (!run_xdp_n(e, &p, 1))
+		return false;
 	pkt_init(&inner);
 	pkt_ipv4(&inner, "10.7.0.2", "10.7.0.9", IPPROTO_UDP, 1, 0);
 	pkt_finish(&inner);
 	pkt_icmp_err4(&p, "10.7.0.254", "10.7.0.2", 3, 0, &inner);
-	run_xdp(e, &p);
+	if (!run_xdp_n(e, &p, 1))
+		return false;
 
 	fd = bpf_map__fd(e->skel->maps.flows);
 	while (!bpf_map_get_next_key(fd, prev, &fnext)) {
@@ -382,7 +385,8 @@ static bool test_defect_timestamps_are_event_time(struct tenv *e)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pkt_udp4(&p, "10.9.0.1", 1, "10.9.0.2", 2, 0);
-	run_xdp(e, &p);
+	if (!run_xdp_n(e, &p, 1))
+		return false;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (!ASSERT_OK(flow_get(e, "10.9.0.1", 1, "10.9.0.2", 2, IPPROTO_UDP, &v, NULL), "flow"))
 		return false;
@@ -414,12 +418,14 @@ static bool test_defect_anomaly_counters_written(struct tenv *e)
 	if (!run_xdp_n(e, &p, 2)) /* a retransmission, zero windows */
 		return false;
 	pkt_tcp4(&p, "10.9.0.1", 5, "10.9.0.2", 6, PKT_ACK, 500, 7, 10, 10);
-	run_xdp(e, &p); /* a gap */
+	if (!run_xdp_n(e, &p, 1)) /* a gap */
+		return false;
 	pkt_tcp4(&p, "10.9.0.2", 6, "10.9.0.1", 5, PKT_ACK, 7, 100, 10, 0);
 	if (!run_xdp_n(e, &p, 2)) /* a dup ACK */
 		return false;
 	p.len = 20;
-	run_xdp(e, &p); /* malformed */
+	if (!run_xdp_n(e, &p, 1)) /* malformed */
+		return false;
 	read_stats(e, &s);
 	return ASSERT_EQ(s.tcp_retransmits, 1, "retransmissions") &&
 	       ASSERT_EQ(s.tcp_out_of_order, 1, "out of order") &&
