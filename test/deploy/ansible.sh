@@ -54,8 +54,9 @@ export ANSIBLE_CONFIG=$play/ansible.cfg ANSIBLE_LOCAL_TEMP=$TMP/ansible-local \
 	ANSIBLE_REMOTE_TEMP=$TMP/ansible-remote ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 
 # The hosts: a namespace each, with the interfaces of its host_vars.
-ai=true
-[ -x "$build/ai/guarder-ai" ] || { ai=false; echo "  note: no guarder-ai built; core-01 runs no worker"; }
+for bin in collector/guarder-collector api/guarder-api ai/guarder-ai; do
+	[ -x "$build/$bin" ] || fail "$build/$bin not built"
+done
 i=0
 for h in "${hosts[@]}"; do
 	i=$((i + 1))
@@ -72,9 +73,9 @@ done
 # Inventory-file host vars: the example's group_vars and host_vars keep
 # their precedence over none of these (they do not set them).
 inventory() { # EXTRA_YAML_FOR_HOSTS (python dict literal per host name)
-	python3 - "$TMP" "$id" "$build" "$ai" "$1" <<'PY' >"$TMP/local.yml"
+	python3 - "$TMP" "$id" "$build" "$1" <<'PY' >"$TMP/local.yml"
 import ast, sys, yaml
-tmp, rid, build, ai, extra = sys.argv[1:]
+tmp, rid, build, extra = sys.argv[1:]
 extra = ast.literal_eval(extra) if extra else {}
 hosts = {}
 for i, h in enumerate(["edge-01", "edge-02", "core-01"], 1):
@@ -90,8 +91,6 @@ for i, h in enumerate(["edge-01", "edge-02", "core-01"], 1):
         "guarder_build_dir": build,
         "guarder_create_user": False,
     }
-    if ai != "true":
-        v["guarder_ai_enabled"] = False
     v.update(extra.get(h, {}))
     hosts[h] = v
 yaml.safe_dump({"all": {"hosts": hosts}}, sys.stdout)
@@ -176,7 +175,7 @@ PY
 	done
 	grep -q '^ExecStart=/usr/sbin/guarder-collector -c /etc/guarder/guarder.yaml$' \
 		"$r/etc/systemd/system/guarder-collector.service" || fail "$h: unit paths"
-	if [ $h = core-01 ] && [ $ai = true ]; then
+	if [ $h = core-01 ]; then
 		[ -x "$r/usr/sbin/guarder-ai" ] && [ -s "$r/etc/systemd/system/guarder-ai.service" ] ||
 			fail "core-01 (group guarder_ai) has no AI worker"
 	else

@@ -174,7 +174,10 @@ def main():
     expect("AI Deployment: 2+ workers, not root", aispec["replicas"] >= 2
            and aispec["template"]["spec"]["securityContext"].get("runAsNonRoot") is True)
 
-    # The config as each container would load it.
+    # The config as each container would load it: every daemon reads it.
+    binaries = sorted({c["command"][0].rsplit("/", 1)[1] for _, c, _ in readers})
+    expect("the config is read by guarder-collector, guarder-api and guarder-ai",
+           binaries == ["guarder-ai", "guarder-api", "guarder-collector"], binaries)
     ns = None
     with tempfile.TemporaryDirectory(prefix="guarder-dp-k8s.") as tmp:
         path = os.path.join(tmp, "guarder.yaml")
@@ -190,7 +193,7 @@ def main():
                 exe = os.path.join(build, exe, binary)
                 what = f"{w['metadata']['name']}/{c['name']}: {binary} --check-config"
                 if not os.path.exists(exe):
-                    print(f"  note: {binary} not built: {what} not run")
+                    expect(what, False, f"{exe} not built")
                     continue
                 cmd = [exe, "-c", path, "--check-config"]
                 if binary == "guarder-collector":

@@ -27,6 +27,9 @@ units=$build/deploy
 source "$top/test/integration/lib.sh"
 
 preflight
+for bin in "$COLLECTOR" "$API" "$AI"; do
+	[ -x "$bin" ] || fail "$bin not built"
+done
 for tool in setpriv curl; do
 	command -v $tool >/dev/null || { echo "SKIP: $tool missing" >&2; exit $SKIP; }
 done
@@ -220,19 +223,15 @@ log "ok: the rule added by the API as uid $uid drops the ping"
 
 # 5b. The AI worker as its unit runs it: no capability at all (its unit is a
 #     DynamicUser; any uid without a passwd entry is what that gives).
-if [ -x "$AI" ]; then
-	# shellcheck disable=SC2046
-	as_unit guarder-ai "$(caps_of guarder-ai)" $(tracer "$TMP/ai.strace") "$AI" -c "$conf" \
-		>"$TMP/ai.out" 2>"$TMP/ai.err" &
-	I_PID=$!
-	PIDS+=($I_PID)
-	sleep $((2 * WAIT_SCALE))
-	track_tracee $I_PID
-	kill -0 $I_PID 2>/dev/null || fail "guarder-ai exited without privileges: $(tail -5 "$TMP/ai.err")"
-	log "ok: guarder-ai runs with no capability"
-else
-	log "no guarder-ai in this build: its unit is checked statically only"
-fi
+# shellcheck disable=SC2046
+as_unit guarder-ai "$(caps_of guarder-ai)" $(tracer "$TMP/ai.strace") "$AI" -c "$conf" \
+	>"$TMP/ai.out" 2>"$TMP/ai.err" &
+I_PID=$!
+PIDS+=($I_PID)
+sleep $((2 * WAIT_SCALE))
+track_tracee $I_PID
+kill -0 $I_PID 2>/dev/null || fail "guarder-ai exited without privileges: $(tail -5 "$TMP/ai.err")"
+log "ok: guarder-ai runs with no capability"
 
 # 6. Stop as systemd does (SIGTERM to the main process): clean exit, detached.
 stop_daemon() { # PID NAME: PID is the daemon, or strace tracing it
@@ -242,16 +241,14 @@ stop_daemon() { # PID NAME: PID is the daemon, or strace tracing it
 	wait "$1"
 	expect_eq "$2 exit status after SIGTERM" $? 0
 }
-[ -x "$AI" ] && stop_daemon $I_PID guarder-ai
+stop_daemon $I_PID guarder-ai
 stop_daemon $A_PID guarder-api
 stop_daemon $C_PID guarder-collector
 expect_detached $veth
 
 # 7. What they did against what the units allow.
 if [ $have_strace = 1 ]; then
-	daemons=(collector api)
-	[ -x "$AI" ] && daemons+=(ai)
-	for d in "${daemons[@]}"; do
+	for d in collector api ai; do
 		python3 "$top/test/deploy/syscalls.py" "$TMP/$d.strace" \
 			"$(get guarder-$d Service SystemCallFilter)" \
 			"$(get guarder-$d Service RestrictAddressFamilies)" ||
