@@ -220,28 +220,40 @@ static struct rule_set *rs_alloc(void)
 	return rs;
 }
 
-int rule_set_open(const char *pin_dir, struct rule_set **out)
+/*
+ * The common end of the two opens: @err is how getting the fds of @rs
+ * went. Sets @rs up when it went well; on any failure @rs is closed.
+ * Returns 0 and *@out, or the negative errno.
+ */
+static int rs_finish(struct rule_set *rs, int err, struct rule_set **out)
+{
+	if (!err)
+		err = rs_setup(rs);
+	if (err) {
+		rule_set_close(rs);
+		return err;
+	}
+	*out = rs;
+	return 0;
+}
+
+/* Open the pinned maps under @pin_dir and the apply lock into @rs. */
+static int rs_open_pins(struct rule_set *rs, const char *pin_dir)
 {
 	char path[PATH_MAX];
-	struct rule_set *rs;
 	int i, err, n;
 
-	rs = rs_alloc();
-	if (!rs)
-		return -ENOMEM;
 	for (i = 0; i < M_MAX; i++) {
 		n = snprintf(path, sizeof(path), "%s/%s", pin_dir, map_names[i]);
-		if (n < 0 || (size_t)n >= sizeof(path)) {
-			err = -ENAMETOOLONG;
-			goto err;
-		}
+		if (n < 0 || (size_t)n >= sizeof(path))
+			return -ENAMETOOLONG;
 		rs->fd[i] = bpf_obj_get(path);
 		if (rs->fd[i] < 0) {
 			err = -errno;
 			if (err != -ENOENT)
 				log_error("cannot open the pinned rule map %s: %s", path,
 					  strerror(-err));
-			goto err;
+			return err;
 		}
 	}
 	/* bpffs takes directories: one is the lock of every apply on these pins. */
@@ -249,22 +261,24 @@ int rule_set_open(const char *pin_dir, struct rule_set **out)
 	if (mkdir(path, 0700) && errno != EEXIST) {
 		err = -errno;
 		log_error("cannot create the rule lock %s: %s", path, strerror(-err));
-		goto err;
+		return err;
 	}
 	rs->lock_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rs->lock_fd < 0) {
 		err = -errno;
 		log_error("cannot open the rule lock %s: %s", path, strerror(-err));
-		goto err;
+		return err;
 	}
-	err = rs_setup(rs);
-	if (err)
-		goto err;
-	*out = rs;
 	return 0;
-err:
-	rule_set_close(rs);
-	return err;
+}
+
+int rule_set_open(const char *pin_dir, struct rule_set **out)
+{
+	struct rule_set *rs = rs_alloc();
+
+	if (!rs)
+		return -ENOMEM;
+	return rs_finish(rs, rs_open_pins(rs, pin_dir), out);
 }
 
 int rule_set_open_fds(const struct rule_set_fds *fds, struct rule_set **out)
@@ -272,26 +286,17 @@ int rule_set_open_fds(const struct rule_set_fds *fds, struct rule_set **out)
 	const int in[M_MAX] = { fds->ctl,      fds->shapes,	  fds->match,	     fds->comp,
 				fds->counters, fds->protect_nets, fds->protect_ports };
 	struct rule_set *rs;
-	int i, err;
+	int i;
 
 	rs = rs_alloc();
 	if (!rs)
 		return -ENOMEM;
 	for (i = 0; i < M_MAX; i++) {
 		rs->fd[i] = fcntl(in[i], F_DUPFD_CLOEXEC, 3);
-		if (rs->fd[i] < 0) {
-			err = -errno;
-			goto err;
-		}
+		if (rs->fd[i] < 0)
+			return rs_finish(rs, -errno, out);
 	}
-	err = rs_setup(rs);
-	if (err)
-		goto err;
-	*out = rs;
-	return 0;
-err:
-	rule_set_close(rs);
-	return err;
+	return rs_finish(rs, 0, out);
 }
 
 __u32 rule_set_generation(struct rule_set *rs)

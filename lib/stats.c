@@ -76,16 +76,17 @@ static const char *const malformed_names[GUARDER_M_MAX] = {
 	[GUARDER_M_ICMP_INNER_TRUNC] = "icmp_inner_truncated",
 };
 
+static const char *name_in(const char *const *names, unsigned int n, unsigned int i)
+{
+	return i < n && names[i] ? names[i] : "unknown";
+}
+
 const char *stats_proto_name(enum guarder_proto_class p)
 {
-	if ((unsigned int)p >= GUARDER_P_MAX || !proto_names[p])
-		return "unknown";
-	return proto_names[p];
+	return name_in(proto_names, GUARDER_P_MAX, (unsigned int)p);
 }
 
 const char *stats_malformed_name(enum guarder_malformed m)
 {
-	if ((unsigned int)m >= GUARDER_M_MAX || !malformed_names[m])
-		return "unknown";
-	return malformed_names[m];
+	return name_in(malformed_names, GUARDER_M_MAX, (unsigned int)m);
 }
