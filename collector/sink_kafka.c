@@ -34,6 +34,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "lib/config.h"
+#include "lib/kafka_conf.h"
 #include "lib/log.h"
 #include "lib/timeconv.h"
 #include "sink.h"
@@ -55,7 +56,6 @@
  */
 #define KAFKA_BATCH_MAX	  1024
 #define KAFKA_BATCH_BYTES (1024 * 1024)
-#define REDACTED	    "<redacted>"
 
 enum broker_state {
 	BROKER_UNKNOWN = 0, /* nothing delivered and no error yet */
@@ -71,6 +71,7 @@ struct err_note {
 };
 
 struct sink_kafka {
+	const struct guarder_config *cfg; /* its secrets are scrubbed from librdkafka's texts */
 	rd_kafka_t *rk;
 	rd_kafka_topic_t *rkt;
 	unsigned int full_wait_ms;
@@ -148,128 +149,6 @@ static const char *more(uint64_t suppressed, char *buf, size_t len)
 	return buf;
 }
 
-/* Replace every occurrence of @secret in @s (NUL-terminated, @len bytes) by <redacted>. */
-static void scrub(char *s, size_t len, const char *secret)
-{
-	size_t sl, rl = strlen(REDACTED);
-	char *p, *tail;
-
-	if (!secret || !*secret)
-		return;
-	sl = strlen(secret);
-	p = s;
-	while ((p = strstr(p, secret))) {
-		tail = strdup(p + sl);
-		if (!tail) {
-			/* cannot rebuild the text: say nothing rather than leak */
-			snprintf(s, len, "(reason withheld: it quoted a secret)");
-			return;
-		}
-		snprintf(p, len - (size_t)(p - s), "%s%s", REDACTED, tail);
-		free(tail);
-		if ((size_t)(p - s) + rl >= len - 1)
-			return;
-		p += rl;
-	}
-}
-
-/* The same test as lib/config.c's dump redaction: these values are secrets. */
-static bool prop_is_secret(const char *name)
-{
-	return strstr(name, "password") || strstr(name, "secret") || strstr(name, "key");
-}
-
-/* Every secret the config holds, for scrubbing librdkafka's messages. */
-static void scrub_all(const struct guarder_config *cfg, char *s, size_t len)
-{
-	size_t i;
-
-	scrub(s, len, cfg->kafka.sasl_password);
-	scrub(s, len, cfg->kafka.ssl_key_password);
-	for (i = 0; i < cfg->kafka.n_properties; i++)
-		if (prop_is_secret(cfg->kafka.properties[i].name))
-			scrub(s, len, cfg->kafka.properties[i].value);
-}
-
-/*
- * Set one librdkafka property. @origin is the config key it comes from
- * (kafka.linger_ms, or kafka.properties). A refusal is logged once with
- * the property's name and librdkafka's reason, never with a secret value.
- */
-static int conf_set(rd_kafka_conf_t *conf, const struct guarder_config *cfg, const char *origin,
-		    const char *name, const char *value)
-{
-	char errstr[KAFKA_ERRSTR_MAX];
-
-	if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
-		return 0;
-	scrub_all(cfg, errstr, sizeof(errstr));
-	if (!strcmp(origin, "kafka.properties"))
-		log_error("kafka: kafka.properties: librdkafka refuses the property %s: %s", name,
-			  errstr);
-	else
-		log_error("kafka: %s (librdkafka property %s): refused: %s", origin, name, errstr);
-	return -EINVAL;
-}
-
-static int conf_set_uint(rd_kafka_conf_t *conf, const struct guarder_config *cfg,
-			 const char *origin, const char *name, unsigned int v)
-{
-	char buf[16];
-
-	snprintf(buf, sizeof(buf), "%u", v);
-	return conf_set(conf, cfg, origin, name, buf);
-}
-
-static const char *acks_value(enum guarder_kafka_acks a)
-{
-	switch (a) {
-	case GUARDER_ACKS_LEADER:
-		return "1";
-	case GUARDER_ACKS_NONE:
-		return "0";
-	default:
-		return "-1";
-	}
-}
-
-static const char *compression_value(enum guarder_kafka_compression c)
-{
-	static const char *const names[] = {
-		[GUARDER_COMP_NONE] = "none",	  [GUARDER_COMP_GZIP] = "gzip",
-		[GUARDER_COMP_SNAPPY] = "snappy", [GUARDER_COMP_LZ4] = "lz4",
-		[GUARDER_COMP_ZSTD] = "zstd",
-	};
-
-	return (unsigned int)c < sizeof(names) / sizeof(names[0]) ? names[c] : "none";
-}
-
-static const char *security_value(enum guarder_kafka_security s)
-{
-	switch (s) {
-	case GUARDER_SEC_SSL:
-		return "ssl";
-	case GUARDER_SEC_SASL_PLAINTEXT:
-		return "sasl_plaintext";
-	case GUARDER_SEC_SASL_SSL:
-		return "sasl_ssl";
-	default:
-		return "plaintext";
-	}
-}
-
-static const char *sasl_value(enum guarder_kafka_sasl m)
-{
-	switch (m) {
-	case GUARDER_SASL_SCRAM_SHA_256:
-		return "SCRAM-SHA-256";
-	case GUARDER_SASL_SCRAM_SHA_512:
-		return "SCRAM-SHA-512";
-	default:
-		return "PLAIN";
-	}
-}
-
 /*
  * What librdkafka would refuse only when the producer is created, checked
  * here so that --check-config refuses it too: idempotence needs acks=all.
@@ -295,94 +174,61 @@ static int conf_check_final(rd_kafka_conf_t *conf)
 	return 0;
 }
 
-/*
- * Build the librdkafka configuration from cfg->kafka: our keys first,
- * then kafka.properties (which may override them). Every refused property
- * is logged; the first error is returned (all are tried, so one run names
- * them all). Returns the conf or NULL with *@err set.
- */
-static rd_kafka_conf_t *conf_build(const struct guarder_config *cfg, int *err)
+/* @v as text in @buf (for a property value). */
+static const char *uint_text(char *buf, size_t len, unsigned int v)
 {
+	snprintf(buf, len, "%u", v);
+	return buf;
+}
+
+/*
+ * Build the producer's librdkafka configuration: the connection settings
+ * (lib/kafka_conf.h), then our keys, then kafka.properties (which may
+ * override them). Every refused property is logged. Returns the conf or
+ * NULL with errno set.
+ */
+static rd_kafka_conf_t *conf_build(const struct guarder_config *cfg)
+{
+	static const char *const acks[] = {
+		[GUARDER_ACKS_ALL] = "-1",
+		[GUARDER_ACKS_LEADER] = "1",
+		[GUARDER_ACKS_NONE] = "0",
+	};
+	static const char *const codecs[] = {
+		[GUARDER_COMP_NONE] = "none",	  [GUARDER_COMP_GZIP] = "gzip",
+		[GUARDER_COMP_SNAPPY] = "snappy", [GUARDER_COMP_LZ4] = "lz4",
+		[GUARDER_COMP_ZSTD] = "zstd",
+	};
 	const typeof(cfg->kafka) *k = &cfg->kafka;
-	bool tls = k->security_protocol == GUARDER_SEC_SSL ||
-		   k->security_protocol == GUARDER_SEC_SASL_SSL;
-	bool sasl = k->security_protocol == GUARDER_SEC_SASL_PLAINTEXT ||
-		    k->security_protocol == GUARDER_SEC_SASL_SSL;
+	char linger[16], batch[16], qmsgs[16], qkb[16], timeout[16];
+	const struct kafka_conf_prop tuning[] = {
+		{ "acks", acks[k->acks], "kafka.acks" },
+		{ "compression.codec", codecs[k->compression], "kafka.compression" },
+		{ "linger.ms", uint_text(linger, sizeof(linger), k->linger_ms), "kafka.linger_ms" },
+		{ "batch.size", uint_text(batch, sizeof(batch), k->batch_size), "kafka.batch_size" },
+		{ "enable.idempotence", k->idempotence ? "true" : "false", "kafka.idempotence" },
+		{ "queue.buffering.max.messages",
+		  uint_text(qmsgs, sizeof(qmsgs), k->queue_max_messages), "kafka.queue_max_messages" },
+		{ "queue.buffering.max.kbytes", uint_text(qkb, sizeof(qkb), k->queue_max_kbytes),
+		  "kafka.queue_max_kbytes" },
+		{ "message.timeout.ms", uint_text(timeout, sizeof(timeout), k->message_timeout_ms),
+		  "kafka.message_timeout_ms" },
+		/* librdkafka's log lines are served on our thread, by rd_kafka_poll */
+		{ "log.queue", "true", NULL },
+	};
+	const struct kafka_conf_spec spec = {
+		.role = KAFKA_CONF_PRODUCER,
+		.client_id = k->client_id,
+		.defaults = KAFKA_CONF_PROPS(tuning),
+	};
 	rd_kafka_conf_t *conf;
-	int e = 0, r;
-	size_t i;
 
-#define TRY(x)                 \
-	do {                   \
-		r = (x);       \
-		if (r && !e)   \
-			e = r; \
-	} while (0)
-
-	conf = rd_kafka_conf_new();
-	if (!conf) {
-		*err = -ENOMEM;
+	conf = kafka_conf_new(cfg, &spec, NULL, 0);
+	if (!conf)
 		return NULL;
-	}
-	TRY(conf_set(conf, cfg, "kafka.brokers", "bootstrap.servers",
-		     k->brokers ? k->brokers : ""));
-	TRY(conf_set(conf, cfg, "kafka.client_id", "client.id", k->client_id));
-	TRY(conf_set(conf, cfg, "kafka.acks", "acks", acks_value(k->acks)));
-	TRY(conf_set(conf, cfg, "kafka.compression", "compression.codec",
-		     compression_value(k->compression)));
-	TRY(conf_set_uint(conf, cfg, "kafka.linger_ms", "linger.ms", k->linger_ms));
-	TRY(conf_set_uint(conf, cfg, "kafka.batch_size", "batch.size", k->batch_size));
-	TRY(conf_set(conf, cfg, "kafka.idempotence", "enable.idempotence",
-		     k->idempotence ? "true" : "false"));
-	TRY(conf_set_uint(conf, cfg, "kafka.queue_max_messages", "queue.buffering.max.messages",
-			  k->queue_max_messages));
-	TRY(conf_set_uint(conf, cfg, "kafka.queue_max_kbytes", "queue.buffering.max.kbytes",
-			  k->queue_max_kbytes));
-	TRY(conf_set_uint(conf, cfg, "kafka.message_timeout_ms", "message.timeout.ms",
-			  k->message_timeout_ms));
-	TRY(conf_set(conf, cfg, "kafka.security_protocol", "security.protocol",
-		     security_value(k->security_protocol)));
-	if (tls) {
-		if (k->ssl_ca)
-			TRY(conf_set(conf, cfg, "kafka.ssl_ca", "ssl.ca.location", k->ssl_ca));
-		if (k->ssl_cert)
-			TRY(conf_set(conf, cfg, "kafka.ssl_cert", "ssl.certificate.location",
-				     k->ssl_cert));
-		if (k->ssl_key)
-			TRY(conf_set(conf, cfg, "kafka.ssl_key", "ssl.key.location", k->ssl_key));
-		if (k->ssl_key_password)
-			TRY(conf_set(conf, cfg, "kafka.ssl_key_password", "ssl.key.password",
-				     k->ssl_key_password));
-	} else if (k->ssl_ca || k->ssl_cert || k->ssl_key || k->ssl_key_password) {
-		log_warn("kafka: kafka.ssl_* keys are set but kafka.security_protocol is %s: "
-			 "they are not used",
-			 security_value(k->security_protocol));
-	}
-	if (sasl) {
-		TRY(conf_set(conf, cfg, "kafka.sasl_mechanism", "sasl.mechanisms",
-			     sasl_value(k->sasl_mechanism)));
-		if (k->sasl_username)
-			TRY(conf_set(conf, cfg, "kafka.sasl_username", "sasl.username",
-				     k->sasl_username));
-		if (k->sasl_password)
-			TRY(conf_set(conf, cfg, "kafka.sasl_password", "sasl.password",
-				     k->sasl_password));
-	} else if (k->sasl_username || k->sasl_password) {
-		log_warn("kafka: kafka.sasl_* keys are set but kafka.security_protocol is %s: "
-			 "they are not used",
-			 security_value(k->security_protocol));
-	}
-	/* librdkafka's log lines are served on our thread, by rd_kafka_poll */
-	TRY(conf_set(conf, cfg, "log.queue", "log.queue", "true"));
-	for (i = 0; i < k->n_properties; i++)
-		TRY(conf_set(conf, cfg, "kafka.properties", k->properties[i].name,
-			     k->properties[i].value));
-	if (!e)
-		e = conf_check_final(conf);
-#undef TRY
-	if (e) {
+	if (conf_check_final(conf)) {
 		rd_kafka_conf_destroy(conf);
-		*err = e;
+		errno = EINVAL;
 		return NULL;
 	}
 	return conf;
@@ -391,11 +237,10 @@ static rd_kafka_conf_t *conf_build(const struct guarder_config *cfg, int *err)
 int sink_kafka_check_config(const struct guarder_config *cfg)
 {
 	rd_kafka_conf_t *conf;
-	int err = 0;
 
-	conf = conf_build(cfg, &err);
+	conf = conf_build(cfg);
 	if (!conf)
-		return err;
+		return -errno;
 	rd_kafka_conf_destroy(conf);
 	return 0;
 }
@@ -436,7 +281,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	struct sink_kafka *ks = opaque;
-	char fatal[KAFKA_ERRSTR_MAX];
+	char fatal[KAFKA_ERRSTR_MAX], text[KAFKA_ERRSTR_MAX];
 	rd_kafka_resp_err_t orig;
 	uint64_t sup = 0;
 	char buf[80];
@@ -446,6 +291,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 			return;
 		ks->fatal = true;
 		orig = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+		kafka_conf_scrub(ks->cfg, fatal, fatal, sizeof(fatal));
 		log_error(
 			"kafka: fatal producer error %s: %s. The idempotent producer cannot go on: "
 			"queued records fail and new ones are refused (all counted, see "
@@ -465,18 +311,9 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	}
 	/* librdkafka retries by itself: say what happens, once per kind */
 	if (note_due(&ks->err_note, err, &sup))
-		log_warn("kafka: %s: %s%s", rd_kafka_err2name(err), reason,
+		log_warn("kafka: %s: %s%s", rd_kafka_err2name(err),
+			 kafka_conf_scrub(ks->cfg, reason, text, sizeof(text)),
 			 more(sup, buf, sizeof(buf)));
-}
-
-/* librdkafka's own lines, one level down like libbpf's: theirs are details. */
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-	(void)rk;
-	if (level <= 4) /* syslog's emerg..warning */
-		log_info("kafka: librdkafka %s: %s", fac, buf);
-	else
-		log_debug("kafka: librdkafka %s: %s", fac, buf);
 }
 
 static int errno_of(rd_kafka_resp_err_t err)
@@ -741,7 +578,6 @@ static const struct sink_ops sink_kafka_ops = {
 
 struct sink *sink_kafka_new(const struct guarder_config *cfg)
 {
-	char errstr[KAFKA_ERRSTR_MAX];
 	struct sink_kafka *ks = NULL;
 	rd_kafka_conf_t *conf = NULL;
 	struct sink *s = NULL;
@@ -763,6 +599,7 @@ struct sink *sink_kafka_new(const struct guarder_config *cfg)
 		err = -ENOMEM;
 		goto err;
 	}
+	ks->cfg = cfg;
 	ks->full_wait_ms = cfg->kafka.queue_full_wait_ms;
 	test = getenv("GUARDER_KAFKA_TEST_FATAL_AFTER");
 	if (test && *test) {
@@ -773,20 +610,16 @@ struct sink *sink_kafka_new(const struct guarder_config *cfg)
 			ks->test_fatal_after);
 	}
 
-	conf = conf_build(cfg, &err);
-	if (!conf)
+	conf = conf_build(cfg);
+	if (!conf) {
+		err = -errno;
 		goto err;
+	}
 	rd_kafka_conf_set_opaque(conf, ks);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_error_cb(conf, on_error);
-	rd_kafka_conf_set_log_cb(conf, on_log);
-
-	/* rd_kafka_new owns @conf on success only */
-	ks->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	ks->rk = kafka_conf_client_new(cfg, KAFKA_CONF_PRODUCER, conf, NULL, 0);
 	if (!ks->rk) {
-		scrub_all(cfg, errstr, sizeof(errstr));
-		log_error("kafka: cannot create the producer: %s", errstr);
-		rd_kafka_conf_destroy(conf);
 		err = -EINVAL;
 		goto err;
 	}
