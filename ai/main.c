@@ -26,9 +26,9 @@
 
 #include "detect.h"
 #include "flowrec.h"
-#include "kafka.h"
 #include "lib/cmdline.h"
 #include "lib/config.h"
+#include "lib/kafka_conf.h"
 #include "lib/ai_model.h"
 #include "lib/log.h"
 #include "suggest.h"
@@ -584,7 +584,10 @@ static void handle(struct worker *w, const rd_kafka_message_t *m)
 				w->eof[p] = true;
 			return;
 		}
-		log_warn("consumer: %s", rd_kafka_message_errstr(m));
+		char text[KAFKA_CONF_TEXT_MAX];
+
+		log_warn("consumer: %s", kafka_conf_scrub(w->cfg, rd_kafka_message_errstr(m),
+							  text, sizeof(text)));
 		return;
 	}
 	if (p >= 0 && p < MAX_PARTITIONS) {
@@ -697,63 +700,69 @@ static void stats_line(struct worker *w, uint64_t *last_records, uint64_t *last_
 
 /* --- clients -------------------------------------------------------------- */
 
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-	(void)rk;
-	if (level <= 3)
-		log_error("kafka: %s: %s", fac, buf);
-	else if (level <= 5)
-		log_warn("kafka: %s: %s", fac, buf);
-	else
-		log_debug("kafka: %s: %s", fac, buf);
-}
-
 static int open_clients(struct worker *w)
 {
 	const struct guarder_config *cfg = w->cfg;
-	rd_kafka_conf_t *cc, *pc;
+	/*
+	 * librdkafka 2.0 stops fetching once the prefetch queue reaches
+	 * queued.min.messages or queued.max.messages.kbytes and looks again
+	 * only a second later (2.1 made that fetch.queue.backoff.ms): a
+	 * worker faster than the refill idles the rest of the second. With
+	 * the defaults (100,000 messages / 64 MiB) one worker read about
+	 * 95,000 records/s at a quarter of a CPU; a 256 MiB queue lets one
+	 * refill cover a second of work (bench/ai, docs/ai.md). One fetch
+	 * answer is bounded to 8 MiB (default 50). kafka.properties may
+	 * lower them.
+	 */
+	const struct kafka_conf_prop fetch[] = {
+		{ "queued.min.messages", "1000000", NULL },
+		{ "queued.max.messages.kbytes", "262144", NULL },
+		{ "fetch.max.bytes", "8388608", NULL },
+	};
+	/* offsets are committed by commit(), for records fully processed */
+	const struct kafka_conf_prop group[] = {
+		{ "group.id", cfg->ai.group_id, NULL },
+		{ "enable.auto.commit", "false", NULL },
+		{ "enable.auto.offset.store", "false", NULL },
+		{ "auto.offset.reset", w->o->offset_reset, NULL },
+		{ "enable.partition.eof", "true", NULL },
+	};
+	const struct kafka_conf_prop suggestions[] = {
+		{ "linger.ms", "50", NULL },
+		{ "enable.idempotence", "true", NULL },
+	};
+	const struct kafka_conf_spec cspec = {
+		.role = KAFKA_CONF_CONSUMER,
+		.client_id = "guarder-ai",
+		.defaults = KAFKA_CONF_PROPS(fetch),
+		.fixed = KAFKA_CONF_PROPS(group),
+	};
+	const struct kafka_conf_spec pspec = {
+		.role = KAFKA_CONF_PRODUCER,
+		.client_id = "guarder-ai",
+		.fixed = KAFKA_CONF_PROPS(suggestions),
+	};
 	rd_kafka_topic_partition_list_t *topics;
-	char err[512];
+	rd_kafka_conf_t *cc, *pc;
 	rd_kafka_resp_err_t rc;
 
-	cc = ai_kafka_conf(cfg, "guarder-ai", true);
+	cc = kafka_conf_new(cfg, &cspec, NULL, 0);
 	if (!cc)
 		return -EINVAL;
-	if (ai_kafka_set(cc, "group.id", cfg->ai.group_id) ||
-	    ai_kafka_set(cc, "enable.auto.commit", "false") ||
-	    ai_kafka_set(cc, "enable.auto.offset.store", "false") ||
-	    ai_kafka_set(cc, "auto.offset.reset", w->o->offset_reset) ||
-	    ai_kafka_set(cc, "enable.partition.eof", "true")) {
-		rd_kafka_conf_destroy(cc);
-		return -EINVAL;
-	}
 	rd_kafka_conf_set_opaque(cc, w);
 	rd_kafka_conf_set_rebalance_cb(cc, rebalance_cb);
-	rd_kafka_conf_set_log_cb(cc, log_cb);
-	w->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof(err));
-	if (!w->consumer) {
-		log_error("kafka consumer: %s", err);
-		rd_kafka_conf_destroy(cc);
+	w->consumer = kafka_conf_client_new(cfg, KAFKA_CONF_CONSUMER, cc, NULL, 0);
+	if (!w->consumer)
 		return -EINVAL;
-	}
-	rd_kafka_poll_set_consumer(w->consumer);
 
-	pc = ai_kafka_conf(cfg, "guarder-ai", false);
+	pc = kafka_conf_new(cfg, &pspec, NULL, 0);
 	if (!pc)
 		return -EINVAL;
-	if (ai_kafka_set(pc, "linger.ms", "50") || ai_kafka_set(pc, "enable.idempotence", "true")) {
-		rd_kafka_conf_destroy(pc);
-		return -EINVAL;
-	}
 	rd_kafka_conf_set_opaque(pc, w);
 	rd_kafka_conf_set_dr_msg_cb(pc, dr_cb);
-	rd_kafka_conf_set_log_cb(pc, log_cb);
-	w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));
-	if (!w->producer) {
-		log_error("kafka producer: %s", err);
-		rd_kafka_conf_destroy(pc);
+	w->producer = kafka_conf_client_new(cfg, KAFKA_CONF_PRODUCER, pc, NULL, 0);
+	if (!w->producer)
 		return -EINVAL;
-	}
 
 	topics = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(topics, cfg->kafka.topic, RD_KAFKA_PARTITION_UA);
