@@ -323,37 +323,29 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
 	struct worker *w = opaque;
 	bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+	bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
 	char list[256];
 	int i, p;
 
 	describe(parts, list, sizeof(list));
-	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		for (i = 0; i < parts->cnt; i++) {
-			p = parts->elems[i].partition;
-			if (p >= 0 && p < MAX_PARTITIONS) {
-				w->assigned[p] = true;
-				w->eof[p] = false;
-			}
-		}
-		log_info("assigned partitions of %s: [%s]", w->cfg->kafka.topic, list);
-		if (coop)
-			rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
-		else
-			rd_kafka_assign(rk, parts);
-	} else {
-		/* hand over only what we processed: commit before letting go */
+	/* hand over only what we processed: commit before letting go */
+	if (!assign)
 		commit(w, true);
-		for (i = 0; i < parts->cnt; i++) {
-			p = parts->elems[i].partition;
-			if (p >= 0 && p < MAX_PARTITIONS)
-				w->assigned[p] = false;
+	for (i = 0; i < parts->cnt; i++) {
+		p = parts->elems[i].partition;
+		if (p >= 0 && p < MAX_PARTITIONS) {
+			w->assigned[p] = assign;
+			if (assign)
+				w->eof[p] = false;
 		}
-		log_info("revoked partitions of %s: [%s]", w->cfg->kafka.topic, list);
-		if (coop)
-			rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
-		else
-			rd_kafka_assign(rk, NULL);
 	}
+	log_info("%s partitions of %s: [%s]", assign ? "assigned" : "revoked", w->cfg->kafka.topic,
+		 list);
+	if (coop)
+		rd_kafka_error_destroy(assign ? rd_kafka_incremental_assign(rk, parts) :
+						rd_kafka_incremental_unassign(rk, parts));
+	else
+		rd_kafka_assign(rk, assign ? parts : NULL);
 	assigned_text(w);
 }
 
