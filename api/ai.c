@@ -48,6 +48,7 @@
 
 #include "api.h"
 #include "lib/ai_model.h"
+#include "lib/kafka_conf.h"
 #include "lib/log.h"
 #include "lib/timeconv.h"
 
@@ -899,73 +900,35 @@ static void take_record(struct ai_service *ai, struct json_object *rec, bool loc
 
 /* ---- the suggestions consumer ---- */
 
-static int kconf(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
-		 size_t errlen)
-{
-	char e[256];
-
-	if (rd_kafka_conf_set(conf, name, value, e, sizeof(e)) == RD_KAFKA_CONF_OK)
-		return 0;
-	snprintf(err, errlen, "%s: %s", name, e);
-	return -EINVAL;
-}
-
+/*
+ * The suggestions consumer, logged and with the reason in @err on failure.
+ * No committed offsets: every start reads the retained suggestions again.
+ */
 static rd_kafka_t *consumer_new(struct ai_service *ai, char *err, size_t errlen)
 {
-	static const char *const sec[] = { "plaintext", "ssl", "sasl_plaintext", "sasl_ssl" };
-	static const char *const mech[] = { "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512" };
 	const struct guarder_config *cfg = ai->cfg;
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char e[512];
-	rd_kafka_t *rk;
-	int rc = 0;
-
-	if (!conf) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	rc |= kconf(conf, "bootstrap.servers", cfg->kafka.brokers, err, errlen);
-	rc |= kconf(conf, "group.id", ai->group_id, err, errlen);
-	rc |= kconf(conf, "client.id", ai->group_id, err, errlen);
-	/* no committed offsets: every start reads the retained suggestions again */
-	rc |= kconf(conf, "auto.offset.reset", "earliest", err, errlen);
-	rc |= kconf(conf, "enable.auto.commit", "false", err, errlen);
-	rc |= kconf(conf, "enable.partition.eof", "false", err, errlen);
 	/* a topic created after we start is found within seconds, not 5 minutes */
-	rc |= kconf(conf, "topic.metadata.refresh.interval.ms", "2000", err, errlen);
-	if ((unsigned int)cfg->kafka.security_protocol < 4)
-		rc |= kconf(conf, "security.protocol", sec[cfg->kafka.security_protocol], err,
-			    errlen);
-	if (cfg->kafka.ssl_ca)
-		rc |= kconf(conf, "ssl.ca.location", cfg->kafka.ssl_ca, err, errlen);
-	if (cfg->kafka.ssl_cert)
-		rc |= kconf(conf, "ssl.certificate.location", cfg->kafka.ssl_cert, err, errlen);
-	if (cfg->kafka.ssl_key)
-		rc |= kconf(conf, "ssl.key.location", cfg->kafka.ssl_key, err, errlen);
-	if (cfg->kafka.ssl_key_password)
-		rc |= kconf(conf, "ssl.key.password", cfg->kafka.ssl_key_password, err, errlen);
-	if (cfg->kafka.security_protocol == GUARDER_SEC_SASL_PLAINTEXT ||
-	    cfg->kafka.security_protocol == GUARDER_SEC_SASL_SSL) {
-		if ((unsigned int)cfg->kafka.sasl_mechanism < 3)
-			rc |= kconf(conf, "sasl.mechanisms", mech[cfg->kafka.sasl_mechanism], err,
-				    errlen);
-		if (cfg->kafka.sasl_username)
-			rc |= kconf(conf, "sasl.username", cfg->kafka.sasl_username, err, errlen);
-		if (cfg->kafka.sasl_password)
-			rc |= kconf(conf, "sasl.password", cfg->kafka.sasl_password, err, errlen);
-	}
-	if (rc) {
-		rd_kafka_conf_destroy(conf);
+	const struct kafka_conf_prop tuning[] = {
+		{ "topic.metadata.refresh.interval.ms", "2000", NULL },
+	};
+	const struct kafka_conf_prop group[] = {
+		{ "group.id", ai->group_id, NULL },
+		{ "auto.offset.reset", "earliest", NULL },
+		{ "enable.auto.commit", "false", NULL },
+		{ "enable.partition.eof", "false", NULL },
+	};
+	const struct kafka_conf_spec spec = {
+		.role = KAFKA_CONF_CONSUMER,
+		.client_id = ai->group_id,
+		.defaults = KAFKA_CONF_PROPS(tuning),
+		.fixed = KAFKA_CONF_PROPS(group),
+	};
+	rd_kafka_conf_t *conf;
+
+	conf = kafka_conf_new(cfg, &spec, err, errlen);
+	if (!conf)
 		return NULL;
-	}
-	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e));
-	if (!rk) {
-		snprintf(err, errlen, "%s", e);
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
-	rd_kafka_poll_set_consumer(rk);
-	return rk;
+	return kafka_conf_client_new(cfg, KAFKA_CONF_CONSUMER, conf, err, errlen);
 }
 
 static void set_cstate(struct ai_service *ai, enum consumer_state st, const char *err)
@@ -987,7 +950,6 @@ static void *consumer_main(void *arg)
 
 	rk = consumer_new(ai, err, sizeof(err));
 	if (!rk) {
-		log_error("ai: suggestions consumer: %s", err);
 		set_cstate(ai, C_ERROR, err);
 		return NULL;
 	}
@@ -1017,7 +979,7 @@ static void *consumer_main(void *arg)
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 				char e[256];
 
-				snprintf(e, sizeof(e), "%s", rd_kafka_message_errstr(m));
+				kafka_conf_scrub(ai->cfg, rd_kafka_message_errstr(m), e, sizeof(e));
 				log_debug("ai: suggestions consumer: %s", e);
 				set_cstate(ai, C_RUNNING, e);
 			}

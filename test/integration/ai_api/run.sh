@@ -18,7 +18,9 @@
 #               drop the traffic (netns + veth, the collector on the root
 #               end); a second apply is 409; reject; the policy refuses a
 #               rule against the API's own client; decisions survive a
-#               restart; auto-apply takes only confident detector findings.
+#               restart; auto-apply takes only confident detector findings;
+#               a kafka.properties entry the consumer's librdkafka refuses is
+#               named in the log and the status, a secret never printed.
 #
 # Exit status: 0 pass, 1 fail, 77 skipped (not root, no netns, no bpffs, no Kafka).
 set -uo pipefail
@@ -574,6 +576,31 @@ test_suggestions() {
 	body_has "auto-applied rules expire" '.expires_at != null'
 	expect_req "status" 200 GET /api/ai/status
 	body_has "status counts the auto-apply" '.suggestions.auto_applied == 1 and .auto_apply == true'
+	stop_api
+
+	# kafka.properties applies to the consumer too: what librdkafka refuses is
+	# named, in the log and the status; a secret under the wrong key (librdkafka
+	# quotes an enum's value back) is never printed
+	local secret
+	secret=kp-$(rand_hex 8)
+	api_config "$TMP/badprop.yaml" "" "kafka:" "  brokers: $KAFKA_BOOTSTRAP" \
+		"  properties:" '    ssl.keystore.password: ${GDR_API_KAFKA_SECRET}' \
+		'    debug: ${GDR_API_KAFKA_SECRET}' '    no.such.property: "1"' \
+		"ai:" "  suggestions_topic: $TOPIC"
+	export GDR_API_KAFKA_SECRET=$secret
+	start_api -c "$TMP/badprop.yaml"
+	unset GDR_API_KAFKA_SECRET
+	wait_for 10 eval '[ "$(curl -s -m 2 "$BASE/api/ai/status" | jq -r .consumer.state)" = error ]' ||
+		fail "a refused kafka.properties entry did not stop the consumer: $(curl -s -m 2 "$BASE/api/ai/status")"
+	expect_req "status with a refused property" 200 GET /api/ai/status
+	body_has "the status names the first refused property, the secret redacted" \
+		'.consumer.last_error | test("librdkafka refuses the property debug: Invalid value \"<redacted>\"")'
+	grep -qF 'kafka.properties: librdkafka refuses the property debug: Invalid value "<redacted>"' "$A_ERR" ||
+		fail "the log does not name the refused property debug: $(grep kafka: "$A_ERR")"
+	grep -q "kafka.properties: librdkafka refuses the property no.such.property" "$A_ERR" ||
+		fail "the log does not name every refused property: $(grep kafka: "$A_ERR")"
+	grep -qF "$secret" "$A_ERR" "$TMP/body" && fail "the secret is in the API's log or status"
+	log "ok: kafka.properties refused by the consumer, named, the secret not printed"
 	stop_api
 }
 
