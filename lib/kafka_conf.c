@@ -9,9 +9,13 @@
 #include "kafka_conf.h"
 #include "log.h"
 
-#define KAFKA_CONF_ERR_MAX 512
-#define REDACTED	   "<redacted>"
-#define N_ELEMS(a)	   (sizeof(a) / sizeof((a)[0]))
+/*
+ * librdkafka's reasons quote values (up to GUARDER_KAFKA_PROP_VAL_MAX):
+ * room for a whole one, or a secret cut by librdkafka would not match.
+ */
+#define KAFKA_CONF_REASON_MAX (GUARDER_KAFKA_PROP_VAL_MAX + 512)
+#define REDACTED	      "<redacted>"
+#define N_ELEMS(a)	      (sizeof(a) / sizeof((a)[0]))
 
 /*
  * The config whose secrets kafka_conf_log_cb scrubs: librdkafka's log
@@ -165,19 +169,20 @@ struct build {
 
 static void set(struct build *b, const char *origin, const char *name, const char *value)
 {
-	char reason[KAFKA_CONF_ERR_MAX], msg[KAFKA_CONF_TEXT_MAX];
+	char reason[KAFKA_CONF_REASON_MAX], why[512], msg[KAFKA_CONF_TEXT_MAX];
 
 	if (rd_kafka_conf_set(b->conf, name, value, reason, sizeof(reason)) == RD_KAFKA_CONF_OK)
 		return;
+	/* scrubbed whole, then cut (never inside a secret) to fit the message */
+	kafka_conf_scrub(b->cfg, reason, why, sizeof(why));
 	if (!origin)
-		snprintf(msg, sizeof(msg), "librdkafka refuses the property %s: %s", name, reason);
+		snprintf(msg, sizeof(msg), "librdkafka refuses the property %s: %s", name, why);
 	else if (!strcmp(origin, "kafka.properties"))
 		snprintf(msg, sizeof(msg),
-			 "kafka.properties: librdkafka refuses the property %s: %s", name, reason);
+			 "kafka.properties: librdkafka refuses the property %s: %s", name, why);
 	else
 		snprintf(msg, sizeof(msg), "%s (librdkafka property %s): refused: %s", origin, name,
-			 reason);
-	kafka_conf_scrub(b->cfg, msg, msg, sizeof(msg));
+			 why);
 	log_error("kafka: %s", msg);
 	if (b->err)
 		return;
@@ -274,7 +279,7 @@ rd_kafka_t *kafka_conf_client_new(const struct guarder_config *cfg, enum kafka_c
 				  rd_kafka_conf_t *conf, char *err, size_t errlen)
 {
 	bool consumer = role == KAFKA_CONF_CONSUMER;
-	char reason[KAFKA_CONF_ERR_MAX];
+	char reason[KAFKA_CONF_REASON_MAX];
 	rd_kafka_t *rk;
 
 	rk = rd_kafka_new(consumer ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER, conf, reason,

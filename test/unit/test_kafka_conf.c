@@ -355,6 +355,32 @@ static void test_refused(void)
 	CHECK(!strstr(log, SASL_SECRET));
 	free(log);
 
+	/* a long secret, quoted back whole: librdkafka's reason must not cut it */
+	{
+		char *big = malloc(GUARDER_KAFKA_PROP_VAL_MAX);
+		size_t i;
+
+		if (!big) {
+			perror("malloc");
+			exit(1);
+		}
+		for (i = 0; i + 1 < GUARDER_KAFKA_PROP_VAL_MAX; i++)
+			big[i] = "Lsecret-0123456789"[i % 18];
+		big[i] = '\0';
+		cfg.kafka.n_properties = 0;
+		add_prop(&cfg, "ssl.keystore.password", big);
+		add_prop(&cfg, "auto.offset.reset", big);
+		log = refusal(&cfg, &producer, err, sizeof(err));
+		big[32] = '\0';
+		CHECK(strstr(
+			log,
+			"refuses the property auto.offset.reset: Invalid value \"<redacted>\""));
+		CHECK(!strstr(log, big));
+		CHECK(!strstr(err, big));
+		free(log);
+		free(big);
+	}
+
 	/* in the consumer role the refusal of a producer-only property does not come up */
 	cfg.kafka.n_properties = 0;
 	add_prop(&cfg, "linger.ms", "banana");
