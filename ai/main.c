@@ -578,8 +578,8 @@ static void handle(struct worker *w, const rd_kafka_message_t *m)
 		}
 		char text[KAFKA_CONF_TEXT_MAX];
 
-		log_warn("consumer: %s", kafka_conf_scrub(w->cfg, rd_kafka_message_errstr(m),
-							  text, sizeof(text)));
+		log_warn("consumer: %s",
+			 kafka_conf_scrub(w->cfg, rd_kafka_message_errstr(m), text, sizeof(text)));
 		return;
 	}
 	if (p >= 0 && p < MAX_PARTITIONS) {
@@ -692,6 +692,21 @@ static void stats_line(struct worker *w, uint64_t *last_records, uint64_t *last_
 
 /* --- clients -------------------------------------------------------------- */
 
+/* One client of @spec with its callbacks, @w their opaque; NULL after a logged error. */
+static rd_kafka_t *client_new(struct worker *w, const struct kafka_conf_spec *spec)
+{
+	rd_kafka_conf_t *conf = kafka_conf_new(w->cfg, spec, NULL, 0);
+
+	if (!conf)
+		return NULL;
+	rd_kafka_conf_set_opaque(conf, w);
+	if (spec->role == KAFKA_CONF_CONSUMER)
+		rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+	else
+		rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+	return kafka_conf_client_new(w->cfg, spec->role, conf, NULL, 0);
+}
+
 static int open_clients(struct worker *w)
 {
 	const struct guarder_config *cfg = w->cfg;
@@ -735,24 +750,12 @@ static int open_clients(struct worker *w)
 		.fixed = KAFKA_CONF_PROPS(suggestions),
 	};
 	rd_kafka_topic_partition_list_t *topics;
-	rd_kafka_conf_t *cc, *pc;
 	rd_kafka_resp_err_t rc;
 
-	cc = kafka_conf_new(cfg, &cspec, NULL, 0);
-	if (!cc)
-		return -EINVAL;
-	rd_kafka_conf_set_opaque(cc, w);
-	rd_kafka_conf_set_rebalance_cb(cc, rebalance_cb);
-	w->consumer = kafka_conf_client_new(cfg, KAFKA_CONF_CONSUMER, cc, NULL, 0);
+	w->consumer = client_new(w, &cspec);
 	if (!w->consumer)
 		return -EINVAL;
-
-	pc = kafka_conf_new(cfg, &pspec, NULL, 0);
-	if (!pc)
-		return -EINVAL;
-	rd_kafka_conf_set_opaque(pc, w);
-	rd_kafka_conf_set_dr_msg_cb(pc, dr_cb);
-	w->producer = kafka_conf_client_new(cfg, KAFKA_CONF_PRODUCER, pc, NULL, 0);
+	w->producer = client_new(w, &pspec);
 	if (!w->producer)
 		return -EINVAL;
 
