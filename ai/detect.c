@@ -291,7 +291,7 @@ static const char *proto_text(uint8_t p)
 	return "ip";
 }
 
-static void host_addr(struct rule_addr *ra, const uint32_t a[4])
+static void host_addr(struct net_prefix *ra, const uint32_t a[4])
 {
 	memcpy(ra->addr, a, sizeof(ra->addr));
 	ra->prefix = 128; /* IPv4 /32 is 96 + 32 */

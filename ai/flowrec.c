@@ -4,7 +4,6 @@
  * text once, decodes the fields the detectors need and skips the rest
  * (validating their syntax), so a record costs well under a microsecond.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #endif
 
 #include "flowrec.h"
+#include "lib/net.h"
 
 #define MAX_DEPTH 16
 
@@ -443,21 +443,17 @@ struct top_ctx {
 
 static int addr_field(struct jp *j, const char *field, uint32_t out[4])
 {
-	char buf[INET6_ADDRSTRLEN + 1];
-	struct in_addr a4;
+	char buf[NET_ADDR_STRLEN + 1];
+	struct net_prefix p;
+	size_t n;
 
-	if (jstr(j, field, buf, sizeof(buf), NULL))
+	if (jstr(j, field, buf, sizeof(buf), &n))
 		return -EINVAL;
-	if (inet_pton(AF_INET, buf, &a4) == 1) {
-		out[0] = 0;
-		out[1] = 0;
-		out[2] = htonl(0xffff);
-		out[3] = a4.s_addr;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, buf, out) == 1)
-		return 0;
-	return fail(j, field, "not an IP address");
+	/* strlen: a "\u0000" must not cut the junk after it off */
+	if (strlen(buf) != n || net_parse(buf, NET_PARSE_NO_PREFIX, &p, NULL, 0))
+		return fail(j, field, "not an IP address");
+	memcpy(out, p.addr, sizeof(p.addr));
+	return 0;
 }
 
 static int time_field(struct jp *j, const char *field, uint64_t *ns)
@@ -633,8 +629,7 @@ int ai_flow_parse(const char *text, size_t len, struct ai_flow *out, char *err, 
 	}
 	if (out->event == AI_EV_ICMP && !(c.seen & F_ICMP))
 		return fail(&j, "icmp", "missing in an icmp record");
-	if ((out->family == 4) !=
-	    (out->src[0] == 0 && out->src[1] == 0 && out->src[2] == htonl(0xffff)))
+	if ((out->family == 4) != net_addr_is_v4(out->src))
 		return fail(&j, "src_ip", "does not match family");
 	return 0;
 }

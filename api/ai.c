@@ -127,9 +127,9 @@ struct ai_service {
 	struct sugg **ring; /* arrival order, oldest at head */
 	size_t ring_head, ring_n, ring_cap;
 	struct json_object *decisions; /* id -> {state, at, rule_ids, reason, auto} */
-	struct guarder_cidr clients[AI_RECENT_CLIENTS];
+	struct net_prefix clients[AI_RECENT_CLIENTS];
 	size_t n_clients, next_client;
-	struct guarder_cidr resolvers[AI_MAX_RESOLVERS];
+	struct net_prefix resolvers[AI_MAX_RESOLVERS];
 	size_t n_resolvers;
 	__u64 auto_applied, apply_failures;
 
@@ -185,43 +185,17 @@ static void reply_ai_error(struct api_reply *rep, int status, unsigned int retry
 
 /* ---- addresses protected from AI rules ---- */
 
-static bool sockaddr_to_cidr(const struct sockaddr *sa, struct guarder_cidr *c)
-{
-	memset(c, 0, sizeof(*c));
-	if (sa->sa_family == AF_INET) {
-		c->family = AF_INET;
-		memcpy(c->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		c->prefix_len = 32;
-		return true;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-		if (IN6_IS_ADDR_V4MAPPED(a)) {
-			c->family = AF_INET;
-			memcpy(c->addr, &a->s6_addr[12], 4);
-			c->prefix_len = 32;
-		} else {
-			c->family = AF_INET6;
-			memcpy(c->addr, a, 16);
-			c->prefix_len = 128;
-		}
-		return true;
-	}
-	return false;
-}
-
 /* Remember the client of an /api/ai request: no AI rule may drop it. */
 static void note_client(struct ai_service *ai, struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci;
-	struct guarder_cidr c;
+	struct net_prefix c;
 	size_t i;
 
 	if (!conn)
 		return;
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (!ci || !ci->client_addr || !sockaddr_to_cidr(ci->client_addr, &c))
+	if (!ci || !ci->client_addr || net_from_sockaddr(ci->client_addr, &c))
 		return;
 	pthread_mutex_lock(&ai->lock);
 	for (i = 0; i < ai->n_clients; i++)
@@ -243,27 +217,16 @@ static void read_resolvers(struct ai_service *ai)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f) && ai->n_resolvers < AI_MAX_RESOLVERS) {
-		struct guarder_cidr *c = &ai->resolvers[ai->n_resolvers];
-
-		if (sscanf(line, " nameserver %127s", addr) != 1)
-			continue;
-		memset(c, 0, sizeof(*c));
-		if (inet_pton(AF_INET, addr, c->addr) == 1) {
-			c->family = AF_INET;
-			c->prefix_len = 32;
+		if (sscanf(line, " nameserver %127s", addr) == 1 &&
+		    !net_parse(addr, NET_PARSE_NO_PREFIX, &ai->resolvers[ai->n_resolvers], NULL, 0))
 			ai->n_resolvers++;
-		} else if (inet_pton(AF_INET6, addr, c->addr) == 1) {
-			c->family = AF_INET6;
-			c->prefix_len = 128;
-			ai->n_resolvers++;
-		}
 	}
 	fclose(f);
 }
 
 /* The extra protected addresses: recent API clients, then the resolvers. */
 static size_t extra_protected(struct ai_service *ai, struct MHD_Connection *conn,
-			      struct guarder_cidr *out, size_t max)
+			      struct net_prefix *out, size_t max)
 {
 	size_t n = 0, i;
 
@@ -282,7 +245,7 @@ static size_t extra_protected(struct ai_service *ai, struct MHD_Connection *conn
  * else the same checks from lib/rule.h. Returns 0 or -EPERM/-EINVAL + @why.
  */
 static int policy(struct ai_service *ai, const struct rule *rules, size_t n,
-		  const struct guarder_cidr *extra, size_t n_extra, char *why, size_t len)
+		  const struct net_prefix *extra, size_t n_extra, char *why, size_t len)
 {
 #ifdef HAVE_AI_POLICY
 	return ai_policy_check(ai->cfg, rules, n, extra, n_extra, why, len);
@@ -599,7 +562,7 @@ static long sugg_rules(struct ai_service *ai, struct json_object *rec, struct ru
 static void apply_suggestion(struct ai_service *ai, const char *id, struct MHD_Connection *conn,
 			     bool automatic, struct api_reply *rep)
 {
-	struct guarder_cidr extra[AI_RECENT_CLIENTS + AI_MAX_RESOLVERS];
+	struct net_prefix extra[AI_RECENT_CLIENTS + AI_MAX_RESOLVERS];
 	struct api_request breq = { .route = ROUTE_FILTERS_BULK, .method = M_POST };
 	struct api_reply brep = { .total = -1 };
 	struct json_object *rec = NULL, *body = NULL, *arr, *res = NULL, *ids = NULL, *o;
@@ -1207,7 +1170,7 @@ static void reply_model_error(struct api_reply *rep, int rc, const char *err)
 static void run_job(struct ai_service *ai, struct ai_job *job)
 {
 	const struct guarder_config *cfg = ai->cfg;
-	struct guarder_cidr extra[AI_RECENT_CLIENTS + AI_MAX_RESOLVERS];
+	struct net_prefix extra[AI_RECENT_CLIENTS + AI_MAX_RESOLVERS];
 	struct ai_model_reject rej[32];
 	struct json_object *answer = NULL, *o = NULL, *filters, *rejected, *sugs, *v;
 	struct ai_model_params p;

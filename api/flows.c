@@ -28,6 +28,7 @@
 
 #include "api.h"
 #include "lib/log.h"
+#include "lib/net.h"
 #include "lib/record.h"
 #include "lib/stats.h"
 #include "lib/timeconv.h"
@@ -180,93 +181,21 @@ struct list_query {
 	unsigned long limit, offset;
 	enum sort_by sort;
 	bool has_ip;
-	__u32 ip[4], mask[4]; /* a /n over the mapped 128-bit form */
+	struct net_prefix ip; /* host bits masked; matched on the 128-bit form */
 	bool has_port;
 	__u16 port;
 	int proto; /* -1: any */
 };
-
-/* "a.b.c.d", "x::y", optionally "/n": into the 128-bit mapped form and a mask. */
-static int parse_ip_filter(const char *s, struct list_query *q)
-{
-	char buf[INET6_ADDRSTRLEN + 8];
-	unsigned char a[16] = { 0 }, m[16] = { 0 };
-	const char *slash;
-	unsigned long len;
-	char *end;
-	int bits, i;
-
-	if (strlen(s) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, s);
-	slash = strchr(buf, '/');
-	if (slash)
-		buf[slash - buf] = '\0';
-	if (inet_pton(AF_INET, buf, a + 12) == 1) {
-		a[10] = a[11] = 0xff;
-		bits = 32;
-	} else if (inet_pton(AF_INET6, buf, a) == 1) {
-		bits = 128;
-	} else {
-		return -EINVAL;
-	}
-	len = (unsigned long)bits;
-	if (slash) {
-		len = strtoul(slash + 1, &end, 10);
-		if (!slash[1] || *end || len > (unsigned long)bits)
-			return -EINVAL;
-	}
-	len += 128 - (unsigned long)bits;
-	for (i = 0; i < 16; i++) {
-		long left = (long)len - i * 8;
-
-		m[i] = left >= 8 ? 0xff : left <= 0 ? 0 : (unsigned char)(0xff << (8 - left));
-		a[i] &= m[i];
-	}
-	memcpy(q->ip, a, 16);
-	memcpy(q->mask, m, 16);
-	q->has_ip = true;
-	return 0;
-}
-
-static bool ip_match(const struct list_query *q, const __u32 addr[4])
-{
-	int i;
-
-	for (i = 0; i < 4; i++)
-		if ((addr[i] & q->mask[i]) != q->ip[i])
-			return false;
-	return true;
-}
-
-static int parse_proto(const char *s)
-{
-	static const struct {
-		const char *name;
-		int proto;
-	} names[] = {
-		{ "tcp", 6 }, { "udp", 17 }, { "icmp", 1 }, { "icmpv6", 58 }, { "ipv6-icmp", 58 }
-	};
-	unsigned long v;
-	char *end;
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcasecmp(s, names[i].name))
-			return names[i].proto;
-	v = strtoul(s, &end, 10);
-	if (!*s || *end || v > 255 || (s[0] == '0' && s[1]))
-		return -1;
-	return (int)v;
-}
 
 static int parse_query(struct flow_maps *m, const struct api_request *req, struct list_query *q,
 		       struct api_reply *rep)
 {
 	static const char *const known[] = { "limit", "offset",	  "sort", "ip",
 					     "port",  "protocol", NULL };
+	char why[NET_ERR_LEN];
 	const char *s;
 	unsigned long port;
+	uint8_t proto;
 	int rc;
 
 	memset(q, 0, sizeof(*q));
@@ -290,9 +219,12 @@ static int parse_query(struct flow_maps *m, const struct api_request *req, struc
 		}
 	}
 	s = query_str(req, "ip");
-	if (s && parse_ip_filter(s, q)) {
-		reply_error(rep, 400, "ip: must be an IPv4 or IPv6 address, optionally /prefix");
-		return -EINVAL;
+	if (s) {
+		if (net_parse(s, NET_PARSE_MASK, &q->ip, why, sizeof(why))) {
+			reply_error(rep, 400, "ip: %s", why);
+			return -EINVAL;
+		}
+		q->has_ip = true;
 	}
 	rc = query_uint(req, "port", 1, 65535, &port, rep);
 	if (rc < 0)
@@ -303,12 +235,12 @@ static int parse_query(struct flow_maps *m, const struct api_request *req, struc
 	}
 	s = query_str(req, "protocol");
 	if (s) {
-		q->proto = parse_proto(s);
-		if (q->proto < 0) {
+		if (net_proto_parse(s, strlen(s), NET_PROTO_NUMBER | NET_PROTO_ICASE, &proto)) {
 			reply_error(rep, 400,
-				    "protocol: must be tcp, udp, icmp, icmpv6 or a number 0..255");
+				    "protocol: must be " NET_PROTO_NAMES " or a number 0..255");
 			return -EINVAL;
 		}
+		q->proto = proto;
 	}
 	return 0;
 }
@@ -416,7 +348,8 @@ static int top_batch(const void *keys, const void *vals, size_t n, void *ctx)
 			const struct icmp_key *k = (const struct icmp_key *)keys + i;
 			const struct icmp_value *v = (const struct icmp_value *)vals + i;
 
-			if (q->has_ip && !ip_match(q, k->src) && !ip_match(q, k->dst))
+			if (q->has_ip && !net_contains(&q->ip, k->src) &&
+			    !net_contains(&q->ip, k->dst))
 				continue;
 			if (q->proto >= 0 && q->proto != (k->family == 6 ? 58 : 1))
 				continue;
@@ -432,7 +365,8 @@ static int top_batch(const void *keys, const void *vals, size_t n, void *ctx)
 			const struct flow_key *k = (const struct flow_key *)keys + i;
 			const struct flow_value *v = (const struct flow_value *)vals + i;
 
-			if (q->has_ip && !ip_match(q, k->addr_lo) && !ip_match(q, k->addr_hi))
+			if (q->has_ip && !net_contains(&q->ip, k->addr_lo) &&
+			    !net_contains(&q->ip, k->addr_hi))
 				continue;
 			if (q->proto >= 0 && q->proto != k->proto)
 				continue;
@@ -491,9 +425,9 @@ static void time_seconds(const struct clock_base *cb, __u64 mono, char *buf, siz
 /* "1.2.3.4:80" or "[fd00::1]:80" */
 static void endpoint_str(const __u32 addr[4], __u16 port, bool with_port, char *buf, size_t len)
 {
-	char a[INET6_ADDRSTRLEN];
+	char a[NET_ADDR_STRLEN];
 
-	record_addr_str(addr, a, sizeof(a));
+	net_addr_format(addr, a);
 	if (!with_port)
 		snprintf(buf, len, "%s", a);
 	else if (strchr(a, ':'))
@@ -502,20 +436,20 @@ static void endpoint_str(const __u32 addr[4], __u16 port, bool with_port, char *
 		snprintf(buf, len, "%s:%u", a, port);
 }
 
-static const char *proto_upper(__u8 p)
+/* The protocols the "key" text names ("TCP"); the others are numbers there. */
+static const char *const proto_upper[256] = {
+	[IPPROTO_TCP] = "TCP",
+	[IPPROTO_UDP] = "UDP",
+	[IPPROTO_ICMP] = "ICMP",
+	[IPPROTO_ICMPV6] = "ICMPv6",
+};
+
+static void add_addr(struct json_object *o, const char *k, const __u32 addr[4])
 {
-	switch (p) {
-	case 6:
-		return "TCP";
-	case 17:
-		return "UDP";
-	case 1:
-		return "ICMP";
-	case 58:
-		return "ICMPv6";
-	default:
-		return NULL;
-	}
+	char a[NET_ADDR_STRLEN];
+
+	net_addr_format(addr, a);
+	add_str(o, k, a);
 }
 
 static struct json_object *dir_json(const struct flow_dir *d, bool tcp)
@@ -549,8 +483,8 @@ static struct json_object *flow_json(const struct flow_key *k, const struct flow
 	__u16 sport = fwd ? k->port_hi : k->port_lo, dport = fwd ? k->port_lo : k->port_hi;
 	const struct flow_dir *f = &v->dir[fwd], *r = &v->dir[!fwd];
 	bool tcp = k->proto == 6, ports = k->proto == 6 || k->proto == 17;
-	char s[64], d[64], key[160], info[256], seen[32], a[INET6_ADDRSTRLEN];
-	const char *pu = proto_upper(k->proto);
+	char s[64], d[64], key[160], info[256], seen[32];
+	const char *pu = proto_upper[k->proto];
 
 	if (!o)
 		return NULL;
@@ -574,11 +508,11 @@ static struct json_object *flow_json(const struct flow_key *k, const struct flow
 			 (unsigned long long)(f->bytes + r->bytes), v->ip_id, seen);
 	add_str(o, "key", key);
 	add_str(o, "info", info);
-	add_str(o, "src_ip", record_addr_str(src, a, sizeof(a)));
+	add_addr(o, "src_ip", src);
 	add_u64(o, "src_port", sport);
-	add_str(o, "dst_ip", record_addr_str(dst, a, sizeof(a)));
+	add_addr(o, "dst_ip", dst);
 	add_u64(o, "dst_port", dport);
-	add_str(o, "protocol", record_proto_name(k->proto));
+	add_str(o, "protocol", net_proto_name(k->proto));
 	add_u64(o, "packets", f->packets + r->packets);
 	add_u64(o, "bytes", f->bytes + r->bytes);
 	json_object_object_add(o, "fwd", dir_json(f, tcp));
@@ -596,7 +530,7 @@ static struct json_object *icmp_json(const struct icmp_key *k, const struct icmp
 				     const struct clock_base *cb)
 {
 	struct json_object *o = json_object_new_object(), *in;
-	char s[64], d[64], key[200], info[320], seen[32], a[INET6_ADDRSTRLEN], inner[160] = "";
+	char s[64], d[64], key[200], info[320], seen[32], inner[160] = "";
 	const char *pu = k->family == 6 ? "ICMPv6" : "ICMP";
 
 	if (!o)
@@ -612,7 +546,7 @@ static struct json_object *icmp_json(const struct icmp_key *k, const struct icmp
 		endpoint_str(v->inner.src, v->inner.sport, p, is, sizeof(is));
 		endpoint_str(v->inner.dst, v->inner.dport, p, id, sizeof(id));
 		snprintf(inner, sizeof(inner), ", Inner: %s -> %s (%s)", is, id,
-			 record_proto_name(v->inner.proto));
+			 net_proto_name(v->inner.proto));
 	}
 	snprintf(info, sizeof(info),
 		 "Packets: %llu, Bytes: %llu, Type: %u, Code: %u%s, Last Seen: %s",
@@ -620,9 +554,9 @@ static struct json_object *icmp_json(const struct icmp_key *k, const struct icmp
 		 k->type, k->code, inner, seen);
 	add_str(o, "key", key);
 	add_str(o, "info", info);
-	add_str(o, "src_ip", record_addr_str(k->src, a, sizeof(a)));
-	add_str(o, "dst_ip", record_addr_str(k->dst, a, sizeof(a)));
-	add_str(o, "protocol", k->family == 6 ? "icmpv6" : "icmp");
+	add_addr(o, "src_ip", k->src);
+	add_addr(o, "dst_ip", k->dst);
+	add_str(o, "protocol", net_proto_name(k->family == 6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP));
 	add_u64(o, "icmp_type", k->type);
 	add_u64(o, "icmp_code", k->code);
 	add_u64(o, "packets", icmp_value_packets(v));
@@ -636,9 +570,9 @@ static struct json_object *icmp_json(const struct icmp_key *k, const struct icmp
 	if (v->inner.valid) {
 		in = json_object_new_object();
 		if (in) {
-			add_str(in, "src_ip", record_addr_str(v->inner.src, a, sizeof(a)));
-			add_str(in, "dst_ip", record_addr_str(v->inner.dst, a, sizeof(a)));
-			add_str(in, "protocol", record_proto_name(v->inner.proto));
+			add_addr(in, "src_ip", v->inner.src);
+			add_addr(in, "dst_ip", v->inner.dst);
+			add_str(in, "protocol", net_proto_name(v->inner.proto));
 			add_u64(in, "src_port", v->inner.sport);
 			add_u64(in, "dst_port", v->inner.dport);
 		}
@@ -721,7 +655,9 @@ static struct json_object *icmp_count_json(__u32 idx, const __u64 *per, int ncpu
 	o = json_object_new_object();
 	if (!o)
 		return NULL;
-	add_str(o, "protocol", idx / (256 * GUARDER_ICMP_CODE_SLOTS) ? "icmpv6" : "icmp");
+	add_str(o, "protocol",
+		net_proto_name(idx / (256 * GUARDER_ICMP_CODE_SLOTS) ? IPPROTO_ICMPV6 :
+								       IPPROTO_ICMP));
 	add_u64(o, "type", idx / GUARDER_ICMP_CODE_SLOTS % 256);
 	add_u64(o, "code", idx % GUARDER_ICMP_CODE_SLOTS);
 	add_u64(o, "count", sum);

@@ -26,6 +26,7 @@
 
 #include "flow_view.h"
 #include "lib/log.h"
+#include "lib/net.h"
 #include "lib/record.h"
 #include "lib/stats.h"
 
@@ -1046,7 +1047,7 @@ static const char *endpoint_str(const __u32 addr[4], __u16 port, char *buf, size
 	char a[64];
 	bool v6;
 
-	record_addr_str(addr, a, sizeof(a));
+	net_addr_format(addr, a);
 	v6 = strchr(a, ':') != NULL;
 	snprintf(buf, len, "%s%s%s:%u", v6 ? "[" : "", a, v6 ? "]" : "", port);
 	return buf;
@@ -1094,7 +1095,7 @@ static void summary_top(struct flow_view *fv, FILE *out)
 		endpoint_str(f ? e->key.addr_lo : e->key.addr_hi,
 			     f ? e->key.port_lo : e->key.port_hi, d, sizeof(d));
 		fprintf(out, "  %-9s %s -> %s  packets %s  bytes %sB%s\n",
-			record_proto_name(e->key.proto), s, d,
+			net_proto_name(e->key.proto), s, d,
 			human((double)(e->packets[0] + e->packets[1]), pk, sizeof(pk)),
 			human((double)entry_bytes(e), by, sizeof(by)),
 			e->flags & FV_CLOSING ? "  (closing)" : "");

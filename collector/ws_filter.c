@@ -5,7 +5,6 @@
  * Messages written to @err go to a remote client: they quote at most a
  * short, escaped piece of its input.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -71,79 +70,38 @@ static bool parse_uint(const char *s, size_t n, unsigned long max, unsigned long
 static int add_proto(struct ws_filter *f, const char *s, size_t n, char *err, size_t errlen)
 {
 	char q[48];
-	unsigned long v;
-	unsigned int p;
 
 	if (f->n_protos >= WS_FILTER_MAX_ITEMS)
 		return bad(err, errlen, "protocol: at most %d values", WS_FILTER_MAX_ITEMS);
-	if (parse_uint(s, n, 255, &v)) {
-		f->protos[f->n_protos++] = (uint8_t)v;
+	if (!net_proto_parse(s, n, NET_PROTO_NUMBER, &f->protos[f->n_protos])) {
+		f->n_protos++;
 		return 0;
-	}
-	if (n == 6 && !strncmp(s, "icmpv6", 6)) {
-		f->protos[f->n_protos++] = 58;
-		return 0;
-	}
-	/* the names records carry, so a value copied from a record works */
-	for (p = 0; p < 256; p++) {
-		const char *name = record_proto_name((uint8_t)p);
-
-		if (strlen(name) == n && !strncmp(name, s, n) && (name[0] < '0' || name[0] > '9')) {
-			f->protos[f->n_protos++] = (uint8_t)p;
-			return 0;
-		}
 	}
 	return bad(err, errlen,
-		   "protocol: '%s' is not tcp, udp, icmp, ipv6-icmp, gre, esp, ah, sctp or a "
-		   "number from 0 to 255",
+		   "protocol: '%s' is not " NET_PROTO_NAMES " or a number from 0 to 255",
 		   quote(s, n, q, sizeof(q)));
 }
 
 static int add_net(struct ws_filter *f, const char *s, size_t n, char *err, size_t errlen)
 {
-	char text[64], q[72], *slash;
-	struct ws_net net = { 0 };
-	uint8_t masked[16];
-	unsigned long len;
-	unsigned int i, max;
+	char text[NET_STRLEN], why[NET_ERR_LEN], q[48], *p;
 
 	if (f->n_nets >= WS_FILTER_MAX_ITEMS)
 		return bad(err, errlen, "ip: at most %d values", WS_FILTER_MAX_ITEMS);
-	if (n == 0 || n >= sizeof(text))
-		goto out_bad;
+	if (n >= sizeof(text) || memchr(s, '\0', n))
+		return bad(err, errlen, "ip: '%s' is not an IPv4 or IPv6 address or CIDR",
+			   quote(s, n, q, sizeof(q)));
 	memcpy(text, s, n);
 	text[n] = '\0';
-	slash = strchr(text, '/');
-	if (slash)
-		*slash = '\0';
-	if (inet_pton(AF_INET, text, net.addr + 12) == 1) {
-		net.addr[10] = net.addr[11] = 0xff;
-		net.v4 = true;
-		max = 32;
-	} else if (inet_pton(AF_INET6, text, net.addr) == 1) {
-		max = 128;
-	} else {
-		goto out_bad;
+	if (!net_parse(text, 0, &f->nets[f->n_nets], why, sizeof(why))) {
+		f->n_nets++;
+		return 0;
 	}
-	len = max;
-	if (slash && !parse_uint(slash + 1, strlen(slash + 1), max, &len))
-		goto out_bad;
-	net.prefix = (uint8_t)(len + (net.v4 ? 96 : 0));
-	memcpy(masked, net.addr, sizeof(masked));
-	for (i = net.prefix; i < 128; i++)
-		masked[i / 8] &= (uint8_t) ~(0x80 >> (i % 8));
-	if (memcmp(masked, net.addr, sizeof(masked))) {
-		inet_ntop(net.v4 ? AF_INET : AF_INET6, net.v4 ? masked + 12 : masked, text,
-			  sizeof(text));
-		return bad(err, errlen, "ip: '%s' has host bits set (the network is %s/%lu)",
-			   quote(s, n, q, sizeof(q)), text, len);
-	}
-	f->nets[f->n_nets++] = net;
-	return 0;
-out_bad:
-	return bad(err, errlen,
-		   "ip: '%s' is not an IPv4 or IPv6 address or network (addr or addr/len)",
-		   quote(s, n, q, sizeof(q)));
+	/* The message travels inside a JSON string: no double quotes. */
+	for (p = why; *p; p++)
+		if (*p == '"')
+			*p = '\'';
+	return bad(err, errlen, "ip: %s", why);
 }
 
 static int add_port(struct ws_filter *f, const char *s, size_t n, char *err, size_t errlen)
@@ -327,15 +285,6 @@ out:
 	return ret;
 }
 
-static bool in_net(const struct ws_net *net, const uint8_t addr[16])
-{
-	unsigned int full = net->prefix / 8, rest = net->prefix % 8;
-
-	if (memcmp(net->addr, addr, full))
-		return false;
-	return !rest || !((net->addr[full] ^ addr[full]) & (uint8_t)(0xff << (8 - rest)));
-}
-
 bool ws_filter_match(const struct ws_filter *f, const struct ws_match *m)
 {
 	size_t i;
@@ -358,7 +307,8 @@ bool ws_filter_match(const struct ws_filter *f, const struct ws_match *m)
 	}
 	if (f->n_nets) {
 		for (hit = false, i = 0; i < f->n_nets && !hit; i++)
-			hit = in_net(&f->nets[i], m->addr[0]) || in_net(&f->nets[i], m->addr[1]);
+			hit = net_contains(&f->nets[i], m->addr[0]) ||
+			      net_contains(&f->nets[i], m->addr[1]);
 		if (!hit)
 			return false;
 	}
@@ -388,7 +338,7 @@ static void put(struct out *w, const char *fmt, ...)
 int ws_filter_json(const struct ws_filter *f, char *buf, size_t len)
 {
 	struct out w = { .buf = buf, .len = len };
-	char a[INET6_ADDRSTRLEN];
+	char a[NET_STRLEN];
 	const char *sep = "";
 	size_t i;
 	int e;
@@ -397,22 +347,15 @@ int ws_filter_json(const struct ws_filter *f, char *buf, size_t len)
 	if (f->n_protos) {
 		put(&w, "\"protocol\":[");
 		for (i = 0; i < f->n_protos; i++)
-			put(&w, "%s\"%s\"", i ? "," : "", record_proto_name(f->protos[i]));
+			put(&w, "%s\"%s\"", i ? "," : "", net_proto_name(f->protos[i]));
 		put(&w, "]");
 		sep = ",";
 	}
 	if (f->n_nets) {
 		put(&w, "%s\"ip\":[", sep);
 		for (i = 0; i < f->n_nets; i++) {
-			const struct ws_net *n = &f->nets[i];
-			unsigned int plen = n->v4 ? n->prefix - 96u : n->prefix;
-
-			inet_ntop(n->v4 ? AF_INET : AF_INET6, n->v4 ? n->addr + 12 : n->addr, a,
-				  sizeof(a));
-			if (plen == (n->v4 ? 32u : 128u))
-				put(&w, "%s\"%s\"", i ? "," : "", a);
-			else
-				put(&w, "%s\"%s/%u\"", i ? "," : "", a, plen);
+			net_format(&f->nets[i], 0, a, sizeof(a));
+			put(&w, "%s\"%s\"", i ? "," : "", a);
 		}
 		put(&w, "]");
 		sep = ",";

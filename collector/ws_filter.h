@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/net.h"
 #include "lib/record.h"
 
 #define WS_FILTER_MAX_ITEMS 16 /* values of one field */
@@ -23,19 +24,14 @@ struct ws_match {
 	uint8_t event; /* enum record_event */
 	uint8_t proto;
 	uint16_t port[2];
-	uint8_t addr[2][16]; /* IPv4 as ::ffff:a.b.c.d, network byte order */
-};
-
-struct ws_net {
-	uint8_t addr[16]; /* IPv4 mapped like struct ws_match; host bits zero */
-	uint8_t prefix; /* on the 128-bit form: an IPv4 /24 is 120 */
-	bool v4;
+	uint32_t addr[2][4]; /* IPv4 as ::ffff:a.b.c.d, network byte order */
 };
 
 struct ws_filter {
 	uint8_t protos[WS_FILTER_MAX_ITEMS];
 	size_t n_protos;
-	struct ws_net nets[WS_FILTER_MAX_ITEMS];
+	/* host bits zero; matched on the 128-bit form, so "::/0" is everything */
+	struct net_prefix nets[WS_FILTER_MAX_ITEMS];
 	size_t n_nets;
 	uint16_t ports[WS_FILTER_MAX_ITEMS][2]; /* inclusive ranges */
 	size_t n_ports;

@@ -9,7 +9,7 @@
 #include "ai_policy.h"
 
 int ai_policy_check(const struct guarder_config *cfg, const struct rule *rules, size_t n,
-		    const struct guarder_cidr *extra_protected, size_t n_extra, char *why,
+		    const struct net_prefix *extra_protected, size_t n_extra, char *why,
 		    size_t why_len)
 {
 	char msg[RULE_ERR_LEN + 64];

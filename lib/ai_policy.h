@@ -30,7 +30,7 @@
  * always NUL-terminated when @why_len > 0 ("" on success).
  */
 int ai_policy_check(const struct guarder_config *cfg, const struct rule *rules, size_t n,
-		    const struct guarder_cidr *extra_protected, size_t n_extra, char *why,
+		    const struct net_prefix *extra_protected, size_t n_extra, char *why,
 		    size_t why_len);
 
 #endif /* GUARDER_AI_POLICY_H */

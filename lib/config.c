@@ -45,7 +45,7 @@ enum key_type {
 	KT_NAMEBUF, /* char[aux], length in [min, max] */
 	KT_IFLIST,  /* char[GUARDER_MAX_IFACES][GUARDER_IFNAME_MAX], count at aux */
 	/* lists of parsed items: an array of max items, count (size_t) at aux */
-	KT_CIDRLIST,   /* struct guarder_cidr[] */
+	KT_CIDRLIST,   /* struct net_prefix[] */
 	KT_PORTLIST,   /* struct guarder_port_range[] */
 	KT_ORIGINLIST, /* char[][GUARDER_ORIGIN_MAX] */
 	/* name: value pairs (struct guarder_kafka_prop[]), count (size_t) at aux */
@@ -842,55 +842,8 @@ static int set_iflist(const struct config_key *k, struct guarder_config *cfg, co
 
 static int parse_cidr(const char *text, void *slot, char *why, size_t why_len)
 {
-	struct guarder_cidr *c = slot;
-	char addr[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(text, '/');
-	size_t n = slash ? (size_t)(slash - text) : strlen(text), i;
-	unsigned long len = 0;
-	unsigned int max;
-
-	if (n == 0 || n >= sizeof(addr))
-		return why_set(why, why_len, "\"%s\" is not an address or addr/len", text);
-	memcpy(addr, text, n);
-	addr[n] = '\0';
-	memset(c, 0, sizeof(*c));
-	if (inet_pton(AF_INET, addr, c->addr) == 1) {
-		c->family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, addr, c->addr) == 1) {
-		c->family = AF_INET6;
-		max = 128;
-	} else {
-		return why_set(why, why_len, "\"%s\" is not an IPv4 or IPv6 address", addr);
-	}
-	if (slash) {
-		const char *p = slash + 1;
-
-		if (!*p || (p[0] == '0' && p[1]))
-			return why_set(why, why_len, "\"%s\" has a bad prefix length", text);
-		for (; *p; p++) {
-			if (*p < '0' || *p > '9' || len > max)
-				return why_set(why, why_len, "\"%s\" has a bad prefix length", text);
-			len = len * 10 + (unsigned long)(*p - '0');
-		}
-		if (len > max)
-			return why_set(why, why_len, "\"%s\": prefix length must be 0..%u", text,
-				       max);
-	} else {
-		len = max;
-	}
-	c->prefix_len = (unsigned int)len;
 	/* Host bits set is almost always a typo for another network: refuse it. */
-	for (i = 0; i < max / 8; i++) {
-		unsigned int lo = (unsigned int)i * 8;
-		unsigned char mask = lo >= len ? 0 : lo + 8 <= len ? 0xff
-						   : (unsigned char)(0xff << (8 - (len - lo)));
-
-		if (c->addr[i] & ~mask)
-			return why_set(why, why_len, "\"%s\" has host bits set after /%lu", text,
-				       len);
-	}
-	return 0;
+	return net_parse(text, 0, slot, why, why_len);
 }
 
 static int parse_port_number(const char *s, size_t n, unsigned short *out)
@@ -968,7 +921,7 @@ static parse_item_fn list_parser(const struct config_key *k, size_t *item_size)
 {
 	switch (k->type) {
 	case KT_CIDRLIST:
-		*item_size = sizeof(struct guarder_cidr);
+		*item_size = sizeof(struct net_prefix);
 		return parse_cidr;
 	case KT_PORTLIST:
 		*item_size = sizeof(struct guarder_port_range);
@@ -2163,11 +2116,8 @@ static void dump_value(FILE *out, const struct guarder_config *cfg, const struct
 			char buf[GUARDER_ORIGIN_MAX + 8];
 
 			if (k->type == KT_CIDRLIST) {
-				const struct guarder_cidr *c = (const struct guarder_cidr *)f + i;
-				char a[INET6_ADDRSTRLEN];
-
-				inet_ntop(c->family, c->addr, a, sizeof(a));
-				snprintf(buf, sizeof(buf), "%s/%u", a, c->prefix_len);
+				net_format((const struct net_prefix *)f + i, NET_FMT_PREFIX, buf,
+					   sizeof(buf));
 			} else if (k->type == KT_PORTLIST) {
 				const struct guarder_port_range *r =
 					(const struct guarder_port_range *)f + i;

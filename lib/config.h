@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "net.h"
+
 #define GUARDER_CONFIG_DEFAULT_PATH "/etc/guarder/guarder.yaml"
 #define GUARDER_MAX_IFACES	    64
 #define GUARDER_IFNAME_MAX	    16 /* IFNAMSIZ */
@@ -68,18 +70,6 @@ enum guarder_xdp_mode {
 	GUARDER_XDP_GENERIC,
 };
 
-/*
- * A network prefix from the config, parsed and normalised: the host bits
- * of @addr are zero (the loader refuses "10.0.0.1/8"), an address without
- * "/len" is a /32 or /128. @addr is in network byte order; an IPv4
- * network uses its first 4 bytes, the rest are zero.
- */
-struct guarder_cidr {
-	int family; /* AF_INET or AF_INET6 */
-	unsigned char addr[16];
-	unsigned int prefix_len; /* 0..32 or 0..128 */
-};
-
 /* An inclusive port range from the config; a single port has first == last. */
 struct guarder_port_range {
 	unsigned short first, last; /* 1..65535, first <= last */
@@ -123,7 +113,8 @@ struct guarder_config {
 		char *file;		/* default /var/lib/guarder/rules.json */
 		unsigned int max_rules; /* default 10000, at most 65535 */
 		/* traffic no rule may drop: to or from these networks / ports */
-		struct guarder_cidr protected_networks[GUARDER_MAX_PROTECTED];
+		/* net_parse()d: host bits zero (the loader refuses "10.0.0.1/8") */
+		struct net_prefix protected_networks[GUARDER_MAX_PROTECTED];
 		size_t n_protected_networks; /* default 0 */
 		struct guarder_port_range protected_ports[GUARDER_MAX_PROTECTED];
 		size_t n_protected_ports; /* default 0 */

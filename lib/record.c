@@ -6,12 +6,13 @@
  * output back with json-c and test_record_schema.py validates it against
  * docs/record.schema.json.
  */
-#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "net.h"
 #include "record.h"
 #include "timeconv.h"
 
@@ -131,56 +132,6 @@ static void jw_str(struct jw *w, const char *s)
 	jw_char(w, '"');
 }
 
-static bool addr_is_v4(const __u32 a[4])
-{
-	return a[0] == 0 && a[1] == 0 && a[2] == htonl(0xffff);
-}
-
-/* Dotted quad by hand: inet_ntop() is several times slower. */
-static size_t format_v4(const __u32 a[4], char *buf)
-{
-	const unsigned char *b = (const unsigned char *)&a[3];
-	char *p = buf;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		unsigned int v = b[i];
-
-		if (i)
-			*p++ = '.';
-		if (v >= 100)
-			*p++ = (char)('0' + v / 100);
-		if (v >= 10)
-			*p++ = (char)('0' + v / 10 % 10);
-		*p++ = (char)('0' + v % 10);
-	}
-	*p = '\0';
-	return (size_t)(p - buf);
-}
-
-/* @addr as text into @buf (INET6_ADDRSTRLEN bytes); returns its length. */
-static size_t format_addr(const __u32 addr[4], char buf[INET6_ADDRSTRLEN])
-{
-	if (addr_is_v4(addr))
-		return format_v4(addr, buf);
-	if (!inet_ntop(AF_INET6, addr, buf, INET6_ADDRSTRLEN)) {
-		buf[0] = '\0';
-		return 0;
-	}
-	return strlen(buf);
-}
-
-const char *record_addr_str(const __u32 addr[4], char *buf, size_t len)
-{
-	if (len < INET6_ADDRSTRLEN) {
-		if (len)
-			buf[0] = '\0';
-		return buf;
-	}
-	format_addr(addr, buf);
-	return buf;
-}
-
 static void jw_quoted(struct jw *w, const char *s, size_t n)
 {
 	jw_char(w, '"');
@@ -190,35 +141,14 @@ static void jw_quoted(struct jw *w, const char *s, size_t n)
 
 static void jw_addr(struct jw *w, const __u32 addr[4])
 {
-	char tmp[INET6_ADDRSTRLEN];
+	char tmp[NET_ADDR_STRLEN];
 
-	jw_quoted(w, tmp, format_addr(addr, tmp));
+	jw_quoted(w, tmp, net_addr_format(addr, tmp));
 }
 
-/* Protocol numbers with an IANA keyword we print; the rest print as numbers. */
-static const char *const proto_keywords[256] = {
-	[1] = "icmp", [6] = "tcp", [17] = "udp",       [47] = "gre",
-	[50] = "esp", [51] = "ah", [58] = "ipv6-icmp", [132] = "sctp",
-};
-static char proto_numbers[256][4];
-static unsigned char proto_number_len[256];
-static unsigned char proto_name_len[256]; /* of record_proto_name() */
-
-__attribute__((constructor)) static void proto_numbers_init(void)
+static void jw_proto(struct jw *w, uint8_t proto)
 {
-	int i;
-
-	for (i = 0; i < 256; i++) {
-		proto_number_len[i] = (unsigned char)snprintf(proto_numbers[i],
-							      sizeof(proto_numbers[i]), "%d", i);
-		proto_name_len[i] = (unsigned char)(proto_keywords[i] ? strlen(proto_keywords[i]) :
-									proto_number_len[i]);
-	}
-}
-
-const char *record_proto_name(uint8_t proto)
-{
-	return proto_keywords[proto] ? proto_keywords[proto] : proto_numbers[proto];
+	jw_raw(w, net_proto_name(proto), net_proto_name_len(proto));
 }
 
 const char *record_event_name(enum record_event ev)
@@ -282,19 +212,19 @@ int record_tcp_flags_str(uint8_t flags, char *buf, size_t len)
 
 /* Both addresses of a key as text, formatted once per record: [0] lo, [1] hi. */
 struct key_addrs {
-	char txt[2][INET6_ADDRSTRLEN];
+	char txt[2][NET_ADDR_STRLEN];
 	size_t len[2];
 };
 
 static void key_addrs_init(struct key_addrs *a, const struct flow_key *key)
 {
-	a->len[0] = format_addr(key->addr_lo, a->txt[0]);
-	a->len[1] = format_addr(key->addr_hi, a->txt[1]);
+	a->len[0] = net_addr_format(key->addr_lo, a->txt[0]);
+	a->len[1] = net_addr_format(key->addr_hi, a->txt[1]);
 }
 
 static void jw_key(struct jw *w, const struct flow_key *key, const struct key_addrs *a)
 {
-	jw_raw(w, proto_numbers[key->proto], proto_number_len[key->proto]);
+	jw_u64(w, key->proto);
 	jw_char(w, '|');
 	jw_raw(w, a->txt[0], a->len[0]);
 	jw_char(w, '|');
@@ -425,7 +355,7 @@ int record_format(const struct flow_record *rec, char *buf, size_t len,
 	struct key_addrs a;
 	__u16 sport = fwd ? rec->key.port_hi : rec->key.port_lo;
 	__u16 dport = fwd ? rec->key.port_lo : rec->key.port_hi;
-	bool v4 = addr_is_v4(rec->key.addr_lo) && addr_is_v4(rec->key.addr_hi);
+	bool v4 = net_addr_is_v4(rec->key.addr_lo) && net_addr_is_v4(rec->key.addr_hi);
 	uint8_t flags = df->tcp_flags | dr->tcp_flags;
 	const char *verdict;
 
@@ -457,7 +387,7 @@ int record_format(const struct flow_record *rec, char *buf, size_t len,
 	if (key_span)
 		key_span->len = (size_t)(w.p - buf) - key_span->off;
 	jw_lit(&w, "\",\"proto\":\"");
-	jw_raw(&w, record_proto_name(rec->key.proto), proto_name_len[rec->key.proto]);
+	jw_proto(&w, rec->key.proto);
 	jw_lit(&w, "\",\"proto_num\":");
 	jw_u64(&w, rec->key.proto);
 	jw_lit(&w, ",\"family\":");
@@ -531,7 +461,7 @@ int record_format(const struct flow_record *rec, char *buf, size_t len,
 			jw_lit(&w, ",\"dst_ip\":");
 			jw_addr(&w, in->dst);
 			jw_lit(&w, ",\"proto\":\"");
-			jw_raw(&w, record_proto_name(in->proto), proto_name_len[in->proto]);
+			jw_proto(&w, in->proto);
 			jw_lit(&w, "\",\"proto_num\":");
 			jw_u64(&w, in->proto);
 			jw_lit(&w, ",\"src_port\":");

@@ -82,12 +82,8 @@ int record_format(const struct flow_record *rec, char *buf, size_t len,
  */
 int record_format_key(const struct flow_key *key, char *buf, size_t len);
 
-/* record_addr_str - one 16-byte address as text (IPv4-mapped as dotted quad). */
-const char *record_addr_str(const __u32 addr[4], char *buf, size_t len);
-
 const char *record_event_name(enum record_event ev);
 const char *record_end_reason_name(enum record_end_reason r);
-const char *record_proto_name(uint8_t proto); /* "tcp", "udp", "icmp", "ipv6-icmp", or the number */
 
 /*
  * record_tcp_flags_str - TCP flag bits as "SYN|ACK|FIN" (bit order FIN,

@@ -4,7 +4,6 @@
  * output), validation of the invariants listed in rule.h, and the
  * reference matcher used by tests as an oracle for the kernel.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdarg.h>
@@ -12,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "config.h"
@@ -89,19 +87,13 @@ const char *rule_action_name(enum rule_action a)
 
 const char *rule_proto_name(__u8 proto)
 {
-	switch (proto) {
-	case RULE_PROTO_ANY:
-		return "any";
-	case RULE_PROTO_TCP:
-		return "tcp";
-	case RULE_PROTO_UDP:
-		return "udp";
-	case RULE_PROTO_ICMP:
-		return "icmp";
-	case RULE_PROTO_ICMPV6:
-		return "icmpv6";
-	}
-	return "?";
+	return proto == RULE_PROTO_ANY ? "any" : net_proto_name(proto);
+}
+
+static bool proto_known(__u8 p)
+{
+	return p == RULE_PROTO_ANY || p == RULE_PROTO_TCP || p == RULE_PROTO_UDP ||
+	       p == RULE_PROTO_ICMP || p == RULE_PROTO_ICMPV6;
 }
 
 void rule_init(struct rule *r)
@@ -118,184 +110,30 @@ void rule_init(struct rule *r)
 
 /* ---- addresses ---- */
 
-static const __u8 mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-static void addr_mask(__u32 addr[4], unsigned int prefix)
-{
-	__u8 *b = (__u8 *)addr;
-	unsigned int i;
-
-	for (i = 0; i < 16; i++) {
-		if (prefix >= 8) {
-			prefix -= 8;
-			continue;
-		}
-		b[i] &= (__u8)(0xff00u >> prefix);
-		prefix = 0;
-	}
-}
-
-/* Whether the first @prefix bits of @a and @b are equal. */
-static bool prefix_equal(const __u32 a[4], const __u32 b[4], unsigned int prefix)
-{
-	const __u8 *x = (const __u8 *)a, *y = (const __u8 *)b;
-	unsigned int i;
-
-	for (i = 0; i < 16 && prefix; i++) {
-		__u8 m = prefix >= 8 ? 0xff : (__u8)(0xff00u >> prefix);
-
-		if ((x[i] ^ y[i]) & m)
-			return false;
-		prefix = prefix >= 8 ? prefix - 8 : 0;
-	}
-	return true;
-}
-
 /* No condition in effect: any, 0.0.0.0/0 or ::/0. */
-static bool addr_is_wild(const struct rule_addr *a)
+static bool addr_is_wild(const struct net_prefix *a)
 {
 	return a->family == 0 || (a->family == 4 && a->prefix == 96) ||
 	       (a->family == 6 && a->prefix == 0);
 }
 
-int rule_addr_parse(const char *field, const char *s, struct rule_addr *out, char *err,
+int rule_addr_parse(const char *field, const char *s, struct net_prefix *out, char *err,
 		    size_t errlen)
 {
-	char buf[INET6_ADDRSTRLEN + 8];
-	const char *slash;
-	unsigned long plen = 0;
-	bool has_plen = false;
-	size_t alen;
-	struct in_addr a4;
-	struct in6_addr a6;
+	char why[NET_ERR_LEN];
 
 	memset(out, 0, sizeof(*out));
 	if (s[0] == '\0' || strcmp(s, "any") == 0)
 		return 0;
-	slash = strchr(s, '/');
-	alen = slash ? (size_t)(slash - s) : strlen(s);
-	if (alen == 0 || alen >= sizeof(buf))
-		goto bad;
-	memcpy(buf, s, alen);
-	buf[alen] = '\0';
-	if (slash) {
-		const char *p = slash + 1;
-		char *end;
-
-		/* Digits only: strtoul would take "+8", " 8" or "-0". */
-		if (*p < '0' || *p > '9' || strlen(p) > 3)
-			goto bad;
-		plen = strtoul(p, &end, 10);
-		if (*end != '\0')
-			goto bad;
-		has_plen = true;
-	}
-	if (inet_pton(AF_INET, buf, &a4) == 1) {
-		if (has_plen && plen > 32)
-			return fail(err, errlen,
-				    "%s: prefix length /%lu is over 32 for IPv4 \"%.64s\"", field,
-				    plen, s);
-		out->family = 4;
-		out->addr[2] = htonl(0xffff);
-		out->addr[3] = a4.s_addr;
-		out->prefix = (__u8)(96 + (has_plen ? plen : 32));
-	} else if (inet_pton(AF_INET6, buf, &a6) == 1) {
-		if (has_plen && plen > 128)
-			return fail(err, errlen,
-				    "%s: prefix length /%lu is over 128 for IPv6 \"%.64s\"", field,
-				    plen, s);
-		if (memcmp(&a6, mapped_prefix, sizeof(mapped_prefix)) == 0)
-			return fail(
-				err, errlen,
-				"%s: \"%.64s\" is an IPv4-mapped IPv6 address; write the IPv4 form",
-				field, s);
-		out->family = 6;
-		memcpy(out->addr, &a6, 16);
-		out->prefix = (__u8)(has_plen ? plen : 128);
-	} else {
-		goto bad;
-	}
-	addr_mask(out->addr, out->prefix);
-	return 0;
-bad:
-	return fail(err, errlen, "%s: \"%.64s\" is not an IPv4 or IPv6 address or CIDR", field, s);
-}
-
-int rule_addr_format(const struct rule_addr *a, char *buf, size_t len)
-{
-	char text[INET6_ADDRSTRLEN];
-	unsigned int plen, full;
-	int n;
-
-	if (a->family == 0) {
-		if (len < 1)
-			return -ENOSPC;
-		buf[0] = '\0';
-		return 0;
-	}
-	if (a->family == 4) {
-		if (!inet_ntop(AF_INET, &a->addr[3], text, sizeof(text)))
-			return -EINVAL;
-		plen = a->prefix - 96u;
-		full = 32;
-	} else {
-		if (!inet_ntop(AF_INET6, a->addr, text, sizeof(text)))
-			return -EINVAL;
-		plen = a->prefix;
-		full = 128;
-	}
-	if (plen == full)
-		n = snprintf(buf, len, "%s", text);
-	else
-		n = snprintf(buf, len, "%s/%u", text, plen);
-	if (n < 0 || (size_t)n >= len) {
-		if (len)
-			buf[0] = '\0';
-		return -ENOSPC;
-	}
-	return n;
-}
-
-bool rule_addr_overlap(const struct rule_addr *a, const struct rule_addr *b)
-{
-	if (a->family == 0 || b->family == 0)
-		return true;
-	if (a->family != b->family)
-		return false;
-	return prefix_equal(a->addr, b->addr, a->prefix < b->prefix ? a->prefix : b->prefix);
-}
-
-int rule_addr_from_cidr(const struct guarder_cidr *c, struct rule_addr *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (c->family == AF_INET) {
-		if (c->prefix_len > 32)
-			return -EINVAL;
-		out->family = 4;
-		out->addr[2] = htonl(0xffff);
-		memcpy(&out->addr[3], c->addr, 4);
-		out->prefix = (__u8)(96 + c->prefix_len);
-	} else if (c->family == AF_INET6) {
-		if (c->prefix_len > 128)
-			return -EINVAL;
-		out->family = 6;
-		memcpy(out->addr, c->addr, 16);
-		out->prefix = (__u8)c->prefix_len;
-	} else {
-		return -EINVAL;
-	}
-	addr_mask(out->addr, out->prefix);
+	if (net_parse(s, NET_PARSE_MASK | NET_PARSE_NO_MAPPED, out, why, sizeof(why)))
+		return fail(err, errlen, "%s: %s", field, why);
 	return 0;
 }
 
-/* Whether a packet address of @family is inside @a. */
-static bool addr_match(const struct rule_addr *a, const __u32 addr[4], __u8 family)
+/* Whether a packet address of @family is inside @a ("::/0" is not IPv4). */
+static bool addr_match(const struct net_prefix *a, const __u32 addr[4], __u8 family)
 {
-	if (a->family == 0)
-		return true;
-	if (a->family != family)
-		return false;
-	return prefix_equal(a->addr, addr, a->prefix);
+	return a->family == 0 || (a->family == family && net_contains(a, addr));
 }
 
 /* ---- ports ---- */
@@ -537,7 +375,7 @@ static int get_string(const char *field, struct json_object *v, const char **out
 	return 0;
 }
 
-static int get_addr(const char *field, struct json_object *v, struct rule_addr *out, char *err,
+static int get_addr(const char *field, struct json_object *v, struct net_prefix *out, char *err,
 		    size_t errlen)
 {
 	const char *s;
@@ -576,24 +414,22 @@ static int get_ports(const char *field, struct json_object *v, struct rule_ports
 
 static int get_proto(const char *field, struct json_object *v, __u8 *out, char *err, size_t errlen)
 {
-	static const struct {
-		const char *name;
-		__u8 proto;
-	} names[] = { { "", RULE_PROTO_ANY },	   { "any", RULE_PROTO_ANY },
-		      { "tcp", RULE_PROTO_TCP },   { "udp", RULE_PROTO_UDP },
-		      { "icmp", RULE_PROTO_ICMP }, { "icmpv6", RULE_PROTO_ICMPV6 } };
 	const char *s;
-	size_t len, i;
+	size_t len;
+	__u8 p;
 	int rc;
 
 	rc = get_string(field, v, &s, &len, err, errlen);
 	if (rc)
 		return rc;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcmp(s, names[i].name) == 0) {
-			*out = names[i].proto;
-			return 0;
-		}
+	if (len == 0 || strcmp(s, "any") == 0) {
+		*out = RULE_PROTO_ANY;
+		return 0;
+	}
+	/* Names only: a number would make "6" and "tcp" two spellings. */
+	if (net_proto_parse(s, len, 0, &p) == 0 && p != RULE_PROTO_ANY && proto_known(p)) {
+		*out = p;
+		return 0;
 	}
 	return fail(err, errlen, "%s: \"%.32s\" is not one of tcp, udp, icmp, icmpv6, any", field,
 		    s);
@@ -840,15 +676,9 @@ static bool has_inner(const struct rule *r)
 	       !ports_any(&r->inner_sport) || !ports_any(&r->inner_dport);
 }
 
-static bool proto_known(__u8 p)
+static int check_addr(const char *field, const struct net_prefix *a, char *err, size_t errlen)
 {
-	return p == RULE_PROTO_ANY || p == RULE_PROTO_TCP || p == RULE_PROTO_UDP ||
-	       p == RULE_PROTO_ICMP || p == RULE_PROTO_ICMPV6;
-}
-
-static int check_addr(const char *field, const struct rule_addr *a, char *err, size_t errlen)
-{
-	__u32 m[4];
+	struct net_prefix m;
 
 	if (a->pad[0] || a->pad[1])
 		return fail(err, errlen, "%s: padding bytes are not zero", field);
@@ -858,21 +688,20 @@ static int check_addr(const char *field, const struct rule_addr *a, char *err, s
 		return 0;
 	}
 	if (a->family == 4) {
-		if (a->prefix < 96 || a->prefix > 128 ||
-		    memcmp(a->addr, mapped_prefix, sizeof(mapped_prefix)))
+		if (a->prefix < 96 || a->prefix > 128 || !net_addr_is_v4(a->addr))
 			return fail(err, errlen, "%s: not an IPv4-mapped address with /96+n",
 				    field);
 	} else if (a->family == 6) {
 		if (a->prefix > 128)
 			return fail(err, errlen, "%s: prefix over 128", field);
-		if (a->prefix >= 96 && memcmp(a->addr, mapped_prefix, sizeof(mapped_prefix)) == 0)
+		if (a->prefix >= 96 && net_addr_is_v4(a->addr))
 			return fail(err, errlen, "%s: IPv4-mapped IPv6 address", field);
 	} else {
 		return fail(err, errlen, "%s: family %u is not 0, 4 or 6", field, a->family);
 	}
-	memcpy(m, a->addr, sizeof(m));
-	addr_mask(m, a->prefix);
-	if (memcmp(m, a->addr, sizeof(m)))
+	m = *a;
+	net_mask(&m);
+	if (memcmp(m.addr, a->addr, sizeof(m.addr)))
 		return fail(err, errlen, "%s: host bits set beyond the prefix", field);
 	return 0;
 }
@@ -887,7 +716,7 @@ static int check_ports(const char *field, const struct rule_ports *p, char *err,
 }
 
 /* The address family a rule's addresses imply: 0 none, 4 or 6. */
-static int family_of(const struct rule_addr *a, const struct rule_addr *b, const char *fa,
+static int family_of(const struct net_prefix *a, const struct net_prefix *b, const char *fa,
 		     const char *fb, __u8 *fam, char *err, size_t errlen)
 {
 	*fam = a->family ? a->family : b->family;
@@ -903,7 +732,7 @@ int rule_validate(const struct rule *r, char *err, size_t errlen)
 						    "inner_dst_ip" };
 	static const char *const port_fields[4] = { "src_port", "dst_port", "inner_src_port",
 						    "inner_dst_port" };
-	const struct rule_addr *addrs[4] = { &r->src, &r->dst, &r->inner_src, &r->inner_dst };
+	const struct net_prefix *addrs[4] = { &r->src, &r->dst, &r->inner_src, &r->inner_dst };
 	const struct rule_ports *ports[4] = { &r->sport, &r->dport, &r->inner_sport,
 					      &r->inner_dport };
 	bool tcp = r->protocol == RULE_PROTO_TCP, udp = r->protocol == RULE_PROTO_UDP;
@@ -1230,11 +1059,11 @@ static int add(struct json_object *o, const char *k, struct json_object *v)
 	return 0;
 }
 
-static struct json_object *addr_json(const struct rule_addr *a)
+static struct json_object *addr_json(const struct net_prefix *a)
 {
-	char buf[RULE_ADDR_STRLEN];
+	char buf[NET_STRLEN];
 
-	if (rule_addr_format(a, buf, sizeof(buf)) < 0)
+	if (net_format(a, 0, buf, sizeof(buf)) < 0)
 		buf[0] = '\0';
 	return json_object_new_string(buf);
 }
@@ -1307,12 +1136,11 @@ bool rule_equal(const struct rule *a, const struct rule *b)
 {
 	return a->id == b->id && a->type == b->type && a->action == b->action &&
 	       a->priority == b->priority && a->expires_at == b->expires_at &&
-	       memcmp(&a->src, &b->src, sizeof(a->src)) == 0 &&
-	       memcmp(&a->dst, &b->dst, sizeof(a->dst)) == 0 &&
+	       net_cmp(&a->src, &b->src) == 0 && net_cmp(&a->dst, &b->dst) == 0 &&
 	       memcmp(&a->sport, &b->sport, sizeof(a->sport)) == 0 &&
 	       memcmp(&a->dport, &b->dport, sizeof(a->dport)) == 0 &&
-	       memcmp(&a->inner_src, &b->inner_src, sizeof(a->inner_src)) == 0 &&
-	       memcmp(&a->inner_dst, &b->inner_dst, sizeof(a->inner_dst)) == 0 &&
+	       net_cmp(&a->inner_src, &b->inner_src) == 0 &&
+	       net_cmp(&a->inner_dst, &b->inner_dst) == 0 &&
 	       memcmp(&a->inner_sport, &b->inner_sport, sizeof(a->inner_sport)) == 0 &&
 	       memcmp(&a->inner_dport, &b->inner_dport, sizeof(a->inner_dport)) == 0 &&
 	       a->protocol == b->protocol && a->inner_protocol == b->inner_protocol &&
@@ -1337,15 +1165,15 @@ int rule_cmp(const void *a, const void *b)
 	return 0;
 }
 
-bool rule_touches_protected(const struct rule *r, const struct guarder_cidr *nets, size_t n_nets,
+bool rule_touches_protected(const struct rule *r, const struct net_prefix *nets, size_t n_nets,
 			    const struct guarder_port_range *ports, size_t n_ports, char *why,
 			    size_t len)
 {
-	const struct rule_addr *addrs[2] = { &r->src, &r->dst };
+	const struct net_prefix *addrs[2] = { &r->src, &r->dst };
 	const struct rule_ports *rp[2] = { &r->sport, &r->dport };
 	static const char *const af[2] = { "src_ip", "dst_ip" };
 	static const char *const pf[2] = { "src_port", "dst_port" };
-	char a[RULE_ADDR_STRLEN], b[RULE_ADDR_STRLEN], p[16];
+	char a[NET_STRLEN], b[NET_STRLEN], p[16];
 	size_t i;
 	int s;
 
@@ -1357,14 +1185,11 @@ bool rule_touches_protected(const struct rule *r, const struct guarder_cidr *net
 		if (addr_is_wild(addrs[s]))
 			continue;
 		for (i = 0; i < n_nets; i++) {
-			struct rule_addr net;
-
-			if (rule_addr_from_cidr(&nets[i], &net) ||
-			    !rule_addr_overlap(addrs[s], &net))
+			if (!nets[i].family || !net_overlap(addrs[s], &nets[i]))
 				continue;
 			if (len) {
-				rule_addr_format(addrs[s], a, sizeof(a));
-				rule_addr_format(&net, b, sizeof(b));
+				net_format(addrs[s], 0, a, sizeof(a));
+				net_format(&nets[i], 0, b, sizeof(b));
 				snprintf(why, len, "%s: %s overlaps protected network %s", af[s], a,
 					 b);
 			}

@@ -14,11 +14,12 @@
  *  - RULE_PROTO_ICMP means ICMP over IPv4 only (IP protocol 1),
  *    RULE_PROTO_ICMPV6 means ICMPv6 only (58): icmp_type/code are compared
  *    raw against the packet's type/code, whose meanings differ by family.
- *  - Address fields: family 0 = any (all other bytes 0). Otherwise addr is
- *    the network address in network byte order with the host bits zeroed,
- *    IPv4 mapped as ::ffff:a.b.c.d (like kernel/conn_tracker.h), and
- *    prefix counts over all 128 bits: IPv4 /n is 96 + n (96..128), IPv6 /n
- *    is n (0..128). A family-4 address matches IPv4 packets only and a
+ *  - Address fields (struct net_prefix, lib/net.h): family 0 = any (all
+ *    other bytes 0). Otherwise addr is the network address in network
+ *    byte order with the host bits zeroed, IPv4 mapped as ::ffff:a.b.c.d
+ *    (like kernel/conn_tracker.h), and prefix counts over all 128 bits:
+ *    IPv4 /n is 96 + n (96..128), IPv6 /n is n (0..128); an IPv6 address
+ *    is never IPv4-mapped. A family-4 address matches IPv4 packets only and a
  *    family-6 one IPv6 packets only, even "::/0" (prefix 0, family 6).
  *    src and dst never have different families; ICMP rules have IPv4
  *    addresses (outer and inner) and ICMPv6 rules IPv6 ones.
@@ -43,8 +44,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "net.h"
+
 struct json_object;
-struct guarder_cidr;
 struct guarder_port_range;
 
 #define RULE_COMMENT_MAX      255 /* bytes, UTF-8, no control characters */
@@ -75,13 +77,6 @@ enum rule_action {
 	RULE_ACTION_DROP = 1,
 };
 
-struct rule_addr {
-	__u32 addr[4]; /* network order, IPv4 as ::ffff:a.b.c.d */
-	__u8 prefix; /* over 128 bits; IPv4 /n = 96 + n */
-	__u8 family; /* 0 any, 4, 6 */
-	__u8 pad[2];
-};
-
 struct rule_ports {
 	__u16 lo, hi; /* host order, inclusive; 0,0 = any */
 };
@@ -92,9 +87,9 @@ struct rule {
 	enum rule_action action;
 	__s32 priority;
 	__u64 expires_at; /* unix seconds; 0 = never */
-	struct rule_addr src, dst;
+	struct net_prefix src, dst;
 	struct rule_ports sport, dport;
-	struct rule_addr inner_src, inner_dst;
+	struct net_prefix inner_src, inner_dst;
 	struct rule_ports inner_sport, inner_dport;
 	__u8 protocol; /* RULE_PROTO_* */
 	__u8 inner_protocol; /* RULE_PROTO_*; ANY = no condition */
@@ -222,39 +217,20 @@ int rule_cmp(const void *a, const void *b);
  * @why (if @len > 0) names the rule field and the protected entry, e.g.
  * "dst_ip: 10.0.0.0/8 overlaps protected network 10.1.0.0/16".
  */
-bool rule_touches_protected(const struct rule *r, const struct guarder_cidr *nets, size_t n_nets,
+bool rule_touches_protected(const struct rule *r, const struct net_prefix *nets, size_t n_nets,
 			    const struct guarder_port_range *ports, size_t n_ports, char *why,
 			    size_t len);
 
 /*
- * rule_addr_from_cidr - a config CIDR (lib/config.h) as a struct
- * rule_addr (host bits zeroed). Returns 0 or -EINVAL for a bad family or
- * prefix length.
+ * rule_addr_parse - a rule's address field: "" or "any" (family 0), or
+ * what net_parse() reads ("a.b.c.d", "a.b.c.d/n", "x::y", "x::y/n",
+ * nothing around it) with the host bits zeroed. IPv4-mapped IPv6 text
+ * is rejected (write the IPv4 form). On error returns -EINVAL with
+ * "@field: ..." in @err. Text forms: net_format(), which writes "" for
+ * any and no "/n" for a single host.
  */
-int rule_addr_from_cidr(const struct guarder_cidr *c, struct rule_addr *out);
-
-/*
- * rule_addr_parse - parse "" (any), "a.b.c.d", "a.b.c.d/n", "x::y",
- * "x::y/n" into @out (host bits zeroed). IPv4-mapped IPv6 text is
- * rejected (write the IPv4 form). On error returns -EINVAL with
- * "@field: ..." in @err. Used for rule fields and for the configured
- * protected networks.
- */
-int rule_addr_parse(const char *field, const char *s, struct rule_addr *out, char *err,
+int rule_addr_parse(const char *field, const char *s, struct net_prefix *out, char *err,
 		    size_t errlen);
-
-/*
- * rule_addr_format - canonical text of @a ("" for any; no "/n" for a
- * full-length prefix). Returns the length or -ENOSPC. 44 bytes always do.
- */
-int rule_addr_format(const struct rule_addr *a, char *buf, size_t len);
-#define RULE_ADDR_STRLEN 44
-
-/*
- * rule_addr_overlap - whether some address is inside both @a and @b
- * (any overlaps everything of its family; families 4 and 6 never overlap).
- */
-bool rule_addr_overlap(const struct rule_addr *a, const struct rule_addr *b);
 
 /*
  * A packet as the rule matcher sees it: what kernel/parsing.h extracts.
@@ -290,6 +266,6 @@ long rule_set_eval(const struct rule *rules, size_t n, const struct rule_packet 
 /* Text forms, for messages and output. */
 const char *rule_type_name(enum rule_type t);
 const char *rule_action_name(enum rule_action a);
-const char *rule_proto_name(__u8 proto); /* "any", "tcp", ...; "?" if unknown */
+const char *rule_proto_name(__u8 proto); /* "any" for 0, else net_proto_name() */
 
 #endif /* GUARDER_RULE_H */

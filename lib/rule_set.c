@@ -580,7 +580,7 @@ static bool ports_any(const struct rule_ports *p)
 	return p->lo == 0 && p->hi == 0;
 }
 
-static bool addr_any(const struct rule_addr *a)
+static bool addr_any(const struct net_prefix *a)
 {
 	return a->family == 0;
 }
@@ -753,7 +753,7 @@ static int write_protect(struct rule_set *rs, __u32 half, const struct rule_prot
 		return -E2BIG;
 	}
 	for (i = 0; i < p->n_nets; i++) {
-		const struct rule_addr *a = &p->nets[i];
+		const struct net_prefix *a = &p->nets[i];
 		struct rule_protect_key k;
 		__u32 mask[4];
 		__u8 one = 1;
@@ -1087,7 +1087,7 @@ int rule_set_apply(struct rule_set *rs, const struct rule *rules, size_t n,
 
 int rule_protect_from_config(const struct guarder_config *cfg, struct rule_protect *out)
 {
-	struct rule_addr *nets = NULL;
+	struct net_prefix *nets = NULL;
 	__u16 *ports = NULL;
 	unsigned char *seen = NULL;
 	size_t i, n = 0;
@@ -1103,21 +1103,8 @@ int rule_protect_from_config(const struct guarder_config *cfg, struct rule_prote
 		free(ports);
 		return -ENOMEM;
 	}
-	for (i = 0; i < cfg->rules.n_protected_networks; i++) {
-		const struct guarder_cidr *c = &cfg->rules.protected_networks[i];
-		struct rule_addr *a = &nets[i];
-
-		if (c->family == AF_INET) {
-			a->family = 4;
-			a->addr[2] = htobe32(0xffff);
-			memcpy(&a->addr[3], c->addr, 4);
-			a->prefix = 96 + c->prefix_len;
-		} else {
-			a->family = 6;
-			memcpy(a->addr, c->addr, 16);
-			a->prefix = c->prefix_len;
-		}
-	}
+	memcpy(nets, cfg->rules.protected_networks,
+	       cfg->rules.n_protected_networks * sizeof(*nets));
 	for (i = 0; i < cfg->rules.n_protected_ports; i++)
 		for (p = cfg->rules.protected_ports[i].first;
 		     p <= cfg->rules.protected_ports[i].last && p < 65536; p++)

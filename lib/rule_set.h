@@ -39,7 +39,7 @@ struct rule_set;
  * and other protocols with ports), are never dropped by a rule.
  */
 struct rule_protect {
-	const struct rule_addr *nets;
+	const struct net_prefix *nets;
 	size_t n_nets;
 	const __u16 *ports;
 	size_t n_ports;

@@ -326,7 +326,7 @@ static bool test_disabled_and_expired_ignored(struct tenv *e)
 static bool test_protected_win(struct tenv *e)
 {
 	struct rs_env s;
-	struct rule_addr nets[1];
+	struct net_prefix nets[1];
 	__u16 ports[1] = { 22 };
 	struct rule_protect prot = { .nets = nets, .n_nets = 1, .ports = ports, .n_ports = 1 };
 	char err[RULE_ERR_LEN];
@@ -359,7 +359,7 @@ static bool test_protected_win(struct tenv *e)
 static bool test_icmpv6_rules_and_protected_v6(struct tenv *e)
 {
 	struct rs_env s;
-	struct rule_addr nets[1];
+	struct net_prefix nets[1];
 	struct rule_protect prot = { .nets = nets, .n_nets = 1 };
 	char err[RULE_ERR_LEN];
 	struct pkt p, inner;
@@ -1077,9 +1077,7 @@ static bool test_restore_from_file(struct tenv *e)
 	cfg.rules.protected_ports[0].first = 22;
 	cfg.rules.protected_ports[0].last = 23;
 	cfg.rules.n_protected_networks = 1;
-	cfg.rules.protected_networks[0].family = AF_INET;
-	inet_pton(AF_INET, "10.4.9.0", cfg.rules.protected_networks[0].addr);
-	cfg.rules.protected_networks[0].prefix_len = 24;
+	net_parse("10.4.9.0/24", 0, &cfg.rules.protected_networks[0], NULL, 0);
 
 	pkt_udp4(&p, "10.4.0.1", 1000, "10.0.0.2", 53, 0);
 	ok = ASSERT_OK(rule_set_restore_file(&cfg), "missing file = empty set") &&

@@ -71,7 +71,7 @@ static void v4(const char *fmt, unsigned int i, char *buf, size_t len)
 }
 
 /* check_host - @a is a full-length prefix of @text. */
-static bool is_host(const struct rule_addr *a, const char *text)
+static bool is_host(const struct net_prefix *a, const char *text)
 {
 	__u32 x[4];
 
@@ -80,7 +80,7 @@ static bool is_host(const struct rule_addr *a, const char *text)
 	       a->family == (strchr(text, ':') ? 6 : 4);
 }
 
-static bool is_any(const struct rule_addr *a)
+static bool is_any(const struct net_prefix *a)
 {
 	return a->family == 0;
 }
@@ -600,9 +600,7 @@ static void test_suggestion(void)
 	json_object_put(s);
 
 	/* the offender is in a protected network: published as rejected, with the reason */
-	cfg.rules.protected_networks[0] =
-		(struct guarder_cidr){ .family = AF_INET, .prefix_len = 24 };
-	inet_pton(AF_INET, "192.0.2.0", cfg.rules.protected_networks[0].addr);
+	CHECK(net_parse("192.0.2.0/24", 0, &cfg.rules.protected_networks[0], NULL, 0) == 0);
 	cfg.rules.n_protected_networks = 1;
 	CHECK(ai_suggestion_from_finding(&cfg, &found[0], &s, &rejected) == 0);
 	CHECK(rejected);

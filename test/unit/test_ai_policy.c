@@ -34,7 +34,7 @@ static struct rule drop_rule(const char *src, const char *dst, __u16 dport)
 }
 
 static void expect(const struct guarder_config *cfg, const struct rule *r, size_t n,
-		   const struct guarder_cidr *extra, size_t n_extra, int want, const char *why_has)
+		   const struct net_prefix *extra, size_t n_extra, int want, const char *why_has)
 {
 	char why[AI_POLICY_WHY_LEN];
 	int rc = ai_policy_check(cfg, r, n, extra, n_extra, why, sizeof(why));
@@ -50,7 +50,7 @@ int main(void)
 {
 	struct guarder_config cfg;
 	struct rule r[20], bad;
-	struct guarder_cidr extra;
+	struct net_prefix extra;
 	size_t i;
 
 	test_ai_config(&cfg);
@@ -79,9 +79,7 @@ int main(void)
 	expect(&cfg, &bad, 1, NULL, 0, -EPERM, "may only drop");
 
 	/* protected network and port from the config */
-	cfg.rules.protected_networks[0] =
-		(struct guarder_cidr){ .family = AF_INET, .prefix_len = 16 };
-	inet_pton(AF_INET, "10.0.0.0", cfg.rules.protected_networks[0].addr);
+	CHECK(net_parse("10.0.0.0/16", 0, &cfg.rules.protected_networks[0], NULL, 0) == 0);
 	cfg.rules.n_protected_networks = 1;
 	cfg.rules.protected_ports[0] = (struct guarder_port_range){ 22, 22 };
 	cfg.rules.n_protected_ports = 1;
@@ -97,8 +95,7 @@ int main(void)
 	expect(&cfg, r, 1, NULL, 0, 0, NULL);
 
 	/* the caller's extra protected addresses (API clients, DNS resolvers) */
-	extra = (struct guarder_cidr){ .family = AF_INET, .prefix_len = 32 };
-	inet_pton(AF_INET, "203.0.113.7", extra.addr);
+	CHECK(net_parse("203.0.113.7", 0, &extra, NULL, 0) == 0);
 	expect(&cfg, r, 1, &extra, 1, -EPERM, "API client or DNS resolver");
 	expect(&cfg, r, 1, NULL, 0, 0, NULL);
 

@@ -284,17 +284,17 @@ static void check_full(const struct guarder_config *c)
 		unsigned char v6[16];
 
 		inet_pton(AF_INET6, "fd00::", v6);
-		CHECK(c->rules.protected_networks[0].family == AF_INET &&
-			      c->rules.protected_networks[0].prefix_len == 16 &&
-			      !memcmp(c->rules.protected_networks[0].addr, v4, 4),
+		CHECK(c->rules.protected_networks[0].family == 4 &&
+			      c->rules.protected_networks[0].prefix == 96 + 16 &&
+			      !memcmp(&c->rules.protected_networks[0].addr[3], v4, 4),
 		      "protected network 0");
-		CHECK(c->rules.protected_networks[1].family == AF_INET6 &&
-			      c->rules.protected_networks[1].prefix_len == 64 &&
+		CHECK(c->rules.protected_networks[1].family == 6 &&
+			      c->rules.protected_networks[1].prefix == 64 &&
 			      !memcmp(c->rules.protected_networks[1].addr, v6, 16),
 		      "protected network 1");
-		CHECK(c->rules.protected_networks[2].family == AF_INET &&
-			      c->rules.protected_networks[2].prefix_len == 32 &&
-			      !memcmp(c->rules.protected_networks[2].addr, host, 4),
+		CHECK(c->rules.protected_networks[2].family == 4 &&
+			      c->rules.protected_networks[2].prefix == 96 + 32 &&
+			      !memcmp(&c->rules.protected_networks[2].addr[3], host, 4),
 		      "a bare address is a /32");
 	}
 	CHECK(c->rules.n_protected_ports == 2 && c->rules.protected_ports[0].first == 22 &&
@@ -568,7 +568,7 @@ static void test_set(void)
 	      "empty ports");
 	CHECK(config_set(&c, "rules.protected_networks", "::/0", "flag") == 0 &&
 		      c.rules.n_protected_networks == 1 &&
-		      c.rules.protected_networks[0].prefix_len == 0,
+		      c.rules.protected_networks[0].prefix == 0,
 	      "::/0");
 	CHECK(c.collector.n_ifaces == 2 && !strcmp(c.collector.ifaces[1], "eth1"), "-iface value");
 	CHECK(config_set(&c, "collector.interfaces", "lo", "-iface") == 0, "-iface again");

@@ -14,6 +14,7 @@
 
 #include <json-c/json.h>
 
+#include "lib/net.h"
 #include "lib/record.h"
 #include "lib/timeconv.h"
 #include "check.h"
@@ -262,7 +263,7 @@ static void test_icmp(void)
 	o = format_parse(&r);
 	if (!o)
 		return;
-	want_str(o, "proto", "ipv6-icmp");
+	want_str(o, "proto", "icmpv6");
 	want_int(o, "icmp.type", 2);
 	want_null(get(o, "icmp"), "inner");
 	json_object_put(o);
@@ -345,9 +346,9 @@ static void test_names(void)
 	CHECK(record_tcp_flags_str(0xff, fs, sizeof(fs)) == 31 &&
 	      !strcmp(fs, "FIN|SYN|RST|PSH|ACK|URG|ECE|CWR"));
 	CHECK(record_tcp_flags_str(0x12, fs, 4) == -ENOSPC);
-	CHECK(!strcmp(record_proto_name(6), "tcp"));
-	CHECK(!strcmp(record_proto_name(58), "ipv6-icmp"));
-	CHECK(!strcmp(record_proto_name(253), "253"));
+	CHECK(!strcmp(net_proto_name(6), "tcp"));
+	CHECK(!strcmp(net_proto_name(58), "icmpv6"));
+	CHECK(!strcmp(net_proto_name(253), "253"));
 	CHECK(!strcmp(record_end_reason_name(REC_END_EVICTED), "evicted"));
 	CHECK(!strcmp(record_event_name(REC_ICMP), "icmp"));
 }

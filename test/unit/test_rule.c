@@ -373,50 +373,50 @@ static void test_defaults(void)
 
 static void test_addresses_and_ports(void)
 {
-	char err[RULE_ERR_LEN], buf[RULE_ADDR_STRLEN];
-	struct rule_addr a;
+	char err[RULE_ERR_LEN], buf[NET_STRLEN];
+	struct net_prefix a;
 	struct rule r;
 	__u32 want[4];
 
 	EXPECT(rule_addr_parse("x", "10.1.2.3/8", &a, err, sizeof(err)) == 0);
 	test_addr("10.0.0.0", want);
 	EXPECT(a.family == 4 && a.prefix == 104 && memcmp(a.addr, want, 16) == 0);
-	EXPECT(rule_addr_format(&a, buf, sizeof(buf)) > 0 && strcmp(buf, "10.0.0.0/8") == 0);
+	EXPECT(net_format(&a, 0, buf, sizeof(buf)) > 0 && strcmp(buf, "10.0.0.0/8") == 0);
 	EXPECT(rule_addr_parse("x", "192.168.1.1", &a, err, sizeof(err)) == 0);
 	EXPECT(a.family == 4 && a.prefix == 128);
-	EXPECT(rule_addr_format(&a, buf, sizeof(buf)) > 0 && strcmp(buf, "192.168.1.1") == 0);
+	EXPECT(net_format(&a, 0, buf, sizeof(buf)) > 0 && strcmp(buf, "192.168.1.1") == 0);
 	EXPECT(rule_addr_parse("x", "0.0.0.0/0", &a, err, sizeof(err)) == 0);
 	EXPECT(a.family == 4 && a.prefix == 96);
 	EXPECT(rule_addr_parse("x", "2001:db8:ff::1/32", &a, err, sizeof(err)) == 0);
 	test_addr("2001:db8::", want);
 	EXPECT(a.family == 6 && a.prefix == 32 && memcmp(a.addr, want, 16) == 0);
-	EXPECT(rule_addr_format(&a, buf, sizeof(buf)) > 0 && strcmp(buf, "2001:db8::/32") == 0);
+	EXPECT(net_format(&a, 0, buf, sizeof(buf)) > 0 && strcmp(buf, "2001:db8::/32") == 0);
 	EXPECT(rule_addr_parse("x", "::/0", &a, err, sizeof(err)) == 0);
 	EXPECT(a.family == 6 && a.prefix == 0);
-	EXPECT(rule_addr_format(&a, buf, sizeof(buf)) > 0 && strcmp(buf, "::/0") == 0);
+	EXPECT(net_format(&a, 0, buf, sizeof(buf)) > 0 && strcmp(buf, "::/0") == 0);
 	EXPECT(rule_addr_parse("x", "fe80::1", &a, err, sizeof(err)) == 0 && a.prefix == 128);
 	EXPECT(rule_addr_parse("x", "", &a, err, sizeof(err)) == 0 && a.family == 0);
 	EXPECT(rule_addr_parse("x", "any", &a, err, sizeof(err)) == 0 && a.family == 0);
-	EXPECT(rule_addr_format(&a, buf, sizeof(buf)) == 0 && buf[0] == '\0');
-	EXPECT(rule_addr_format(&(struct rule_addr){ .family = 6,
-						     .prefix = 128,
-						     .addr = { 0xffffffff, 0xffffffff, 0xffffffff,
-							       0xffffffff } },
-				buf, 8) == -ENOSPC);
+	EXPECT(net_format(&a, 0, buf, sizeof(buf)) == 0 && buf[0] == '\0');
+	EXPECT(net_format(&(struct net_prefix){ .family = 6,
+						.prefix = 128,
+						.addr = { 0xffffffff, 0xffffffff, 0xffffffff,
+							  0xffffffff } },
+			  0, buf, 8) == -ENOSPC);
 
 	/* overlap */
 	{
-		struct rule_addr n8, n16, o16, v6;
+		struct net_prefix n8, n16, o16, v6;
 
 		rule_addr_parse("x", "10.0.0.0/8", &n8, err, sizeof(err));
 		rule_addr_parse("x", "10.1.0.0/16", &n16, err, sizeof(err));
 		rule_addr_parse("x", "11.1.0.0/16", &o16, err, sizeof(err));
 		rule_addr_parse("x", "2001:db8::/32", &v6, err, sizeof(err));
-		EXPECT(rule_addr_overlap(&n8, &n16) && rule_addr_overlap(&n16, &n8));
-		EXPECT(!rule_addr_overlap(&n8, &o16));
-		EXPECT(!rule_addr_overlap(&n8, &v6));
+		EXPECT(net_overlap(&n8, &n16) && net_overlap(&n16, &n8));
+		EXPECT(!net_overlap(&n8, &o16));
+		EXPECT(!net_overlap(&n8, &v6));
 		memset(&a, 0, sizeof(a));
-		EXPECT(rule_addr_overlap(&a, &v6) && rule_addr_overlap(&n8, &a));
+		EXPECT(net_overlap(&a, &v6) && net_overlap(&n8, &a));
 	}
 
 	/* port ranges, numbers and strings */
@@ -636,34 +636,21 @@ static void test_match_all(void)
 	}
 }
 
-static void cidr(const char *text, struct guarder_cidr *c)
+static void cidr(const char *text, struct net_prefix *c)
 {
-	char a[64], *slash;
-
-	snprintf(a, sizeof(a), "%s", text);
-	slash = strchr(a, '/');
-	*slash = '\0';
-	memset(c, 0, sizeof(*c));
-	c->prefix_len = (unsigned int)atoi(slash + 1);
-	if (inet_pton(AF_INET, a, c->addr) == 1) {
-		c->family = AF_INET;
-	} else {
-		c->family = AF_INET6;
-		CHECK(inet_pton(AF_INET6, a, c->addr) == 1);
-	}
+	CHECK(net_parse(text, 0, c, NULL, 0) == 0);
 }
 
 static void test_protected(void)
 {
-	struct guarder_cidr nets[2];
+	struct net_prefix nets[2];
 	struct guarder_port_range ports[2] = { { 22, 22 }, { 8000, 8010 } };
-	struct rule_addr ra;
 	char why[RULE_ERR_LEN];
 	struct rule r;
 
 	cidr("10.1.0.0/16", &nets[0]);
 	cidr("2001:db8:aa::/48", &nets[1]);
-	EXPECT(rule_addr_from_cidr(&nets[0], &ra) == 0 && ra.family == 4 && ra.prefix == 112);
+	EXPECT(nets[0].family == 4 && nets[0].prefix == 112);
 
 #define TOUCH(body) \
 	(parse_ok(body, &r) == 0 && rule_touches_protected(&r, nets, 2, ports, 2, why, sizeof(why)))

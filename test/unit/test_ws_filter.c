@@ -118,7 +118,7 @@ static void test_json(void)
 
 	ws_filter_init(&f);
 	CHECK(ws_filter_parse_json(&f, ok, strlen(ok), err, sizeof(err)) == 0);
-	CHECK(!strcmp(canon(&f), "{\"protocol\":[\"icmp\",\"ipv6-icmp\"],\"ip\":[\"10.0.0.0/8\"],"
+	CHECK(!strcmp(canon(&f), "{\"protocol\":[\"icmp\",\"icmpv6\"],\"ip\":[\"10.0.0.0/8\"],"
 				 "\"port\":[22,80,\"1000-2000\"],\"event\":[\"start\",\"end\"]}"));
 	CHECK(ws_filter_match(&f, &m));
 
