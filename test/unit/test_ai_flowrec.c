@@ -95,6 +95,26 @@ static void test_good(void)
 		    &f, err, sizeof(err)) == 0);
 	CHECK(!strcmp(f.node, "n\xc3\xa9\xf0\x9f\x98\x80"));
 	CHECK(f.last_ns == 1795740413ull * AI_NS);
+
+	/* ICMPv6 as this release writes it and as older collectors wrote it */
+	{
+		static const char *const names[] = { "icmpv6", "ipv6-icmp" };
+		size_t i;
+
+		for (i = 0; i < 2; i++) {
+			snprintf(buf, sizeof(buf),
+				 "{\"schema_version\":1,\"event\":\"end\",\"node\":\"n\","
+				 "\"proto\":\"%s\",\"proto_num\":58,\"family\":6,"
+				 "\"src_ip\":\"2001:db8::1\",\"dst_ip\":\"2001:db8::2\","
+				 "\"src_port\":7,\"dst_port\":7,\"fwd\":{\"packets\":1,\"bytes\":2,"
+				 "\"tcp_flags\":0},\"rev\":{\"packets\":0,\"bytes\":0,"
+				 "\"tcp_flags\":0},\"first_seen\":\"2026-11-27T00:46:53Z\","
+				 "\"last_seen\":\"2026-11-27T00:46:53Z\"}",
+				 names[i]);
+			CHECK(parse(buf, &f, err, sizeof(err)) == 0);
+			CHECK(f.proto == 58 && f.family == 6);
+		}
+	}
 }
 
 static void expect_bad(const char *text, const char *want)
@@ -143,6 +163,12 @@ static void test_bad(void)
 	expect_bad("{\"schema_version\":1,\"src_port\":65536}", "src_port");
 	expect_bad("{\"schema_version\":1,\"src_port\":-1}", "src_port");
 	expect_bad("{\"schema_version\":1,\"src_ip\":\"10.0.0.300\"}", "src_ip");
+	expect_bad("{\"schema_version\":1,\"src_ip\":\"10.0.0.1 \"}", "src_ip: not an IP address");
+	expect_bad("{\"schema_version\":1,\"src_ip\":\"10.0.0.1/32\"}",
+		   "src_ip: not an IP address");
+	expect_bad("{\"schema_version\":1,\"dst_ip\":\"\"}", "dst_ip: not an IP address");
+	expect_bad("{\"schema_version\":1,\"dst_ip\":\"10.0.0.1\\u0000x\"}",
+		   "dst_ip: not an IP address");
 	expect_bad("{\"schema_version\":1,\"fwd\":{\"packets\":\"5\"}}", "packets");
 	expect_bad("{\"schema_version\":1,\"fwd\":[]}", "fwd");
 	expect_bad("{\"schema_version\":1,\"last_seen\":\"yesterday\"}", "last_seen");

@@ -93,6 +93,13 @@ static const struct {
 	{ "{\"action\":\"drop\",\"dst_ip\":\"10.0.0.0/+8\"}", "dst_ip: " },
 	{ "{\"action\":\"drop\",\"dst_ip\":\"10.0.0.0/ 8\"}", "dst_ip: " },
 	{ "{\"action\":\"drop\",\"dst_ip\":\" 10.0.0.1\"}", "dst_ip: " },
+	{ "{\"action\":\"drop\",\"dst_ip\":\"10.0.0.1 \"}",
+	  "dst_ip: \"10.0.0.1 \" is not an IPv4 or IPv6 address or CIDR" },
+	{ "{\"action\":\"drop\",\"dst_ip\":\"10.0.0.0/8 \"}", "dst_ip: " },
+	{ "{\"action\":\"drop\",\"dst_ip\":\"10.0.0.0/08\"}", "dst_ip: \"10.0.0.0/08\" is not" },
+	{ "{\"action\":\"drop\",\"dst_ip\":\"01.2.3.4\"}", "dst_ip: \"01.2.3.4\" is not" },
+	{ "{\"action\":\"drop\",\"protocol\":\"6\"}", "protocol: \"6\" is not one of" },
+	{ "{\"action\":\"drop\",\"protocol\":\"TCP\"}", "protocol: \"TCP\" is not one of" },
 	{ "{\"action\":\"drop\",\"dst_ip\":\"example.com\"}", "dst_ip: \"example.com\" is not" },
 	{ "{\"action\":\"drop\",\"dst_ip\":\"::ffff:10.0.0.1\"}",
 	  "dst_ip: \"::ffff:10.0.0.1\" is an IPv4-mapped" },
@@ -448,6 +455,20 @@ static void test_addresses_and_ports(void)
 		     "\"dst_ip\":\"2001:db8:1::1\",\"dst_port\":\"8000-8080\"}",
 		     &r, NULL, err) == 0);
 	EXPECT(r.src.family == 6 && r.src.prefix == 48 && r.dst.prefix == 128);
+	/* the IANA keyword records used to carry is read as icmpv6, written as icmpv6 */
+	EXPECT(parse("{\"action\":\"drop\",\"rule_type\":\"icmp\",\"protocol\":\"ipv6-icmp\","
+		     "\"inner_protocol\":\"ipv6-icmp\",\"icmp_type\":1}",
+		     &r, NULL, err) == 0);
+	EXPECT(r.protocol == RULE_PROTO_ICMPV6 && r.inner_protocol == RULE_PROTO_ICMPV6);
+	{
+		struct json_object *o = rule_to_json(&r), *v;
+
+		EXPECT(o && json_object_object_get_ex(o, "protocol", &v) &&
+		       strcmp(json_object_get_string(v), "icmpv6") == 0);
+		EXPECT(o && json_object_object_get_ex(o, "inner_protocol", &v) &&
+		       strcmp(json_object_get_string(v), "icmpv6") == 0);
+		json_object_put(o);
+	}
 }
 
 static void test_patch(void)

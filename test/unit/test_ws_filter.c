@@ -48,6 +48,10 @@ static void test_url(void)
 	CHECK(ws_filter_set(&f, "protocol", "17", err, sizeof(err)) == 0); /* repeated: OR */
 	CHECK(ws_filter_match(&f, &udp));
 	CHECK(!strcmp(canon(&f), "{\"protocol\":[\"tcp\",\"udp\"]}"));
+	/* the old IANA keyword still selects ICMPv6; the echo names it icmpv6 */
+	ws_filter_init(&f);
+	CHECK(ws_filter_set(&f, "protocol", "ipv6-icmp,icmpv6", err, sizeof(err)) == 0);
+	CHECK(!strcmp(canon(&f), "{\"protocol\":[\"icmpv6\",\"icmpv6\"]}"));
 
 	/* ip: either endpoint, IPv4 only against IPv4 */
 	ws_filter_init(&f);
@@ -100,6 +104,11 @@ static void test_url(void)
 	CHECK(strstr(err, "10.0.0.0/8") != NULL);
 	CHECK(ws_filter_set(&f, "ip", "10.0.0.0/33", err, sizeof(err)) == -EINVAL);
 	CHECK(ws_filter_set(&f, "ip", "example.com", err, sizeof(err)) == -EINVAL);
+	CHECK(ws_filter_set(&f, "ip", "10.0.0.1 ", err, sizeof(err)) == -EINVAL);
+	CHECK(ws_filter_set(&f, "ip", "10.0.0.0/08", err, sizeof(err)) == -EINVAL);
+	CHECK(!strchr(err, '"') && strstr(err, "'10.0.0.0/08'") != NULL);
+	CHECK(ws_filter_set(&f, "protocol", " 6", err, sizeof(err)) == -EINVAL);
+	CHECK(ws_filter_set(&f, "protocol", "TCP", err, sizeof(err)) == -EINVAL);
 	CHECK(ws_filter_set(&f, "protocol", "256", err, sizeof(err)) == -EINVAL);
 	CHECK(ws_filter_set(&f, "protocol", "tcpx", err, sizeof(err)) == -EINVAL);
 	CHECK(ws_filter_set(&f, "event", "explode", err, sizeof(err)) == -EINVAL);
