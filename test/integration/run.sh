@@ -41,7 +41,7 @@ ping_case() {
 	if [ "$fam" = 4 ]; then
 		proto=icmp src=$P_NS4 dst=$P_ROOT4
 	else
-		proto=ipv6-icmp src=$P_NS6 dst=$P_ROOT6
+		proto=icmpv6 src=$P_NS6 dst=$P_ROOT6
 	fi
 	out=$(ip netns exec "$P_NS" ping -"$fam" -c 3 -i 0.2 -q "$dst") || fail "ping -$fam failed"
 	grep -q "3 received" <<<"$out" || fail "ping -$fam lost packets: $out"

@@ -74,6 +74,9 @@ def main():
         ("unknown field", "start", lambda r: r.update(extra=1)),
         ("schema_version 2", "start", lambda r: r.update(schema_version=2)),
         ("string counter", "start", lambda r: r.update(packets="17")),
+        ("the old ICMPv6 keyword", "start", lambda r: r.update(proto="ipv6-icmp")),
+        ("protocol number 256", "start", lambda r: r.update(proto="256")),
+        ("protocol number with a leading zero", "start", lambda r: r.update(proto="06")),
     ]
     for name, event, mutate in mutations:
         rec = copy.deepcopy(by_event[event])

@@ -37,7 +37,7 @@ def canon(proto, a, ap, b, bp):
     return "%d|%s|%d|%s|%d" % (proto, lo[0], lo[1], hi[0], hi[1])
 
 
-PROTO = {6: "tcp", 17: "udp", 1: "icmp", 58: "ipv6-icmp"}
+PROTO = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}
 
 
 def record(event, node, src, sport, dst, dport, proto, fwd=(1, 60, 0), rev=(0, 0, 0), t=None,

@@ -210,7 +210,7 @@ EOF
 
 	# Every flow ends (idle or FIN), then everything is delivered.
 	wait_record 10 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .src_port==$id4 and .event==\"end\"" >/dev/null
-	wait_record 10 "$(flow_cond ipv6-icmp "$P_NS6" "$P_ROOT6") and .src_port==$id6 and .event==\"end\"" >/dev/null
+	wait_record 10 "$(flow_cond icmpv6 "$P_NS6" "$P_ROOT6") and .src_port==$id6 and .event==\"end\"" >/dev/null
 	wait_record 10 "$(flow_cond tcp "$P_NS4" "$P_ROOT4") and .dst_port==$port and .event==\"end\"" >/dev/null
 	wait_record 10 "$(flow_cond udp "$P_ROOT4" "$P_NS4") and .src_port==$uport and .event==\"end\"" >/dev/null
 	# The port unreachable for the reversed UDP flow (nothing listens in
@@ -233,7 +233,7 @@ EOF
 [
  {"name": "ping4", "match": {"proto": "icmp", "src_ip": "$P_NS4", "dst_ip": "$P_ROOT4", "src_port": $id4},
   "counts": {"start": 1, "end": 1}},
- {"name": "ping6", "match": {"proto": "ipv6-icmp", "src_ip": "$P_NS6", "dst_ip": "$P_ROOT6", "src_port": $id6},
+ {"name": "ping6", "match": {"proto": "icmpv6", "src_ip": "$P_NS6", "dst_ip": "$P_ROOT6", "src_port": $id6},
   "counts": {"start": 1, "end": 1}},
  {"name": "tcp", "match": {"proto": "tcp", "src_ip": "$P_NS4", "dst_ip": "$P_ROOT4", "dst_port": $port},
   "counts": {"start": 1, "end": 1}},

@@ -144,7 +144,7 @@ EOF
 	wait "$server" || fail "the UDP listener missed datagrams"
 	# every flow ended (idle timeout 2 s, FIN linger 1 s): all records are out
 	wait_record 10 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .event==\"end\"" >/dev/null || exit 1
-	wait_record 10 "$(flow_cond ipv6-icmp "$P_NS6" "$P_ROOT6") and .event==\"end\"" >/dev/null ||
+	wait_record 10 "$(flow_cond icmpv6 "$P_NS6" "$P_ROOT6") and .event==\"end\"" >/dev/null ||
 		exit 1
 	wait_record 10 "$(flow_cond tcp "$P_NS4" "$P_ROOT4") and .dst_port==$TCP_PORT and .event==\"end\"" \
 		>/dev/null || exit 1
@@ -192,6 +192,7 @@ test_filters() {
 	client collect port "$URL?port=$TCP_PORT"
 	client collect udp "$URL?protocol=udp&port=$UDP_PORT,1-1"
 	client collect net6 "$URL?ip=${P_ROOT6%::1}::/64"
+	# the old name of ICMPv6 still subscribes to it (the echo says icmpv6)
 	client collect icmp "$URL" --send '{"protocol":["icmp","ipv6-icmp"]}'
 	client collect msg "$URL" --send "{\"ip\":[\"$P_ROOT4\"],\"port\":[$TCP_PORT,\"$UDP_PORT-$UDP_PORT\"],\"event\":\"end\"}"
 	mark=$(lines "$REC")
