@@ -267,42 +267,58 @@ static int jlit(struct jp *j, const char *lit, size_t n)
 	return 0;
 }
 
+/*
+ * jnext - before each item of an object or array ending in @close: 1 when
+ * the container ends (@close consumed), 0 when an item follows (the ','
+ * before any but the first consumed), -EINVAL on bad syntax.
+ */
+static int jnext(struct jp *j, const char *field, char close, bool *first)
+{
+	ws(j);
+	if (j->p >= j->e)
+		return fail(j, field, "truncated");
+	if (*j->p == close) {
+		j->p++;
+		return 1;
+	}
+	if (!*first) {
+		if (*j->p != ',')
+			return fail(j, field, "expected ','");
+		j->p++;
+		ws(j);
+	}
+	*first = false;
+	return 0;
+}
+
+/* jcolon - the ':' after a member's key. */
+static int jcolon(struct jp *j, const char *field)
+{
+	ws(j);
+	if (j->p >= j->e || *j->p != ':')
+		return fail(j, field, "expected ':'");
+	j->p++;
+	ws(j);
+	return 0;
+}
+
 static int jskip(struct jp *j, const char *field, int depth);
 
 static int jskip_container(struct jp *j, const char *field, int depth, char close)
 {
 	bool first = true;
+	int rc;
 
 	if (depth >= MAX_DEPTH)
 		return fail(j, field, "nested too deeply");
 	j->p++;
-	for (;;) {
-		ws(j);
-		if (j->p >= j->e)
-			return fail(j, field, "truncated");
-		if (*j->p == close) {
-			j->p++;
-			return 0;
-		}
-		if (!first) {
-			if (*j->p != ',')
-				return fail(j, field, "expected ','");
-			j->p++;
-			ws(j);
-		}
-		first = false;
-		if (close == '}') {
-			if (jstr(j, field, NULL, 0, NULL))
-				return -EINVAL;
-			ws(j);
-			if (j->p >= j->e || *j->p != ':')
-				return fail(j, field, "expected ':'");
-			j->p++;
-			ws(j);
-		}
+	while (!(rc = jnext(j, field, close, &first))) {
+		if (close == '}' && (jstr(j, field, NULL, 0, NULL) || jcolon(j, field)))
+			return -EINVAL;
 		if (jskip(j, field, depth + 1))
 			return -EINVAL;
 	}
+	return rc < 0 ? rc : 0;
 }
 
 static int jskip(struct jp *j, const char *field, int depth)
@@ -351,46 +367,27 @@ static int jobject(struct jp *j, const char *field, member_fn member, void *ctx)
 	char key[24];
 	size_t klen;
 	bool first = true;
+	int rc;
 
 	ws(j);
 	if (j->p >= j->e || *j->p != '{')
 		return fail(j, field, "not an object");
 	j->p++;
-	for (;;) {
-		ws(j);
-		if (j->p >= j->e)
-			return fail(j, field, "truncated");
-		if (*j->p == '}') {
-			j->p++;
-			return 0;
-		}
-		if (!first) {
-			if (*j->p != ',')
-				return fail(j, field, "expected ','");
-			j->p++;
-			ws(j);
-		}
-		first = false;
-		{
-			struct jp save = *j;
+	while (!(rc = jnext(j, field, '}', &first))) {
+		struct jp save = *j;
 
-			if (jstr(j, field, key, sizeof(key), &klen)) {
-				/* a long key: not one of ours, skip it */
-				*j = save;
-				if (jstr(j, field, NULL, 0, NULL))
-					return -EINVAL;
-				key[0] = '\0';
-				klen = 0;
-			}
+		if (jstr(j, field, key, sizeof(key), &klen)) {
+			/* a long key: not one of ours, skip it */
+			*j = save;
+			if (jstr(j, field, NULL, 0, NULL))
+				return -EINVAL;
+			key[0] = '\0';
+			klen = 0;
 		}
-		ws(j);
-		if (j->p >= j->e || *j->p != ':')
-			return fail(j, field, "expected ':'");
-		j->p++;
-		ws(j);
-		if (member(j, key, klen, ctx))
+		if (jcolon(j, field) || member(j, key, klen, ctx))
 			return -EINVAL;
 	}
+	return rc < 0 ? rc : 0;
 }
 
 static int dir_member(struct jp *j, const char *key, size_t klen, void *ctx)
@@ -487,28 +484,18 @@ static int top_member(struct jp *j, const char *key, size_t klen, void *ctx)
 			c->seen |= F_VERSION;
 			return 0;
 		}
-		if (KEY("src_ip")) {
-			c->seen |= F_SRC;
-			return addr_field(j, key, f->src);
-		}
-		if (KEY("src_port")) {
-			c->seen |= F_SPORT;
-			if (jnum(j, key, 65535, &v))
-				return -EINVAL;
-			f->sport = (uint16_t)v;
-			return 0;
-		}
-		break;
+		/* the src_ fields are read like the dst_ ones */
+		__attribute__((fallthrough));
 	case 'd':
-		if (KEY("dst_ip")) {
-			c->seen |= F_DST;
-			return addr_field(j, key, f->dst);
+		if (KEY("src_ip") || KEY("dst_ip")) {
+			c->seen |= key[0] == 's' ? F_SRC : F_DST;
+			return addr_field(j, key, key[0] == 's' ? f->src : f->dst);
 		}
-		if (KEY("dst_port")) {
-			c->seen |= F_DPORT;
+		if (KEY("src_port") || KEY("dst_port")) {
+			c->seen |= key[0] == 's' ? F_SPORT : F_DPORT;
 			if (jnum(j, key, 65535, &v))
 				return -EINVAL;
-			f->dport = (uint16_t)v;
+			*(key[0] == 's' ? &f->sport : &f->dport) = (uint16_t)v;
 			return 0;
 		}
 		break;

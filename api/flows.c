@@ -989,11 +989,32 @@ out:
 		close(fd);
 }
 
+static const char *proto_class_name(unsigned int i)
+{
+	return stats_proto_name((enum guarder_proto_class)i);
+}
+
+static const char *malformed_name(unsigned int i)
+{
+	return stats_malformed_name((enum guarder_malformed)i);
+}
+
+/* A counter family with one label: HELP, TYPE, then a line per value. */
+static void counter_family(FILE *out, const char *name, const char *help, const char *label,
+			   const char *(*label_of)(unsigned int), const __u64 *v, unsigned int n)
+{
+	unsigned int i;
+
+	fprintf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (i = 0; i < n; i++)
+		fprintf(out, "%s{%s=\"%s\"} %llu\n", name, label, label_of(i),
+			(unsigned long long)v[i]);
+}
+
 void flows_metrics(struct flow_maps *m, FILE *out)
 {
 	struct global_stats st;
 	long flows, icmp;
-	int i;
 
 	collector_metrics(m->cfg, out);
 
@@ -1003,27 +1024,15 @@ void flows_metrics(struct flow_maps *m, FILE *out)
 		maps_ready(m));
 	if (m->icmp_counts < 0 || stats_read(m->stats, &st))
 		return;
-	fputs("# HELP guarder_packets_total Packets seen by the kernel program, by protocol.\n"
-	      "# TYPE guarder_packets_total counter\n",
-	      out);
-	for (i = 0; i < GUARDER_P_MAX; i++)
-		fprintf(out, "guarder_packets_total{proto=\"%s\"} %llu\n",
-			stats_proto_name((enum guarder_proto_class)i),
-			(unsigned long long)st.packets[i]);
-	fputs("# HELP guarder_bytes_total IP bytes seen by the kernel program, by protocol.\n"
-	      "# TYPE guarder_bytes_total counter\n",
-	      out);
-	for (i = 0; i < GUARDER_P_MAX; i++)
-		fprintf(out, "guarder_bytes_total{proto=\"%s\"} %llu\n",
-			stats_proto_name((enum guarder_proto_class)i),
-			(unsigned long long)st.bytes[i]);
-	fputs("# HELP guarder_malformed_total Malformed packets (passed, not tracked), by reason.\n"
-	      "# TYPE guarder_malformed_total counter\n",
-	      out);
-	for (i = 0; i < GUARDER_M_MAX; i++)
-		fprintf(out, "guarder_malformed_total{reason=\"%s\"} %llu\n",
-			stats_malformed_name((enum guarder_malformed)i),
-			(unsigned long long)st.malformed[i]);
+	counter_family(out, "guarder_packets_total",
+		       "Packets seen by the kernel program, by protocol.", "proto",
+		       proto_class_name, st.packets, GUARDER_P_MAX);
+	counter_family(out, "guarder_bytes_total",
+		       "IP bytes seen by the kernel program, by protocol.", "proto",
+		       proto_class_name, st.bytes, GUARDER_P_MAX);
+	counter_family(out, "guarder_malformed_total",
+		       "Malformed packets (passed, not tracked), by reason.", "reason",
+		       malformed_name, st.malformed, GUARDER_M_MAX);
 	fprintf(out,
 		"# HELP guarder_dropped_total Packets dropped by filter rules.\n"
 		"# TYPE guarder_dropped_total counter\nguarder_dropped_total %llu\n"

@@ -17,6 +17,7 @@
 #include "timeconv.h"
 
 #define NSEC_PER_SEC 1000000000ull
+#define N_OF(a)	     (sizeof(a) / sizeof((a)[0]))
 
 /* A cursor over the output; once it overflows every write is a no-op. */
 struct jw {
@@ -151,38 +152,23 @@ static void jw_proto(struct jw *w, uint8_t proto)
 	jw_raw(w, net_proto_name(proto), net_proto_name_len(proto));
 }
 
+static const char *const event_names[] = {
+	[REC_START] = "start", [REC_UPDATE] = "update", [REC_END] = "end",
+	[REC_DROP] = "drop",   [REC_ICMP] = "icmp",
+};
+static const char *const end_reason_names[] = {
+	[REC_END_NONE] = "none", [REC_END_FIN] = "fin",		[REC_END_RST] = "rst",
+	[REC_END_IDLE] = "idle", [REC_END_EVICTED] = "evicted",
+};
+
 const char *record_event_name(enum record_event ev)
 {
-	switch (ev) {
-	case REC_START:
-		return "start";
-	case REC_UPDATE:
-		return "update";
-	case REC_END:
-		return "end";
-	case REC_DROP:
-		return "drop";
-	case REC_ICMP:
-		return "icmp";
-	}
-	return "unknown";
+	return (unsigned int)ev < N_OF(event_names) ? event_names[ev] : "unknown";
 }
 
 const char *record_end_reason_name(enum record_end_reason r)
 {
-	switch (r) {
-	case REC_END_NONE:
-		return "none";
-	case REC_END_FIN:
-		return "fin";
-	case REC_END_RST:
-		return "rst";
-	case REC_END_IDLE:
-		return "idle";
-	case REC_END_EVICTED:
-		return "evicted";
-	}
-	return "unknown";
+	return (unsigned int)r < N_OF(end_reason_names) ? end_reason_names[r] : "unknown";
 }
 
 int record_tcp_flags_str(uint8_t flags, char *buf, size_t len)

@@ -59,30 +59,39 @@ static int fail(char *err, size_t len, const char *fmt, ...)
 	return -EINVAL;
 }
 
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Both ways: the output names and what the parser accepts. */
+static const char *const type_names[] = {
+	[RULE_TYPE_BASIC] = "basic",
+	[RULE_TYPE_ICMP] = "icmp",
+	[RULE_TYPE_TCP] = "tcp",
+	[RULE_TYPE_UDP] = "udp",
+};
+static const char *const action_names[] = {
+	[RULE_ACTION_ALLOW] = "allow",
+	[RULE_ACTION_DROP] = "drop",
+};
+
+/* The index of @s in @names[0..@n), or -1. */
+static int name_index(const char *const *names, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
 const char *rule_type_name(enum rule_type t)
 {
-	switch (t) {
-	case RULE_TYPE_BASIC:
-		return "basic";
-	case RULE_TYPE_ICMP:
-		return "icmp";
-	case RULE_TYPE_TCP:
-		return "tcp";
-	case RULE_TYPE_UDP:
-		return "udp";
-	}
-	return "?";
+	return (unsigned int)t < N_OF(type_names) ? type_names[t] : "?";
 }
 
 const char *rule_action_name(enum rule_action a)
 {
-	switch (a) {
-	case RULE_ACTION_ALLOW:
-		return "allow";
-	case RULE_ACTION_DROP:
-		return "drop";
-	}
-	return "?";
+	return (unsigned int)a < N_OF(action_names) ? action_names[a] : "?";
 }
 
 const char *rule_proto_name(__u8 proto)
@@ -469,24 +478,20 @@ static int apply_fields(struct json_object *obj, struct rule *r, unsigned int al
 		} else if (strcmp(k, "rule_type") == 0) {
 			const char *s;
 			size_t len;
+			int t;
 
 			bit = F_TYPE;
 			rc = get_string(k, v, &s, &len, err, errlen);
 			if (rc)
 				break;
-			if (strcmp(s, "basic") == 0)
-				r->type = RULE_TYPE_BASIC;
-			else if (strcmp(s, "icmp") == 0)
-				r->type = RULE_TYPE_ICMP;
-			else if (strcmp(s, "tcp") == 0)
-				r->type = RULE_TYPE_TCP;
-			else if (strcmp(s, "udp") == 0)
-				r->type = RULE_TYPE_UDP;
-			else
+			t = name_index(type_names, N_OF(type_names), s);
+			if (t < 0)
 				rc = fail(
 					err, errlen,
 					"rule_type: \"%.32s\" is not one of basic, icmp, tcp, udp",
 					s);
+			else
+				r->type = (enum rule_type)t;
 		} else if (strcmp(k, "protocol") == 0) {
 			bit = F_PROTOCOL;
 			rc = get_proto(k, v, &r->protocol, err, errlen);
@@ -540,6 +545,7 @@ static int apply_fields(struct json_object *obj, struct rule *r, unsigned int al
 		} else if (strcmp(k, "action") == 0) {
 			const char *s;
 			size_t len;
+			int a;
 
 			bit = F_ACTION;
 			if (!json_object_is_type(v, json_type_string)) {
@@ -549,13 +555,12 @@ static int apply_fields(struct json_object *obj, struct rule *r, unsigned int al
 			rc = get_string(k, v, &s, &len, err, errlen);
 			if (rc)
 				break;
-			if (strcmp(s, "allow") == 0)
-				r->action = RULE_ACTION_ALLOW;
-			else if (strcmp(s, "drop") == 0)
-				r->action = RULE_ACTION_DROP;
-			else
+			a = name_index(action_names, N_OF(action_names), s);
+			if (a < 0)
 				rc = fail(err, errlen,
 					  "action: \"%.32s\" is not \"allow\" or \"drop\"", s);
+			else
+				r->action = (enum rule_action)a;
 		} else if (strcmp(k, "enabled") == 0) {
 			bit = F_ENABLED;
 			rc = get_bool(k, v, &r->enabled, err, errlen);
