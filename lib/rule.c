@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -452,6 +453,67 @@ static int get_bool(const char *field, struct json_object *v, bool *out, char *e
 	return 0;
 }
 
+enum field_kind { K_U8, K_BOOL, K_PROTO, K_ADDR, K_PORTS };
+
+/* The fields read by their kind alone: where each goes. */
+static const struct plain_field {
+	const char *name;
+	unsigned int bit;
+	enum field_kind kind;
+	size_t off;
+} plain_fields[] = {
+	{ "protocol", F_PROTOCOL, K_PROTO, offsetof(struct rule, protocol) },
+	{ "src_ip", F_SRC_IP, K_ADDR, offsetof(struct rule, src) },
+	{ "dst_ip", F_DST_IP, K_ADDR, offsetof(struct rule, dst) },
+	{ "src_port", F_SRC_PORT, K_PORTS, offsetof(struct rule, sport) },
+	{ "dst_port", F_DST_PORT, K_PORTS, offsetof(struct rule, dport) },
+	{ "tcp_flags", F_TCP_FLAGS, K_U8, offsetof(struct rule, tcp_flags) },
+	{ "tcp_flags_mask", F_TCP_MASK, K_U8, offsetof(struct rule, tcp_flags_mask) },
+	{ "icmp_type", F_ICMP_TYPE, K_U8, offsetof(struct rule, icmp_type) },
+	{ "icmp_code", F_ICMP_CODE, K_U8, offsetof(struct rule, icmp_code) },
+	{ "inner_src_ip", F_INNER_SRC_IP, K_ADDR, offsetof(struct rule, inner_src) },
+	{ "inner_dst_ip", F_INNER_DST_IP, K_ADDR, offsetof(struct rule, inner_dst) },
+	{ "inner_protocol", F_INNER_PROTOCOL, K_PROTO, offsetof(struct rule, inner_protocol) },
+	{ "inner_src_port", F_INNER_SRC_PORT, K_PORTS, offsetof(struct rule, inner_sport) },
+	{ "inner_dst_port", F_INNER_DST_PORT, K_PORTS, offsetof(struct rule, inner_dport) },
+	{ "enabled", F_ENABLED, K_BOOL, offsetof(struct rule, enabled) },
+};
+
+static const struct plain_field *plain_field_of(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_OF(plain_fields); i++)
+		if (strcmp(plain_fields[i].name, name) == 0)
+			return &plain_fields[i];
+	return NULL;
+}
+
+static int get_plain(const struct plain_field *f, struct json_object *v, struct rule *r, char *err,
+		     size_t errlen)
+{
+	void *p = (char *)r + f->off;
+	int64_t x;
+	int rc;
+
+	switch (f->kind) {
+	case K_U8:
+		rc = get_int(f->name, v, 0, 255, &x, err, errlen);
+		if (!rc)
+			*(__u8 *)p = (__u8)x;
+		return rc;
+	case K_BOOL:
+		return get_bool(f->name, v, p, err, errlen);
+	case K_PROTO:
+		return get_proto(f->name, v, p, err, errlen);
+	case K_ADDR:
+		return get_addr(f->name, v, p, err, errlen);
+	case K_PORTS:
+		return get_ports(f->name, v, p, err, errlen);
+	}
+	return fail(err, errlen, "%s: unknown kind", f->name);
+}
+
 /*
  * Apply every field of @obj onto @r, recording which were present in
  * *@seen. No cross-field checks here: rule_validate() sees the result.
@@ -468,9 +530,13 @@ static int apply_fields(struct json_object *obj, struct rule *r, unsigned int al
 	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
 		const char *k = json_object_iter_peek_name(&it);
 		struct json_object *v = json_object_iter_peek_value(&it);
+		const struct plain_field *pf = plain_field_of(k);
 		unsigned int bit;
 
-		if (strcmp(k, "id") == 0) {
+		if (pf) {
+			bit = pf->bit;
+			rc = get_plain(pf, v, r, err, errlen);
+		} else if (strcmp(k, "id") == 0) {
 			bit = F_ID;
 			rc = get_int(k, v, 0, RULE_ID_MAX, &x, err, errlen);
 			if (!rc)
@@ -492,56 +558,6 @@ static int apply_fields(struct json_object *obj, struct rule *r, unsigned int al
 					s);
 			else
 				r->type = (enum rule_type)t;
-		} else if (strcmp(k, "protocol") == 0) {
-			bit = F_PROTOCOL;
-			rc = get_proto(k, v, &r->protocol, err, errlen);
-		} else if (strcmp(k, "src_ip") == 0) {
-			bit = F_SRC_IP;
-			rc = get_addr(k, v, &r->src, err, errlen);
-		} else if (strcmp(k, "dst_ip") == 0) {
-			bit = F_DST_IP;
-			rc = get_addr(k, v, &r->dst, err, errlen);
-		} else if (strcmp(k, "src_port") == 0) {
-			bit = F_SRC_PORT;
-			rc = get_ports(k, v, &r->sport, err, errlen);
-		} else if (strcmp(k, "dst_port") == 0) {
-			bit = F_DST_PORT;
-			rc = get_ports(k, v, &r->dport, err, errlen);
-		} else if (strcmp(k, "tcp_flags") == 0) {
-			bit = F_TCP_FLAGS;
-			rc = get_int(k, v, 0, 255, &x, err, errlen);
-			if (!rc)
-				r->tcp_flags = (__u8)x;
-		} else if (strcmp(k, "tcp_flags_mask") == 0) {
-			bit = F_TCP_MASK;
-			rc = get_int(k, v, 0, 255, &x, err, errlen);
-			if (!rc)
-				r->tcp_flags_mask = (__u8)x;
-		} else if (strcmp(k, "icmp_type") == 0) {
-			bit = F_ICMP_TYPE;
-			rc = get_int(k, v, 0, 255, &x, err, errlen);
-			if (!rc)
-				r->icmp_type = (__u8)x;
-		} else if (strcmp(k, "icmp_code") == 0) {
-			bit = F_ICMP_CODE;
-			rc = get_int(k, v, 0, 255, &x, err, errlen);
-			if (!rc)
-				r->icmp_code = (__u8)x;
-		} else if (strcmp(k, "inner_src_ip") == 0) {
-			bit = F_INNER_SRC_IP;
-			rc = get_addr(k, v, &r->inner_src, err, errlen);
-		} else if (strcmp(k, "inner_dst_ip") == 0) {
-			bit = F_INNER_DST_IP;
-			rc = get_addr(k, v, &r->inner_dst, err, errlen);
-		} else if (strcmp(k, "inner_protocol") == 0) {
-			bit = F_INNER_PROTOCOL;
-			rc = get_proto(k, v, &r->inner_protocol, err, errlen);
-		} else if (strcmp(k, "inner_src_port") == 0) {
-			bit = F_INNER_SRC_PORT;
-			rc = get_ports(k, v, &r->inner_sport, err, errlen);
-		} else if (strcmp(k, "inner_dst_port") == 0) {
-			bit = F_INNER_DST_PORT;
-			rc = get_ports(k, v, &r->inner_dport, err, errlen);
 		} else if (strcmp(k, "action") == 0) {
 			const char *s;
 			size_t len;
@@ -561,9 +577,6 @@ static int apply_fields(struct json_object *obj, struct rule *r, unsigned int al
 					  "action: \"%.32s\" is not \"allow\" or \"drop\"", s);
 			else
 				r->action = (enum rule_action)a;
-		} else if (strcmp(k, "enabled") == 0) {
-			bit = F_ENABLED;
-			rc = get_bool(k, v, &r->enabled, err, errlen);
 		} else if (strcmp(k, "priority") == 0) {
 			bit = F_PRIORITY;
 			rc = get_int(k, v, RULE_PRIORITY_MIN, RULE_PRIORITY_MAX, &x, err, errlen);
@@ -888,41 +901,12 @@ static int finish(struct rule *r, unsigned int seen, unsigned int flags, char *e
 	return 0;
 }
 
-int rule_from_json(struct json_object *obj, unsigned int flags, struct rule *out,
-		   struct rule_parse_info *info, char *err, size_t errlen)
-{
-	unsigned int seen = 0;
-	bool force = false;
-	int rc;
-
-	if (info)
-		memset(info, 0, sizeof(*info));
-	if (errlen)
-		err[0] = '\0';
-	if (!json_object_is_type(obj, json_type_object))
-		return fail(err, errlen, "body: must be a JSON object");
-	rule_init(out);
-	rc = apply_fields(obj, out, (flags & RULE_PARSE_STORED) ? 0 : F_FORCE, &seen, &force, err,
-			  errlen);
-	if (rc)
-		return rc;
-	if (!(seen & F_ACTION))
-		return fail(err, errlen, "action: required (allow or drop)");
-	if ((flags & RULE_PARSE_STORED) && !(seen & F_ID))
-		return fail(err, errlen, "id: required in a stored rule");
-	fill_defaults(out, seen, false, RULE_PROTO_ANY);
-	rc = finish(out, seen, flags, err, errlen);
-	if (rc)
-		return rc;
-	if (info) {
-		info->has_id = seen & F_ID;
-		info->force = force;
-	}
-	return 0;
-}
-
-int rule_patch_json(struct json_object *obj, const struct rule *old, struct rule *out,
-		    struct rule_parse_info *info, char *err, size_t errlen)
+/*
+ * What create and update share: a create starts from rule_init() and
+ * needs "action", an update (@old) starts from @old and keeps its id.
+ */
+static int parse_body(struct json_object *obj, unsigned int flags, const struct rule *old,
+		      struct rule *out, struct rule_parse_info *info, char *err, size_t errlen)
 {
 	unsigned int seen = 0;
 	bool force = false;
@@ -935,14 +919,22 @@ int rule_patch_json(struct json_object *obj, const struct rule *old, struct rule
 		err[0] = '\0';
 	if (!json_object_is_type(obj, json_type_object))
 		return fail(err, errlen, "body: must be a JSON object");
-	r = *old;
-	rc = apply_fields(obj, &r, F_FORCE, &seen, &force, err, errlen);
+	if (old)
+		r = *old;
+	else
+		rule_init(&r);
+	rc = apply_fields(obj, &r, (flags & RULE_PARSE_STORED) ? 0 : F_FORCE, &seen, &force, err,
+			  errlen);
 	if (rc)
 		return rc;
-	if ((seen & F_ID) && r.id != old->id)
+	if (old && (seen & F_ID) && r.id != old->id)
 		return fail(err, errlen, "id: %u does not match the rule's id %u", r.id, old->id);
-	fill_defaults(&r, seen, true, old->protocol);
-	rc = finish(&r, seen, 0, err, errlen);
+	if (!old && !(seen & F_ACTION))
+		return fail(err, errlen, "action: required (allow or drop)");
+	if ((flags & RULE_PARSE_STORED) && !(seen & F_ID))
+		return fail(err, errlen, "id: required in a stored rule");
+	fill_defaults(&r, seen, old != NULL, old ? old->protocol : RULE_PROTO_ANY);
+	rc = finish(&r, seen, flags, err, errlen);
 	if (rc)
 		return rc;
 	*out = r;
@@ -951,6 +943,18 @@ int rule_patch_json(struct json_object *obj, const struct rule *old, struct rule
 		info->force = force;
 	}
 	return 0;
+}
+
+int rule_from_json(struct json_object *obj, unsigned int flags, struct rule *out,
+		   struct rule_parse_info *info, char *err, size_t errlen)
+{
+	return parse_body(obj, flags, NULL, out, info, err, errlen);
+}
+
+int rule_patch_json(struct json_object *obj, const struct rule *old, struct rule *out,
+		    struct rule_parse_info *info, char *err, size_t errlen)
+{
+	return parse_body(obj, 0, old, out, info, err, errlen);
 }
 
 /* Parse @len bytes as exactly one JSON value; NULL with @err on error. */
@@ -1019,8 +1023,9 @@ static struct json_object *parse_text(const char *text, size_t len, int *rc, cha
 	return obj;
 }
 
-int rule_from_json_str(const char *text, size_t len, unsigned int flags, struct rule *out,
-		       struct rule_parse_info *info, char *err, size_t errlen)
+/* parse_body() on JSON text. */
+static int parse_body_text(const char *text, size_t len, unsigned int flags, const struct rule *old,
+			   struct rule *out, struct rule_parse_info *info, char *err, size_t errlen)
 {
 	struct json_object *obj;
 	int rc;
@@ -1030,25 +1035,21 @@ int rule_from_json_str(const char *text, size_t len, unsigned int flags, struct 
 	obj = parse_text(text, len, &rc, err, errlen);
 	if (!obj)
 		return rc;
-	rc = rule_from_json(obj, flags, out, info, err, errlen);
+	rc = parse_body(obj, flags, old, out, info, err, errlen);
 	json_object_put(obj);
 	return rc;
+}
+
+int rule_from_json_str(const char *text, size_t len, unsigned int flags, struct rule *out,
+		       struct rule_parse_info *info, char *err, size_t errlen)
+{
+	return parse_body_text(text, len, flags, NULL, out, info, err, errlen);
 }
 
 int rule_patch_json_str(const char *text, size_t len, const struct rule *old, struct rule *out,
 			struct rule_parse_info *info, char *err, size_t errlen)
 {
-	struct json_object *obj;
-	int rc;
-
-	if (info)
-		memset(info, 0, sizeof(*info));
-	obj = parse_text(text, len, &rc, err, errlen);
-	if (!obj)
-		return rc;
-	rc = rule_patch_json(obj, old, out, info, err, errlen);
-	json_object_put(obj);
-	return rc;
+	return parse_body_text(text, len, 0, old, out, info, err, errlen);
 }
 
 /* ---- output ---- */
