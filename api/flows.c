@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -748,6 +749,38 @@ static struct json_object *icmp_counts_json(struct flow_maps *m)
 	return arr;
 }
 
+/* Counters of struct global_stats as /api/stats names them, in its order. */
+struct stat_field {
+	const char *name;
+	size_t off;
+};
+
+static const struct stat_field tcp_stats[] = {
+	{ "retransmits", offsetof(struct global_stats, tcp_retransmits) },
+	{ "out_of_order", offsetof(struct global_stats, tcp_out_of_order) },
+	{ "dup_acks", offsetof(struct global_stats, tcp_dup_acks) },
+	{ "zero_windows", offsetof(struct global_stats, tcp_zero_windows) },
+	{ NULL, 0 },
+};
+static const struct stat_field table_stats[] = {
+	{ "dropped", offsetof(struct global_stats, dropped) },
+	{ "fragments", offsetof(struct global_stats, fragments) },
+	{ "flows_created", offsetof(struct global_stats, flows_created) },
+	{ "flow_insert_fail", offsetof(struct global_stats, flow_insert_fail) },
+	{ "icmp_insert_fail", offsetof(struct global_stats, icmp_insert_fail) },
+	{ "icmp_count_fail", offsetof(struct global_stats, icmp_count_fail) },
+	{ "events", offsetof(struct global_stats, events) },
+	{ "ringbuf_fail", offsetof(struct global_stats, ringbuf_fail) },
+	{ NULL, 0 },
+};
+
+static void add_stats(struct json_object *o, const struct global_stats *st,
+		      const struct stat_field *f)
+{
+	for (; f->name; f++)
+		add_u64(o, f->name, *(const __u64 *)((const char *)st + f->off));
+}
+
 static void get_stats(struct flow_maps *m, const struct api_request *req, struct api_reply *rep)
 {
 	struct json_object *o, *pk, *by, *mal, *tcp;
@@ -788,22 +821,12 @@ static void get_stats(struct flow_maps *m, const struct api_request *req, struct
 	}
 	for (i = 0; i < GUARDER_M_MAX; i++)
 		add_u64(mal, stats_malformed_name((enum guarder_malformed)i), st.malformed[i]);
-	add_u64(tcp, "retransmits", st.tcp_retransmits);
-	add_u64(tcp, "out_of_order", st.tcp_out_of_order);
-	add_u64(tcp, "dup_acks", st.tcp_dup_acks);
-	add_u64(tcp, "zero_windows", st.tcp_zero_windows);
+	add_stats(tcp, &st, tcp_stats);
 	add_u64(o, "total_packets", tp);
 	add_u64(o, "total_bytes", tb);
 	json_object_object_add(o, "packets", pk);
 	json_object_object_add(o, "bytes", by);
-	add_u64(o, "dropped", st.dropped);
-	add_u64(o, "fragments", st.fragments);
-	add_u64(o, "flows_created", st.flows_created);
-	add_u64(o, "flow_insert_fail", st.flow_insert_fail);
-	add_u64(o, "icmp_insert_fail", st.icmp_insert_fail);
-	add_u64(o, "icmp_count_fail", st.icmp_count_fail);
-	add_u64(o, "events", st.events);
-	add_u64(o, "ringbuf_fail", st.ringbuf_fail);
+	add_stats(o, &st, table_stats);
 	json_object_object_add(o, "tcp", tcp);
 	json_object_object_add(o, "malformed", mal);
 	json_object_object_add(o, "icmp_counts", icmp_counts_json(m));

@@ -151,14 +151,20 @@ typedef int (*add_fn)(struct ws_filter *f, const char *s, size_t n, char *err, s
 
 static add_fn adder_of(const char *name)
 {
-	if (!strcmp(name, "protocol"))
-		return add_proto;
-	if (!strcmp(name, "ip"))
-		return add_net;
-	if (!strcmp(name, "port"))
-		return add_port;
-	if (!strcmp(name, "event"))
-		return add_event;
+	static const struct {
+		const char *name;
+		add_fn add;
+	} adders[] = {
+		{ "protocol", add_proto },
+		{ "ip", add_net },
+		{ "port", add_port },
+		{ "event", add_event },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(adders) / sizeof(adders[0]); i++)
+		if (!strcmp(name, adders[i].name))
+			return adders[i].add;
 	return NULL;
 }
 
