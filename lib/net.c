@@ -89,18 +89,20 @@ void net_mask(struct net_prefix *p)
 	}
 }
 
-/* Whether the first @bits bits of @a and @b are equal. */
+/*
+ * Whether the first @bits bits of @a and @b are equal; by 32-bit words,
+ * as the REST lists test every flow of the table with it.
+ */
 static bool prefix_equal(const __u32 a[4], const __u32 b[4], unsigned int bits)
 {
-	const __u8 *x = (const __u8 *)a, *y = (const __u8 *)b;
 	unsigned int i;
 
-	for (i = 0; i < 16 && bits; i++) {
-		__u8 m = bits >= 8 ? 0xff : (__u8)(0xff00u >> bits);
+	for (i = 0; i < 4 && bits; i++) {
+		__u32 m = bits >= 32 ? 0xffffffffu : htonl(~(0xffffffffu >> bits));
 
-		if ((x[i] ^ y[i]) & m)
+		if ((a[i] ^ b[i]) & m)
 			return false;
-		bits = bits >= 8 ? bits - 8 : 0;
+		bits = bits >= 32 ? bits - 32 : 0;
 	}
 	return true;
 }
