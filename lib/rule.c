@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <json-c/json.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +14,8 @@
 #include <time.h>
 
 #include "config.h"
+#include "errmsg.h"
+#include "json_strict.h"
 #include "rule.h"
 
 /* 9999-12-31T23:59:59Z: the last instant RFC 3339 can write. */
@@ -45,20 +46,6 @@ enum {
 	F_COMMENT = 1u << 20,
 	F_FORCE = 1u << 21,
 };
-
-static int fail(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -136,7 +123,7 @@ int rule_addr_parse(const char *field, const char *s, struct net_prefix *out, ch
 	if (s[0] == '\0' || strcmp(s, "any") == 0)
 		return 0;
 	if (net_parse(s, NET_PARSE_MASK | NET_PARSE_NO_MAPPED, out, why, sizeof(why)))
-		return fail(err, errlen, "%s: %s", field, why);
+		return errmsg_inval(err, errlen, "%s: %s", field, why);
 	return 0;
 }
 
@@ -193,11 +180,13 @@ static int parse_port_text(const char *field, const char *s, struct rule_ports *
 	if (*p != '\0')
 		goto bad;
 	if (v[0] > 65535 || (n == 2 && v[1] > 65535))
-		return fail(err, errlen, "%s: \"%.32s\" is out of range (0..65535)", field, s);
+		return errmsg_inval(err, errlen, "%s: \"%.32s\" is out of range (0..65535)", field,
+				    s);
 	if (n == 1)
 		v[1] = v[0];
 	if (v[0] > v[1])
-		return fail(err, errlen, "%s: range \"%.32s\" starts above its end", field, s);
+		return errmsg_inval(err, errlen, "%s: range \"%.32s\" starts above its end", field,
+				    s);
 	out->lo = (__u16)v[0];
 	out->hi = (__u16)v[1];
 	/* One form for "any": 0 and 0-65535 mean every port. */
@@ -205,8 +194,9 @@ static int parse_port_text(const char *field, const char *s, struct rule_ports *
 		out->lo = out->hi = 0;
 	return 0;
 bad:
-	return fail(err, errlen, "%s: \"%.32s\" is not a port (0..65535) or a range \"low-high\"",
-		    field, s);
+	return errmsg_inval(err, errlen,
+			    "%s: \"%.32s\" is not a port (0..65535) or a range \"low-high\"", field,
+			    s);
 }
 
 /* ---- text checks ---- */
@@ -358,14 +348,14 @@ static int get_int(const char *field, struct json_object *v, int64_t lo, int64_t
 
 	*out = 0;
 	if (!json_object_is_type(v, json_type_int))
-		return fail(err, errlen, "%s: must be an integer (%lld..%lld)", field,
-			    (long long)lo, (long long)hi);
+		return errmsg_inval(err, errlen, "%s: must be an integer (%lld..%lld)", field,
+				    (long long)lo, (long long)hi);
 	x = json_object_get_int64(v);
 	/* A uint64 above INT64_MAX reads as INT64_MAX: out of range too. */
 	if (x < lo || x > hi)
-		return fail(err, errlen, "%s: %s is out of range (%lld..%lld)", field,
-			    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
-			    (long long)lo, (long long)hi);
+		return errmsg_inval(err, errlen, "%s: %s is out of range (%lld..%lld)", field,
+				    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
+				    (long long)lo, (long long)hi);
 	*out = x;
 	return 0;
 }
@@ -377,11 +367,11 @@ static int get_string(const char *field, struct json_object *v, const char **out
 	*out = "";
 	*len = 0;
 	if (!json_object_is_type(v, json_type_string))
-		return fail(err, errlen, "%s: must be a string", field);
+		return errmsg_inval(err, errlen, "%s: must be a string", field);
 	*out = json_object_get_string(v);
 	*len = (size_t)json_object_get_string_len(v);
 	if (strlen(*out) != *len)
-		return fail(err, errlen, "%s: contains a NUL character", field);
+		return errmsg_inval(err, errlen, "%s: contains a NUL character", field);
 	return 0;
 }
 
@@ -413,8 +403,9 @@ static int get_ports(const char *field, struct json_object *v, struct rule_ports
 		return parse_port_text(field, s, out, err, errlen);
 	}
 	if (!json_object_is_type(v, json_type_int))
-		return fail(err, errlen,
-			    "%s: must be a port number (0 = any) or a string \"low-high\"", field);
+		return errmsg_inval(err, errlen,
+				    "%s: must be a port number (0 = any) or a string \"low-high\"",
+				    field);
 	rc = get_int(field, v, 0, 65535, &x, err, errlen);
 	if (rc)
 		return rc;
@@ -441,14 +432,14 @@ static int get_proto(const char *field, struct json_object *v, __u8 *out, char *
 		*out = p;
 		return 0;
 	}
-	return fail(err, errlen, "%s: \"%.32s\" is not one of tcp, udp, icmp, icmpv6, any", field,
-		    s);
+	return errmsg_inval(err, errlen, "%s: \"%.32s\" is not one of tcp, udp, icmp, icmpv6, any",
+			    field, s);
 }
 
 static int get_bool(const char *field, struct json_object *v, bool *out, char *err, size_t errlen)
 {
 	if (!json_object_is_type(v, json_type_boolean))
-		return fail(err, errlen, "%s: must be true or false", field);
+		return errmsg_inval(err, errlen, "%s: must be true or false", field);
 	*out = json_object_get_boolean(v);
 	return 0;
 }
@@ -511,7 +502,7 @@ static int get_plain(const struct plain_field *f, struct json_object *v, struct 
 	case K_PORTS:
 		return get_ports(f->name, v, p, err, errlen);
 	}
-	return fail(err, errlen, "%s: unknown kind", f->name);
+	return errmsg_inval(err, errlen, "%s: unknown kind", f->name);
 }
 
 /*
@@ -552,7 +543,7 @@ static int apply_fields(struct json_object *obj, struct rule *r, unsigned int al
 				break;
 			t = name_index(type_names, N_OF(type_names), s);
 			if (t < 0)
-				rc = fail(
+				rc = errmsg_inval(
 					err, errlen,
 					"rule_type: \"%.32s\" is not one of basic, icmp, tcp, udp",
 					s);
@@ -565,7 +556,8 @@ static int apply_fields(struct json_object *obj, struct rule *r, unsigned int al
 
 			bit = F_ACTION;
 			if (!json_object_is_type(v, json_type_string)) {
-				rc = fail(err, errlen, "action: must be \"allow\" or \"drop\"");
+				rc = errmsg_inval(err, errlen,
+						  "action: must be \"allow\" or \"drop\"");
 				break;
 			}
 			rc = get_string(k, v, &s, &len, err, errlen);
@@ -573,8 +565,9 @@ static int apply_fields(struct json_object *obj, struct rule *r, unsigned int al
 				break;
 			a = name_index(action_names, N_OF(action_names), s);
 			if (a < 0)
-				rc = fail(err, errlen,
-					  "action: \"%.32s\" is not \"allow\" or \"drop\"", s);
+				rc = errmsg_inval(err, errlen,
+						  "action: \"%.32s\" is not \"allow\" or \"drop\"",
+						  s);
 			else
 				r->action = (enum rule_action)a;
 		} else if (strcmp(k, "priority") == 0) {
@@ -597,14 +590,16 @@ static int apply_fields(struct json_object *obj, struct rule *r, unsigned int al
 
 				rc = get_string(k, v, &s, &len, err, errlen);
 				if (!rc && parse_rfc3339(s, &r->expires_at))
-					rc = fail(err, errlen,
-						  "expires_at: \"%.40s\" is not an RFC 3339 time "
-						  "(2026-12-31T23:59:59Z)",
-						  s);
+					rc = errmsg_inval(
+						err, errlen,
+						"expires_at: \"%.40s\" is not an RFC 3339 time "
+						"(2026-12-31T23:59:59Z)",
+						s);
 			} else {
-				rc = fail(err, errlen,
-					  "expires_at: must be an RFC 3339 string, unix seconds or "
-					  "null");
+				rc = errmsg_inval(
+					err, errlen,
+					"expires_at: must be an RFC 3339 string, unix seconds or "
+					"null");
 			}
 		} else if (strcmp(k, "comment") == 0) {
 			const char *s, *why;
@@ -615,13 +610,14 @@ static int apply_fields(struct json_object *obj, struct rule *r, unsigned int al
 			if (rc)
 				break;
 			if (len > RULE_COMMENT_MAX) {
-				rc = fail(err, errlen, "comment: %zu bytes is over the limit of %d",
-					  len, RULE_COMMENT_MAX);
+				rc = errmsg_inval(err, errlen,
+						  "comment: %zu bytes is over the limit of %d", len,
+						  RULE_COMMENT_MAX);
 				break;
 			}
 			why = text_problem((const unsigned char *)s, len);
 			if (why) {
-				rc = fail(err, errlen, "comment: %s", why);
+				rc = errmsg_inval(err, errlen, "comment: %s", why);
 				break;
 			}
 			memset(r->comment, 0, sizeof(r->comment));
@@ -634,7 +630,7 @@ static int apply_fields(struct json_object *obj, struct rule *r, unsigned int al
 			if (!rc && force)
 				*force = b;
 		} else {
-			rc = fail(err, errlen, "%.64s: unknown field", k);
+			rc = errmsg_inval(err, errlen, "%.64s: unknown field", k);
 			break;
 		}
 		if (rc)
@@ -699,37 +695,39 @@ static int check_addr(const char *field, const struct net_prefix *a, char *err, 
 	struct net_prefix m;
 
 	if (a->pad[0] || a->pad[1])
-		return fail(err, errlen, "%s: padding bytes are not zero", field);
+		return errmsg_inval(err, errlen, "%s: padding bytes are not zero", field);
 	if (a->family == 0) {
 		if (a->prefix || a->addr[0] || a->addr[1] || a->addr[2] || a->addr[3])
-			return fail(err, errlen, "%s: \"any\" with an address or prefix", field);
+			return errmsg_inval(err, errlen, "%s: \"any\" with an address or prefix",
+					    field);
 		return 0;
 	}
 	if (a->family == 4) {
 		if (a->prefix < 96 || a->prefix > 128 || !net_addr_is_v4(a->addr))
-			return fail(err, errlen, "%s: not an IPv4-mapped address with /96+n",
-				    field);
+			return errmsg_inval(err, errlen,
+					    "%s: not an IPv4-mapped address with /96+n", field);
 	} else if (a->family == 6) {
 		if (a->prefix > 128)
-			return fail(err, errlen, "%s: prefix over 128", field);
+			return errmsg_inval(err, errlen, "%s: prefix over 128", field);
 		if (a->prefix >= 96 && net_addr_is_v4(a->addr))
-			return fail(err, errlen, "%s: IPv4-mapped IPv6 address", field);
+			return errmsg_inval(err, errlen, "%s: IPv4-mapped IPv6 address", field);
 	} else {
-		return fail(err, errlen, "%s: family %u is not 0, 4 or 6", field, a->family);
+		return errmsg_inval(err, errlen, "%s: family %u is not 0, 4 or 6", field,
+				    a->family);
 	}
 	m = *a;
 	net_mask(&m);
 	if (memcmp(m.addr, a->addr, sizeof(m.addr)))
-		return fail(err, errlen, "%s: host bits set beyond the prefix", field);
+		return errmsg_inval(err, errlen, "%s: host bits set beyond the prefix", field);
 	return 0;
 }
 
 static int check_ports(const char *field, const struct rule_ports *p, char *err, size_t errlen)
 {
 	if (p->lo > p->hi)
-		return fail(err, errlen, "%s: range starts above its end", field);
+		return errmsg_inval(err, errlen, "%s: range starts above its end", field);
 	if (p->lo == 0 && p->hi == 65535)
-		return fail(err, errlen, "%s: 0-65535 must be written 0 (any)", field);
+		return errmsg_inval(err, errlen, "%s: 0-65535 must be written 0 (any)", field);
 	return 0;
 }
 
@@ -739,8 +737,8 @@ static int family_of(const struct net_prefix *a, const struct net_prefix *b, con
 {
 	*fam = a->family ? a->family : b->family;
 	if (a->family && b->family && a->family != b->family)
-		return fail(err, errlen, "%s: an IPv%u address with an IPv%u %s", fb, b->family,
-			    a->family, fa);
+		return errmsg_inval(err, errlen, "%s: an IPv%u address with an IPv%u %s", fb,
+				    b->family, a->family, fa);
 	return 0;
 }
 
@@ -761,28 +759,30 @@ int rule_validate(const struct rule *r, char *err, size_t errlen)
 	int i, rc;
 
 	if (r->id > RULE_ID_MAX)
-		return fail(err, errlen, "id: %u is out of range (0..%u)", r->id, RULE_ID_MAX);
+		return errmsg_inval(err, errlen, "id: %u is out of range (0..%u)", r->id,
+				    RULE_ID_MAX);
 	if (r->type > RULE_TYPE_UDP)
-		return fail(err, errlen, "rule_type: unknown value %d", (int)r->type);
+		return errmsg_inval(err, errlen, "rule_type: unknown value %d", (int)r->type);
 	if (r->action != RULE_ACTION_ALLOW && r->action != RULE_ACTION_DROP)
-		return fail(err, errlen, "action: unknown value %d", (int)r->action);
+		return errmsg_inval(err, errlen, "action: unknown value %d", (int)r->action);
 	if (r->priority < RULE_PRIORITY_MIN || r->priority > RULE_PRIORITY_MAX)
-		return fail(err, errlen, "priority: %d is out of range (%d..%d)", r->priority,
-			    RULE_PRIORITY_MIN, RULE_PRIORITY_MAX);
+		return errmsg_inval(err, errlen, "priority: %d is out of range (%d..%d)",
+				    r->priority, RULE_PRIORITY_MIN, RULE_PRIORITY_MAX);
 	if (r->expires_at > RULE_EXPIRES_MAX)
-		return fail(err, errlen, "expires_at: after year 9999");
+		return errmsg_inval(err, errlen, "expires_at: after year 9999");
 	if (!proto_known(r->protocol))
-		return fail(err, errlen, "protocol: unknown value %u", r->protocol);
+		return errmsg_inval(err, errlen, "protocol: unknown value %u", r->protocol);
 	if (!proto_known(r->inner_protocol))
-		return fail(err, errlen, "inner_protocol: unknown value %u", r->inner_protocol);
+		return errmsg_inval(err, errlen, "inner_protocol: unknown value %u",
+				    r->inner_protocol);
 
 	/* The type restricts the protocol: a tcp rule never matches UDP. */
 	if ((r->type == RULE_TYPE_TCP && !tcp) || (r->type == RULE_TYPE_UDP && !udp) ||
 	    (r->type == RULE_TYPE_ICMP && !icmp))
-		return fail(err, errlen,
-			    "protocol: %s does not fit rule_type %s (use %s or omit it)",
-			    rule_proto_name(r->protocol), rule_type_name(r->type),
-			    r->type == RULE_TYPE_ICMP ? "icmp, icmpv6" : rule_type_name(r->type));
+		return errmsg_inval(
+			err, errlen, "protocol: %s does not fit rule_type %s (use %s or omit it)",
+			rule_proto_name(r->protocol), rule_type_name(r->type),
+			r->type == RULE_TYPE_ICMP ? "icmp, icmpv6" : rule_type_name(r->type));
 
 	for (i = 0; i < 4; i++) {
 		rc = check_addr(addr_fields[i], addrs[i], err, errlen);
@@ -800,45 +800,48 @@ int rule_validate(const struct rule *r, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	if (r->protocol == RULE_PROTO_ICMP && fam == 6)
-		return fail(err, errlen,
-			    "protocol: icmp is ICMP over IPv4 and cannot match IPv6 %s; use icmpv6",
-			    r->src.family == 6 ? "src_ip" : "dst_ip");
+		return errmsg_inval(
+			err, errlen,
+			"protocol: icmp is ICMP over IPv4 and cannot match IPv6 %s; use icmpv6",
+			r->src.family == 6 ? "src_ip" : "dst_ip");
 	if (r->protocol == RULE_PROTO_ICMPV6 && fam == 4)
-		return fail(err, errlen, "protocol: icmpv6 cannot match IPv4 %s; use icmp",
-			    r->src.family == 4 ? "src_ip" : "dst_ip");
+		return errmsg_inval(err, errlen, "protocol: icmpv6 cannot match IPv4 %s; use icmp",
+				    r->src.family == 4 ? "src_ip" : "dst_ip");
 
 	/* Ports exist only in TCP and UDP headers. */
 	if (!tcp && !udp) {
 		for (i = 0; i < 2; i++)
 			if (!ports_any(ports[i]))
-				return fail(err, errlen,
-					    "%s: ports need protocol tcp or udp (this rule: %s)",
-					    port_fields[i], rule_proto_name(r->protocol));
+				return errmsg_inval(
+					err, errlen,
+					"%s: ports need protocol tcp or udp (this rule: %s)",
+					port_fields[i], rule_proto_name(r->protocol));
 	}
 	if (r->inner_protocol != RULE_PROTO_TCP && r->inner_protocol != RULE_PROTO_UDP) {
 		for (i = 2; i < 4; i++)
 			if (!ports_any(ports[i]))
-				return fail(err, errlen,
-					    "%s: inner ports need inner_protocol tcp or udp",
-					    port_fields[i]);
+				return errmsg_inval(
+					err, errlen,
+					"%s: inner ports need inner_protocol tcp or udp",
+					port_fields[i]);
 	}
 
 	if ((r->tcp_flags || r->tcp_flags_mask) && !tcp)
-		return fail(err, errlen, "%s: TCP flags need protocol tcp (this rule: %s)",
-			    r->tcp_flags ? "tcp_flags" : "tcp_flags_mask",
-			    rule_proto_name(r->protocol));
+		return errmsg_inval(err, errlen, "%s: TCP flags need protocol tcp (this rule: %s)",
+				    r->tcp_flags ? "tcp_flags" : "tcp_flags_mask",
+				    rule_proto_name(r->protocol));
 	if (r->tcp_flags & ~r->tcp_flags_mask)
-		return fail(
+		return errmsg_inval(
 			err, errlen,
 			"tcp_flags: %u has bits outside tcp_flags_mask %u, it could never match",
 			r->tcp_flags, r->tcp_flags_mask);
 
 	if (!icmp && r->icmp_type != RULE_ICMP_ANY)
-		return fail(err, errlen, "icmp_type: only on icmp rules (this rule: %s)",
-			    rule_proto_name(r->protocol));
+		return errmsg_inval(err, errlen, "icmp_type: only on icmp rules (this rule: %s)",
+				    rule_proto_name(r->protocol));
 	if (!icmp && r->icmp_code != RULE_ICMP_ANY)
-		return fail(err, errlen, "icmp_code: only on icmp rules (this rule: %s)",
-			    rule_proto_name(r->protocol));
+		return errmsg_inval(err, errlen, "icmp_code: only on icmp rules (this rule: %s)",
+				    rule_proto_name(r->protocol));
 
 	if (has_inner(r)) {
 		const char *f = r->inner_protocol	    ? "inner_protocol" :
@@ -849,36 +852,37 @@ int rule_validate(const struct rule *r, char *err, size_t errlen)
 		__u8 want = r->protocol == RULE_PROTO_ICMPV6 ? 6 : 4;
 
 		if (!icmp)
-			return fail(err, errlen,
-				    "%s: inner fields only match ICMP error messages, so only on "
-				    "icmp rules (this rule: %s)",
-				    f, rule_proto_name(r->protocol));
+			return errmsg_inval(
+				err, errlen,
+				"%s: inner fields only match ICMP error messages, so only on "
+				"icmp rules (this rule: %s)",
+				f, rule_proto_name(r->protocol));
 		if (r->icmp_type != RULE_ICMP_ANY && !icmp_is_error(r->protocol, r->icmp_type))
-			return fail(err, errlen,
-				    "%s: inner fields only match ICMP error messages and icmp_type "
-				    "%u is not one (%s)",
-				    f, r->icmp_type,
-				    r->protocol == RULE_PROTO_ICMP ? "3, 4, 5, 11, 12" :
-								     "1, 2, 3, 4");
+			return errmsg_inval(
+				err, errlen,
+				"%s: inner fields only match ICMP error messages and icmp_type "
+				"%u is not one (%s)",
+				f, r->icmp_type,
+				r->protocol == RULE_PROTO_ICMP ? "3, 4, 5, 11, 12" : "1, 2, 3, 4");
 		if (ifam && ifam != want)
-			return fail(err, errlen,
-				    "%s: an %s error quotes an IPv%u packet, not IPv%u",
-				    r->inner_src.family ? "inner_src_ip" : "inner_dst_ip",
-				    rule_proto_name(r->protocol), want, ifam);
+			return errmsg_inval(err, errlen,
+					    "%s: an %s error quotes an IPv%u packet, not IPv%u",
+					    r->inner_src.family ? "inner_src_ip" : "inner_dst_ip",
+					    rule_proto_name(r->protocol), want, ifam);
 		if ((r->inner_protocol == RULE_PROTO_ICMP && want != 4) ||
 		    (r->inner_protocol == RULE_PROTO_ICMPV6 && want != 6))
-			return fail(
+			return errmsg_inval(
 				err, errlen, "inner_protocol: %s cannot be quoted by an %s error",
 				rule_proto_name(r->inner_protocol), rule_proto_name(r->protocol));
 	}
 
 	clen = strnlen(r->comment, sizeof(r->comment));
 	if (clen > RULE_COMMENT_MAX)
-		return fail(err, errlen, "comment: not terminated within %d bytes",
-			    RULE_COMMENT_MAX);
+		return errmsg_inval(err, errlen, "comment: not terminated within %d bytes",
+				    RULE_COMMENT_MAX);
 	why = text_problem((const unsigned char *)r->comment, clen);
 	if (why)
-		return fail(err, errlen, "comment: %s", why);
+		return errmsg_inval(err, errlen, "comment: %s", why);
 	return 0;
 }
 
@@ -896,7 +900,7 @@ static int finish(struct rule *r, unsigned int seen, unsigned int flags, char *e
 
 		if (format_rfc3339_s(r->expires_at, when, sizeof(when)))
 			when[0] = '\0';
-		return fail(err, errlen, "expires_at: %s is not in the future", when);
+		return errmsg_inval(err, errlen, "expires_at: %s is not in the future", when);
 	}
 	return 0;
 }
@@ -918,7 +922,7 @@ static int parse_body(struct json_object *obj, unsigned int flags, const struct 
 	if (errlen)
 		err[0] = '\0';
 	if (!json_object_is_type(obj, json_type_object))
-		return fail(err, errlen, "body: must be a JSON object");
+		return errmsg_inval(err, errlen, "body: must be a JSON object");
 	if (old)
 		r = *old;
 	else
@@ -928,11 +932,12 @@ static int parse_body(struct json_object *obj, unsigned int flags, const struct 
 	if (rc)
 		return rc;
 	if (old && (seen & F_ID) && r.id != old->id)
-		return fail(err, errlen, "id: %u does not match the rule's id %u", r.id, old->id);
+		return errmsg_inval(err, errlen, "id: %u does not match the rule's id %u", r.id,
+				    old->id);
 	if (!old && !(seen & F_ACTION))
-		return fail(err, errlen, "action: required (allow or drop)");
+		return errmsg_inval(err, errlen, "action: required (allow or drop)");
 	if ((flags & RULE_PARSE_STORED) && !(seen & F_ID))
-		return fail(err, errlen, "id: required in a stored rule");
+		return errmsg_inval(err, errlen, "id: required in a stored rule");
 	fill_defaults(&r, seen, old != NULL, old ? old->protocol : RULE_PROTO_ANY);
 	rc = finish(&r, seen, flags, err, errlen);
 	if (rc)
@@ -957,84 +962,19 @@ int rule_patch_json(struct json_object *obj, const struct rule *old, struct rule
 	return parse_body(obj, 0, old, out, info, err, errlen);
 }
 
-/* Parse @len bytes as exactly one JSON value; NULL with @err on error. */
-static struct json_object *parse_text(const char *text, size_t len, int *rc, char *err,
-				      size_t errlen)
-{
-	struct json_tokener *tok;
-	struct json_object *obj;
-	enum json_tokener_error jerr;
-	size_t end;
-
-	*rc = -EINVAL;
-	if (len > INT32_MAX) {
-		fail(err, errlen, "body: too large");
-		return NULL;
-	}
-	if (memchr(text, '\0', len)) {
-		fail(err, errlen, "body: contains a NUL byte");
-		return NULL;
-	}
-	tok = json_tokener_new();
-	if (!tok) {
-		*rc = -ENOMEM;
-		fail(err, errlen, "body: out of memory");
-		return NULL;
-	}
-	/* Trailing data is checked below, for a clearer message. */
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
-					    JSON_TOKENER_VALIDATE_UTF8);
-	obj = json_tokener_parse_ex(tok, text, (int)len);
-	jerr = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
-	if (!obj && jerr == json_tokener_continue) {
-		/* A bare number ends only at a terminator: give it the NUL. */
-		obj = json_tokener_parse_ex(tok, "", 1);
-		if (json_tokener_get_error(tok) == json_tokener_success) {
-			jerr = json_tokener_success;
-			end = len;
-		} else {
-			json_object_put(obj);
-			obj = NULL;
-		}
-	}
-	if (!obj || jerr != json_tokener_success) {
-		if (jerr == json_tokener_success) /* the JSON value null */
-			fail(err, errlen, "body: must be a JSON object");
-		else if (jerr == json_tokener_continue)
-			fail(err, errlen, "body: truncated JSON");
-		else
-			fail(err, errlen, "body: invalid JSON at byte %zu: %s", end,
-			     json_tokener_error_desc(jerr));
-		json_object_put(obj);
-		json_tokener_free(tok);
-		return NULL;
-	}
-	json_tokener_free(tok);
-	while (end < len &&
-	       (text[end] == ' ' || text[end] == '\t' || text[end] == '\n' || text[end] == '\r'))
-		end++;
-	if (end != len) {
-		fail(err, errlen, "body: unexpected data after the JSON value at byte %zu", end);
-		json_object_put(obj);
-		return NULL;
-	}
-	*rc = 0;
-	return obj;
-}
-
 /* parse_body() on JSON text. */
 static int parse_body_text(const char *text, size_t len, unsigned int flags, const struct rule *old,
 			   struct rule *out, struct rule_parse_info *info, char *err, size_t errlen)
 {
+	char why[JSON_STRICT_ERR_LEN];
 	struct json_object *obj;
 	int rc;
 
 	if (info)
 		memset(info, 0, sizeof(*info));
-	obj = parse_text(text, len, &rc, err, errlen);
-	if (!obj)
-		return rc;
+	rc = json_strict_parse(text, len, json_type_object, NULL, &obj, why, sizeof(why));
+	if (rc)
+		return errmsg_set(err, errlen, rc, "body: %s", why);
 	rc = parse_body(obj, flags, old, out, info, err, errlen);
 	json_object_put(obj);
 	return rc;

@@ -135,9 +135,10 @@ int rule_from_json(struct json_object *obj, unsigned int flags, struct rule *out
 		   struct rule_parse_info *info, char *err, size_t errlen);
 
 /*
- * rule_from_json_str - rule_from_json() on @len bytes of JSON text. The
- * text must be exactly one JSON object (whitespace around it allowed;
- * trailing garbage, other JSON values and NUL bytes are errors "body: ...").
+ * rule_from_json_str - rule_from_json() on @len bytes of JSON text, read
+ * by json_strict_parse(): exactly one JSON object (whitespace around it
+ * allowed); a duplicate key, trailing data, another JSON value, NUL bytes
+ * or invalid UTF-8 are errors "body: ..." naming the byte offset.
  * Returns 0 or -EINVAL (message in @err); -ENOMEM when out of memory.
  */
 int rule_from_json_str(const char *text, size_t len, unsigned int flags, struct rule *out,

@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errmsg.h"
+#include "json_strict.h"
 #include "log.h"
 #include "rules_file.h"
 
@@ -25,20 +26,6 @@
  */
 #define RULES_FILE_BYTES_PER_RULE 4096
 #define RULES_FILE_MAX_BYTES	  (256u << 20)
-
-static void set_err(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 /* The directory part of @path ("." when there is none), in @buf. */
 static int dir_of(const char *path, char *buf, size_t len)
@@ -206,13 +193,13 @@ static int read_file(const char *path, char **out, size_t *out_len, size_t limit
 	}
 	if (!S_ISREG(st.st_mode)) {
 		rc = -EINVAL;
-		set_err(err, errlen, "%s: not a regular file", path);
+		errmsg_inval(err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
 	if ((size_t)st.st_size > limit) {
 		rc = -EINVAL;
-		set_err(err, errlen, "%s: %lld bytes is more than %zu rules can take", path,
-			(long long)st.st_size, limit / RULES_FILE_BYTES_PER_RULE);
+		errmsg_inval(err, errlen, "%s: %lld bytes is more than %zu rules can take", path,
+			     (long long)st.st_size, limit / RULES_FILE_BYTES_PER_RULE);
 		goto out;
 	}
 	buf = malloc((size_t)st.st_size + 1);
@@ -251,49 +238,24 @@ static int cmp_u32(const void *a, const void *b)
 static int parse_doc(const char *path, const char *text, size_t len, size_t max, struct rule **out,
 		     size_t *out_n, __u32 *out_next, char *err, size_t errlen)
 {
-	struct json_tokener *tok;
+	const struct json_strict_limits limits = { .max_bytes = RULES_FILE_MAX_BYTES };
 	struct json_object *doc = NULL, *v, *arr = NULL;
+	char rerr[RULE_ERR_LEN], why[JSON_STRICT_ERR_LEN];
 	struct rule *rules = NULL;
 	__u32 *ids = NULL;
 	int64_t version = -1, next = -1;
-	size_t n = 0, i, end;
-	char rerr[RULE_ERR_LEN];
-	int rc = -EINVAL;
+	size_t n = 0, i;
+	int rc;
 
-	if (len == 0) {
-		set_err(err, errlen, "%s: empty file", path);
-		return -EINVAL;
-	}
-	if (memchr(text, '\0', len)) {
-		set_err(err, errlen, "%s: contains a NUL byte", path);
-		return -EINVAL;
-	}
-	tok = json_tokener_new();
-	if (!tok)
-		return -ENOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
-					    JSON_TOKENER_VALIDATE_UTF8);
-	doc = json_tokener_parse_ex(tok, text, (int)len);
-	end = json_tokener_get_parse_end(tok);
-	if (!doc || json_tokener_get_error(tok) != json_tokener_success) {
-		enum json_tokener_error e = json_tokener_get_error(tok);
-
-		set_err(err, errlen, "%s: %s at byte %zu", path,
-			e == json_tokener_continue ? "truncated JSON" : json_tokener_error_desc(e),
-			end);
-		json_tokener_free(tok);
-		goto out;
-	}
-	json_tokener_free(tok);
-	while (end < len && strchr(" \t\r\n", text[end]))
-		end++;
-	if (end != len) {
-		set_err(err, errlen, "%s: unexpected data after the JSON document at byte %zu",
-			path, end);
-		goto out;
-	}
+	if (len == 0)
+		return errmsg_inval(err, errlen, "%s: empty file", path);
+	/* Any type: a file that is not an object gets this module's own message. */
+	rc = json_strict_parse(text, len, JSON_STRICT_ANY, &limits, &doc, why, sizeof(why));
+	if (rc)
+		return errmsg_set(err, errlen, rc, "%s: %s", path, why);
+	rc = -EINVAL;
 	if (!json_object_is_type(doc, json_type_object)) {
-		set_err(err, errlen, "%s: not a JSON object", path);
+		errmsg_inval(err, errlen, "%s: not a JSON object", path);
 		goto out;
 	}
 	json_object_object_foreach(doc, key, val)
@@ -305,28 +267,29 @@ static int parse_doc(const char *path, const char *text, size_t len, size_t max,
 		} else if (strcmp(key, "rules") == 0 && json_object_is_type(val, json_type_array)) {
 			arr = val;
 		} else {
-			set_err(err, errlen, "%s: %.64s: unknown field or wrong type", path, key);
+			errmsg_inval(err, errlen, "%s: %.64s: unknown field or wrong type", path,
+				     key);
 			goto out;
 		}
 	}
 	if (version != RULES_FILE_VERSION) {
-		set_err(err, errlen, "%s: version: %s, this program reads version %d", path,
-			version < 0 ? "missing" : "unsupported", RULES_FILE_VERSION);
+		errmsg_inval(err, errlen, "%s: version: %s, this program reads version %d", path,
+			     version < 0 ? "missing" : "unsupported", RULES_FILE_VERSION);
 		goto out;
 	}
 	if (next < 0 || next > (int64_t)RULE_ID_MAX + 1) {
-		set_err(err, errlen, "%s: next_id: missing or out of range (0..%llu)", path,
-			(unsigned long long)RULE_ID_MAX + 1);
+		errmsg_inval(err, errlen, "%s: next_id: missing or out of range (0..%llu)", path,
+			     (unsigned long long)RULE_ID_MAX + 1);
 		goto out;
 	}
 	if (!arr) {
-		set_err(err, errlen, "%s: rules: missing", path);
+		errmsg_inval(err, errlen, "%s: rules: missing", path);
 		goto out;
 	}
 	n = json_object_array_length(arr);
 	if (n > max) {
-		set_err(err, errlen, "%s: rules: %zu rules, more than the limit of %zu", path, n,
-			max);
+		errmsg_inval(err, errlen, "%s: rules: %zu rules, more than the limit of %zu", path,
+			     n, max);
 		goto out;
 	}
 	if (n) {
@@ -340,7 +303,7 @@ static int parse_doc(const char *path, const char *text, size_t len, size_t max,
 	for (i = 0; i < n; i++) {
 		v = json_object_array_get_idx(arr, i);
 		if (rule_from_json(v, RULE_PARSE_STORED, &rules[i], NULL, rerr, sizeof(rerr))) {
-			set_err(err, errlen, "%s: rules[%zu]: %s", path, i, rerr);
+			errmsg_inval(err, errlen, "%s: rules[%zu]: %s", path, i, rerr);
 			goto out;
 		}
 		ids[i] = rules[i].id;
@@ -349,8 +312,8 @@ static int parse_doc(const char *path, const char *text, size_t len, size_t max,
 		qsort(ids, n, sizeof(*ids), cmp_u32);
 		for (i = 1; i < n; i++) {
 			if (ids[i] == ids[i - 1]) {
-				set_err(err, errlen, "%s: rules: id %u appears twice", path,
-					ids[i]);
+				errmsg_inval(err, errlen, "%s: rules: id %u appears twice", path,
+					     ids[i]);
 				goto out;
 			}
 		}
@@ -390,16 +353,15 @@ int rules_file_load(const char *path, size_t max, struct rule **rules, size_t *n
 		*rules = NULL;
 		*n = 0;
 		*next_id = 0;
-		set_err(err, errlen, "%s", "");
+		errmsg_set(err, errlen, 0, "%s", "");
 		return 0;
 	}
 	if (!rc)
 		rc = parse_doc(path, text, len, max, rules, n, next_id, why, sizeof(why));
 	free(text);
 	if (rc && !why[0])
-		set_err(why, sizeof(why), "%s: %s", path, strerror(-rc));
+		errmsg_set(why, sizeof(why), rc, "%s: %s", path, strerror(-rc));
 	if (rc)
 		log_error("rules file %s", why);
-	set_err(err, errlen, "%s", why);
-	return rc;
+	return errmsg_set(err, errlen, rc, "%s", why);
 }

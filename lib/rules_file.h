@@ -30,8 +30,9 @@ int rules_file_save(const char *path, const struct rule *rules, size_t n, __u32 
 
 /*
  * rules_file_load - read @path. A missing file is an empty set (returns 0
- * with *n = 0, *next_id = 0, *rules = NULL). Every rule is parsed with
- * rule_from_json(RULE_PARSE_STORED) (strict); duplicate ids, a wrong
+ * with *n = 0, *next_id = 0, *rules = NULL). The text is read by
+ * json_strict_parse() (a key twice in an object is corruption), every rule
+ * with rule_from_json(RULE_PARSE_STORED); duplicate ids, a wrong
  * version, more than @max rules or any corruption fail the whole load with
  * -EINVAL and the reason in @err ("<path>: rules[3]: action: ..."), and
  * the outputs are left unchanged. *next_id is raised above the highest id

@@ -56,6 +56,14 @@ static const struct {
 	{ "{\"action\":\"drop\"}{}", "body: unexpected data" },
 	{ "{'action':'drop'}", "body: invalid JSON" },
 	{ "{\"action\":\"drop\",}", "body: invalid JSON" },
+	/* a repeated key: json-c alone would keep the last (issue 15) */
+	{ "{\"action\":\"drop\",\"action\":\"allow\"}",
+	  "body: duplicate key \"action\" at byte 17" },
+	{ "{\"action\":\"drop\",\"\\u0061ction\":\"allow\"}", "body: duplicate key \"action\"" },
+	{ "{\"action\":\"drop\",\"src_ip\":\"10.0.0.1\",\"src_ip\":\"\"}",
+	  "body: duplicate key \"src_ip\" at byte 37" },
+	{ "{\"action\":\"drop\",\"comment\":\"a\tb\"}", "body: control character 0x09" },
+	{ "{\"action\":\"drop\",\"priority\":NaN}", "body: invalid JSON" },
 	/* action */
 	{ "{}", "action: required (allow or drop)" },
 	{ "{\"rule_type\":\"icmp\",\"protocol\":\"icmp\",\"icmp_type\":3,\"inner_protocol\":\"udp\","

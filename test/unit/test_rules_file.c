@@ -158,6 +158,9 @@ static void test_corrupt(void)
 	expect_corrupt("{\"version\":1,\"next_id\":1,\"rules\":[]} x", "unexpected data");
 	expect_corrupt("garbage", "at byte");
 	expect_corrupt("[]", "not a JSON object");
+	expect_corrupt("{\"version\":1,\"next_id\":1,\"rules\":[{\"id\":0,\"action\":\"drop\","
+		       "\"action\":\"allow\"}]}",
+		       "duplicate key \"action\" at byte 58");
 	expect_corrupt("{\"version\":2,\"next_id\":1,\"rules\":[]}", "version: unsupported");
 	expect_corrupt("{\"next_id\":1,\"rules\":[]}", "version: missing");
 	expect_corrupt("{\"version\":1,\"rules\":[]}", "next_id: missing");
