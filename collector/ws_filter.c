@@ -13,40 +13,13 @@
 
 #include <json-c/json.h>
 
+#include "lib/errmsg.h"
+#include "lib/json_strict.h"
 #include "ws_filter.h"
 
 void ws_filter_init(struct ws_filter *f)
 {
 	memset(f, 0, sizeof(*f));
-}
-
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-/* A piece of client input, safe to quote inside a JSON string. */
-static const char *quote(const char *s, size_t n, char *buf, size_t len)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n && s[i] && o + 4 < len; i++)
-		buf[o++] =
-			(s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\') ? s[i] : '?';
-	if (i < n && s[i] && o + 4 < len) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
 }
 
 static bool parse_uint(const char *s, size_t n, unsigned long max, unsigned long *out)
@@ -72,14 +45,15 @@ static int add_proto(struct ws_filter *f, const char *s, size_t n, char *err, si
 	char q[48];
 
 	if (f->n_protos >= WS_FILTER_MAX_ITEMS)
-		return bad(err, errlen, "protocol: at most %d values", WS_FILTER_MAX_ITEMS);
+		return errmsg_inval(err, errlen, "protocol: at most %d values",
+				    WS_FILTER_MAX_ITEMS);
 	if (!net_proto_parse(s, n, NET_PROTO_NUMBER, &f->protos[f->n_protos])) {
 		f->n_protos++;
 		return 0;
 	}
-	return bad(err, errlen,
-		   "protocol: '%s' is not " NET_PROTO_NAMES " or a number from 0 to 255",
-		   quote(s, n, q, sizeof(q)));
+	return errmsg_inval(err, errlen,
+			    "protocol: '%s' is not " NET_PROTO_NAMES " or a number from 0 to 255",
+			    errmsg_excerpt(q, sizeof(q), s, n));
 }
 
 static int add_net(struct ws_filter *f, const char *s, size_t n, char *err, size_t errlen)
@@ -87,10 +61,10 @@ static int add_net(struct ws_filter *f, const char *s, size_t n, char *err, size
 	char text[NET_STRLEN], why[NET_ERR_LEN], q[48], *p;
 
 	if (f->n_nets >= WS_FILTER_MAX_ITEMS)
-		return bad(err, errlen, "ip: at most %d values", WS_FILTER_MAX_ITEMS);
+		return errmsg_inval(err, errlen, "ip: at most %d values", WS_FILTER_MAX_ITEMS);
 	if (n >= sizeof(text) || memchr(s, '\0', n))
-		return bad(err, errlen, "ip: '%s' is not an IPv4 or IPv6 address or CIDR",
-			   quote(s, n, q, sizeof(q)));
+		return errmsg_inval(err, errlen, "ip: '%s' is not an IPv4 or IPv6 address or CIDR",
+				    errmsg_excerpt(q, sizeof(q), s, n));
 	memcpy(text, s, n);
 	text[n] = '\0';
 	if (!net_parse(text, 0, &f->nets[f->n_nets], why, sizeof(why))) {
@@ -101,7 +75,7 @@ static int add_net(struct ws_filter *f, const char *s, size_t n, char *err, size
 	for (p = why; *p; p++)
 		if (*p == '"')
 			*p = '\'';
-	return bad(err, errlen, "ip: %s", why);
+	return errmsg_inval(err, errlen, "ip: %s", why);
 }
 
 static int add_port(struct ws_filter *f, const char *s, size_t n, char *err, size_t errlen)
@@ -111,7 +85,7 @@ static int add_port(struct ws_filter *f, const char *s, size_t n, char *err, siz
 	char q[48];
 
 	if (f->n_ports >= WS_FILTER_MAX_ITEMS)
-		return bad(err, errlen, "port: at most %d values", WS_FILTER_MAX_ITEMS);
+		return errmsg_inval(err, errlen, "port: at most %d values", WS_FILTER_MAX_ITEMS);
 	if (dash) {
 		if (!parse_uint(s, (size_t)(dash - s), 65535, &a) ||
 		    !parse_uint(dash + 1, n - (size_t)(dash - s) - 1, 65535, &b) || a > b)
@@ -126,8 +100,9 @@ static int add_port(struct ws_filter *f, const char *s, size_t n, char *err, siz
 	f->n_ports++;
 	return 0;
 out_bad:
-	return bad(err, errlen, "port: '%s' is not a port or range from 0 to 65535 (22, 1000-2000)",
-		   quote(s, n, q, sizeof(q)));
+	return errmsg_inval(err, errlen,
+			    "port: '%s' is not a port or range from 0 to 65535 (22, 1000-2000)",
+			    errmsg_excerpt(q, sizeof(q), s, n));
 }
 
 static int add_event(struct ws_filter *f, const char *s, size_t n, char *err, size_t errlen)
@@ -143,8 +118,8 @@ static int add_event(struct ws_filter *f, const char *s, size_t n, char *err, si
 			return 0;
 		}
 	}
-	return bad(err, errlen, "event: '%s' is not start, update, end, icmp or drop",
-		   quote(s, n, q, sizeof(q)));
+	return errmsg_inval(err, errlen, "event: '%s' is not start, update, end, icmp or drop",
+			    errmsg_excerpt(q, sizeof(q), s, n));
 }
 
 typedef int (*add_fn)(struct ws_filter *f, const char *s, size_t n, char *err, size_t errlen);
@@ -176,13 +151,13 @@ static int add_list(struct ws_filter *f, add_fn add, const char *name, const cha
 	int ret;
 
 	if (len == 0)
-		return bad(err, errlen, "%s: empty value", name);
+		return errmsg_inval(err, errlen, "%s: empty value", name);
 	for (;;) {
 		comma = memchr(p, ',', (size_t)(end - p));
 		if (!comma)
 			comma = end;
 		if (comma == p)
-			return bad(err, errlen, "%s: empty item in the list", name);
+			return errmsg_inval(err, errlen, "%s: empty item in the list", name);
 		ret = add(f, p, (size_t)(comma - p), err, errlen);
 		if (ret)
 			return ret;
@@ -221,37 +196,31 @@ static int add_json_value(struct ws_filter *f, add_fn add, const char *name, str
 	default:
 		break;
 	}
-	return bad(err, errlen, "%s: expected %s, or a list of them", name,
-		   add == add_port  ? "a port number or a string like \"22\" or \"1000-2000\"" :
-		   add == add_proto ? "a protocol name or number" :
-				      "a string");
+	return errmsg_inval(err, errlen, "%s: expected %s, or a list of them", name,
+			    add == add_port ?
+				    "a port number or a string like \"22\" or \"1000-2000\"" :
+			    add == add_proto ? "a protocol name or number" :
+					       "a string");
 }
 
 int ws_filter_parse_json(struct ws_filter *out, const char *text, size_t len, char *err,
 			 size_t errlen)
 {
-	struct json_tokener *tok = json_tokener_new();
+	char q[48], why[JSON_STRICT_ERR_LEN];
 	struct json_object *obj = NULL;
 	struct ws_filter f;
-	char q[48];
-	int ret = 0;
+	int ret;
 
-	if (!tok)
-		return bad(err, errlen, "out of memory");
 	ws_filter_init(&f);
-	if (len > (size_t)INT32_MAX) {
-		ret = bad(err, errlen, "filter message too long");
-		goto out;
-	}
-	obj = json_tokener_parse_ex(tok, text, (int)len);
-	if (!obj || json_tokener_get_error(tok) != json_tokener_success ||
-	    (size_t)json_tokener_get_parse_end(tok) != len) {
-		ret = bad(err, errlen, "the filter message is not one JSON object");
-		goto out;
-	}
+	/* Any type here, so that a non-object gets the example below. */
+	ret = json_strict_parse(text, len, JSON_STRICT_ANY, NULL, &obj, why, sizeof(why));
+	if (ret)
+		return errmsg_set(err, errlen, ret, "the filter message is not one JSON object: %s",
+				  why);
 	if (!json_object_is_type(obj, json_type_object)) {
-		ret = bad(err, errlen,
-			  "the filter message must be a JSON object like {\"protocol\":\"tcp\"}");
+		ret = errmsg_inval(
+			err, errlen,
+			"the filter message must be a JSON object like {\"protocol\":\"tcp\"}");
 		goto out;
 	}
 	json_object_object_foreach(obj, key, val)
@@ -260,9 +229,10 @@ int ws_filter_parse_json(struct ws_filter *out, const char *text, size_t len, ch
 		size_t i, n;
 
 		if (!add) {
-			ret = bad(err, errlen,
-				  "%s: unknown filter field (fields: protocol, ip, port, event)",
-				  quote(key, strlen(key), q, sizeof(q)));
+			ret = errmsg_inval(
+				err, errlen,
+				"%s: unknown filter field (fields: protocol, ip, port, event)",
+				errmsg_excerpt(q, sizeof(q), key, strlen(key)));
 			goto out;
 		}
 		if (!json_object_is_type(val, json_type_array)) {
@@ -273,8 +243,9 @@ int ws_filter_parse_json(struct ws_filter *out, const char *text, size_t len, ch
 		}
 		n = json_object_array_length(val);
 		if (n == 0) {
-			ret = bad(err, errlen, "%s: empty list (leave the field out to match all)",
-				  key);
+			ret = errmsg_inval(err, errlen,
+					   "%s: empty list (leave the field out to match all)",
+					   key);
 			goto out;
 		}
 		for (i = 0; i < n; i++) {
@@ -287,7 +258,6 @@ int ws_filter_parse_json(struct ws_filter *out, const char *text, size_t len, ch
 	*out = f;
 out:
 	json_object_put(obj);
-	json_tokener_free(tok);
 	return ret;
 }
 

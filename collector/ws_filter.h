@@ -54,7 +54,9 @@ int ws_filter_set(struct ws_filter *f, const char *name, const char *value, char
  * ws_filter_parse_json - a whole filter from a JSON object, replacing
  * @f only on success. Each member is a string (a comma-separated list
  * like the URL's), a number (port, protocol) or an array of those.
- * Unknown members are errors. Returns 0 or -EINVAL with a message in @err.
+ * The text is read by json_strict_parse(): a member given twice, trailing
+ * data or invalid UTF-8 is an error, as is an unknown member. Returns 0,
+ * -EINVAL with a message in @err, or -ENOMEM.
  */
 int ws_filter_parse_json(struct ws_filter *f, const char *text, size_t len, char *err,
 			 size_t errlen);

@@ -148,6 +148,14 @@ static void test_json(void)
 	CHECK(ws_filter_parse_json(&f, "{\"ip\":true}", 11, err, sizeof(err)) == -EINVAL);
 	CHECK(ws_filter_parse_json(&f, "{} {}", 5, err, sizeof(err)) == -EINVAL);
 	CHECK(ws_filter_parse_json(&f, "{\"port\":22", 10, err, sizeof(err)) == -EINVAL);
+	/* a field twice is refused, not merged or overwritten */
+	g = f;
+	CHECK(ws_filter_parse_json(&f, "{\"port\":22,\"port\":80}", 21, err, sizeof(err)) ==
+	      -EINVAL);
+	CHECK(strstr(err, "not one JSON object: duplicate key \"port\" at byte 11") != NULL);
+	CHECK(!memcmp(&f, &g, sizeof(f)));
+	CHECK(ws_filter_parse_json(&f, "[1]", 3, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "must be a JSON object like") != NULL);
 }
 
 static void test_limits(void)
