@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "lib/json_strict.h"
 #include "lib/log.h"
 #include "lib/rule_set.h"
 #include "lib/rules_file.h"
@@ -709,6 +710,177 @@ out:
 	pthread_rwlock_unlock(&s->lock);
 }
 
+/* What a bulk body asks for. */
+struct bulk_req {
+	bool replace, force;
+	struct json_object *rules; /* the body's array */
+	struct rule *batch; /* the parsed rules, then their ids assigned */
+	bool *has_id; /* per rule: the client chose its id */
+	size_t n;
+};
+
+/* The body's own fields: mode, rules, force. Returns 0 or -EINVAL with a 400 in @rep. */
+static int bulk_fields(struct json_object *body, struct bulk_req *b, struct api_reply *rep)
+{
+	bool have_mode = false;
+
+	json_object_object_foreach(body, key, val)
+	{
+		if (!strcmp(key, "mode")) {
+			const char *m = json_object_is_type(val, json_type_string) ?
+						json_object_get_string(val) :
+						"";
+
+			if (strcmp(m, "replace") && strcmp(m, "add")) {
+				reply_error(rep, 400, "mode: must be \"add\" or \"replace\"");
+				return -EINVAL;
+			}
+			b->replace = !strcmp(m, "replace");
+			have_mode = true;
+		} else if (!strcmp(key, "rules")) {
+			if (!json_object_is_type(val, json_type_array)) {
+				reply_error(rep, 400, "rules: must be an array of rules");
+				return -EINVAL;
+			}
+			b->rules = val;
+		} else if (!strcmp(key, "force")) {
+			if (!json_object_is_type(val, json_type_boolean)) {
+				reply_error(rep, 400, "force: must be true or false");
+				return -EINVAL;
+			}
+			b->force = b->force || json_object_get_boolean(val);
+		} else {
+			reply_error(rep, 400,
+				    "%.64s: unknown field (bulk takes mode, rules, force)", key);
+			return -EINVAL;
+		}
+	}
+	if (!have_mode) {
+		reply_error(rep, 400, "mode: required (\"add\" or \"replace\")");
+		return -EINVAL;
+	}
+	if (!b->rules) {
+		reply_error(rep, 400, "rules: required");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Every rule parsed and checked against the policy, before any lock. */
+static int bulk_rules(struct rule_store *s, struct bulk_req *b, struct api_reply *rep)
+{
+	char err[RULE_ERR_LEN], prefix[32];
+	size_t i;
+
+	b->n = json_object_array_length(b->rules);
+	if (b->n > s->cfg->rules.max_rules) {
+		reply_error(rep, 409, "rules: %zu rules, more than rules.max_rules (%u)", b->n,
+			    s->cfg->rules.max_rules);
+		return -EINVAL;
+	}
+	b->batch = calloc(b->n + 1, sizeof(*b->batch));
+	b->has_id = calloc(b->n + 1, sizeof(*b->has_id));
+	if (!b->batch || !b->has_id) {
+		reply_error(rep, 500, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < b->n; i++) {
+		struct rule_parse_info info = { 0 };
+		int rc;
+
+		snprintf(prefix, sizeof(prefix), "rules[%zu]: ", i);
+		rc = rule_from_json(json_object_array_get_idx(b->rules, i), 0, &b->batch[i], &info,
+				    err, sizeof(err));
+		if (rc) {
+			reply_error(rep, rc == -ENOMEM ? 500 : 400, "%s%s", prefix, err);
+			return rc;
+		}
+		b->has_id[i] = info.has_id;
+		if (policy_check(s, &b->batch[i], b->force || info.force, prefix, rep))
+			return -EPERM;
+	}
+	return 0;
+}
+
+/*
+ * The next rule set under the write lock: the current rules (add) and the
+ * batch, whose rules without an id get one around the client-chosen ids.
+ * Returns it (sorted by id, *@n_next rules) or NULL with the reply in @rep.
+ */
+static struct rule *bulk_merge(struct rule_store *s, struct bulk_req *b, size_t *n_next,
+			       __u32 *next_id, struct api_reply *rep)
+{
+	size_t n = (b->replace ? 0 : s->n) + b->n, i;
+	struct rule *next;
+
+	if (n > s->cfg->rules.max_rules) {
+		reply_error(rep, 409,
+			    "the rule set would hold %zu rules, more than rules.max_rules (%u)", n,
+			    s->cfg->rules.max_rules);
+		return NULL;
+	}
+	*next_id = s->next_id;
+	for (i = 0; i < b->n; i++) {
+		if (!b->has_id[i])
+			continue;
+		if (!b->replace && find(s, b->batch[i].id) >= 0) {
+			reply_error(rep, 409, "rules[%zu]: id: rule %u already exists", i,
+				    b->batch[i].id);
+			return NULL;
+		}
+		if (b->batch[i].id >= *next_id)
+			*next_id = b->batch[i].id + 1;
+	}
+	for (i = 0; i < b->n; i++) {
+		if (b->has_id[i])
+			continue;
+		if (*next_id > RULE_ID_MAX) {
+			reply_error(rep, 409, "rules[%zu]: id: no rule ids left", i);
+			return NULL;
+		}
+		b->batch[i].id = (*next_id)++;
+	}
+	next = malloc((n + 1) * sizeof(*next));
+	if (!next) {
+		reply_error(rep, 500, "out of memory");
+		return NULL;
+	}
+	if (!b->replace && s->n)
+		memcpy(next, s->rules, s->n * sizeof(*next));
+	memcpy(next + (n - b->n), b->batch, b->n * sizeof(*next));
+	qsort(next, n, sizeof(*next), cmp_id);
+	for (i = 1; i < n; i++) {
+		if (next[i].id == next[i - 1].id) {
+			reply_error(rep, 409, "rules: id %u appears twice", next[i].id);
+			free(next);
+			return NULL;
+		}
+	}
+	*n_next = n;
+	return next;
+}
+
+/* The answer of a committed bulk: mode, count, total and the batch's ids. */
+static void bulk_reply(const struct rule_store *s, const struct bulk_req *b, struct api_reply *rep)
+{
+	struct json_object *res = json_object_new_object();
+	struct json_object *ids = json_object_new_array_ext((int)b->n);
+	size_t i;
+
+	for (i = 0; ids && i < b->n; i++)
+		json_object_array_add(ids, json_object_new_int64(b->batch[i].id));
+	if (res) {
+		json_object_object_add(res, "mode",
+				       json_object_new_string(b->replace ? "replace" : "add"));
+		json_object_object_add(res, "count", json_object_new_int64((int64_t)b->n));
+		json_object_object_add(res, "total", json_object_new_int64((int64_t)s->n));
+		json_object_object_add(res, "ids", ids);
+	} else {
+		json_object_put(ids);
+	}
+	reply_json(rep, 200, res);
+}
+
 /*
  * bulk - {"mode": "add"|"replace", "rules": [...], "force": bool}: every
  * rule is checked first; one commit applies them all or nothing.
@@ -716,185 +888,35 @@ out:
 static void bulk(struct rule_store *s, const struct api_request *req, struct api_reply *rep)
 {
 	static const char *const known[] = { "force", NULL };
-	struct json_object *body = NULL, *rules = NULL, *ids = NULL, *res;
-	struct json_tokener *tok = NULL;
-	struct rule *next = NULL, *batch = NULL;
-	size_t n_batch = 0, n_next, i, j;
-	bool replace = false, force = false, *has_id = NULL;
-	char err[RULE_ERR_LEN], prefix[32];
+	struct bulk_req b = { 0 };
+	struct json_object *body = NULL;
+	char why[JSON_STRICT_ERR_LEN];
+	struct rule *next;
+	size_t n_next = 0;
 	__u32 next_id;
+	int rc;
 
-	if (query_check_known(req, known, rep) || query_force(req, &force, rep))
+	if (query_check_known(req, known, rep) || query_force(req, &b.force, rep))
 		return;
-	tok = json_tokener_new();
-	if (!tok) {
-		reply_error(rep, 500, "out of memory");
+	rc = json_strict_parse(req->body ? req->body : "", req->body_len, json_type_object, NULL,
+			       &body, why, sizeof(why));
+	if (rc) {
+		reply_error(rep, rc == -ENOMEM ? 500 : 400, "body: %s", why);
 		return;
 	}
-	body = req->body ? json_tokener_parse_ex(tok, req->body, (int)req->body_len) : NULL;
-	if (!body || json_tokener_get_error(tok) != json_tokener_success ||
-	    tok->char_offset != (int)req->body_len) {
-		/* trailing whitespace is fine */
-		bool ws = body && json_tokener_get_error(tok) == json_tokener_success;
-
-		for (i = ws ? (size_t)tok->char_offset : 0; ws && i < req->body_len; i++)
-			if (!strchr(" \t\r\n", req->body[i]))
-				ws = false;
-		if (!ws) {
-			reply_error(rep, 400, "body: not one JSON object");
-			goto out;
-		}
-	}
-	if (!json_object_is_type(body, json_type_object)) {
-		reply_error(rep, 400,
-			    "body: must be a JSON object {\"mode\": ..., \"rules\": [...]}");
+	if (bulk_fields(body, &b, rep) || bulk_rules(s, &b, rep))
 		goto out;
-	}
-	{
-		json_object_object_foreach(body, key, val)
-		{
-			if (!strcmp(key, "mode")) {
-				const char *m = json_object_is_type(val, json_type_string) ?
-							json_object_get_string(val) :
-							"";
-
-				if (!strcmp(m, "replace"))
-					replace = true;
-				else if (strcmp(m, "add")) {
-					reply_error(rep, 400,
-						    "mode: must be \"add\" or \"replace\"");
-					goto out;
-				}
-			} else if (!strcmp(key, "rules")) {
-				if (!json_object_is_type(val, json_type_array)) {
-					reply_error(rep, 400, "rules: must be an array of rules");
-					goto out;
-				}
-				rules = val;
-			} else if (!strcmp(key, "force")) {
-				if (!json_object_is_type(val, json_type_boolean)) {
-					reply_error(rep, 400, "force: must be true or false");
-					goto out;
-				}
-				force = force || json_object_get_boolean(val);
-			} else {
-				reply_error(rep, 400,
-					    "%.64s: unknown field (bulk takes mode, rules, force)",
-					    key);
-				goto out;
-			}
-		}
-	}
-	if (!json_object_object_get_ex(body, "mode", NULL)) {
-		reply_error(rep, 400, "mode: required (\"add\" or \"replace\")");
-		goto out;
-	}
-	if (!rules) {
-		reply_error(rep, 400, "rules: required");
-		goto out;
-	}
-	n_batch = json_object_array_length(rules);
-	if (n_batch > s->cfg->rules.max_rules) {
-		reply_error(rep, 409, "rules: %zu rules, more than rules.max_rules (%u)", n_batch,
-			    s->cfg->rules.max_rules);
-		goto out;
-	}
-	batch = calloc(n_batch + 1, sizeof(*batch));
-	has_id = calloc(n_batch + 1, sizeof(*has_id));
-	if (!batch || !has_id) {
-		reply_error(rep, 500, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < n_batch; i++) {
-		struct rule_parse_info info = { 0 };
-		int rc;
-
-		snprintf(prefix, sizeof(prefix), "rules[%zu]: ", i);
-		rc = rule_from_json(json_object_array_get_idx(rules, i), 0, &batch[i], &info, err,
-				    sizeof(err));
-		if (rc) {
-			reply_error(rep, rc == -ENOMEM ? 500 : 400, "%s%s", prefix, err);
-			goto out;
-		}
-		has_id[i] = info.has_id;
-		if (policy_check(s, &batch[i], force || info.force, prefix, rep))
-			goto out;
-	}
-
 	pthread_rwlock_wrlock(&s->lock);
-	n_next = (replace ? 0 : s->n) + n_batch;
-	if (n_next > s->cfg->rules.max_rules) {
-		reply_error(rep, 409,
-			    "the rule set would hold %zu rules, more than rules.max_rules (%u)",
-			    n_next, s->cfg->rules.max_rules);
-		goto unlock;
-	}
-	next = malloc((n_next + 1) * sizeof(*next));
-	if (!next) {
-		reply_error(rep, 500, "out of memory");
-		goto unlock;
-	}
-	n_next = 0;
-	if (!replace && s->n) {
-		memcpy(next, s->rules, s->n * sizeof(*next));
-		n_next = s->n;
-	}
-	next_id = s->next_id;
-	/* client-chosen ids first, so the assigned ones go around them */
-	for (i = 0; i < n_batch; i++) {
-		if (!has_id[i])
-			continue;
-		if (!replace && find(s, batch[i].id) >= 0) {
-			reply_error(rep, 409, "rules[%zu]: id: rule %u already exists", i,
-				    batch[i].id);
-			goto unlock;
-		}
-		if (batch[i].id >= next_id)
-			next_id = batch[i].id + 1;
-	}
-	for (i = 0; i < n_batch; i++) {
-		if (has_id[i])
-			continue;
-		if (next_id > RULE_ID_MAX) {
-			reply_error(rep, 409, "rules[%zu]: id: no rule ids left", i);
-			goto unlock;
-		}
-		batch[i].id = next_id++;
-	}
-	for (i = 0; i < n_batch; i++)
-		next[n_next++] = batch[i];
-	qsort(next, n_next, sizeof(*next), cmp_id);
-	for (j = 1; j < n_next; j++) {
-		if (next[j].id == next[j - 1].id) {
-			reply_error(rep, 409, "rules: id %u appears twice", next[j].id);
-			goto unlock;
-		}
-	}
-	if (commit(s, next, n_next, next_id, rep))
-		goto unlock;
-	next = NULL; /* the store owns it */
-	res = json_object_new_object();
-	ids = json_object_new_array_ext((int)n_batch);
-	for (i = 0; ids && i < n_batch; i++)
-		json_object_array_add(ids, json_object_new_int64(batch[i].id));
-	if (res) {
-		json_object_object_add(res, "mode",
-				       json_object_new_string(replace ? "replace" : "add"));
-		json_object_object_add(res, "count", json_object_new_int64((int64_t)n_batch));
-		json_object_object_add(res, "total", json_object_new_int64((int64_t)s->n));
-		json_object_object_add(res, "ids", ids);
-	} else {
-		json_object_put(ids);
-	}
-	reply_json(rep, 200, res);
-unlock:
+	next = bulk_merge(s, &b, &n_next, &next_id, rep);
+	if (next && commit(s, next, n_next, next_id, rep))
+		free(next);
+	else if (next) /* the store owns it */
+		bulk_reply(s, &b, rep);
 	pthread_rwlock_unlock(&s->lock);
 out:
-	free(next);
-	free(batch);
-	free(has_id);
+	free(b.batch);
+	free(b.has_id);
 	json_object_put(body);
-	json_tokener_free(tok);
 }
 
 void filters_handle(struct rule_store *s, const struct api_request *req, struct api_reply *rep)

@@ -28,6 +28,7 @@
 #include <json-c/json.h>
 
 #include "api.h"
+#include "lib/json_strict.h"
 #include "lib/log.h"
 #include "lib/net.h"
 #include "lib/record.h"
@@ -945,7 +946,7 @@ static void collector_metrics(const struct guarder_config *cfg, FILE *out)
 {
 	struct json_object *root = NULL, *obj;
 	const char *path = cfg->collector.stats_file;
-	char *text = NULL;
+	char *text = NULL, why[JSON_STRICT_ERR_LEN];
 	struct stat st;
 	ssize_t got;
 	int fd;
@@ -953,15 +954,15 @@ static void collector_metrics(const struct guarder_config *cfg, FILE *out)
 	if (!path)
 		return;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) || !(text = malloc(COLLECTOR_STATS_MAX + 1)))
+	if (fd < 0 || fstat(fd, &st) || !(text = malloc(COLLECTOR_STATS_MAX)))
 		goto missing;
 	got = read(fd, text, COLLECTOR_STATS_MAX);
 	if (got <= 0)
 		goto missing;
-	text[got] = '\0';
-	root = json_tokener_parse(text);
-	if (!root || !json_object_is_type(root, json_type_object))
+	if (json_strict_parse(text, (size_t)got, json_type_object, NULL, &root, why, sizeof(why))) {
+		log_debug("collector.stats_file %s: %s", path, why);
 		goto missing;
+	}
 	fprintf(out,
 		"# HELP guarder_collector_stats_age_seconds Seconds since the collector last wrote "
 		"its stats (every second while it runs).\n"
