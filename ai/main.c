@@ -30,6 +30,7 @@
 #include "lib/config.h"
 #include "lib/kafka_conf.h"
 #include "lib/ai_model.h"
+#include "lib/atomic_file.h"
 #include "lib/log.h"
 #include "suggest.h"
 #include "summary.h"
@@ -631,18 +632,19 @@ static long rss_kib(const char *field)
 	return v;
 }
 
+/* The counters of -stats-file, rewritten whole every second (0644: for ops and tests). */
 static void write_stats(struct worker *w)
 {
-	char tmp[4096];
+	char *text = NULL, err[512];
+	size_t len = 0;
 	FILE *f;
 	int k;
 
 	if (!w->o->stats_file)
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", w->o->stats_file);
-	f = fopen(tmp, "w");
+	f = open_memstream(&text, &len);
 	if (!f) {
-		log_warn("stats file %s: %s", tmp, strerror(errno));
+		log_warn("stats file %s: %s", w->o->stats_file, strerror(errno));
 		return;
 	}
 	fprintf(f,
@@ -665,8 +667,11 @@ static void write_stats(struct worker *w)
 		fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", ai_kind_name(k),
 			w->eng.stats.findings[k]);
 	fprintf(f, "}}\n");
-	if (fclose(f) || rename(tmp, w->o->stats_file))
+	if (fclose(f))
 		log_warn("stats file %s: %s", w->o->stats_file, strerror(errno));
+	else if (atomic_file_write(w->o->stats_file, text, len, 0644, 0, err, sizeof(err)))
+		log_warn("stats file %s: %s", w->o->stats_file, err);
+	free(text);
 }
 
 static void stats_line(struct worker *w, uint64_t *last_records, uint64_t *last_ns)

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The rules file: atomic save (temp file, fsync, rename, fsync of the
- * directory) and a strict load that refuses a damaged file instead of
- * starting with no rules.
+ * The rules file: atomic save (lib/atomic_file.h) and a strict load that
+ * refuses a damaged file instead of starting with no rules.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "errmsg.h"
 #include "json_strict.h"
 #include "log.h"
@@ -26,42 +26,6 @@
  */
 #define RULES_FILE_BYTES_PER_RULE 4096
 #define RULES_FILE_MAX_BYTES	  (256u << 20)
-
-/* The directory part of @path ("." when there is none), in @buf. */
-static int dir_of(const char *path, char *buf, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-	size_t n;
-
-	if (!slash) {
-		if (len < 2)
-			return -ENAMETOOLONG;
-		strcpy(buf, ".");
-		return 0;
-	}
-	n = slash == path ? 1 : (size_t)(slash - path);
-	if (n >= len)
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n);
-	buf[n] = '\0';
-	return 0;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
 
 /*
  * The file text: one rule per line, so an operator can read and diff it,
@@ -106,10 +70,10 @@ static int build_text(const struct rule *rules, size_t n, __u32 next_id, char **
 
 int rules_file_save(const char *path, const struct rule *rules, size_t n, __u32 next_id)
 {
-	char dir[PATH_MAX], tmp[PATH_MAX], err[RULE_ERR_LEN];
+	char err[RULE_ERR_LEN + PATH_MAX];
 	char *text = NULL;
 	size_t len = 0, i;
-	int fd = -1, dfd = -1, rc;
+	int rc;
 
 	for (i = 0; i < n; i++) {
 		rc = rule_validate(&rules[i], err, sizeof(err));
@@ -119,59 +83,15 @@ int rules_file_save(const char *path, const struct rule *rules, size_t n, __u32 
 			return rc;
 		}
 	}
-	rc = dir_of(path, dir, sizeof(dir));
-	if (rc || snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
-		log_error("rules file %s: path too long", path);
-		return -ENAMETOOLONG;
-	}
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		rc = -errno;
-		log_error("rules file %s: cannot create directory %s: %s", path, dir,
-			  strerror(-rc));
-		return rc;
-	}
 	rc = build_text(rules, n, next_id, &text, &len);
 	if (rc) {
 		log_error("rules file %s: cannot build the text: %s", path, strerror(-rc));
 		return rc;
 	}
-	/* mkstemp creates the file 0600: the rules may name internal hosts. */
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		log_error("rules file %s: cannot create a temp file in %s: %s", path, dir,
-			  strerror(-rc));
-		goto out;
-	}
-	rc = write_all(fd, text, len);
-	if (!rc && fchmod(fd, 0600))
-		rc = -errno;
-	if (!rc && fsync(fd))
-		rc = -errno;
-	if (close(fd) && !rc)
-		rc = -errno;
-	fd = -1;
-	if (rc) {
-		log_error("rules file %s: cannot write %s: %s", path, tmp, strerror(-rc));
-		goto out_unlink;
-	}
-	if (rename(tmp, path)) {
-		rc = -errno;
-		log_error("rules file %s: cannot rename %s over it: %s", path, tmp, strerror(-rc));
-		goto out_unlink;
-	}
-	/* The rename is durable only once the directory entry is. */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd)) {
-		rc = -errno;
-		log_error("rules file %s: cannot fsync directory %s: %s", path, dir, strerror(-rc));
-	}
-	if (dfd >= 0)
-		close(dfd);
-	goto out;
-out_unlink:
-	unlink(tmp);
-out:
+	/* 0600 in a 0700 directory: the rules may name internal hosts. */
+	rc = atomic_file_write(path, text, len, 0600, 0700, err, sizeof(err));
+	if (rc)
+		log_error("rules file %s: %s", path, err);
 	free(text);
 	return rc;
 }

@@ -5,9 +5,9 @@
  *
  *   {"version": 1, "next_id": N, "rules": [rule_to_json(), ...]}
  *
- * Writes are atomic (temp file in the same directory, fsync, rename, fsync
- * of the directory): after a crash the file holds the old set or the new
- * one, never a mix. Leftover "<name>.tmp.*" files are ignored by the load.
+ * Writes go through atomic_file_write(): after a crash the file holds the
+ * old set or the new one, never a mix. Leftover "<name>.tmp.*" files are
+ * ignored by the load.
  */
 #ifndef GUARDER_RULES_FILE_H
 #define GUARDER_RULES_FILE_H
