@@ -24,7 +24,9 @@
 #include <json-c/json.h>
 
 #include "ai_model.h"
+#include "errmsg.h"
 #include "log.h"
+#include "url.h"
 
 struct ai_model {
 	pthread_mutex_t lock; /* guards p and st */
@@ -65,21 +67,6 @@ static int curl_init_rc;
 static void curl_init_once(void)
 {
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -ENOMEM;
-}
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
 }
 
 static unsigned long long mono_ms(void)
@@ -124,25 +111,6 @@ static int copy_str(char *dst, size_t size, const char *s)
 	return 0;
 }
 
-/* A printable, bounded excerpt of untrusted text for an error message. */
-static void excerpt(char *dst, size_t size, const char *s, size_t len)
-{
-	size_t i, o = 0;
-
-	if (!size)
-		return;
-	for (i = 0; i < len && o + 4 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		dst[o++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? (char)c : ' ';
-	}
-	if (i < len && o + 3 < size) {
-		memcpy(dst + o, "...", 3);
-		o += 3;
-	}
-	dst[o] = '\0';
-}
-
 const char *ai_model_provider_name(enum guarder_ai_provider p)
 {
 	switch (p) {
@@ -169,75 +137,46 @@ int ai_model_provider_parse(const char *s, enum guarder_ai_provider *out)
 	return 0;
 }
 
-static int check_url(const char *text)
-{
-	const char *host;
-
-	if (!strncmp(text, "http://", 7))
-		host = text + 7;
-	else if (!strncmp(text, "https://", 8))
-		host = text + 8;
-	else
-		return -EINVAL;
-	if (!*host || *host == '/')
-		return -EINVAL;
-	/*
-	 * No user:password@ before the host: GET /api/ai/config shows the
-	 * endpoint and debug logs print it; a credential belongs in api_key.
-	 */
-	{
-		size_t hl = strcspn(host, "/?#");
-
-		if (memchr(host, '@', hl))
-			return -EINVAL;
-	}
-	if (strpbrk(text, " \"<>\\^`{|}"))
-		return -EINVAL;
-	for (; *text; text++)
-		if ((unsigned char)*text < 0x20 || (unsigned char)*text >= 0x7f)
-			return -EINVAL;
-	return 0;
-}
-
 int ai_model_params_check(const struct ai_model_params *p, char *err, size_t errlen)
 {
+	char why[AI_MODEL_ERR_LEN - 16];
 	const unsigned char *k;
 
-	if (p->endpoint[0] && check_url(p->endpoint))
-		return fail(err, errlen, -EINVAL,
-			    "endpoint: must be an http:// or https:// URL with a host and no "
-			    "user:password@, spaces, quotes or control characters (a credential "
-			    "goes in api_key)");
+	if (p->endpoint[0] && url_check_http(p->endpoint, why, sizeof(why)))
+		return errmsg_inval(err, errlen, "endpoint: %s", why);
 	if (strnlen(p->endpoint, sizeof(p->endpoint)) >= sizeof(p->endpoint))
-		return fail(err, errlen, -EINVAL, "endpoint: longer than %zu bytes",
-			    sizeof(p->endpoint) - 1);
+		return errmsg_set(err, errlen, -EINVAL, "endpoint: longer than %zu bytes",
+				  sizeof(p->endpoint) - 1);
 	for (k = (const unsigned char *)p->api_key; *k; k++)
 		if (*k <= ' ' || *k >= 0x7f)
-			return fail(err, errlen, -EINVAL,
-				    "api_key: may only contain printable ASCII without spaces");
+			return errmsg_set(
+				err, errlen, -EINVAL,
+				"api_key: may only contain printable ASCII without spaces");
 	if (!p->name[0])
-		return fail(err, errlen, -EINVAL, "model: must not be empty");
+		return errmsg_set(err, errlen, -EINVAL, "model: must not be empty");
 	for (k = (const unsigned char *)p->name; *k; k++)
 		if (*k <= ' ' || *k >= 0x7f || *k == '/' || *k == '?' || *k == '#')
-			return fail(err, errlen, -EINVAL,
-				    "model: printable ASCII without spaces, '/', '?' or '#' only");
+			return errmsg_set(
+				err, errlen, -EINVAL,
+				"model: printable ASCII without spaces, '/', '?' or '#' only");
 	for (k = (const unsigned char *)p->api_version; *k; k++)
 		if (!isalnum(*k) && *k != '-' && *k != '.' && *k != '_')
-			return fail(err, errlen, -EINVAL,
-				    "api_version: letters, digits, '-', '.' and '_' only");
+			return errmsg_set(err, errlen, -EINVAL,
+					  "api_version: letters, digits, '-', '.' and '_' only");
 	if (p->provider != GUARDER_AI_OPENAI && p->provider != GUARDER_AI_AZURE &&
 	    p->provider != GUARDER_AI_OLLAMA)
-		return fail(err, errlen, -EINVAL, "provider: must be openai, azure or ollama");
+		return errmsg_set(err, errlen, -EINVAL,
+				  "provider: must be openai, azure or ollama");
 	if (p->timeout_ms < 100 || p->timeout_ms > 600000)
-		return fail(err, errlen, -EINVAL, "timeout_ms: must be 100..600000");
+		return errmsg_set(err, errlen, -EINVAL, "timeout_ms: must be 100..600000");
 	if (p->max_retries > 10)
-		return fail(err, errlen, -EINVAL, "max_retries: must be 0..10");
+		return errmsg_set(err, errlen, -EINVAL, "max_retries: must be 0..10");
 	if (p->calls_per_minute < 1 || p->calls_per_minute > 10000)
-		return fail(err, errlen, -EINVAL, "calls_per_minute: must be 1..10000");
+		return errmsg_set(err, errlen, -EINVAL, "calls_per_minute: must be 1..10000");
 	if (p->max_tokens < 64 || p->max_tokens > 32768)
-		return fail(err, errlen, -EINVAL, "max_tokens: must be 64..32768");
+		return errmsg_set(err, errlen, -EINVAL, "max_tokens: must be 64..32768");
 	if (p->temperature_milli < -1 || p->temperature_milli > 2000)
-		return fail(err, errlen, -EINVAL, "temperature: must be 0..2");
+		return errmsg_set(err, errlen, -EINVAL, "temperature: must be 0..2");
 	return 0;
 }
 
@@ -257,6 +196,7 @@ int ai_model_params_from_config(const struct guarder_config *cfg, struct ai_mode
 				char *err, size_t errlen)
 {
 	const char *endpoint = cfg->ai.model.endpoint, *key = cfg->ai.model.api_key;
+	char why[AI_MODEL_ERR_LEN - 32];
 	const char *env;
 	int b;
 
@@ -272,21 +212,21 @@ int ai_model_params_from_config(const struct guarder_config *cfg, struct ai_mode
 	if (env && *env) {
 		b = parse_bool_env(env);
 		if (b < 0)
-			return fail(err, errlen, -EINVAL,
-				    "AI_DEBUG: must be 1/true/yes/on or 0/false/no/off");
+			return errmsg_set(err, errlen, -EINVAL,
+					  "AI_DEBUG: must be 1/true/yes/on or 0/false/no/off");
 		out->debug = b;
 	}
 	if (copy_str(out->endpoint, sizeof(out->endpoint), endpoint))
-		return fail(err, errlen, -EINVAL, "endpoint: longer than %zu bytes",
-			    sizeof(out->endpoint) - 1);
+		return errmsg_set(err, errlen, -EINVAL, "endpoint: longer than %zu bytes",
+				  sizeof(out->endpoint) - 1);
 	if (copy_str(out->api_key, sizeof(out->api_key), key))
-		return fail(err, errlen, -EINVAL, "api_key: longer than %zu bytes",
-			    sizeof(out->api_key) - 1);
+		return errmsg_set(err, errlen, -EINVAL, "api_key: longer than %zu bytes",
+				  sizeof(out->api_key) - 1);
 	if (copy_str(out->name, sizeof(out->name),
 		     cfg->ai.model.name ? cfg->ai.model.name : "gpt-4o-mini"))
-		return fail(err, errlen, -EINVAL, "model: too long");
+		return errmsg_set(err, errlen, -EINVAL, "model: too long");
 	if (copy_str(out->api_version, sizeof(out->api_version), cfg->ai.model.api_version))
-		return fail(err, errlen, -EINVAL, "api_version: too long");
+		return errmsg_set(err, errlen, -EINVAL, "api_version: too long");
 	out->key_set = out->api_key[0] != '\0';
 	out->enabled = true;
 	out->provider = cfg->ai.model.provider;
@@ -295,10 +235,11 @@ int ai_model_params_from_config(const struct guarder_config *cfg, struct ai_mode
 	out->calls_per_minute = cfg->ai.model.calls_per_minute;
 	out->max_tokens = cfg->ai.model.max_tokens;
 	out->temperature_milli = -1;
-	if (out->endpoint[0] && check_url(out->endpoint))
-		return fail(err, errlen, -EINVAL, "%s: must be an http:// or https:// URL",
-			    endpoint == cfg->ai.model.endpoint ? "ai.model.endpoint" :
-								 "OPENAI_ENDPOINT");
+	if (out->endpoint[0] && url_check_http(out->endpoint, why, sizeof(why)))
+		return errmsg_inval(err, errlen, "%s: %s",
+				    endpoint == cfg->ai.model.endpoint ? "ai.model.endpoint" :
+									 "OPENAI_ENDPOINT",
+				    why);
 	return ai_model_params_check(out, err, errlen);
 }
 
@@ -309,10 +250,10 @@ int ai_model_new(const struct guarder_config *cfg, struct ai_model **out, char *
 
 	pthread_once(&curl_once, curl_init_once);
 	if (curl_init_rc)
-		return fail(err, errlen, curl_init_rc, "curl_global_init failed");
+		return errmsg_set(err, errlen, curl_init_rc, "curl_global_init failed");
 	m = calloc(1, sizeof(*m));
 	if (!m)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errmsg_set(err, errlen, -ENOMEM, "out of memory");
 	rc = ai_model_params_from_config(cfg, &m->p, err, errlen);
 	if (rc) {
 		free(m);
@@ -560,12 +501,12 @@ static void error_message(const struct resp *r, char *out, size_t size)
 		if (msg && json_object_is_type(msg, json_type_string)) {
 			const char *s = json_object_get_string(msg);
 
-			excerpt(out, size, s, strlen(s));
+			errmsg_excerpt(out, size, s, strlen(s));
 		}
 	}
 	json_object_put(j);
 	if (!out[0])
-		excerpt(out, size, r->buf, r->len < 160 ? r->len : 160);
+		errmsg_excerpt(out, size, r->buf, r->len < 160 ? r->len : 160);
 }
 
 /* choices[0].message.content of a chat completion, parsed; usage.total_tokens. */
@@ -580,14 +521,15 @@ static int parse_completion(const struct resp *r, struct json_object **answer, c
 
 	tok = json_tokener_new();
 	if (!tok)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errmsg_set(err, errlen, -ENOMEM, "out of memory");
 	j = json_tokener_parse_ex(tok, r->buf ? r->buf : "", (int)r->len);
 	json_tokener_free(tok);
 	if (!j || !json_object_is_type(j, json_type_object)) {
-		excerpt(ex, sizeof(ex), r->buf ? r->buf : "", r->len < 120 ? r->len : 120);
+		errmsg_excerpt(ex, sizeof(ex), r->buf ? r->buf : "", r->len < 120 ? r->len : 120);
 		json_object_put(j);
-		return fail(err, errlen, -EBADMSG,
-			    "the endpoint's answer is not a JSON chat completion: \"%s\"", ex);
+		return errmsg_set(err, errlen, -EBADMSG,
+				  "the endpoint's answer is not a JSON chat completion: \"%s\"",
+				  ex);
 	}
 	if (json_object_object_get_ex(j, "usage", &usage) &&
 	    json_object_object_get_ex(usage, "total_tokens", &tt) &&
@@ -596,15 +538,15 @@ static int parse_completion(const struct resp *r, struct json_object **answer, c
 	if (!json_object_object_get_ex(j, "choices", &v) ||
 	    !json_object_is_type(v, json_type_array) || json_object_array_length(v) < 1) {
 		json_object_put(j);
-		return fail(err, errlen, -EBADMSG, "the answer has no choices[0]");
+		return errmsg_set(err, errlen, -EBADMSG, "the answer has no choices[0]");
 	}
 	c0 = json_object_array_get_idx(v, 0);
 	if (!json_object_object_get_ex(c0, "message", &msg) ||
 	    !json_object_object_get_ex(msg, "content", &content) ||
 	    !json_object_is_type(content, json_type_string)) {
 		json_object_put(j);
-		return fail(err, errlen, -EBADMSG,
-			    "the answer has no choices[0].message.content string");
+		return errmsg_set(err, errlen, -EBADMSG,
+				  "the answer has no choices[0].message.content string");
 	}
 	text = json_object_get_string(content);
 	rc = ai_model_parse_content(text, (size_t)json_object_get_string_len(content), answer, err,
@@ -631,7 +573,7 @@ static void debug_log_answer(const struct ai_model_params *p, long status, const
 
 	if (!p->debug)
 		return;
-	excerpt(ex, sizeof(ex), r->buf ? r->buf : "", r->len);
+	errmsg_excerpt(ex, sizeof(ex), r->buf ? r->buf : "", r->len);
 	/* A server that echoes the key back (some error pages do) must not leak it. */
 	if (p->api_key[0]) {
 		size_t kl = strlen(p->api_key);
@@ -666,16 +608,16 @@ int ai_model_ask(struct ai_model *m, const char *system, const char *user,
 		err[0] = '\0';
 	p = malloc(sizeof(*p));
 	if (!p)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errmsg_set(err, errlen, -ENOMEM, "out of memory");
 	pthread_mutex_lock(&m->lock);
 	*p = m->p;
 	pthread_mutex_unlock(&m->lock);
 
 	if (!p->endpoint[0] || !p->enabled) {
-		rc = fail(err, errlen, -ENOTCONN,
-			  !p->endpoint[0] ? "no model configured (ai.model.endpoint / "
-					    "OPENAI_ENDPOINT is unset)" :
-					    "the model is disabled (enabled: false)");
+		rc = errmsg_set(err, errlen, -ENOTCONN,
+				!p->endpoint[0] ? "no model configured (ai.model.endpoint / "
+						  "OPENAI_ENDPOINT is unset)" :
+						  "the model is disabled (enabled: false)");
 		goto out_nostat;
 	}
 	wait = rate_take(p->calls_per_minute);
@@ -684,21 +626,21 @@ int ai_model_ask(struct ai_model *m, const char *system, const char *user,
 		pthread_mutex_lock(&m->lock);
 		m->st.rate_limited++;
 		pthread_mutex_unlock(&m->lock);
-		rc = fail(err, errlen, -EBUSY,
-			  "local limit of %u model calls per minute reached; retry in %u s",
-			  p->calls_per_minute, wait);
+		rc = errmsg_set(err, errlen, -EBUSY,
+				"local limit of %u model calls per minute reached; retry in %u s",
+				p->calls_per_minute, wait);
 		goto out_nostat;
 	}
 	pthread_once(&curl_once, curl_init_once);
 	start = mono_ms();
 	deadline = start + p->timeout_ms;
 	if (build_url(p, url, sizeof(url))) {
-		rc = fail(err, errlen, -EINVAL, "the model URL is too long");
+		rc = errmsg_set(err, errlen, -EINVAL, "the model URL is too long");
 		goto out;
 	}
 	body = build_body(p, system, user);
 	if (!body) {
-		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		rc = errmsg_set(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	body_text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
@@ -715,12 +657,12 @@ int ai_model_ask(struct ai_model *m, const char *system, const char *user,
 		explicit_bzero(auth, sizeof(auth));
 	}
 	if (!hdrs) {
-		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		rc = errmsg_set(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	h = curl_easy_init();
 	if (!h) {
-		rc = fail(err, errlen, -ENOMEM, "curl_easy_init failed");
+		rc = errmsg_set(err, errlen, -ENOMEM, "curl_easy_init failed");
 		goto out;
 	}
 	debug_log_request(p, url, body_text);
@@ -731,8 +673,8 @@ int ai_model_ask(struct ai_model *m, const char *system, const char *user,
 
 		now = mono_ms();
 		if (now >= deadline) {
-			rc = fail(err, errlen, -ETIMEDOUT, "the model did not answer within %u ms",
-				  p->timeout_ms);
+			rc = errmsg_set(err, errlen, -ETIMEDOUT,
+					"the model did not answer within %u ms", p->timeout_ms);
 			break;
 		}
 		free(r.buf);
@@ -769,50 +711,53 @@ int ai_model_ask(struct ai_model *m, const char *system, const char *user,
 			debug_log_answer(p, status, &r, mono_ms() - start);
 		retryable = false;
 		if (cc == CURLE_ABORTED_BY_CALLBACK) {
-			rc = fail(err, errlen, -ECANCELED,
-				  "the model call was cancelled (stopping)");
+			rc = errmsg_set(err, errlen, -ECANCELED,
+					"the model call was cancelled (stopping)");
 			break;
 		} else if (cc == CURLE_OPERATION_TIMEDOUT) {
-			rc = fail(err, errlen, -ETIMEDOUT, "the model did not answer within %u ms",
-				  p->timeout_ms);
+			rc = errmsg_set(err, errlen, -ETIMEDOUT,
+					"the model did not answer within %u ms", p->timeout_ms);
 			break;
 		} else if (cc == CURLE_WRITE_ERROR && r.overflow) {
-			rc = fail(err, errlen, -EBADMSG,
-				  "model answer not usable: larger than %u bytes",
-				  AI_MODEL_MAX_RESPONSE);
+			rc = errmsg_set(err, errlen, -EBADMSG,
+					"model answer not usable: larger than %u bytes",
+					AI_MODEL_MAX_RESPONSE);
 			break;
 		} else if (cc != CURLE_OK) {
-			rc = fail(err, errlen, -EHOSTUNREACH, "model endpoint unreachable: %s",
-				  cerr[0] ? cerr : curl_easy_strerror(cc));
+			rc = errmsg_set(err, errlen, -EHOSTUNREACH,
+					"model endpoint unreachable: %s",
+					cerr[0] ? cerr : curl_easy_strerror(cc));
 			retryable = cc == CURLE_COULDNT_CONNECT || cc == CURLE_RECV_ERROR ||
 				    cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING;
 		} else if (status >= 200 && status < 300) {
 			rc = parse_completion(&r, answer, err, errlen);
 			if (rc == -EBADMSG && err && errlen) {
 				snprintf(msg, sizeof(msg), "%s", err);
-				fail(err, errlen, -EBADMSG, "model answer not usable: %s", msg);
+				errmsg_set(err, errlen, -EBADMSG, "model answer not usable: %s",
+					   msg);
 			}
 			break;
 		} else if (status == 401 || status == 403) {
 			error_message(&r, msg, sizeof(msg));
-			rc = fail(err, errlen, -EACCES, "model rejected the key (HTTP %ld%s%s)",
-				  status, msg[0] ? ": " : "", msg);
+			rc = errmsg_set(err, errlen, -EACCES,
+					"model rejected the key (HTTP %ld%s%s)", status,
+					msg[0] ? ": " : "", msg);
 			break;
 		} else if (status == 429) {
 			error_message(&r, msg, sizeof(msg));
-			rc = fail(err, errlen, -EBUSY, "model rate limit (HTTP 429%s%s)",
-				  msg[0] ? ": " : "", msg);
+			rc = errmsg_set(err, errlen, -EBUSY, "model rate limit (HTTP 429%s%s)",
+					msg[0] ? ": " : "", msg);
 			retryable = true;
 		} else if (status >= 500) {
 			error_message(&r, msg, sizeof(msg));
-			rc = fail(err, errlen, -EIO, "model endpoint error (HTTP %ld%s%s)", status,
-				  msg[0] ? ": " : "", msg);
+			rc = errmsg_set(err, errlen, -EIO, "model endpoint error (HTTP %ld%s%s)",
+					status, msg[0] ? ": " : "", msg);
 			retryable = true;
 		} else {
 			error_message(&r, msg, sizeof(msg));
-			rc = fail(err, errlen, -EIO,
-				  "model endpoint refused the request (HTTP %ld%s%s)", status,
-				  msg[0] ? ": " : "", msg);
+			rc = errmsg_set(err, errlen, -EIO,
+					"model endpoint refused the request (HTTP %ld%s%s)", status,
+					msg[0] ? ": " : "", msg);
 			break;
 		}
 		if (!retryable)
@@ -844,8 +789,8 @@ int ai_model_ask(struct ai_model *m, const char *system, const char *user,
 				break;
 			}
 			if (!sleep_ms(w, &ab)) {
-				rc = fail(err, errlen, -ECANCELED,
-					  "the model call was cancelled (stopping)");
+				rc = errmsg_set(err, errlen, -ECANCELED,
+						"the model call was cancelled (stopping)");
 				break;
 			}
 			backoff *= 2;
@@ -984,10 +929,11 @@ int ai_model_parse_content(const char *text, size_t len, struct json_object **ou
 		if (*out)
 			return 0;
 	}
-	excerpt(ex, sizeof(ex), text, len < 80 ? len : 80);
+	errmsg_excerpt(ex, sizeof(ex), text, len < 80 ? len : 80);
 	if (!len)
-		return fail(err, errlen, -EBADMSG, "the model's message is empty");
-	return fail(err, errlen, -EBADMSG, "no JSON object in the model's message (\"%s\")", ex);
+		return errmsg_set(err, errlen, -EBADMSG, "the model's message is empty");
+	return errmsg_set(err, errlen, -EBADMSG, "no JSON object in the model's message (\"%s\")",
+			  ex);
 }
 
 /* Keys a model adds to explain a rule; dropped before the strict codec. */
@@ -1155,7 +1101,7 @@ int ai_model_rules_from_answer(struct json_object *answer, __u64 expires_at, str
 	*n_rules = 0;
 	*n_rejects = 0;
 	if (!answer)
-		return fail(err, errlen, -EBADMSG, "no answer");
+		return errmsg_set(err, errlen, -EBADMSG, "no answer");
 	if (json_object_is_type(answer, json_type_array)) {
 		list = answer;
 	} else if (json_object_is_type(answer, json_type_object)) {
@@ -1165,15 +1111,15 @@ int ai_model_rules_from_answer(struct json_object *answer, __u64 expires_at, str
 			if (is_object_list(v))
 				list = v;
 			else if (!strcmp(*k, "rules") || !strcmp(*k, "filters"))
-				return fail(err, errlen, -EBADMSG,
-					    "\"%s\" is not a list of rule objects", *k);
+				return errmsg_set(err, errlen, -EBADMSG,
+						  "\"%s\" is not a list of rule objects", *k);
 		}
 		if (!list && json_object_object_get_ex(answer, "action", &v))
 			single = answer;
 	}
 	if (!list && !single)
-		return fail(err, errlen, -EBADMSG,
-			    "the answer holds no rule list (expected {\"rules\": [...]})");
+		return errmsg_set(err, errlen, -EBADMSG,
+				  "the answer holds no rule list (expected {\"rules\": [...]})");
 	n = single ? 1 : json_object_array_length(list);
 	for (i = 0; i < n; i++) {
 		struct json_object *in = single ? single : json_object_array_get_idx(list, i), *o;
@@ -1193,7 +1139,7 @@ int ai_model_rules_from_answer(struct json_object *answer, __u64 expires_at, str
 		}
 		o = normalise_rule(in, expires_at);
 		if (!o)
-			return fail(err, errlen, -ENOMEM, "out of memory");
+			return errmsg_set(err, errlen, -ENOMEM, "out of memory");
 		rc = rule_from_json(o, 0, &r, NULL, rerr, sizeof(rerr));
 		json_object_put(o);
 		if (rc) {

@@ -82,14 +82,15 @@ struct ai_model_stats {
  * applied: OPENAI_API_KEY (key), OPENAI_ENDPOINT (endpoint), AI_DEBUG
  * ("1"/"true"/"yes" on, "0"/"false"/"no" off). An empty variable counts as
  * unset. Returns 0, or -EINVAL with the reason in @err (a value too long,
- * an endpoint that is not http:// or https://, a bad AI_DEBUG).
+ * an endpoint url_check_http() refuses, named "ai.model.endpoint: ..." or
+ * "OPENAI_ENDPOINT: ...", a bad AI_DEBUG).
  */
 int ai_model_params_from_config(const struct guarder_config *cfg, struct ai_model_params *out,
 				char *err, size_t errlen);
 
 /*
  * ai_model_params_check - validate @p like the config file does (endpoint
- * http(s) URL or empty, key printable ASCII without spaces, name
+ * empty or what url_check_http() accepts, key printable ASCII without spaces, name
  * non-empty, the limits of docs/config.md: timeout_ms 100..600000,
  * max_retries <= 10, calls_per_minute 1..10000, max_tokens 64..32768). Returns 0 or -EINVAL with "field: reason".
  */

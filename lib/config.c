@@ -26,7 +26,9 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "errmsg.h"
 #include "log.h"
+#include "url.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -502,19 +504,6 @@ static bool key_is_section(const char *prefix)
 
 /* ---- checks on values ---- */
 
-static int why_set(char *why, size_t why_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int why_set(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static int check_node_name(const char *text, char *why, size_t why_len)
 {
 	const char *p;
@@ -522,16 +511,16 @@ static int check_node_name(const char *text, char *why, size_t why_len)
 	for (p = text; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
-			return why_set(why, why_len, "may only contain A-Z a-z 0-9 . _ -");
+			return errmsg_inval(why, why_len, "may only contain A-Z a-z 0-9 . _ -");
 	return 0;
 }
 
 static int check_abs_path(const char *text, char *why, size_t why_len)
 {
 	if (text[0] != '/')
-		return why_set(why, why_len, "must be an absolute path");
+		return errmsg_inval(why, why_len, "must be an absolute path");
 	if (!strcmp(text, "/"))
-		return why_set(why, why_len, "must not be the root directory");
+		return errmsg_inval(why, why_len, "must not be the root directory");
 	return 0;
 }
 
@@ -541,16 +530,17 @@ static int parse_port(const char *text, char *why, size_t why_len)
 	const char *p;
 
 	if (!*text)
-		return why_set(why, why_len, "has no port (write host:port, [ipv6]:port or :port)");
+		return errmsg_inval(why, why_len,
+				    "has no port (write host:port, [ipv6]:port or :port)");
 	for (p = text; *p; p++) {
 		if (*p < '0' || *p > '9')
-			return why_set(why, why_len, "port must be a number from 1 to 65535");
+			return errmsg_inval(why, why_len, "port must be a number from 1 to 65535");
 		port = port * 10 + (unsigned long)(*p - '0');
 		if (port > 65535)
 			break;
 	}
 	if (port < 1 || port > 65535)
-		return why_set(why, why_len, "port must be a number from 1 to 65535");
+		return errmsg_inval(why, why_len, "port must be a number from 1 to 65535");
 	return 0;
 }
 
@@ -565,25 +555,26 @@ static int check_listen(const char *text, char *why, size_t why_len)
 		const char *end = strchr(text, ']');
 
 		if (!end || end[1] != ':')
-			return why_set(why, why_len, "must be [ipv6]:port");
+			return errmsg_inval(why, why_len, "must be [ipv6]:port");
 		n = (size_t)(end - text - 1);
 		if (n == 0 || n >= sizeof(host))
-			return why_set(why, why_len, "is not an IPv6 address in brackets");
+			return errmsg_inval(why, why_len, "is not an IPv6 address in brackets");
 		memcpy(host, text + 1, n);
 		host[n] = '\0';
 		if (inet_pton(AF_INET6, host, &a6) != 1)
-			return why_set(why, why_len, "is not an IPv6 address in brackets");
+			return errmsg_inval(why, why_len, "is not an IPv6 address in brackets");
 		return parse_port(end + 2, why, why_len);
 	}
 	colon = strrchr(text, ':');
 	if (!colon)
-		return why_set(why, why_len, "must be host:port, [ipv6]:port or :port");
+		return errmsg_inval(why, why_len, "must be host:port, [ipv6]:port or :port");
 	if (memchr(text, ':', (size_t)(colon - text)))
-		return why_set(why, why_len, "an IPv6 address must be in brackets: [addr]:port");
+		return errmsg_inval(why, why_len,
+				    "an IPv6 address must be in brackets: [addr]:port");
 	for (p = text; p < colon; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
-			return why_set(why, why_len, "host must be a name or an address");
+			return errmsg_inval(why, why_len, "host must be a name or an address");
 	return parse_port(colon + 1, why, why_len);
 }
 
@@ -593,7 +584,8 @@ static int check_token(const char *text, char *why, size_t why_len)
 
 	for (p = (const unsigned char *)text; *p; p++)
 		if (*p <= ' ' || *p >= 0x7f)
-			return why_set(why, why_len, "may only contain printable ASCII without spaces");
+			return errmsg_inval(why, why_len,
+					    "may only contain printable ASCII without spaces");
 	return 0;
 }
 
@@ -609,11 +601,13 @@ static int check_brokers(const char *text, char *why, size_t why_len)
 		end = strchr(p, ',');
 		n = end ? (size_t)(end - p) : strlen(p);
 		if (!n || n >= sizeof(item))
-			return why_set(why, why_len, "has an empty or too long broker address");
+			return errmsg_inval(why, why_len,
+					    "has an empty or too long broker address");
 		memcpy(item, p, n);
 		item[n] = '\0';
 		if (item[0] == ':')
-			return why_set(why, why_len, "\"%s\": a broker address needs a host", item);
+			return errmsg_inval(why, why_len, "\"%s\": a broker address needs a host",
+					    item);
 		err = check_listen(item, why, why_len);
 		if (err)
 			return err;
@@ -629,30 +623,18 @@ static int check_topic(const char *text, char *why, size_t why_len)
 	const char *p;
 
 	if (!strcmp(text, ".") || !strcmp(text, ".."))
-		return why_set(why, why_len, "cannot be \".\" or \"..\"");
+		return errmsg_inval(why, why_len, "cannot be \".\" or \"..\"");
 	for (p = text; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
-			return why_set(why, why_len, "may only contain A-Z a-z 0-9 . _ -");
+			return errmsg_inval(why, why_len, "may only contain A-Z a-z 0-9 . _ -");
 	return 0;
 }
 
-/* A base URL for libcurl: scheme, host, no spaces or control characters. */
+/* The model endpoint: the check start-up applies too (lib/url.h). */
 static int check_url(const char *text, char *why, size_t why_len)
 {
-	const char *host;
-
-	if (!strncmp(text, "http://", 7))
-		host = text + 7;
-	else if (!strncmp(text, "https://", 8))
-		host = text + 8;
-	else
-		return why_set(why, why_len, "must start with http:// or https://");
-	if (!*host || *host == '/')
-		return why_set(why, why_len, "has no host");
-	if (strpbrk(text, " \"<>\\^`{|}"))
-		return why_set(why, why_len, "contains a character a URL cannot hold");
-	return 0;
+	return url_check_http(text, why, why_len);
 }
 
 /* Linux's own rule (dev_valid_name): no '/', ':' or whitespace, not "." or "..". */
@@ -661,18 +643,20 @@ static int check_ifname(const char *name, size_t n, char *why, size_t why_len)
 	size_t i;
 
 	if (n == 0)
-		return why_set(why, why_len, "has an empty interface name");
+		return errmsg_inval(why, why_len, "has an empty interface name");
 	if (n >= GUARDER_IFNAME_MAX)
-		return why_set(why, why_len, "interface name \"%.*s\" is longer than %d bytes",
-			       (int)n, name, GUARDER_IFNAME_MAX - 1);
+		return errmsg_inval(why, why_len, "interface name \"%.*s\" is longer than %d bytes",
+				    (int)n, name, GUARDER_IFNAME_MAX - 1);
 	if ((n == 1 && name[0] == '.') || (n == 2 && name[0] == '.' && name[1] == '.'))
-		return why_set(why, why_len, "\"%.*s\" is not an interface name", (int)n, name);
+		return errmsg_inval(why, why_len, "\"%.*s\" is not an interface name", (int)n,
+				    name);
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)name[i];
 
 		if (c == '/' || c == ':' || c == ',' || c <= ' ' || c == 0x7f)
-			return why_set(why, why_len, "interface name \"%.*s\" has a forbidden character",
-				       (int)n, name);
+			return errmsg_inval(why, why_len,
+					    "interface name \"%.*s\" has a forbidden character",
+					    (int)n, name);
 	}
 	return 0;
 }
@@ -686,22 +670,22 @@ static int set_uint(const struct config_key *k, struct guarder_config *cfg, cons
 	const char *p;
 
 	if (text[0] == '-')
-		return why_set(why, why_len, "must not be negative");
+		return errmsg_inval(why, why_len, "must not be negative");
 	if (!*text)
-		return why_set(why, why_len, "must be a number");
+		return errmsg_inval(why, why_len, "must be a number");
 	for (p = text; *p; p++)
 		if (*p < '0' || *p > '9')
-			return why_set(why, why_len, "must be a whole decimal number");
+			return errmsg_inval(why, why_len, "must be a whole decimal number");
 	/* A leading zero would be octal to some YAML readers: refuse the doubt. */
 	if (text[0] == '0' && text[1])
-		return why_set(why, why_len, "must be a decimal number without leading zeros");
+		return errmsg_inval(why, why_len, "must be a decimal number without leading zeros");
 	/* Saturate past max so a huge number cannot wrap into range. */
 	for (p = text; *p && v <= k->max; p++)
 		v = v * 10 + (unsigned long long)(*p - '0');
 	if (v < k->min || v > k->max)
-		return why_set(why, why_len, "must be between %lu and %lu", k->min, k->max);
+		return errmsg_inval(why, why_len, "must be between %lu and %lu", k->min, k->max);
 	if ((k->flags & KEY_POW2) && (v & (v - 1)))
-		return why_set(why, why_len, "must be a power of two");
+		return errmsg_inval(why, why_len, "must be a power of two");
 	*(unsigned int *)field_of(cfg, k) = (unsigned int)v;
 	return 0;
 }
@@ -723,7 +707,7 @@ static int set_bool(const struct config_key *k, struct guarder_config *cfg, cons
 			return 0;
 		}
 	}
-	return why_set(why, why_len, "must be true or false");
+	return errmsg_inval(why, why_len, "must be true or false");
 }
 
 static int set_enum(const struct config_key *k, struct guarder_config *cfg, const char *text,
@@ -740,7 +724,7 @@ static int set_enum(const struct config_key *k, struct guarder_config *cfg, cons
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
 			 i ? (k->names[i + 1] ? ", " : " or ") : "", k->names[i]);
 	}
-	return why_set(why, why_len, "must be %s", list);
+	return errmsg_inval(why, why_len, "must be %s", list);
 }
 
 static int check_string(const struct config_key *k, const char *text, char *why, size_t why_len)
@@ -748,10 +732,10 @@ static int check_string(const struct config_key *k, const char *text, char *why,
 	size_t n = strlen(text), i;
 
 	if (n < k->min || n > k->max)
-		return why_set(why, why_len, "must be %lu to %lu bytes long", k->min, k->max);
+		return errmsg_inval(why, why_len, "must be %lu to %lu bytes long", k->min, k->max);
 	for (i = 0; i < n; i++)
 		if ((unsigned char)text[i] < ' ' || text[i] == 0x7f)
-			return why_set(why, why_len, "must not contain control characters");
+			return errmsg_inval(why, why_len, "must not contain control characters");
 	return k->check ? k->check(text, why, why_len) : 0;
 }
 
@@ -763,12 +747,14 @@ static int set_string(const struct config_key *k, struct guarder_config *cfg, co
 	int err;
 
 	if ((k->flags & KEY_SECRET) && !strcmp(text, REDACTED))
-		return why_set(why, why_len,
-			       "is the placeholder of a redacted dump; give the real secret or a ${VAR}");
+		return errmsg_inval(
+			why, why_len,
+			"is the placeholder of a redacted dump; give the real secret or a ${VAR}");
 	if (!*text && (k->flags & KEY_OPTIONAL)) {
 		/* An empty secret is almost always an empty ${VAR}: say so. */
 		if (k->flags & KEY_SECRET)
-			return why_set(why, why_len, "is empty (leave the key out, or null, to unset it)");
+			return errmsg_inval(why, why_len,
+					    "is empty (leave the key out, or null, to unset it)");
 	} else {
 		err = check_string(k, text, why, why_len);
 		if (err)
@@ -818,13 +804,14 @@ static int set_iflist(const struct config_key *k, struct guarder_config *cfg, co
 			if (err)
 				return err;
 			if (n == GUARDER_MAX_IFACES)
-				return why_set(why, why_len, "lists more than %d interfaces",
-					       GUARDER_MAX_IFACES);
+				return errmsg_inval(why, why_len, "lists more than %d interfaces",
+						    GUARDER_MAX_IFACES);
 			memcpy(names[n], s, len);
 			names[n][len] = '\0';
 			for (i = 0; i < n; i++)
 				if (!strcmp(names[i], names[n]))
-					return why_set(why, why_len, "lists \"%s\" twice", names[n]);
+					return errmsg_inval(why, why_len, "lists \"%s\" twice",
+							    names[n]);
 			n++;
 			if (!*end)
 				break;
@@ -872,11 +859,11 @@ static int parse_port_range(const char *text, void *slot, char *why, size_t why_
 
 	if (parse_port_number(text, n, &r->first) ||
 	    parse_port_number(dash ? dash + 1 : text, dash ? strlen(dash + 1) : n, &r->last))
-		return why_set(why, why_len,
-			       "\"%s\" is not a port 1..65535 or a range N-M of them", text);
+		return errmsg_inval(why, why_len,
+				    "\"%s\" is not a port 1..65535 or a range N-M of them", text);
 	if (r->first > r->last)
-		return why_set(why, why_len, "\"%s\": the range's first port is above its last",
-			       text);
+		return errmsg_inval(why, why_len,
+				    "\"%s\": the range's first port is above its last", text);
 	return 0;
 }
 
@@ -887,28 +874,31 @@ static int parse_origin(const char *text, void *slot, char *why, size_t why_len)
 	size_t n = strlen(text);
 
 	if (n >= GUARDER_ORIGIN_MAX)
-		return why_set(why, why_len, "an origin is longer than %d bytes",
-			       GUARDER_ORIGIN_MAX - 1);
+		return errmsg_inval(why, why_len, "an origin is longer than %d bytes",
+				    GUARDER_ORIGIN_MAX - 1);
 	if (!strncmp(text, "http://", 7))
 		host = text + 7;
 	else if (!strncmp(text, "https://", 8))
 		host = text + 8;
 	else
-		return why_set(why, why_len,
-			       "\"%s\" is not an origin (http://host[:port] or https://...)", text);
+		return errmsg_inval(why, why_len,
+				    "\"%s\" is not an origin (http://host[:port] or https://...)",
+				    text);
 	if (!*host || *host == ':')
-		return why_set(why, why_len, "\"%s\" has no host", text);
+		return errmsg_inval(why, why_len, "\"%s\" has no host", text);
 	for (p = host; *p; p++) {
 		if (*p == '*')
-			return why_set(why, why_len,
-				       "\"%s\": wildcards are not allowed; list each origin", text);
+			return errmsg_inval(why, why_len,
+					    "\"%s\": wildcards are not allowed; list each origin",
+					    text);
 		if (*p >= 'A' && *p <= 'Z')
-			return why_set(why, why_len,
-				       "\"%s\" must be lowercase, as browsers send it", text);
+			return errmsg_inval(why, why_len,
+					    "\"%s\" must be lowercase, as browsers send it", text);
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' ||
 		      *p == '-' || *p == ':' || *p == '[' || *p == ']'))
-			return why_set(why, why_len,
-				       "\"%s\" is not an origin (no path, no trailing /)", text);
+			return errmsg_inval(why, why_len,
+					    "\"%s\" is not an origin (no path, no trailing /)",
+					    text);
 	}
 	memset(slot, 0, GUARDER_ORIGIN_MAX);
 	memcpy(slot, text, n);
@@ -969,11 +959,11 @@ static int set_list(const struct config_key *k, struct guarder_config *cfg, cons
 			;
 		len = (size_t)(e - s);
 		if (!len) {
-			err = why_set(why, why_len, "has an empty item");
+			err = errmsg_inval(why, why_len, "has an empty item");
 			goto out;
 		}
 		if (n == k->max) {
-			err = why_set(why, why_len, "lists more than %lu items", k->max);
+			err = errmsg_inval(why, why_len, "lists more than %lu items", k->max);
 			goto out;
 		}
 		memcpy(item, s, len);
@@ -983,7 +973,7 @@ static int set_list(const struct config_key *k, struct guarder_config *cfg, cons
 			goto out;
 		for (i = 0; i < n; i++)
 			if (!memcmp(items + i * size, items + n * size, size)) {
-				err = why_set(why, why_len, "lists \"%s\" twice", item);
+				err = errmsg_inval(why, why_len, "lists \"%s\" twice", item);
 				goto out;
 			}
 		n++;
@@ -1004,13 +994,13 @@ static int check_prop_name(const char *name, char *why, size_t why_len)
 	size_t n = strlen(name), i;
 
 	if (!n || n >= GUARDER_KAFKA_PROP_NAME_MAX)
-		return why_set(why, why_len, "property names are 1 to %d bytes long",
-			       GUARDER_KAFKA_PROP_NAME_MAX - 1);
+		return errmsg_inval(why, why_len, "property names are 1 to %d bytes long",
+				    GUARDER_KAFKA_PROP_NAME_MAX - 1);
 	for (i = 0; i < n; i++)
 		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
 		      name[i] == '.' || name[i] == '_' || name[i] == '-'))
-			return why_set(why, why_len, "\"%s\" is not a property name ([a-z0-9._-])",
-				       name);
+			return errmsg_inval(why, why_len,
+					    "\"%s\" is not a property name ([a-z0-9._-])", name);
 	return 0;
 }
 
@@ -1019,17 +1009,18 @@ static int check_prop_value(const char *name, const char *value, char *why, size
 	size_t n = strlen(value), i;
 
 	if (n >= GUARDER_KAFKA_PROP_VAL_MAX)
-		return why_set(why, why_len, "%s: values are at most %d bytes", name,
-			       GUARDER_KAFKA_PROP_VAL_MAX - 1);
+		return errmsg_inval(why, why_len, "%s: values are at most %d bytes", name,
+				    GUARDER_KAFKA_PROP_VAL_MAX - 1);
 	for (i = 0; i < n; i++)
 		if ((unsigned char)value[i] < ' ' || value[i] == 0x7f)
-			return why_set(why, why_len, "%s: values must not contain control characters",
-				       name);
+			return errmsg_inval(why, why_len,
+					    "%s: values must not contain control characters", name);
 	if (!strcmp(value, REDACTED))
-		return why_set(why, why_len,
-			       "%s: is the placeholder of a redacted dump; give the real value or a "
-			       "${VAR}",
-			       name);
+		return errmsg_inval(
+			why, why_len,
+			"%s: is the placeholder of a redacted dump; give the real value or a "
+			"${VAR}",
+			name);
 	return 0;
 }
 
@@ -1061,17 +1052,17 @@ static int set_propmap(const struct config_key *k, struct guarder_config *cfg, c
 			end = p + strlen(p);
 		eq = memchr(p, '=', (size_t)(end - p));
 		if (!eq) {
-			err = why_set(why, why_len, "items must be name=value");
+			err = errmsg_inval(why, why_len, "items must be name=value");
 			goto out;
 		}
 		if (n == k->max) {
-			err = why_set(why, why_len, "has more than %lu properties", k->max);
+			err = errmsg_inval(why, why_len, "has more than %lu properties", k->max);
 			goto out;
 		}
 		nl = (size_t)(eq - p);
 		vl = (size_t)(end - eq - 1);
 		if (nl >= GUARDER_KAFKA_PROP_NAME_MAX || vl >= GUARDER_KAFKA_PROP_VAL_MAX) {
-			err = why_set(why, why_len, "a property name or value is too long");
+			err = errmsg_inval(why, why_len, "a property name or value is too long");
 			goto out;
 		}
 		memcpy(items[n].name, p, nl);
@@ -1083,7 +1074,7 @@ static int set_propmap(const struct config_key *k, struct guarder_config *cfg, c
 			goto out;
 		for (i = 0; i < n; i++)
 			if (!strcmp(items[i].name, items[n].name)) {
-				err = why_set(why, why_len, "sets %s twice", items[n].name);
+				err = errmsg_inval(why, why_len, "sets %s twice", items[n].name);
 				goto out;
 			}
 		n++;
@@ -1111,7 +1102,7 @@ static int check_list_item(const struct config_key *k, const char *text, char *w
 		return check_ifname(text, strlen(text), why, why_len);
 	parse = list_parser(k, &size);
 	if (strchr(text, ','))
-		return why_set(why, why_len, "\"%s\": an item cannot contain a comma", text);
+		return errmsg_inval(why, why_len, "\"%s\": an item cannot contain a comma", text);
 	slot = calloc(1, size);
 	if (!slot)
 		return -ENOMEM;
@@ -1143,7 +1134,7 @@ static int key_set(const struct config_key *k, struct guarder_config *cfg, const
 	case KT_PROPMAP:
 		return set_propmap(k, cfg, text, why, why_len);
 	}
-	return why_set(why, why_len, "has an unknown type");
+	return errmsg_inval(why, why_len, "has an unknown type");
 }
 
 /* A YAML null (`key:`, `~`, `null`): unset where that means something. */
@@ -1159,7 +1150,7 @@ static int key_set_null(const struct config_key *k, struct guarder_config *cfg, 
 		*field = NULL;
 		return 0;
 	}
-	return why_set(why, why_len, "needs a value");
+	return errmsg_inval(why, why_len, "needs a value");
 }
 
 /* ---- error reporting ---- */
@@ -1259,15 +1250,17 @@ static int expand_env(const char *in, char **out, char *why, size_t why_len)
 				end++;
 			if (*end != '}' || end == name || (size_t)(end - name) >= sizeof(var)) {
 				free(buf);
-				return why_set(why, why_len,
-					       "has a bad ${NAME} reference (write $$ for a literal $)");
+				return errmsg_inval(
+					why, why_len,
+					"has a bad ${NAME} reference (write $$ for a literal $)");
 			}
 			memcpy(var, name, (size_t)(end - name));
 			var[end - name] = '\0';
 			add = getenv(var);
 			if (!add) {
 				free(buf);
-				return why_set(why, why_len, "environment variable %s is not set", var);
+				return errmsg_inval(why, why_len,
+						    "environment variable %s is not set", var);
 			}
 			add_len = strlen(add);
 			p = end + 1;
@@ -1276,8 +1269,8 @@ static int expand_env(const char *in, char **out, char *why, size_t why_len)
 		}
 		if (o + add_len > CONFIG_MAX_SCALAR) {
 			free(buf);
-			return why_set(why, why_len, "is longer than %d bytes after expansion",
-				       CONFIG_MAX_SCALAR);
+			return errmsg_inval(why, why_len, "is longer than %d bytes after expansion",
+					    CONFIG_MAX_SCALAR);
 		}
 		memcpy(buf + o, add, add_len);
 		o += add_len;
@@ -1563,11 +1556,11 @@ static int apply_sequence(struct loader *l, const struct config_key *k, const ya
 			goto out_event;
 		err = check_list_item(k, text, why, sizeof(why));
 		if (!err && ++n > cap)
-			err = k->type == KT_IFLIST ? why_set(why, sizeof(why),
-							     "lists more than %d interfaces",
-							     GUARDER_MAX_IFACES)
-						   : why_set(why, sizeof(why),
-							     "lists more than %zu items", cap);
+			err = k->type == KT_IFLIST ? errmsg_inval(why, sizeof(why),
+								  "lists more than %d interfaces",
+								  GUARDER_MAX_IFACES) :
+						     errmsg_inval(why, sizeof(why),
+								  "lists more than %zu items", cap);
 		if (err == -EINVAL)
 			report_value(l->file, event_line(&ev), k, raw_of(&ev), text, why);
 		if (err)
@@ -1648,9 +1641,10 @@ static int apply_propmap(struct loader *l, const struct config_key *k, const yam
 		}
 		err = check_prop_name(name, why, sizeof(why));
 		if (!err && prop_listed(joined, name))
-			err = why_set(why, sizeof(why), "sets %s twice", name);
+			err = errmsg_inval(why, sizeof(why), "sets %s twice", name);
 		if (!err && ++n > k->max)
-			err = why_set(why, sizeof(why), "has more than %lu properties", k->max);
+			err = errmsg_inval(why, sizeof(why), "has more than %lu properties",
+					   k->max);
 		if (err) {
 			report(l->file, line, k->name, "%s", why);
 			goto out;

@@ -21,6 +21,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/rule.h"
+#include "lib/url.h"
 #include "check.h"
 
 static struct json_object *content(const char *text)
@@ -207,6 +208,32 @@ static void test_rules(void)
 	      -1);
 }
 
+static void test_url(void)
+{
+	char why[128];
+
+	CHECK(url_check_http("https://api.openai.com/v1", why, sizeof(why)) == 0);
+	CHECK(url_check_http("http://[::1]:11434/v1", why, sizeof(why)) == 0);
+	CHECK(url_check_http("https://x.openai.azure.com/openai/deployments/d/chat/completions"
+			     "?api-version=2024-06-01",
+			     why, sizeof(why)) == 0);
+	CHECK(url_check_http("https://api.example/v1/@team", why, sizeof(why)) == 0);
+	CHECK(url_check_http("HTTP://x", why, sizeof(why)) == -EINVAL);
+	CHECK(!strcmp(why, "must start with http:// or https://"));
+	CHECK(url_check_http("http://", why, sizeof(why)) == -EINVAL &&
+	      !strcmp(why, "has no host"));
+	CHECK(url_check_http("http:///v1", why, sizeof(why)) == -EINVAL);
+	CHECK(url_check_http("http://u@h", why, sizeof(why)) == -EINVAL &&
+	      strstr(why, "user name or password"));
+	CHECK(url_check_http("http://u:p@h:1/v1?a=b", why, sizeof(why)) == -EINVAL);
+	CHECK(url_check_http("http://h/v1#", why, sizeof(why)) == -EINVAL &&
+	      strstr(why, "fragment"));
+	CHECK(url_check_http("http://h/a b", why, sizeof(why)) == -EINVAL &&
+	      strstr(why, "(byte 10)"));
+	CHECK(url_check_http("http://h/\"x", why, sizeof(why)) == -EINVAL);
+	CHECK(url_check_http("http://h/\x01", why, sizeof(why)) == -EINVAL);
+}
+
 static void test_params(void)
 {
 	struct guarder_config cfg;
@@ -235,7 +262,16 @@ static void test_params(void)
 	setenv("AI_DEBUG", "0", 1);
 	setenv("OPENAI_ENDPOINT", "ftp://x", 1);
 	CHECK(ai_model_params_from_config(&cfg, &p, err, sizeof(err)) == -EINVAL);
-	CHECK(strstr(err, "OPENAI_ENDPOINT") != NULL);
+	CHECK(strstr(err, "OPENAI_ENDPOINT: must start with http:// or https://") != NULL);
+	/* start-up refuses what --check-config refuses (lib/url.h), with the same words */
+	setenv("OPENAI_ENDPOINT", "http://user:pw@127.0.0.1:9/v1", 1);
+	CHECK(ai_model_params_from_config(&cfg, &p, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "OPENAI_ENDPOINT: must not hold a user name or password") != NULL);
+	unsetenv("OPENAI_ENDPOINT");
+	cfg.ai.model.endpoint = "https://api.example/v1#frag";
+	CHECK(ai_model_params_from_config(&cfg, &p, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "ai.model.endpoint: must not have a fragment") != NULL);
+	cfg.ai.model.endpoint = NULL;
 	setenv("OPENAI_ENDPOINT", "http://127.0.0.1:9/v1", 1);
 
 	/* the key is write-only: get_params blanks it; set_params keeps it */
@@ -263,6 +299,9 @@ static void test_params(void)
 		snprintf(p.endpoint, sizeof(p.endpoint), "https://user:sk-x@api.example/v1");
 		CHECK(ai_model_set_params(m, &p, err, sizeof(err)) == -EINVAL);
 		CHECK(strstr(err, "user:password@") != NULL);
+		snprintf(p.endpoint, sizeof(p.endpoint), "https://api.example/v1#x");
+		CHECK(ai_model_set_params(m, &p, err, sizeof(err)) == -EINVAL);
+		CHECK(strstr(err, "endpoint: must not have a fragment") != NULL);
 		/* an @ after the host is fine */
 		snprintf(p.endpoint, sizeof(p.endpoint), "https://api.example/v1/@team");
 		CHECK(ai_model_set_params(m, &p, err, sizeof(err)) == 0);
@@ -379,6 +418,7 @@ int main(void)
 {
 	test_content();
 	test_rules();
+	test_url();
 	test_params();
 	test_calls();
 	return check_report("test_ai_model");

@@ -819,6 +819,12 @@ static const struct bad_case bad_cases[] = {
 	{ "ws: listen", "websocket:\n  listen: 8081\n", 2, "websocket.listen", "must be host:port" },
 	{ "ai: endpoint scheme", "ai:\n  model:\n    endpoint: ftp://x/v1\n", 3, "ai.model.endpoint", "must start with http:// or https://" },
 	{ "ai: endpoint no host", "ai:\n  model:\n    endpoint: \"https:///v1\"\n", 3, "ai.model.endpoint", "has no host" },
+	/* what start-up refuses (lib/url.h), --check-config refuses too */
+	{ "ai: endpoint credentials", "ai:\n  model:\n    endpoint: \"http://user:pw@host/v1\"\n", 3, "ai.model.endpoint", "must not hold a user name or password" },
+	{ "ai: endpoint user only", "ai:\n  model:\n    endpoint: \"https://sk-123@api.example\"\n", 3, "ai.model.endpoint", "user:password@host" },
+	{ "ai: endpoint fragment", "ai:\n  model:\n    endpoint: \"https://api.example/v1#x\"\n", 3, "ai.model.endpoint", "must not have a fragment" },
+	{ "ai: endpoint query only", "ai:\n  model:\n    endpoint: \"https://?x=1\"\n", 3, "ai.model.endpoint", "has no host" },
+	{ "ai: endpoint non-ASCII", "ai:\n  model:\n    endpoint: \"https://b\u00fccher.example/v1\"\n", 3, "ai.model.endpoint", "a character a URL cannot hold (byte 9)" },
 	{ "ai: provider", "ai:\n  model:\n    provider: anthropic\n", 3, "ai.model.provider", "must be openai, azure or ollama" },
 	{ "ai: pct above 100", "ai:\n  syn_flood_max_completed_pct: 101\n", 2, "ai.syn_flood_max_completed_pct", "between 0 and 100" },
 	{ "ai: confidence below 50", "ai:\n  auto_apply_min_confidence_pct: 10\n", 2, "ai.auto_apply_min_confidence_pct", "between 50 and 100" },
