@@ -584,244 +584,313 @@ static void debug_log_answer(const struct ai_model_params *p, long status, const
 	log_info("ai model answer: HTTP %ld after %llu ms, %zu bytes: %s", status, ms, r->len, ex);
 }
 
+/* One model call: what its HTTP tries share. */
+struct call {
+	struct ai_model *m;
+	struct ai_model_params *p; /* the settings, copied once at the start */
+	struct abort_check ab;
+	char url[AI_MODEL_URL_MAX + AI_MODEL_NAME_MAX + 128];
+	struct json_object *body;
+	const char *body_text;
+	struct curl_slist *hdrs;
+	CURL *h;
+	struct resp r; /* the answer of the last try */
+	char cerr[CURL_ERROR_SIZE];
+	long status; /* HTTP status of the last try; 0 = none */
+	unsigned long long start, deadline, backoff;
+	char *err;
+	size_t errlen;
+};
+
+/* Why no call is made at all (no endpoint, disabled, the local rate limit), or 0. */
+static int call_refused(struct call *c)
+{
+	unsigned int wait;
+
+	if (!c->p->endpoint[0])
+		return errmsg_set(c->err, c->errlen, -ENOTCONN,
+				  "no model configured (ai.model.endpoint / OPENAI_ENDPOINT is "
+				  "unset)");
+	if (!c->p->enabled)
+		return errmsg_set(c->err, c->errlen, -ENOTCONN,
+				  "the model is disabled (enabled: false)");
+	wait = rate_take(c->p->calls_per_minute);
+	if (!wait)
+		return 0;
+	tl_retry_after_s = wait;
+	pthread_mutex_lock(&c->m->lock);
+	c->m->st.rate_limited++;
+	pthread_mutex_unlock(&c->m->lock);
+	return errmsg_set(c->err, c->errlen, -EBUSY,
+			  "local limit of %u model calls per minute reached; retry in %u s",
+			  c->p->calls_per_minute, wait);
+}
+
+/* The request headers; the key's header is wiped from the stack once copied. */
+static struct curl_slist *headers_new(const struct ai_model_params *p)
+{
+	char auth[AI_MODEL_KEY_MAX + 32];
+	struct curl_slist *h = NULL;
+
+	h = curl_slist_append(h, "Content-Type: application/json");
+	h = curl_slist_append(h, "Accept: application/json");
+	h = curl_slist_append(h, "Expect:");
+	if (h && p->api_key[0]) {
+		if (p->provider == GUARDER_AI_AZURE)
+			snprintf(auth, sizeof(auth), "api-key: %s", p->api_key);
+		else
+			snprintf(auth, sizeof(auth), "Authorization: Bearer %s", p->api_key);
+		h = curl_slist_append(h, auth);
+		explicit_bzero(auth, sizeof(auth));
+	}
+	return h;
+}
+
+/* URL, body, headers and the curl handle of @c. Returns 0 or a negative errno. */
+static int call_prepare(struct call *c, const char *system, const char *user)
+{
+	if (build_url(c->p, c->url, sizeof(c->url)))
+		return errmsg_set(c->err, c->errlen, -EINVAL, "the model URL is too long");
+	c->body = build_body(c->p, system, user);
+	if (!c->body)
+		return errmsg_set(c->err, c->errlen, -ENOMEM, "out of memory");
+	c->body_text = json_object_to_json_string_ext(
+		c->body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	c->hdrs = headers_new(c->p);
+	if (!c->hdrs)
+		return errmsg_set(c->err, c->errlen, -ENOMEM, "out of memory");
+	c->h = curl_easy_init();
+	if (!c->h)
+		return errmsg_set(c->err, c->errlen, -ENOMEM, "curl_easy_init failed");
+	debug_log_request(c->p, c->url, c->body_text);
+	return 0;
+}
+
+/* One HTTP request with the time left before the deadline. */
+static CURLcode http_try(struct call *c, unsigned int attempt, unsigned long long now)
+{
+	CURL *h = c->h;
+	CURLcode cc;
+
+	free(c->r.buf);
+	c->r = (struct resp){ .retry_after = -1 };
+	c->cerr[0] = '\0';
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, c->url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->hdrs);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body_text);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(c->deadline - now));
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->deadline - now));
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->r);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &c->r);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->cerr);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "guarder-ai/1");
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &c->ab);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	pthread_mutex_lock(&c->m->lock);
+	c->m->st.http_requests++;
+	if (attempt)
+		c->m->st.retries++;
+	pthread_mutex_unlock(&c->m->lock);
+	cc = curl_easy_perform(h);
+	c->status = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
+	if (cc == CURLE_OK || (cc == CURLE_WRITE_ERROR && c->r.overflow))
+		debug_log_answer(c->p, c->status, &c->r, mono_ms() - c->start);
+	return cc;
+}
+
+/* An HTTP error status as rc and message; *@retryable for 429 and 5xx. */
+static int http_error(struct call *c, bool *retryable)
+{
+	char msg[256];
+	long st = c->status;
+
+	error_message(&c->r, msg, sizeof(msg));
+	if (st == 401 || st == 403)
+		return errmsg_set(c->err, c->errlen, -EACCES,
+				  "model rejected the key (HTTP %ld%s%s)", st, msg[0] ? ": " : "",
+				  msg);
+	*retryable = st == 429 || st >= 500;
+	if (st == 429)
+		return errmsg_set(c->err, c->errlen, -EBUSY, "model rate limit (HTTP 429%s%s)",
+				  msg[0] ? ": " : "", msg);
+	if (st >= 500)
+		return errmsg_set(c->err, c->errlen, -EIO, "model endpoint error (HTTP %ld%s%s)",
+				  st, msg[0] ? ": " : "", msg);
+	return errmsg_set(c->err, c->errlen, -EIO,
+			  "model endpoint refused the request (HTTP %ld%s%s)", st,
+			  msg[0] ? ": " : "", msg);
+}
+
+/* What one try ended in: 0 with *@answer, or the error; *@retryable when another try may help. */
+static int try_outcome(struct call *c, CURLcode cc, struct json_object **answer, bool *retryable)
+{
+	char msg[256];
+	int rc;
+
+	*retryable = false;
+	if (cc == CURLE_ABORTED_BY_CALLBACK)
+		return errmsg_set(c->err, c->errlen, -ECANCELED,
+				  "the model call was cancelled (stopping)");
+	if (cc == CURLE_OPERATION_TIMEDOUT)
+		return errmsg_set(c->err, c->errlen, -ETIMEDOUT,
+				  "the model did not answer within %u ms", c->p->timeout_ms);
+	if (cc == CURLE_WRITE_ERROR && c->r.overflow)
+		return errmsg_set(c->err, c->errlen, -EBADMSG,
+				  "model answer not usable: larger than %u bytes",
+				  AI_MODEL_MAX_RESPONSE);
+	if (cc != CURLE_OK) {
+		*retryable = cc == CURLE_COULDNT_CONNECT || cc == CURLE_RECV_ERROR ||
+			     cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING;
+		return errmsg_set(c->err, c->errlen, -EHOSTUNREACH,
+				  "model endpoint unreachable: %s",
+				  c->cerr[0] ? c->cerr : curl_easy_strerror(cc));
+	}
+	if (c->status < 200 || c->status >= 300)
+		return http_error(c, retryable);
+	rc = parse_completion(&c->r, answer, c->err, c->errlen);
+	if (rc == -EBADMSG && c->err && c->errlen) {
+		snprintf(msg, sizeof(msg), "%s", c->err);
+		errmsg_set(c->err, c->errlen, -EBADMSG, "model answer not usable: %s", msg);
+	}
+	return rc;
+}
+
+/*
+ * After a retryable failure @rc of try @attempt: wait (Retry-After, else
+ * the doubling backoff) and return true to try again, or false to end
+ * the call with *@rc (a wait that would cross the deadline ends it now).
+ */
+static bool retry_wait(struct call *c, unsigned int attempt, int *rc)
+{
+	unsigned long long w;
+
+	if (attempt >= c->p->max_retries) {
+		if (*rc == -EBUSY)
+			tl_retry_after_s =
+				c->r.retry_after > 0 ? (unsigned int)c->r.retry_after : 1;
+		return false;
+	}
+	w = c->r.retry_after >= 0 ? (unsigned long long)c->r.retry_after * 1000 : c->backoff;
+	if (mono_ms() + w >= c->deadline) {
+		if (*rc == -EBUSY)
+			tl_retry_after_s = (unsigned int)((w + 999) / 1000);
+		if (c->err && c->errlen) {
+			size_t l = strlen(c->err);
+
+			snprintf(c->err + l, c->errlen - l,
+				 "; not retried: waiting %llu ms would exceed the %u ms timeout", w,
+				 c->p->timeout_ms);
+		}
+		return false;
+	}
+	if (!sleep_ms(w, &c->ab)) {
+		*rc = errmsg_set(c->err, c->errlen, -ECANCELED,
+				 "the model call was cancelled (stopping)");
+		return false;
+	}
+	c->backoff *= 2;
+	return true;
+}
+
+/* The tries of a prepared call, until an answer, a final error or the deadline. */
+static int call_run(struct call *c, struct json_object **answer)
+{
+	unsigned int attempt;
+	bool retryable;
+	int rc;
+
+	for (attempt = 0;; attempt++) {
+		unsigned long long now = mono_ms();
+
+		if (now >= c->deadline)
+			return errmsg_set(c->err, c->errlen, -ETIMEDOUT,
+					  "the model did not answer within %u ms",
+					  c->p->timeout_ms);
+		rc = try_outcome(c, http_try(c, attempt, now), answer, &retryable);
+		if (!retryable || !retry_wait(c, attempt, &rc))
+			return rc;
+	}
+}
+
+/* The call's result in the client's stats (GET /api/ai/status). */
+static void call_record(struct call *c, int rc)
+{
+	struct ai_model *m = c->m;
+
+	pthread_mutex_lock(&m->lock);
+	m->st.calls++;
+	if (rc)
+		m->st.failures++;
+	m->st.last_at = (__u64)time(NULL);
+	m->st.last_latency_ms = (unsigned int)(mono_ms() - c->start);
+	m->st.last_rc = rc;
+	m->st.last_http_status = c->status;
+	snprintf(m->st.last_error, sizeof(m->st.last_error), "%s",
+		 rc ? (c->err ? c->err : "") : "");
+	pthread_mutex_unlock(&m->lock);
+}
+
 int ai_model_ask(struct ai_model *m, const char *system, const char *user,
 		 struct json_object **answer, char *err, size_t errlen)
 {
-	struct ai_model_params *p;
-	struct curl_slist *hdrs = NULL;
-	struct json_object *body = NULL;
-	char url[AI_MODEL_URL_MAX + AI_MODEL_NAME_MAX + 128], auth[AI_MODEL_KEY_MAX + 32];
-	char cerr[CURL_ERROR_SIZE], msg[256];
-	unsigned long long start, deadline, now, backoff = 500;
-	const char *body_text;
-	struct resp r = { 0 };
-	struct abort_check ab = { .m = m, .gen = __atomic_load_n(&m->abort_gen, __ATOMIC_ACQUIRE) };
-	long status = 0;
-	unsigned int attempt, wait;
-	int rc = -EIO;
-	CURL *h = NULL;
+	struct call *c;
+	int rc;
 
 	*answer = NULL;
 	tl_retry_after_s = 0;
 	tl_tokens = 0;
 	if (err && errlen)
 		err[0] = '\0';
-	p = malloc(sizeof(*p));
-	if (!p)
+	/* On the heap: the settings hold the key and the URL buffers are large. */
+	c = calloc(1, sizeof(*c));
+	if (c)
+		c->p = malloc(sizeof(*c->p));
+	if (!c || !c->p) {
+		free(c);
 		return errmsg_set(err, errlen, -ENOMEM, "out of memory");
+	}
+	c->m = m;
+	c->ab = (struct abort_check){ .m = m,
+				      .gen = __atomic_load_n(&m->abort_gen, __ATOMIC_ACQUIRE) };
+	c->err = err;
+	c->errlen = errlen;
+	c->backoff = 500;
 	pthread_mutex_lock(&m->lock);
-	*p = m->p;
+	*c->p = m->p;
 	pthread_mutex_unlock(&m->lock);
 
-	if (!p->endpoint[0] || !p->enabled) {
-		rc = errmsg_set(err, errlen, -ENOTCONN,
-				!p->endpoint[0] ? "no model configured (ai.model.endpoint / "
-						  "OPENAI_ENDPOINT is unset)" :
-						  "the model is disabled (enabled: false)");
-		goto out_nostat;
-	}
-	wait = rate_take(p->calls_per_minute);
-	if (wait) {
-		tl_retry_after_s = wait;
-		pthread_mutex_lock(&m->lock);
-		m->st.rate_limited++;
-		pthread_mutex_unlock(&m->lock);
-		rc = errmsg_set(err, errlen, -EBUSY,
-				"local limit of %u model calls per minute reached; retry in %u s",
-				p->calls_per_minute, wait);
-		goto out_nostat;
-	}
-	pthread_once(&curl_once, curl_init_once);
-	start = mono_ms();
-	deadline = start + p->timeout_ms;
-	if (build_url(p, url, sizeof(url))) {
-		rc = errmsg_set(err, errlen, -EINVAL, "the model URL is too long");
-		goto out;
-	}
-	body = build_body(p, system, user);
-	if (!body) {
-		rc = errmsg_set(err, errlen, -ENOMEM, "out of memory");
-		goto out;
-	}
-	body_text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
-								 JSON_C_TO_STRING_NOSLASHESCAPE);
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	if (p->api_key[0]) {
-		if (p->provider == GUARDER_AI_AZURE)
-			snprintf(auth, sizeof(auth), "api-key: %s", p->api_key);
-		else
-			snprintf(auth, sizeof(auth), "Authorization: Bearer %s", p->api_key);
-		hdrs = curl_slist_append(hdrs, auth);
-		explicit_bzero(auth, sizeof(auth));
-	}
-	if (!hdrs) {
-		rc = errmsg_set(err, errlen, -ENOMEM, "out of memory");
-		goto out;
-	}
-	h = curl_easy_init();
-	if (!h) {
-		rc = errmsg_set(err, errlen, -ENOMEM, "curl_easy_init failed");
-		goto out;
-	}
-	debug_log_request(p, url, body_text);
-
-	for (attempt = 0;; attempt++) {
-		CURLcode cc;
-		bool retryable;
-
-		now = mono_ms();
-		if (now >= deadline) {
-			rc = errmsg_set(err, errlen, -ETIMEDOUT,
-					"the model did not answer within %u ms", p->timeout_ms);
-			break;
+	rc = call_refused(c);
+	if (!rc) {
+		pthread_once(&curl_once, curl_init_once);
+		c->start = mono_ms();
+		c->deadline = c->start + c->p->timeout_ms;
+		rc = call_prepare(c, system, user);
+		if (!rc)
+			rc = call_run(c, answer);
+		call_record(c, rc);
+		if (rc) {
+			json_object_put(*answer);
+			*answer = NULL;
 		}
-		free(r.buf);
-		r = (struct resp){ .retry_after = -1 };
-		cerr[0] = '\0';
-		curl_easy_reset(h);
-		curl_easy_setopt(h, CURLOPT_URL, url);
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body_text);
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(deadline - now));
-		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(deadline - now));
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
-		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(h, CURLOPT_HEADERDATA, &r);
-		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(h, CURLOPT_USERAGENT, "guarder-ai/1");
-		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-		curl_easy_setopt(h, CURLOPT_XFERINFODATA, &ab);
-		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-		pthread_mutex_lock(&m->lock);
-		m->st.http_requests++;
-		if (attempt)
-			m->st.retries++;
-		pthread_mutex_unlock(&m->lock);
-
-		cc = curl_easy_perform(h);
-		status = 0;
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-		if (cc == CURLE_OK || (cc == CURLE_WRITE_ERROR && r.overflow))
-			debug_log_answer(p, status, &r, mono_ms() - start);
-		retryable = false;
-		if (cc == CURLE_ABORTED_BY_CALLBACK) {
-			rc = errmsg_set(err, errlen, -ECANCELED,
-					"the model call was cancelled (stopping)");
-			break;
-		} else if (cc == CURLE_OPERATION_TIMEDOUT) {
-			rc = errmsg_set(err, errlen, -ETIMEDOUT,
-					"the model did not answer within %u ms", p->timeout_ms);
-			break;
-		} else if (cc == CURLE_WRITE_ERROR && r.overflow) {
-			rc = errmsg_set(err, errlen, -EBADMSG,
-					"model answer not usable: larger than %u bytes",
-					AI_MODEL_MAX_RESPONSE);
-			break;
-		} else if (cc != CURLE_OK) {
-			rc = errmsg_set(err, errlen, -EHOSTUNREACH,
-					"model endpoint unreachable: %s",
-					cerr[0] ? cerr : curl_easy_strerror(cc));
-			retryable = cc == CURLE_COULDNT_CONNECT || cc == CURLE_RECV_ERROR ||
-				    cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING;
-		} else if (status >= 200 && status < 300) {
-			rc = parse_completion(&r, answer, err, errlen);
-			if (rc == -EBADMSG && err && errlen) {
-				snprintf(msg, sizeof(msg), "%s", err);
-				errmsg_set(err, errlen, -EBADMSG, "model answer not usable: %s",
-					   msg);
-			}
-			break;
-		} else if (status == 401 || status == 403) {
-			error_message(&r, msg, sizeof(msg));
-			rc = errmsg_set(err, errlen, -EACCES,
-					"model rejected the key (HTTP %ld%s%s)", status,
-					msg[0] ? ": " : "", msg);
-			break;
-		} else if (status == 429) {
-			error_message(&r, msg, sizeof(msg));
-			rc = errmsg_set(err, errlen, -EBUSY, "model rate limit (HTTP 429%s%s)",
-					msg[0] ? ": " : "", msg);
-			retryable = true;
-		} else if (status >= 500) {
-			error_message(&r, msg, sizeof(msg));
-			rc = errmsg_set(err, errlen, -EIO, "model endpoint error (HTTP %ld%s%s)",
-					status, msg[0] ? ": " : "", msg);
-			retryable = true;
-		} else {
-			error_message(&r, msg, sizeof(msg));
-			rc = errmsg_set(err, errlen, -EIO,
-					"model endpoint refused the request (HTTP %ld%s%s)", status,
-					msg[0] ? ": " : "", msg);
-			break;
-		}
-		if (!retryable)
-			break;
-		if (attempt >= p->max_retries) {
-			if (rc == -EBUSY)
-				tl_retry_after_s =
-					r.retry_after > 0 ? (unsigned int)r.retry_after : 1;
-			break;
-		}
-		{
-			unsigned long long w = r.retry_after >= 0 ?
-						       (unsigned long long)r.retry_after * 1000 :
-						       backoff;
-
-			now = mono_ms();
-			if (now + w >= deadline) {
-				/* Waiting would cross the deadline: report the last error now. */
-				if (rc == -EBUSY)
-					tl_retry_after_s = (unsigned int)((w + 999) / 1000);
-				if (err && errlen) {
-					size_t l = strlen(err);
-
-					snprintf(
-						err + l, errlen - l,
-						"; not retried: waiting %llu ms would exceed the %u ms timeout",
-						w, p->timeout_ms);
-				}
-				break;
-			}
-			if (!sleep_ms(w, &ab)) {
-				rc = errmsg_set(err, errlen, -ECANCELED,
-						"the model call was cancelled (stopping)");
-				break;
-			}
-			backoff *= 2;
-		}
+		if (c->p->debug && rc)
+			log_info("ai model call failed: %s", err ? err : "");
 	}
-
-out:
-	pthread_mutex_lock(&m->lock);
-	m->st.calls++;
-	if (rc)
-		m->st.failures++;
-	m->st.last_at = (__u64)time(NULL);
-	m->st.last_latency_ms = (unsigned int)(mono_ms() - start);
-	m->st.last_rc = rc;
-	m->st.last_http_status = status;
-	snprintf(m->st.last_error, sizeof(m->st.last_error), "%s", rc ? (err ? err : "") : "");
-	pthread_mutex_unlock(&m->lock);
-	if (rc) {
-		json_object_put(*answer);
-		*answer = NULL;
-	}
-	if (p->debug && rc)
-		log_info("ai model call failed: %s", err ? err : "");
-out_nostat:
-	if (h)
-		curl_easy_cleanup(h);
-	curl_slist_free_all(hdrs);
-	json_object_put(body);
-	free(r.buf);
-	explicit_bzero(p, sizeof(*p));
-	free(p);
+	if (c->h)
+		curl_easy_cleanup(c->h);
+	curl_slist_free_all(c->hdrs);
+	json_object_put(c->body);
+	free(c->r.buf);
+	explicit_bzero(c->p, sizeof(*c->p));
+	free(c->p);
+	free(c);
 	return rc;
 }
 
