@@ -299,6 +299,9 @@ jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(json.load
 	expect_req "custom_prompt too long" 400 POST /api/ai/generate \
 		"{\"analyze_type\": \"custom\", \"custom_prompt\": \"$(head -c 5000 /dev/zero | tr '\0' a)\"}"
 	expect_req "unknown field" 400 POST /api/ai/generate '{"analyse_type": "security"}'
+	expect_req "a key twice" 400 POST /api/ai/generate \
+		'{"analyze_type": "security", "analyze_type": "custom"}'
+	body_has "a key twice: named" '.error == "body: duplicate key \"analyze_type\" at byte 29"'
 	expect_req "status" 200 GET /api/ai/status
 	body_has "status counts the calls" '.model.calls >= 10 and .model.failures >= 5 and .model.retries >= 4 and .model.last_call.ok == true'
 	schema_ok /api/ai/status GET 200
@@ -378,6 +381,10 @@ test_config() {
 	expect_req "unknown field" 400 POST /api/ai/config '{"api_keys": "x"}' "${auth[@]}"
 	expect_req "a bad provider" 400 POST /api/ai/config '{"provider": "skynet"}' "${auth[@]}"
 	expect_req "a key with a space" 400 POST /api/ai/config '{"api_key": "a b"}' "${auth[@]}"
+	# a key twice: json-c alone would keep the last endpoint, and send it the key
+	expect_req "a key twice" 400 POST /api/ai/config \
+		'{"endpoint": "http://127.0.0.1:9/v1", "endpoint": "http://evil.example/v1"}' "${auth[@]}"
+	body_has "a key twice: named" '(.error | test("^body: duplicate key \"endpoint\" at byte [0-9]+$"))'
 	expect_req "unchanged after refusals" 200 GET /api/ai/config '' "${auth[@]}"
 	body_has "refused updates changed nothing" '.model == "gpt-x" and .provider == "openai" and .api_key_set == true'
 
@@ -456,7 +463,7 @@ state_of() { req GET /api/ai/suggestions >/dev/null && body ".[] | select(.id ==
 state_is() { [ "$(state_of "$1")" = "$2" ]; }
 
 test_suggestions() {
-	local a b c g d e f ids port=$((20000 + RANDOM % 20000))
+	local a b c g d e f dup ids port=$((20000 + RANDOM % 20000))
 
 	command -v kcat >/dev/null || { echo "SKIP: kcat not installed" >&2; exit $SKIP; }
 	# shellcheck source=../../kafka/kafka.sh
@@ -486,6 +493,10 @@ test_suggestions() {
 		'[{"rule_type": "basic", "src_ip": "198.51.100.24", "action": "drop", "enabled": true}]')"
 	publish it-node "$(suggestion "$g" it-node model 0.9 \
 		'[{"rule_type": "basic", "src_ip": "127.0.0.1", "action": "drop", "enabled": true}]')"
+	# a key twice (json-c alone would keep the last "id" and take the record): bad
+	dup=$(suggestion "s-$(rand_hex 8)" it-node detector 0.99 \
+		'[{"rule_type": "basic", "src_ip": "198.51.100.25", "action": "drop", "enabled": true}]')
+	publish it-node "${dup/\"id\":/\"id\":\"s-$(rand_hex 8)\",\"id\":}"
 	wait_for 20 suggestions_are 3 || fail "expected 3 suggestions for it-node, got $(n_suggestions): $(head -c 600 "$TMP/body")"
 	expect_req "list" 200 GET /api/ai/suggestions
 	body_has "newest first, the other node's left out" ".[0].id == \"$g\" and .[2].id == \"$a\" and all(.[]; .node == \"it-node\" and .state == \"proposed\")"
@@ -495,6 +506,10 @@ test_suggestions() {
 	body_has "page 2 of 1" "length == 1 and .[0].id == \"$b\""
 	expect_req "status" 200 GET /api/ai/status
 	body_has "consumer running, one record of another node" '.consumer.state == "running" and .consumer.other_node == 1 and .suggestions.total == 3'
+	wait_for 10 grep -q 'not a suggestion record (duplicate key "id" at byte' "$A_ERR" ||
+		fail "the record with a key twice was not refused: $(req GET /api/ai/status >/dev/null; body .consumer)"
+	expect_req "status" 200 GET /api/ai/status
+	body_has "the record with a key twice counted bad" '.consumer.bad_records == 1'
 	schema_ok /api/ai/status GET 200
 
 	# apply: the kernel drops the namespace's traffic at once

@@ -571,6 +571,14 @@ test_rest() {
 	expect_req "bad port" 400 POST /api/filters '{"rule_type":"udp","dst_port":70000,"action":"drop"}'
 	body .error | grep -q '^dst_port' || fail "the error does not name dst_port: $(body .error)"
 	expect_req "not JSON" 400 POST /api/filters '{"rule_type":'
+	# a key twice: json-c alone would keep the last one, "allow" (issue 15)
+	expect_req "a key twice" 400 POST /api/filters \
+		'{"rule_type":"udp","dst_port":12,"action":"drop","action":"allow"}'
+	body .error | grep -q '^body: duplicate key "action" at byte 49$' ||
+		fail "the error does not name the repeated key: $(body .error)"
+	expect_req "a key twice in a PUT" 400 PUT /api/filters/7 '{"comment":"a","comment":"b"}'
+	body .error | grep -q 'duplicate key "comment"' ||
+		fail "the PUT error does not name the repeated key: $(body .error)"
 	expect_req "match-all drop" 400 POST /api/filters '{"rule_type":"tcp","action":"drop","enabled":true}'
 	body .error | grep -q 'force=true' || fail "the error does not say how to force"
 	expect_req "match-all drop, forced" 201 POST '/api/filters?force=true' \
@@ -701,6 +709,10 @@ test_bulk() {
 	rules=$(python3 -c 'import json; r = [{"rule_type": "udp", "dst_port": 5, "action": "drop"}] * 3; r[1] = {"rule_type": "udp", "dst_port": 99999, "action": "drop"}; print(json.dumps({"mode": "replace", "rules": r}))')
 	expect_req "bulk with one bad rule" 400 POST /api/filters/bulk "$rules"
 	body .error | grep -q '^rules\[1\]: dst_port' || fail "bulk error does not name the rule: $(body .error)"
+	expect_req "bulk with a key twice in a rule" 400 POST /api/filters/bulk \
+		'{"mode":"replace","rules":[{"rule_type":"udp","dst_port":5,"action":"drop","dst_port":6}]}'
+	body .error | grep -q '^body: duplicate key "dst_port"' ||
+		fail "bulk error does not name the repeated key: $(body .error)"
 	expect_req "nothing changed" 200 GET "/api/filters?limit=1"
 	expect_eq "X-Total-Count after a failed bulk" "$(header X-Total-Count)" 500
 	expect_req "bulk with an existing id" 409 POST /api/filters/bulk \
