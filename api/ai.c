@@ -194,6 +194,20 @@ bool ai_handle(struct ai_service *ai, const struct api_request *req, struct api_
 	}
 }
 
+/* Start @fn(@ai) as *@t; *@started once it runs. Returns 0 or a negative errno (logged). */
+static int start_thread(struct ai_service *ai, pthread_t *t, void *(*fn)(void *), const char *what,
+			bool *started)
+{
+	int rc = pthread_create(t, NULL, fn, ai);
+
+	if (rc) {
+		log_error("ai: cannot start %s: %s", what, strerror(rc));
+		return -rc;
+	}
+	*started = true;
+	return 0;
+}
+
 int ai_open(const struct guarder_config *cfg, struct rule_store *store, struct flow_maps *maps,
 	    struct ai_service **out)
 {
@@ -230,22 +244,15 @@ int ai_open(const struct guarder_config *cfg, struct rule_store *store, struct f
 	}
 	read_resolvers(ai);
 	snprintf(ai->group_id, sizeof(ai->group_id), "guarder-api-%s", cfg->node_name);
-	rc = pthread_create(&ai->worker, NULL, ai_worker_main, ai);
-	if (rc) {
-		rc = -rc;
-		log_error("ai: cannot start the model thread: %s", strerror(-rc));
+	rc = start_thread(ai, &ai->worker, ai_worker_main, "the model thread", &ai->worker_started);
+	if (rc)
 		goto fail;
-	}
-	ai->worker_started = true;
 	if (cfg->kafka.brokers) {
 		ai->cstate = C_STARTING;
-		rc = pthread_create(&ai->consumer, NULL, ai_consumer_main, ai);
-		if (rc) {
-			rc = -rc;
-			log_error("ai: cannot start the suggestions consumer: %s", strerror(-rc));
+		rc = start_thread(ai, &ai->consumer, ai_consumer_main, "the suggestions consumer",
+				  &ai->consumer_started);
+		if (rc)
 			goto fail;
-		}
-		ai->consumer_started = true;
 	}
 	if (ai_model_configured(ai->model)) {
 		struct ai_model_params p;

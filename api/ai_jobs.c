@@ -225,32 +225,41 @@ static int job_prompts(struct ai_service *ai, const struct ai_job *job, char **s
 	return *sys && *user ? 0 : -ENOMEM;
 }
 
+/* The model's "suggestions" (prose, at most 20 of 500 bytes), as an array; NULL when out of memory. */
+static struct json_object *model_suggestions(struct json_object *answer)
+{
+	struct json_object *sugs = json_object_new_array(), *v;
+	size_t i;
+
+	if (!sugs || !json_object_is_type(answer, json_type_object) ||
+	    !json_object_object_get_ex(answer, "suggestions", &v) ||
+	    !json_object_is_type(v, json_type_array))
+		return sugs;
+	for (i = 0; i < json_object_array_length(v) && i < 20; i++) {
+		struct json_object *e = json_object_array_get_idx(v, i);
+
+		if (json_object_is_type(e, json_type_string))
+			json_object_array_add(sugs, string_cut(json_object_get_string(e), 500));
+	}
+	return sugs;
+}
+
 /* The answer's prose: {"success", "source", "analyze_type", "analysis", "suggestions"}. */
 static struct json_object *answer_json(const struct ai_job *job, struct json_object *answer)
 {
-	struct json_object *o = json_object_new_object(), *sugs = json_object_new_array(), *v;
-	size_t i;
+	struct json_object *o = json_object_new_object(), *sugs;
 
-	if (!o || !sugs) {
-		json_object_put(o);
-		json_object_put(sugs);
+	if (!o)
 		return NULL;
-	}
 	json_object_object_add(o, "success", json_object_new_boolean(1));
 	json_object_object_add(o, "source", json_object_new_string("model"));
 	json_object_object_add(o, "analyze_type", json_object_new_string(job->analyze_type));
 	json_object_object_add(o, "analysis",
 			       json_object_new_string(ai_rec_str(answer, "analysis") ?: ""));
-	if (json_object_is_type(answer, json_type_object) &&
-	    json_object_object_get_ex(answer, "suggestions", &v) &&
-	    json_object_is_type(v, json_type_array)) {
-		for (i = 0; i < json_object_array_length(v) && i < 20; i++) {
-			struct json_object *e = json_object_array_get_idx(v, i);
-
-			if (json_object_is_type(e, json_type_string))
-				json_object_array_add(sugs,
-						      string_cut(json_object_get_string(e), 500));
-		}
+	sugs = model_suggestions(answer);
+	if (!sugs) {
+		json_object_put(o);
+		return NULL;
 	}
 	json_object_object_add(o, "suggestions", sugs);
 	return o;

@@ -154,10 +154,10 @@ static bool decision_restore(struct ai_service *ai, struct sugg *s)
 
 void ai_sugg_free(struct sugg *s)
 {
-	if (!s)
-		return;
-	json_object_put(s->rec);
-	json_object_put(s->rule_ids);
+	if (s) {
+		json_object_put(s->rec);
+		json_object_put(s->rule_ids);
+	}
 	free(s);
 }
 

@@ -21,6 +21,7 @@
  * the pins again, so the first one after the collector starts applies.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,11 +422,19 @@ static void reply_rule(struct rule_store *s, struct api_reply *rep, int status,
 
 /* ---- checks every new or changed rule passes ---- */
 
-/* ?force=true: the documented way to add an enabled drop-everything rule. */
+/*
+ * The query of a request that changes rules: only ?force=true, the
+ * documented way to add an enabled drop-everything rule. 0 or -EINVAL
+ * with the 400 in @rep.
+ */
 static int query_force(const struct api_request *req, bool *force, struct api_reply *rep)
 {
-	const char *f = query_str(req, "force");
+	static const char *const known[] = { "force", NULL };
+	const char *f;
 
+	if (query_check_known(req, known, rep))
+		return -EINVAL;
+	f = query_str(req, "force");
 	if (!f)
 		return 0;
 	if (!strcmp(f, "true") || !strcmp(f, "1") || !*f)
@@ -463,14 +472,26 @@ static int policy_check(struct rule_store *s, const struct rule *r, bool force, 
 	return 0;
 }
 
-/* A copy of the rules with room for @extra more. */
-static struct rule *copy_rules(const struct rule_store *s, size_t extra)
+/* A copy of the rules with room for @extra more, or NULL with the 500 in @rep. */
+static struct rule *copy_rules(const struct rule_store *s, size_t extra, struct api_reply *rep)
 {
 	struct rule *next = malloc((s->n + extra + 1) * sizeof(*next));
 
-	if (next && s->n)
+	if (!next)
+		reply_error(rep, 500, "out of memory");
+	else if (s->n)
 		memcpy(next, s->rules, s->n * sizeof(*next));
 	return next;
+}
+
+/* The index of rule @id, or -1 with the 404 in @rep. */
+static long find_or_404(const struct rule_store *s, __u32 id, struct api_reply *rep)
+{
+	long i = find(s, id);
+
+	if (i < 0)
+		reply_error(rep, 404, "no rule with id %u", id);
+	return i;
 }
 
 /* ---- handlers ---- */
@@ -540,26 +561,39 @@ static void list_rules(struct rule_store *s, const struct api_request *req, stru
 	rep->len = len;
 }
 
+/*
+ * The rule of a POST body, or with @old that of a PUT body applied onto
+ * @old. Returns 0, or the error with the 400 (500: out of memory) in @rep.
+ */
+static int body_rule(const struct api_request *req, const struct rule *old, struct rule *r,
+		     struct rule_parse_info *info, struct api_reply *rep)
+{
+	const char *text = req->body ? req->body : "";
+	char err[RULE_ERR_LEN];
+	int rc;
+
+	if (old)
+		rc = rule_patch_json_str(text, req->body_len, old, r, info, err, sizeof(err));
+	else
+		rc = rule_from_json_str(text, req->body_len, 0, r, info, err, sizeof(err));
+	if (rc)
+		reply_error(rep, rc == -ENOMEM ? 500 : 400, "%s",
+			    rc == -ENOMEM ? "out of memory" : err);
+	return rc;
+}
+
 static void create_rule(struct rule_store *s, const struct api_request *req, struct api_reply *rep)
 {
-	static const char *const known[] = { "force", NULL };
 	struct rule_parse_info info = { 0 };
-	char err[RULE_ERR_LEN];
 	struct rule r, *next;
 	bool force = false;
 	__u32 next_id;
 	size_t i;
-	int rc;
 
-	if (query_check_known(req, known, rep) || query_force(req, &force, rep))
+	if (query_force(req, &force, rep))
 		return;
-	rc = rule_from_json_str(req->body ? req->body : "", req->body_len, 0, &r, &info, err,
-				sizeof(err));
-	if (rc) {
-		reply_error(rep, rc == -ENOMEM ? 500 : 400, "%s",
-			    rc == -ENOMEM ? "out of memory" : err);
+	if (body_rule(req, NULL, &r, &info, rep))
 		return;
-	}
 	if (policy_check(s, &r, force || info.force, "", rep))
 		return;
 	pthread_rwlock_wrlock(&s->lock);
@@ -581,11 +615,9 @@ static void create_rule(struct rule_store *s, const struct api_request *req, str
 		r.id = s->next_id;
 	}
 	next_id = r.id >= s->next_id ? r.id + 1 : s->next_id;
-	next = copy_rules(s, 1);
-	if (!next) {
-		reply_error(rep, 500, "out of memory");
+	next = copy_rules(s, 1, rep);
+	if (!next)
 		goto out;
-	}
 	/* insert in id order */
 	for (i = s->n; i > 0 && next[i - 1].id > r.id; i--)
 		next[i] = next[i - 1];
@@ -613,10 +645,8 @@ static void get_rule(struct rule_store *s, const struct api_request *req, struct
 		return;
 	kernel_refresh(s);
 	pthread_rwlock_rdlock(&s->lock);
-	i = find(s, req->id);
-	if (i < 0)
-		reply_error(rep, 404, "no rule with id %u", req->id);
-	else
+	i = find_or_404(s, req->id, rep);
+	if (i >= 0)
 		reply_rule(s, rep, 200, &s->rules[i]);
 	pthread_rwlock_unlock(&s->lock);
 }
@@ -627,30 +657,20 @@ static void get_rule(struct rule_store *s, const struct api_request *req, struct
  */
 static void change_rule(struct rule_store *s, const struct api_request *req, struct api_reply *rep)
 {
-	static const char *const known[] = { "force", NULL };
 	struct rule_parse_info info = { 0 };
-	char err[RULE_ERR_LEN];
 	struct rule r, *next;
 	bool force = false;
 	long i;
-	int rc;
 
-	if (query_check_known(req, known, rep) || query_force(req, &force, rep))
+	if (query_force(req, &force, rep))
 		return;
 	pthread_rwlock_wrlock(&s->lock);
-	i = find(s, req->id);
-	if (i < 0) {
-		reply_error(rep, 404, "no rule with id %u", req->id);
+	i = find_or_404(s, req->id, rep);
+	if (i < 0)
 		goto out;
-	}
 	if (req->route == ROUTE_FILTER) {
-		rc = rule_patch_json_str(req->body ? req->body : "", req->body_len, &s->rules[i],
-					 &r, &info, err, sizeof(err));
-		if (rc) {
-			reply_error(rep, rc == -ENOMEM ? 500 : 400, "%s",
-				    rc == -ENOMEM ? "out of memory" : err);
+		if (body_rule(req, &s->rules[i], &r, &info, rep))
 			goto out;
-		}
 	} else {
 		r = s->rules[i];
 		r.enabled = req->route == ROUTE_FILTER_ENABLE;
@@ -661,11 +681,9 @@ static void change_rule(struct rule_store *s, const struct api_request *req, str
 		reply_rule(s, rep, 200, &r); /* nothing to change, nothing to write */
 		goto out;
 	}
-	next = copy_rules(s, 0);
-	if (!next) {
-		reply_error(rep, 500, "out of memory");
+	next = copy_rules(s, 0, rep);
+	if (!next)
 		goto out;
-	}
 	next[i] = r;
 	if (commit(s, next, s->n, s->next_id, rep)) {
 		free(next);
@@ -685,16 +703,12 @@ static void delete_rule(struct rule_store *s, const struct api_request *req, str
 	if (query_check_known(req, (const char *const[]){ NULL }, rep))
 		return;
 	pthread_rwlock_wrlock(&s->lock);
-	i = find(s, req->id);
-	if (i < 0) {
-		reply_error(rep, 404, "no rule with id %u", req->id);
+	i = find_or_404(s, req->id, rep);
+	if (i < 0)
 		goto out;
-	}
-	next = copy_rules(s, 0);
-	if (!next) {
-		reply_error(rep, 500, "out of memory");
+	next = copy_rules(s, 0, rep);
+	if (!next)
 		goto out;
-	}
 	memmove(next + i, next + i + 1, (s->n - (size_t)i - 1) * sizeof(*next));
 	if (commit(s, next, s->n - 1, s->next_id, rep)) {
 		free(next);
@@ -887,7 +901,6 @@ static void bulk_reply(const struct rule_store *s, const struct bulk_req *b, str
  */
 static void bulk(struct rule_store *s, const struct api_request *req, struct api_reply *rep)
 {
-	static const char *const known[] = { "force", NULL };
 	struct bulk_req b = { 0 };
 	struct json_object *body = NULL;
 	char why[JSON_STRICT_ERR_LEN];
@@ -896,7 +909,7 @@ static void bulk(struct rule_store *s, const struct api_request *req, struct api
 	__u32 next_id;
 	int rc;
 
-	if (query_check_known(req, known, rep) || query_force(req, &b.force, rep))
+	if (query_force(req, &b.force, rep))
 		return;
 	rc = json_strict_parse(req->body ? req->body : "", req->body_len, json_type_object, NULL,
 			       &body, why, sizeof(why));
@@ -951,8 +964,18 @@ void filters_handle(struct rule_store *s, const struct api_request *req, struct 
 
 void store_metrics(struct rule_store *s, FILE *out)
 {
+	/* per rule, from struct rule_counters */
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} counters[] = {
+		{ "guarder_rule_hits_total", "Packets each rule decided.",
+		  offsetof(struct rule_counters, packets) },
+		{ "guarder_rule_bytes_total", "IP bytes of the packets each rule decided.",
+		  offsetof(struct rule_counters, bytes) },
+	};
 	struct rule_counters *c = NULL;
-	size_t i, enabled = 0;
+	size_t i, m, enabled = 0;
 	bool *have = NULL;
 
 	pthread_rwlock_rdlock(&s->lock);
@@ -976,22 +999,16 @@ void store_metrics(struct rule_store *s, FILE *out)
 		goto out;
 	for (i = 0; i < s->n; i++)
 		have[i] = !rule_set_counters(s->rs, s->rules[i].id, &c[i]);
-	fputs("# HELP guarder_rule_hits_total Packets each rule decided.\n"
-	      "# TYPE guarder_rule_hits_total counter\n",
-	      out);
-	for (i = 0; i < s->n; i++)
-		if (have[i])
-			fprintf(out, "guarder_rule_hits_total{id=\"%u\",action=\"%s\"} %llu\n",
-				s->rules[i].id, rule_action_name(s->rules[i].action),
-				(unsigned long long)c[i].packets);
-	fputs("# HELP guarder_rule_bytes_total IP bytes of the packets each rule decided.\n"
-	      "# TYPE guarder_rule_bytes_total counter\n",
-	      out);
-	for (i = 0; i < s->n; i++)
-		if (have[i])
-			fprintf(out, "guarder_rule_bytes_total{id=\"%u\",action=\"%s\"} %llu\n",
-				s->rules[i].id, rule_action_name(s->rules[i].action),
-				(unsigned long long)c[i].bytes);
+	for (m = 0; m < sizeof(counters) / sizeof(counters[0]); m++) {
+		fprintf(out, "# HELP %s %s\n# TYPE %s counter\n", counters[m].name,
+			counters[m].help, counters[m].name);
+		for (i = 0; i < s->n; i++)
+			if (have[i])
+				fprintf(out, "%s{id=\"%u\",action=\"%s\"} %llu\n", counters[m].name,
+					s->rules[i].id, rule_action_name(s->rules[i].action),
+					(unsigned long long)*(const __u64 *)((const char *)&c[i] +
+									     counters[m].off));
+	}
 out:
 	pthread_rwlock_unlock(&s->lock);
 	free(c);

@@ -290,8 +290,8 @@ static int nest(struct scan *sc)
 	return 0;
 }
 
-/* The key at sc->pos, checked against @seen (the object's keys so far). */
-static int object_key(struct scan *sc, struct json_object *seen)
+/* The key at sc->pos and its ':', the key checked against @seen (the object's keys so far). */
+static int member_key(struct scan *sc, struct json_object *seen)
 {
 	size_t at = sc->pos;
 	char q[48];
@@ -317,7 +317,35 @@ static int object_key(struct scan *sc, struct json_object *seen)
 				    errmsg_excerpt(q, sizeof(q), sc->key, sc->key_len), at);
 	if (json_object_object_add(seen, sc->key, NULL))
 		return errmsg_set(sc->err, sc->errlen, -ENOMEM, "out of memory");
+	skip_ws(sc);
+	if (at_end(sc) || sc->s[sc->pos] != ':')
+		return syntax(sc, "expected ':' after the key");
+	sc->pos++;
 	return 0;
+}
+
+/* Whether @close ends the open object or array here: then it is read and the depth drops. */
+static bool closes(struct scan *sc, char close)
+{
+	if (at_end(sc) || sc->s[sc->pos] != close)
+		return false;
+	sc->pos++;
+	sc->depth--;
+	return true;
+}
+
+/* After a member: 1 when a ',' follows, 0 when @close does (both read), or the syntax error. */
+static int next_member(struct scan *sc, char close)
+{
+	skip_ws(sc);
+	if (!at_end(sc) && sc->s[sc->pos] == ',') {
+		sc->pos++;
+		skip_ws(sc);
+		return 1;
+	}
+	if (closes(sc, close))
+		return 0;
+	return syntax(sc, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
 }
 
 static int object(struct scan *sc)
@@ -325,44 +353,19 @@ static int object(struct scan *sc)
 	struct json_object *seen;
 	int rc = nest(sc);
 
-	if (rc)
+	if (rc || closes(sc, '}'))
 		return rc;
-	if (!at_end(sc) && sc->s[sc->pos] == '}') {
-		sc->pos++;
-		sc->depth--;
-		return 0;
-	}
 	/* The keys as json-c will store them: its own hash table is the set. */
 	seen = json_object_new_object();
 	if (!seen)
 		return errmsg_set(sc->err, sc->errlen, -ENOMEM, "out of memory");
-	for (;;) {
-		rc = object_key(sc, seen);
-		if (rc)
-			break;
-		skip_ws(sc);
-		if (at_end(sc) || sc->s[sc->pos] != ':') {
-			rc = syntax(sc, "expected ':' after the key");
-			break;
-		}
-		sc->pos++;
-		rc = value(sc);
-		if (rc)
-			break;
-		skip_ws(sc);
-		if (!at_end(sc) && sc->s[sc->pos] == ',') {
-			sc->pos++;
-			skip_ws(sc);
-			continue;
-		}
-		if (!at_end(sc) && sc->s[sc->pos] == '}') {
-			sc->pos++;
-			sc->depth--;
-			break;
-		}
-		rc = syntax(sc, "expected ',' or '}'");
-		break;
-	}
+	do {
+		rc = member_key(sc, seen);
+		if (!rc)
+			rc = value(sc);
+		if (!rc)
+			rc = next_member(sc, '}');
+	} while (rc == 1);
 	json_object_put(seen);
 	return rc;
 }
@@ -371,29 +374,14 @@ static int array(struct scan *sc)
 {
 	int rc = nest(sc);
 
-	if (rc)
+	if (rc || closes(sc, ']'))
 		return rc;
-	if (!at_end(sc) && sc->s[sc->pos] == ']') {
-		sc->pos++;
-		sc->depth--;
-		return 0;
-	}
-	for (;;) {
+	do {
 		rc = value(sc);
-		if (rc)
-			return rc;
-		skip_ws(sc);
-		if (!at_end(sc) && sc->s[sc->pos] == ',') {
-			sc->pos++;
-			continue;
-		}
-		if (!at_end(sc) && sc->s[sc->pos] == ']') {
-			sc->pos++;
-			sc->depth--;
-			return 0;
-		}
-		return syntax(sc, "expected ',' or ']'");
-	}
+		if (!rc)
+			rc = next_member(sc, ']');
+	} while (rc == 1);
+	return rc;
 }
 
 static int value(struct scan *sc)
@@ -444,24 +432,22 @@ static int build(const char *text, size_t len, unsigned int max_depth, struct js
 	return 0;
 }
 
+/* How a message names each json_type. */
+static const char *const type_names[] = {
+	[json_type_null] = "null",
+	[json_type_boolean] = "true or false",
+	[json_type_double] = "a JSON number",
+	[json_type_int] = "a JSON number",
+	[json_type_object] = "a JSON object",
+	[json_type_array] = "a JSON array",
+	[json_type_string] = "a JSON string",
+};
+
 static const char *type_name(enum json_type t)
 {
-	switch (t) {
-	case json_type_null:
-		return "null";
-	case json_type_boolean:
-		return "true or false";
-	case json_type_double:
-	case json_type_int:
-		return "a JSON number";
-	case json_type_object:
-		return "a JSON object";
-	case json_type_array:
-		return "a JSON array";
-	case json_type_string:
-		return "a JSON string";
-	}
-	return "a JSON value";
+	return (unsigned int)t < sizeof(type_names) / sizeof(type_names[0]) && type_names[t] ?
+		       type_names[t] :
+		       "a JSON value";
 }
 
 /* Whether @got is what @want asks for; a number is a number, 1 or 1.5. */
