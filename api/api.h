@@ -19,7 +19,7 @@
 
 struct MHD_Connection;
 
-/* The routes, also the "endpoint" label of the metrics. */
+/* The routes (their paths and methods: routes[] in http.c), also the metrics' "endpoint". */
 enum api_route {
 	ROUTE_NONE = 0, /* no such path: 404 */
 	ROUTE_CONNECTIONS,

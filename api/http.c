@@ -3,16 +3,13 @@
  * The HTTP layer of guarder-api on GNU libmicrohttpd: every request goes
  * through the same checks, in this order, before a handler sees it:
  *
- *   1. Host header (loopback binds only): localhost, 127.0.0.1 or [::1]
- *      with our port, else 421. A DNS-rebinding page reaches us with its
- *      own host name in Host.
- *   2. Origin: a browser request from an origin not in api.cors_origins
- *      is refused (403), whatever its method: we serve no page of our own,
- *      so no legitimate browser request comes from elsewhere. Preflights
- *      (OPTIONS) of allowed origins are answered here.
- *   3. Authorization: with api.token set, "Bearer TOKEN", compared in
- *      constant time, else 401.
- *   4. The route and method: 404, 405 with Allow.
+ *   1-3. Access (lib/http_access.h, shared with the WebSocket feed): Host
+ *      on loopback binds (421); Origin, which must be in api.cors_origins
+ *      (403), whatever the method: we serve no page of our own, so no
+ *      legitimate browser request comes from elsewhere; preflights
+ *      (OPTIONS) answered here (204); "Authorization: Bearer TOKEN" with
+ *      api.token set (401).
+ *   4. The route and method (the table routes[]): 404, 405 with Allow.
  *   5. Bodies: routes that take a JSON body need Content-Type
  *      application/json (415; a cross-site form cannot send it without a
  *      preflight) and at most api.max_body bytes (413).
@@ -32,8 +29,8 @@
 #include <microhttpd.h>
 
 #include "http.h"
+#include "lib/http_access.h"
 #include "lib/log.h"
-#include "lib/secret.h"
 
 struct http_server {
 	const struct guarder_config *cfg;
@@ -41,9 +38,7 @@ struct http_server {
 	struct rule_store *store;
 	struct flow_maps *maps;
 	struct ai_service *ai;
-	unsigned int port;
-	bool loopback;
-	char hosts[3][32]; /* Host values accepted on a loopback bind */
+	struct http_access access;
 };
 
 /* Per-request state, from the first call of the access handler to completion. */
@@ -184,19 +179,100 @@ int query_check_known(const struct api_request *req, const char *const *known,
 
 /* ---- routing ---- */
 
+/* The methods, in the order Allow lists them; HEAD is served as GET. */
+static const struct {
+	const char *name;
+	enum api_method method;
+} methods[] = {
+	{ "GET", M_GET }, { "HEAD", M_GET },	  { "POST", M_POST },
+	{ "PUT", M_PUT }, { "DELETE", M_DELETE }, { "OPTIONS", M_OPTIONS },
+};
+
+/* A method's bit in a route's masks: method_bit(M_GET), M(GET) in the table. */
+#define method_bit(m) (1u << (m))
+#define M(name)	      method_bit(M_##name)
+
+enum path_param {
+	PARAM_NONE = 0, /* a literal path */
+	PARAM_RULE_ID, /* {id} is a rule id; any other segment is a 400 on this route */
+	PARAM_SUGGESTION, /* {id} is 1..39 of [A-Za-z0-9_-]; any other is no route (404) */
+};
+
+typedef void serve_fn(struct http_server *srv, struct req_ctx *ctx, struct api_request *req,
+		      struct api_reply *rep);
+
+static serve_fn serve_flows, serve_filters, serve_metrics, serve_openapi, serve_ai;
+
+/*
+ * Everything the HTTP layer knows of a route: where the Allow header, the
+ * 404 and 405 answers, the body rules and the metrics' endpoint names come
+ * from. A literal path wins over a pattern that also matches it
+ * (/api/filters/bulk is no {id}).
+ */
+static const struct route_def {
+	const char *path; /* with one "{id}" segment if param; also the name in metrics */
+	unsigned int methods; /* M() of the methods served; OPTIONS always is */
+	unsigned int body; /* methods that need a JSON body (415 without one) */
+	serve_fn *serve;
+	enum path_param param;
+	const char *alias; /* another literal path of the route */
+	unsigned int body_if_json; /* methods whose body is read only when it is JSON */
+} routes[ROUTE_MAX] = {
+	/* path, methods, those with a JSON body, handler, {id} */
+	[ROUTE_NONE] = { NULL, M(GET), 0, NULL }, /* 404; an OPTIONS gets this Allow */
+	[ROUTE_CONNECTIONS] = { "/api/connections", M(GET), 0, serve_flows },
+	[ROUTE_ICMP] = { "/api/icmp", M(GET), 0, serve_flows },
+	[ROUTE_STATS] = { "/api/stats", M(GET), 0, serve_flows },
+	[ROUTE_FILTERS] = { "/api/filters", M(GET) | M(POST), M(POST), serve_filters,
+			    .alias = "/api/filters/" },
+	[ROUTE_FILTERS_BULK] = { "/api/filters/bulk", M(POST), M(POST), serve_filters },
+	[ROUTE_FILTER] = { "/api/filters/{id}", M(GET) | M(PUT) | M(DELETE), M(PUT), serve_filters,
+			   PARAM_RULE_ID },
+	[ROUTE_FILTER_ENABLE] = { "/api/filters/{id}/enable", M(POST), 0, serve_filters,
+				  PARAM_RULE_ID },
+	[ROUTE_FILTER_DISABLE] = { "/api/filters/{id}/disable", M(POST), 0, serve_filters,
+				   PARAM_RULE_ID },
+	[ROUTE_METRICS] = { "/metrics", M(GET), 0, serve_metrics },
+	[ROUTE_OPENAPI] = { "/api/openapi.json", M(GET), 0, serve_openapi },
+	[ROUTE_AI_CONFIG] = { "/api/ai/config", M(GET) | M(POST), M(POST), serve_ai },
+	[ROUTE_AI_STATUS] = { "/api/ai/status", M(GET), 0, serve_ai },
+	[ROUTE_AI_GENERATE] = { "/api/ai/generate", M(POST), M(POST), serve_ai },
+	[ROUTE_AI_ANALYZE] = { "/api/ai/analyze", M(POST), M(POST), serve_ai },
+	[ROUTE_AI_SUGGESTIONS] = { "/api/ai/suggestions", M(GET), 0, serve_ai },
+	[ROUTE_AI_SUGGESTION_APPLY] = { "/api/ai/suggestions/{id}/apply", M(POST), 0, serve_ai,
+					PARAM_SUGGESTION },
+	/* the body (a reason) is optional */
+	[ROUTE_AI_SUGGESTION_REJECT] = { "/api/ai/suggestions/{id}/reject", M(POST), 0, serve_ai,
+					 PARAM_SUGGESTION, .body_if_json = M(POST) },
+};
+
 static enum api_method method_of(const char *m)
 {
-	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
-		return M_GET;
-	if (!strcmp(m, "POST"))
-		return M_POST;
-	if (!strcmp(m, "PUT"))
-		return M_PUT;
-	if (!strcmp(m, "DELETE"))
-		return M_DELETE;
-	if (!strcmp(m, "OPTIONS"))
-		return M_OPTIONS;
+	size_t i;
+
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (!strcmp(m, methods[i].name))
+			return methods[i].method;
 	return M_OTHER;
+}
+
+/* The Allow header of @r, in @buf. */
+static const char *route_allow(enum api_route r, char *buf, size_t len)
+{
+	unsigned int mask = routes[r].methods | M(OPTIONS);
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]) && n < len; i++)
+		if (mask & method_bit(methods[i].method))
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "",
+					      methods[i].name);
+	return buf;
+}
+
+const char *api_route_name(enum api_route r)
+{
+	return (unsigned int)r < ROUTE_MAX && routes[r].path ? routes[r].path : "unknown";
 }
 
 /* "0", "17": a rule id; no sign, no leading zero, at most RULE_ID_MAX. */
@@ -218,205 +294,82 @@ static int parse_id(const char *s, size_t n, __u32 *out)
 	return 0;
 }
 
-/* /api/ai/suggestions/{id}/apply|reject; {id}: 1..39 of [A-Za-z0-9_-]. */
-static void ai_route_of(const char *url, enum api_route *route, char *sid, size_t len)
+static bool suggestion_id_ok(const char *s, size_t n, size_t max)
 {
-	const char *rest = url + strlen("/api/ai/suggestions/"), *slash = strchr(rest, '/');
-	size_t n = slash ? (size_t)(slash - rest) : 0, i;
-
-	if (!slash || n == 0 || n >= len)
-		return;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)rest[i]) && rest[i] != '-' && rest[i] != '_')
-			return;
-	if (!strcmp(slash, "/apply"))
-		*route = ROUTE_AI_SUGGESTION_APPLY;
-	else if (!strcmp(slash, "/reject"))
-		*route = ROUTE_AI_SUGGESTION_REJECT;
-	else
-		return;
-	memcpy(sid, rest, n);
-	sid[n] = '\0';
-}
-
-/* The route of @url; -EINVAL for /api/filters/{not an id}. */
-static int route_of(const char *url, enum api_route *route, __u32 *id, char *sid, size_t sid_len)
-{
-	static const struct {
-		const char *path;
-		enum api_route route;
-	} fixed[] = {
-		{ "/api/connections", ROUTE_CONNECTIONS },
-		{ "/api/icmp", ROUTE_ICMP },
-		{ "/api/stats", ROUTE_STATS },
-		{ "/api/filters", ROUTE_FILTERS },
-		{ "/api/filters/", ROUTE_FILTERS },
-		{ "/api/filters/bulk", ROUTE_FILTERS_BULK },
-		{ "/metrics", ROUTE_METRICS },
-		{ "/api/openapi.json", ROUTE_OPENAPI },
-		{ "/api/ai/config", ROUTE_AI_CONFIG },
-		{ "/api/ai/status", ROUTE_AI_STATUS },
-		{ "/api/ai/generate", ROUTE_AI_GENERATE },
-		{ "/api/ai/analyze", ROUTE_AI_ANALYZE },
-		{ "/api/ai/suggestions", ROUTE_AI_SUGGESTIONS },
-	};
-	const char *rest, *slash;
 	size_t i;
 
+	if (n == 0 || n >= max)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return false;
+	return true;
+}
+
+/*
+ * Whether @url fits the pattern @path: the same text, but for the {id}
+ * segment, which is any run of characters up to the next '/' (an empty
+ * one too). Returns the segment in @seg and @n.
+ */
+static bool path_match(const char *path, const char *url, const char **seg, size_t *n)
+{
+	const char *open = strchr(path, '{'), *close = strchr(path, '}');
+	size_t prefix = (size_t)(open - path);
+
+	if (strncmp(url, path, prefix))
+		return false;
+	*seg = url + prefix;
+	*n = strcspn(*seg, "/");
+	return !strcmp(*seg + *n, close + 1);
+}
+
+/*
+ * The route of @url, with the {id} of its path in *@id or @sid. Returns 0,
+ * or -EINVAL for /api/filters/{not a rule id}: the route is set all the
+ * same, so that its Allow header and metrics apply.
+ */
+static int route_of(const char *url, enum api_route *route, __u32 *id, char *sid, size_t sid_len)
+{
+	const struct route_def *d;
+	const char *seg;
+	size_t n;
+	int r;
+
 	*route = ROUTE_NONE;
-	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		if (!strcmp(url, fixed[i].path)) {
-			*route = fixed[i].route;
+	for (r = 0; r < ROUTE_MAX; r++) {
+		d = &routes[r];
+		if (d->path && !d->param &&
+		    (!strcmp(url, d->path) || (d->alias && !strcmp(url, d->alias)))) {
+			*route = (enum api_route)r;
 			return 0;
 		}
 	}
-	if (!strncmp(url, "/api/ai/suggestions/", 20)) {
-		ai_route_of(url, route, sid, sid_len);
-		return 0;
+	for (r = 0; r < ROUTE_MAX; r++) {
+		d = &routes[r];
+		if (!d->param || !path_match(d->path, url, &seg, &n))
+			continue;
+		if (d->param == PARAM_SUGGESTION) {
+			if (!suggestion_id_ok(seg, n, sid_len))
+				continue;
+			memcpy(sid, seg, n);
+			sid[n] = '\0';
+		}
+		*route = (enum api_route)r;
+		return d->param == PARAM_RULE_ID ? parse_id(seg, n, id) : 0;
 	}
-	if (strncmp(url, "/api/filters/", 13))
-		return 0;
-	rest = url + 13;
-	slash = strchr(rest, '/');
-	if (!slash) {
-		*route = ROUTE_FILTER;
-	} else if (!strcmp(slash, "/enable")) {
-		*route = ROUTE_FILTER_ENABLE;
-	} else if (!strcmp(slash, "/disable")) {
-		*route = ROUTE_FILTER_DISABLE;
-	} else {
-		return 0;
-	}
-	return parse_id(rest, slash ? (size_t)(slash - rest) : strlen(rest), id);
-}
-
-/* The methods of each route, as sent in Allow. */
-static const char *allowed(enum api_route r)
-{
-	switch (r) {
-	case ROUTE_FILTERS:
-		return "GET, HEAD, POST, OPTIONS";
-	case ROUTE_FILTER:
-		return "GET, HEAD, PUT, DELETE, OPTIONS";
-	case ROUTE_FILTERS_BULK:
-	case ROUTE_FILTER_ENABLE:
-	case ROUTE_FILTER_DISABLE:
-	case ROUTE_AI_GENERATE:
-	case ROUTE_AI_ANALYZE:
-	case ROUTE_AI_SUGGESTION_APPLY:
-	case ROUTE_AI_SUGGESTION_REJECT:
-		return "POST, OPTIONS";
-	case ROUTE_AI_CONFIG:
-		return "GET, HEAD, POST, OPTIONS";
-	default:
-		return "GET, HEAD, OPTIONS";
-	}
-}
-
-static bool method_allowed(enum api_route r, enum api_method m)
-{
-	switch (r) {
-	case ROUTE_FILTERS:
-		return m == M_GET || m == M_POST;
-	case ROUTE_FILTER:
-		return m == M_GET || m == M_PUT || m == M_DELETE;
-	case ROUTE_FILTERS_BULK:
-	case ROUTE_FILTER_ENABLE:
-	case ROUTE_FILTER_DISABLE:
-	case ROUTE_AI_GENERATE:
-	case ROUTE_AI_ANALYZE:
-	case ROUTE_AI_SUGGESTION_APPLY:
-	case ROUTE_AI_SUGGESTION_REJECT:
-		return m == M_POST;
-	case ROUTE_AI_CONFIG:
-		return m == M_GET || m == M_POST;
-	default:
-		return m == M_GET;
-	}
-}
-
-static bool takes_body(enum api_route r, enum api_method m)
-{
-	return (r == ROUTE_FILTERS && m == M_POST) || (r == ROUTE_FILTER && m == M_PUT) ||
-	       r == ROUTE_FILTERS_BULK || (r == ROUTE_AI_CONFIG && m == M_POST) ||
-	       r == ROUTE_AI_GENERATE || r == ROUTE_AI_ANALYZE;
-}
-
-const char *api_route_name(enum api_route r)
-{
-	static const char *const names[ROUTE_MAX] = {
-		[ROUTE_NONE] = "unknown",
-		[ROUTE_CONNECTIONS] = "/api/connections",
-		[ROUTE_ICMP] = "/api/icmp",
-		[ROUTE_STATS] = "/api/stats",
-		[ROUTE_FILTERS] = "/api/filters",
-		[ROUTE_FILTERS_BULK] = "/api/filters/bulk",
-		[ROUTE_FILTER] = "/api/filters/{id}",
-		[ROUTE_FILTER_ENABLE] = "/api/filters/{id}/enable",
-		[ROUTE_FILTER_DISABLE] = "/api/filters/{id}/disable",
-		[ROUTE_METRICS] = "/metrics",
-		[ROUTE_OPENAPI] = "/api/openapi.json",
-		[ROUTE_AI_CONFIG] = "/api/ai/config",
-		[ROUTE_AI_STATUS] = "/api/ai/status",
-		[ROUTE_AI_GENERATE] = "/api/ai/generate",
-		[ROUTE_AI_ANALYZE] = "/api/ai/analyze",
-		[ROUTE_AI_SUGGESTIONS] = "/api/ai/suggestions",
-		[ROUTE_AI_SUGGESTION_APPLY] = "/api/ai/suggestions/{id}/apply",
-		[ROUTE_AI_SUGGESTION_REJECT] = "/api/ai/suggestions/{id}/reject",
-	};
-
-	return (unsigned int)r < ROUTE_MAX ? names[r] : "unknown";
+	return 0;
 }
 
 /* ---- checks ---- */
 
-static bool token_ok(const struct http_server *srv, struct MHD_Connection *c)
+static const char *header(struct MHD_Connection *c, const char *name)
 {
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-
-	if (!srv->cfg->api.token)
-		return true;
-	if (!h || strncasecmp(h, "Bearer ", 7))
-		return false;
-	h += 7;
-	while (*h == ' ')
-		h++;
-	return secret_equal(h, srv->cfg->api.token);
-}
-
-static bool host_ok(const struct http_server *srv, struct MHD_Connection *c)
-{
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
-	size_t i;
-
-	if (!srv->loopback)
-		return true;
-	if (!h)
-		return false;
-	for (i = 0; i < 3; i++)
-		if (!strcasecmp(h, srv->hosts[i]))
-			return true;
-	/* Clients omit the port only when it is the scheme's default. */
-	if (srv->port == 80)
-		return !strcasecmp(h, "localhost") || !strcmp(h, "127.0.0.1") ||
-		       !strcmp(h, "[::1]");
-	return false;
-}
-
-/* The configured origin equal to the request's Origin, or NULL. */
-static const char *origin_allowed(const struct http_server *srv, const char *origin)
-{
-	size_t i;
-
-	for (i = 0; i < srv->cfg->api.n_cors_origins; i++)
-		if (!strcmp(origin, srv->cfg->api.cors_origins[i]))
-			return srv->cfg->api.cors_origins[i];
-	return NULL;
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
 static bool json_content_type(struct MHD_Connection *c)
 {
-	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	const char *ct = header(c, "Content-Type");
 	size_t n = strlen("application/json");
 
 	if (!ct || strncasecmp(ct, "application/json", n))
@@ -498,12 +451,36 @@ static enum MHD_Result send_error(struct MHD_Connection *c, struct req_ctx *ctx,
 
 /* ---- the request ---- */
 
-static void metrics_page(struct http_server *srv, struct api_reply *rep)
+static void serve_flows(struct http_server *srv, struct req_ctx *ctx, struct api_request *req,
+			struct api_reply *rep)
+{
+	(void)ctx;
+	flows_handle(srv->maps, req, rep);
+}
+
+static void serve_filters(struct http_server *srv, struct req_ctx *ctx, struct api_request *req,
+			  struct api_reply *rep)
+{
+	(void)ctx;
+	filters_handle(srv->store, req, rep);
+}
+
+static void serve_ai(struct http_server *srv, struct req_ctx *ctx, struct api_request *req,
+		     struct api_reply *rep)
+{
+	/* true: suspended until the model thread resumes it (ctx->job) */
+	ai_handle(srv->ai, req, rep, &ctx->job);
+}
+
+static void serve_metrics(struct http_server *srv, struct req_ctx *ctx, struct api_request *req,
+			  struct api_reply *rep)
 {
 	char *text = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
 
+	(void)ctx;
+	(void)req;
 	if (!out) {
 		reply_error(rep, 500, "out of memory");
 		return;
@@ -522,6 +499,22 @@ static void metrics_page(struct http_server *srv, struct api_reply *rep)
 	rep->ctype = "text/plain; version=0.0.4; charset=utf-8";
 }
 
+static void serve_openapi(struct http_server *srv, struct req_ctx *ctx, struct api_request *req,
+			  struct api_reply *rep)
+{
+	(void)srv;
+	(void)ctx;
+	(void)req;
+	rep->status = 200;
+	rep->body = malloc(api_openapi_json_len + 1);
+	if (!rep->body) {
+		reply_error(rep, 500, "out of memory");
+		return;
+	}
+	memcpy(rep->body, api_openapi_json, api_openapi_json_len + 1);
+	rep->len = api_openapi_json_len;
+}
+
 static void dispatch(struct http_server *srv, struct MHD_Connection *c, struct req_ctx *ctx,
 		     struct api_reply *rep)
 {
@@ -535,115 +528,81 @@ static void dispatch(struct http_server *srv, struct MHD_Connection *c, struct r
 		.conn = c,
 	};
 
-	switch (ctx->route) {
-	case ROUTE_CONNECTIONS:
-	case ROUTE_ICMP:
-	case ROUTE_STATS:
-		flows_handle(srv->maps, &req, rep);
-		break;
-	case ROUTE_FILTERS:
-	case ROUTE_FILTERS_BULK:
-	case ROUTE_FILTER:
-	case ROUTE_FILTER_ENABLE:
-	case ROUTE_FILTER_DISABLE:
-		filters_handle(srv->store, &req, rep);
-		break;
-	case ROUTE_METRICS:
-		metrics_page(srv, rep);
-		break;
-	case ROUTE_AI_CONFIG:
-	case ROUTE_AI_STATUS:
-	case ROUTE_AI_GENERATE:
-	case ROUTE_AI_ANALYZE:
-	case ROUTE_AI_SUGGESTIONS:
-	case ROUTE_AI_SUGGESTION_APPLY:
-	case ROUTE_AI_SUGGESTION_REJECT:
-		/* true: suspended until the model thread resumes it (ctx->job) */
-		ai_handle(srv->ai, &req, rep, &ctx->job);
-		break;
-	case ROUTE_OPENAPI:
-		rep->status = 200;
-		rep->body = malloc(api_openapi_json_len + 1);
-		if (!rep->body) {
-			reply_error(rep, 500, "out of memory");
-			break;
-		}
-		memcpy(rep->body, api_openapi_json, api_openapi_json_len + 1);
-		rep->len = api_openapi_json_len;
-		break;
-	default:
+	if (routes[ctx->route].serve)
+		routes[ctx->route].serve(srv, ctx, &req, rep);
+	else
 		reply_error(rep, 404, "no such endpoint");
-		break;
+}
+
+/* A CORS preflight, or a plain OPTIONS: 204 with the route's methods. */
+static enum MHD_Result send_preflight(struct MHD_Connection *c, struct req_ctx *ctx)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char allow[64];
+
+	resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	route_allow(ctx->route, allow, sizeof(allow));
+	MHD_add_response_header(resp, "Allow", allow);
+	if (ctx->origin) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Origin", ctx->origin);
+		MHD_add_response_header(resp, "Access-Control-Allow-Methods", allow);
+		MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+					"Authorization, Content-Type");
+		MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+		MHD_add_response_header(resp, "Vary", "Origin");
 	}
+	ret = MHD_queue_response(c, 204, resp);
+	MHD_destroy_response(resp);
+	metrics_observe(ctx->route, ctx->method, 204, elapsed_since(&ctx->start));
+	return ret;
 }
 
 /* The checks of the first call; returns MHD_YES with nothing queued to go on. */
 static enum MHD_Result first_call(struct http_server *srv, struct MHD_Connection *c,
 				  struct req_ctx *ctx, const char *url, const char *method)
 {
-	const char *origin, *cl;
+	struct http_access_request areq = {
+		.host = header(c, "Host"),
+		.origin = header(c, "Origin"),
+		.authorization = header(c, "Authorization"),
+	};
+	struct http_access_verdict v;
+	const struct route_def *d;
+	unsigned int m;
+	const char *cl;
+	char allow[64];
 	int err;
 
 	ctx->method = method_of(method);
 	err = route_of(url, &ctx->route, &ctx->id, ctx->sid, sizeof(ctx->sid));
+	d = &routes[ctx->route];
+	m = method_bit(ctx->method);
 
-	if (!host_ok(srv, c))
-		return send_error(c, ctx, 421, NULL,
-				  "Host header not accepted: on a loopback address this API "
-				  "answers only to localhost, 127.0.0.1 or [::1] with port %u",
-				  srv->port);
-
-	origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-	if (origin) {
-		ctx->origin = origin_allowed(srv, origin);
-		if (!ctx->origin)
-			return send_error(c, ctx, 403, NULL,
-					  "origin not allowed (see api.cors_origins)");
-	}
-	if (ctx->method == M_OPTIONS) {
-		struct MHD_Response *resp;
-		enum MHD_Result ret;
-
-		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-		if (!resp)
-			return MHD_NO;
-		MHD_add_response_header(resp, "Allow", allowed(ctx->route));
-		if (ctx->origin) {
-			MHD_add_response_header(resp, "Access-Control-Allow-Origin", ctx->origin);
-			MHD_add_response_header(resp, "Access-Control-Allow-Methods",
-						allowed(ctx->route));
-			MHD_add_response_header(resp, "Access-Control-Allow-Headers",
-						"Authorization, Content-Type");
-			MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
-			MHD_add_response_header(resp, "Vary", "Origin");
-		}
-		ret = MHD_queue_response(c, 204, resp);
-		MHD_destroy_response(resp);
-		metrics_observe(ctx->route, ctx->method, 204, elapsed_since(&ctx->start));
-		return ret;
-	}
-
-	if (!token_ok(srv, c))
-		return send_error(c, ctx, 401, NULL,
-				  "missing or wrong bearer token (Authorization: Bearer ...)");
+	areq.options = ctx->method == M_OPTIONS;
+	v = http_access_check(&srv->access, &areq);
+	ctx->origin = v.origin;
+	if (v.result == HTTP_ACCESS_PREFLIGHT)
+		return send_preflight(c, ctx);
+	if (v.result != HTTP_ACCESS_OK)
+		return send_error(c, ctx, (int)v.status, NULL, "%s", v.message);
 
 	if (err)
 		return send_error(c, ctx, 400, NULL,
 				  "id: must be a rule id, an integer from 0 to %u", RULE_ID_MAX);
 	if (ctx->route == ROUTE_NONE)
 		return send_error(c, ctx, 404, NULL, "no such endpoint: %.200s", url);
-	if (!method_allowed(ctx->route, ctx->method))
-		return send_error(c, ctx, 405, allowed(ctx->route),
+	if (!(d->methods & m))
+		return send_error(c, ctx, 405, route_allow(ctx->route, allow, sizeof(allow)),
 				  "method %.16s not allowed on %s", method,
 				  api_route_name(ctx->route));
 
-	ctx->takes_body = takes_body(ctx->route, ctx->method);
-	/* reject's body (a reason) is optional: read only when it is JSON */
-	if (ctx->route == ROUTE_AI_SUGGESTION_REJECT)
-		ctx->takes_body = json_content_type(c);
-	if (ctx->takes_body && !json_content_type(c))
+	ctx->takes_body = (d->body & m) || ((d->body_if_json & m) && json_content_type(c));
+	if ((d->body & m) && !json_content_type(c))
 		return send_error(c, ctx, 415, NULL, "Content-Type must be application/json");
-	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+	cl = header(c, "Content-Length");
 	if (cl && strtoull(cl, NULL, 10) > srv->cfg->api.max_body)
 		return send_error(c, ctx, 413, NULL, "body larger than %u bytes (api.max_body)",
 				  srv->cfg->api.max_body);
@@ -746,22 +705,34 @@ int http_start(const struct guarder_config *cfg, int listen_fd, unsigned int por
 	       struct rule_store *store, struct flow_maps *maps, struct ai_service *ai,
 	       struct http_server **out)
 {
-	struct http_server *srv = calloc(1, sizeof(*srv));
 	/* suspend/resume: model calls wait outside the HTTP threads (ai.c) */
 	unsigned int flags =
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	const struct http_access_conf conf = {
+		.service = "API",
+		.port = port,
+		.loopback = loopback,
+		.token = cfg->api.token,
+		.origins = cfg->api.cors_origins,
+		.n_origins = cfg->api.n_cors_origins,
+		.origins_key = "api.cors_origins",
+		.preflight = true,
+	};
+	struct http_access access;
+	struct http_server *srv;
+	int err;
 
+	err = http_access_init(&access, &conf);
+	if (err) {
+		log_error("cannot set up the API's access checks: %s", strerror(-err));
+		return err;
+	}
+	srv = malloc(sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
-	srv->cfg = cfg;
-	srv->store = store;
-	srv->maps = maps;
-	srv->ai = ai;
-	srv->port = port;
-	srv->loopback = loopback;
-	snprintf(srv->hosts[0], sizeof(srv->hosts[0]), "localhost:%u", port);
-	snprintf(srv->hosts[1], sizeof(srv->hosts[1]), "127.0.0.1:%u", port);
-	snprintf(srv->hosts[2], sizeof(srv->hosts[2]), "[::1]:%u", port);
+	*srv = (struct http_server){
+		.cfg = cfg, .store = store, .maps = maps, .ai = ai, .access = access
+	};
 	srv->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, listen_fd,
 		MHD_OPTION_THREAD_POOL_SIZE, cfg->api.threads > 1 ? cfg->api.threads : 0,

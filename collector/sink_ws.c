@@ -33,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -42,9 +41,9 @@
 #include <libwebsockets.h>
 
 #include "lib/config.h"
+#include "lib/http_access.h"
 #include "lib/listen.h"
 #include "lib/log.h"
-#include "lib/secret.h"
 #include "sink.h"
 #include "ws_filter.h"
 
@@ -77,7 +76,7 @@ struct ws_feed {
 	char iface[INET6_ADDRSTRLEN];
 	unsigned int port;
 	bool loopback;
-	char hosts[3][40]; /* Host values accepted on a loopback bind */
+	struct http_access access;
 
 	/* the ring: written by the producer only */
 	struct ws_slot *ring;
@@ -223,13 +222,18 @@ static int ws_stats_json(struct sink *s, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
 }
 
-/* ---- access checks (the same rules as guarder-api, api/http.c) ---- */
+/* ---- access checks (lib/http_access.h, the policy guarder-api follows too) ---- */
 
-/* A header's value, or NULL when absent or longer than @len allows. */
+/*
+ * A header's value, or NULL when absent. One longer than @len allows is
+ * "": present, and too long to be anything the checks accept.
+ */
 static const char *header(struct lws *wsi, enum lws_token_indexes h, char *buf, int len)
 {
-	if (lws_hdr_total_length(wsi, h) <= 0 || lws_hdr_copy(wsi, buf, len, h) < 0)
+	if (lws_hdr_total_length(wsi, h) <= 0)
 		return NULL;
+	if (lws_hdr_copy(wsi, buf, len, h) < 0)
+		return "";
 	return buf;
 }
 
@@ -251,63 +255,20 @@ static const char *query_arg(struct lws *wsi, int i, char *buf, int len, char **
 	return eq + 1;
 }
 
-static bool token_ok(struct ws_feed *f, struct lws *wsi)
+/* The URL's token argument, in @out (WS_HDR_MAX bytes); the last one if repeated. */
+static const char *query_token(struct lws *wsi, char *out)
 {
-	const char *token = f->cfg->api.token, *h, *v;
 	char buf[WS_HDR_MAX], *name;
-	bool ok = false;
+	const char *v, *token = NULL;
 	int i;
 
-	if (!token)
-		return true;
-	h = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, buf, sizeof(buf));
-	if (h && !strncasecmp(h, "Bearer ", 7)) {
-		h += 7;
-		while (*h == ' ')
-			h++;
-		return secret_equal(h, token);
+	for (i = 0; (v = query_arg(wsi, i, buf, sizeof(buf), &name)); i++) {
+		if (!strcmp(name, "token")) {
+			snprintf(out, WS_HDR_MAX, "%s", v);
+			token = out;
+		}
 	}
-	/* browsers cannot set Authorization on a WebSocket: ?token= */
-	for (i = 0; (v = query_arg(wsi, i, buf, sizeof(buf), &name)); i++)
-		if (!strcmp(name, "token"))
-			ok = secret_equal(v, token);
-	return ok;
-}
-
-static bool host_ok(struct ws_feed *f, struct lws *wsi)
-{
-	char buf[WS_HDR_MAX];
-	const char *h = header(wsi, WSI_TOKEN_HOST, buf, sizeof(buf));
-	size_t i;
-
-	if (!f->loopback)
-		return true;
-	if (!h)
-		return false;
-	for (i = 0; i < 3; i++)
-		if (!strcasecmp(h, f->hosts[i]))
-			return true;
-	if (f->port == 80)
-		return !strcasecmp(h, "localhost") || !strcmp(h, "127.0.0.1") ||
-		       !strcmp(h, "[::1]");
-	return false;
-}
-
-static bool origin_ok(struct ws_feed *f, struct lws *wsi)
-{
-	char buf[WS_HDR_MAX];
-	const char *o;
-	size_t i;
-
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
-		return true; /* not a browser: tools send no Origin */
-	o = header(wsi, WSI_TOKEN_ORIGIN, buf, sizeof(buf));
-	if (!o)
-		return false;
-	for (i = 0; i < f->cfg->websocket.n_origins; i++)
-		if (!strcmp(o, f->cfg->websocket.origins[i]))
-			return true;
-	return false;
+	return token;
 }
 
 static bool path_ok(struct lws *wsi)
@@ -366,24 +327,20 @@ static int http_refuse(struct ws_feed *f, struct lws *wsi, unsigned int code, co
 	return 1;
 }
 
-/* The checks before a client may subscribe; in the order guarder-api makes them. */
+/* The checks before a client may subscribe: access first, as in guarder-api. */
 static int confirm_upgrade(struct ws_feed *f, struct lws *wsi)
 {
-	char msg[160];
+	char host[WS_HDR_MAX], origin[WS_HDR_MAX], auth[WS_HDR_MAX], token[WS_HDR_MAX];
+	const struct http_access_request req = {
+		.host = header(wsi, WSI_TOKEN_HOST, host, sizeof(host)),
+		.origin = header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)),
+		.authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof(auth)),
+		.query_token = query_token(wsi, token),
+	};
+	struct http_access_verdict v = http_access_check(&f->access, &req);
 
-	if (!host_ok(f, wsi)) {
-		snprintf(msg, sizeof(msg),
-			 "Host header not accepted: on a loopback address this feed answers only "
-			 "to localhost, 127.0.0.1 or [::1] with port %u",
-			 f->port);
-		return http_refuse(f, wsi, 421, msg);
-	}
-	if (!origin_ok(f, wsi))
-		return http_refuse(f, wsi, 403, "origin not allowed (see websocket.origins)");
-	if (!token_ok(f, wsi))
-		return http_refuse(
-			f, wsi, 401,
-			"missing or wrong token (Authorization: Bearer ..., or ?token=)");
+	if (v.result != HTTP_ACCESS_OK)
+		return http_refuse(f, wsi, v.status, v.message);
 	if (!path_ok(wsi))
 		return http_refuse(f, wsi, 404, "no such endpoint: the feed is " WS_PATH);
 	if (get(&f->n_clients) >= f->cfg->websocket.max_clients)
@@ -910,6 +867,14 @@ static int bind_probe(const struct sockaddr_storage *ss, socklen_t sslen)
 static int feed_listen(struct ws_feed *f)
 {
 	const struct guarder_config *cfg = f->cfg;
+	struct http_access_conf access_conf = {
+		.service = "feed",
+		.token = cfg->api.token,
+		.origins = cfg->websocket.origins,
+		.n_origins = cfg->websocket.n_origins,
+		.origins_key = "websocket.origins",
+		.query_token = true,
+	};
 	struct lws_context_creation_info info;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
@@ -926,9 +891,13 @@ static int feed_listen(struct ws_feed *f)
 			  cfg->websocket.listen);
 		return -EACCES;
 	}
-	snprintf(f->hosts[0], sizeof(f->hosts[0]), "localhost:%u", f->port);
-	snprintf(f->hosts[1], sizeof(f->hosts[1]), "127.0.0.1:%u", f->port);
-	snprintf(f->hosts[2], sizeof(f->hosts[2]), "[::1]:%u", f->port);
+	access_conf.port = f->port;
+	access_conf.loopback = f->loopback;
+	err = http_access_init(&f->access, &access_conf);
+	if (err) {
+		log_error("websocket: cannot set up its access checks: %s", strerror(-err));
+		return err;
+	}
 
 	memset(&info, 0, sizeof(info));
 	info.port = (int)f->port;

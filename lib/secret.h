@@ -9,7 +9,7 @@
 /*
  * secret_equal - whether @given equals @secret, in a time that depends only
  * on the length of @secret (not on where the first difference is). Used by
- * guarder-api and the WebSocket feed for the bearer token.
+ * http_access.c for the token of guarder-api and of the WebSocket feed.
  */
 static inline bool secret_equal(const char *given, const char *secret)
 {
