@@ -19,11 +19,19 @@
 #define GUARDER_MAP_STATS	"stats"
 #define GUARDER_MAP_ICMP_COUNTS "icmp_counts"
 #define GUARDER_MAP_EVENTS	"events"
+#define GUARDER_MAP_FRAGS	"frag_cache"
+#define GUARDER_MAP_DROPS	"drop_agg"
+#define GUARDER_MAP_XDP_IFACES	"xdp_ifaces"
+#define GUARDER_MAP_CFG		"tracker_cfg"
 
 /* Default sizes; the collector overrides them from the config before load. */
 #define GUARDER_FLOWS_DEFAULT	    (1u << 20)
 #define GUARDER_ICMP_FLOWS_DEFAULT  (1u << 16)
 #define GUARDER_RINGBUF_DEFAULT	    (8u << 20)
+#define GUARDER_FRAGS_DEFAULT	    (1u << 14)
+#define GUARDER_DROPS_DEFAULT	    (1u << 16)
+/* Interfaces one collector attaches to (and xdp_ifaces holds). */
+#define GUARDER_XDP_IFACES_MAX	    64
 /* Upper bound of the IPv6 extension header walk. */
 #define GUARDER_IPV6_EXT_MAX	    8
 
@@ -35,7 +43,12 @@
  *
  * ICMP/ICMPv6 echo: both ports hold the echo identifier, so request and
  * reply share a flow. Other ICMP messages that are not errors: ports 0.
- * A non-first IPv4 fragment has ports 0.
+ * A non-first fragment has the ports of its datagram when the first
+ * fragment was seen (frag_cache), else ports 0.
+ *
+ * The family is part of the key: an IPv6 packet between IPv4-mapped
+ * addresses (::ffff:a.b.c.d) is never the IPv4 flow of a.b.c.d, so it
+ * cannot share (and poison) that flow's verdict cache.
  */
 struct flow_key {
 	__u32 addr_lo[4];
@@ -43,7 +56,8 @@ struct flow_key {
 	__u16 port_lo;
 	__u16 port_hi;
 	__u8 proto;
-	__u8 pad[3];
+	__u8 family; /* 4 or 6 */
+	__u8 pad[2];
 };
 
 /* flow_dir.dflags */
@@ -80,6 +94,24 @@ enum guarder_verdict {
 };
 
 /*
+ * flow_value.vcache: the filter's verdict cache and the flow's verdict in
+ * one 64-bit word, so that a packet reading it never sees the slot of one
+ * rule-set generation with the cache bits of another (it is written with
+ * one store):
+ *   bits  0..31  rule-set generation the cache belongs to
+ *   bits 32..47  slot of the deciding rule (RULE_SLOT_NONE: none)
+ *   bits 48..55  RC_* bits (kernel/filter.h)
+ *   bits 56..63  enum guarder_verdict of the flow's last packet
+ */
+#define FLOW_VC_GEN(vc)	    ((__u32)(vc))
+#define FLOW_VC_SLOT(vc)    ((__u16)((vc) >> 32))
+#define FLOW_VC_RC(vc)	    ((__u8)((vc) >> 48))
+#define FLOW_VC_VERDICT(vc) ((__u8)((vc) >> 56))
+#define FLOW_VC_MAKE(gen, slot, rc, verdict)                                  \
+	((__u64)(__u32)(gen) | (__u64)(__u16)(slot) << 32 | (__u64)(__u8)(rc) << 48 | \
+	 (__u64)(__u8)(verdict) << 56)
+
+/*
  * Value of the flow table (LRU hash keyed by struct flow_key). 96 bytes:
  * with the 40-byte key and the kernel's per-element overhead this keeps a
  * 1M-entry table under 200 bytes per flow.
@@ -88,16 +120,19 @@ struct flow_value {
 	struct flow_dir dir[2];
 	__u64 first_seen_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
 	__u64 last_seen_ns;
+	__u64 vcache;	     /* FLOW_VC_*: verdict cache and verdict */
 	__u16 out_of_order;  /* segments starting beyond seq_next (a gap) */
 	__u16 zero_windows;  /* segments advertising a zero window */
 	__u16 ip_id;	     /* IPv4 identification of the last packet */
-	__u16 rule_slot;     /* filter: slot of the rule in the verdict cache */
-	__u32 rule_gen;	     /* filter: rule-set generation of the cache */
 	__u8 initiator;	     /* direction of the first packet seen */
 	__u8 state;	     /* FLOW_STATE_* */
-	__u8 verdict;	     /* enum guarder_verdict of the flow's last packet */
-	__u8 rule_cache;     /* filter: RC_* bits (kernel/filter.h) */
 };
+
+/* The verdict of the flow's last packet (enum guarder_verdict). */
+static __inline __u8 flow_value_verdict(const struct flow_value *v)
+{
+	return FLOW_VC_VERDICT(v->vcache);
+}
 
 /*
  * ICMP view: one entry per (src, dst, type, code), src and dst as sent
@@ -181,7 +216,13 @@ enum guarder_proto_class {
 	GUARDER_P_MAX,
 };
 
-/* Reasons a packet is counted as malformed. It is passed, never tracked. */
+/*
+ * Reasons a packet is counted as malformed (unparsed). It is never tracked.
+ * When its addresses were read (every reason from GUARDER_M_IPV6_EXT_TRUNC
+ * on, and GUARDER_M_L4_TRUNC/TCP_DOFF/ICMP_INNER_TRUNC), the filter
+ * evaluates it on what was read; then, and for the others, the
+ * filter.unparsed policy (tracker_cfg) passes or drops it.
+ */
 enum guarder_malformed {
 	GUARDER_M_ETH_TRUNC = 0,   /* shorter than an Ethernet header */
 	GUARDER_M_VLAN_TRUNC,	   /* VLAN tag cut off */
@@ -195,8 +236,19 @@ enum guarder_malformed {
 	GUARDER_M_IPV6_EXT_DEPTH,  /* more than GUARDER_IPV6_EXT_MAX headers */
 	GUARDER_M_L4_TRUNC,	   /* TCP/UDP/ICMP header cut off */
 	GUARDER_M_TCP_DOFF,	   /* TCP data offset < 5 or beyond the packet */
-	GUARDER_M_ICMP_INNER_TRUNC, /* error quotes less than an IP header */
+	GUARDER_M_ICMP_INNER_TRUNC, /* error quote unreadable: short, wrong IP
+				     * version, cut-off extension headers */
 	GUARDER_M_MAX,
+};
+
+/* Why the filter dropped a packet: drop_agg keys and the stream's drop records. */
+enum guarder_drop_reason {
+	GUARDER_DROP_RULE = 0,	   /* a drop rule (drop_key.rule_id) */
+	GUARDER_DROP_UNPARSED,	   /* filter.unparsed: drop */
+	GUARDER_DROP_FRAG_TINY,	   /* a first fragment too short for its L4 header */
+	GUARDER_DROP_FRAG_OVERLAP, /* a fragment that rewrites its datagram's L4 header */
+	GUARDER_DROP_FRAG_UNKNOWN, /* a later fragment whose first fragment was not seen */
+	GUARDER_DROP_MAX,
 };
 
 /* Per-CPU global counters: one element of a PERCPU_ARRAY. */
@@ -216,7 +268,11 @@ struct global_stats {
 	__u64 tcp_out_of_order;
 	__u64 tcp_dup_acks;
 	__u64 tcp_zero_windows;
-	__u64 dropped;		/* packets dropped by the filter */
+	__u64 dropped;		/* packets dropped by the filter (every reason) */
+	__u64 drops[GUARDER_DROP_MAX]; /* dropped, by enum guarder_drop_reason */
+	__u64 frag_cache_fail;	/* first fragments frag_cache could not keep */
+	__u64 drop_agg_fail;	/* drops drop_agg could not record (counted above) */
+	__u64 forwarded;	/* tc egress packets already seen by XDP on this host */
 };
 
 /* Which hook saw a packet. */
@@ -254,7 +310,87 @@ struct flow_event {
 	__u32 pad2;
 };
 
+/*
+ * frag_cache: the first fragment of each fragmented datagram, keyed as the
+ * datagram is (RFC 791/8200: source, destination, protocol, identification),
+ * so that its later fragments, which carry no L4 header, get its ports, its
+ * L4 fields and its verdict. An LRU hash: a datagram's fragments arrive
+ * within a reassembly timeout, and a flood of first fragments only evicts
+ * other first fragments.
+ */
+struct frag_key {
+	__u32 src[4];
+	__u32 dst[4];
+	__u32 id; /* IPv4 identification, or the IPv6 fragment header's */
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+
+/* frag_value.flags */
+#define FRAG_F_DROP (1u << 0) /* every later fragment of the datagram is dropped */
+
+/*
+ * What the first fragment said, for its datagram's later fragments: they
+ * are filtered (and accounted) as if they carried these L4 fields. Only
+ * first fragments that passed are kept: a dropped one leaves no state, and
+ * its later fragments, orphans, are dropped (GUARDER_DROP_FRAG_UNKNOWN).
+ */
+struct frag_value {
+	__u64 last_ns;
+	__u16 sport; /* host order */
+	__u16 dport;
+	__u8 tcp_flags;
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 flags;  /* FRAG_F_* */
+	__u8 reason; /* enum guarder_drop_reason, with FRAG_F_DROP */
+	__u8 pad[7];
+};
+
+/*
+ * drop_agg: what the filter dropped, per (source, rule or reason, hook,
+ * interface), so that a drop never creates flow state and the stream
+ * reports drops as per-rule, per-source aggregates. A per-CPU LRU hash:
+ * no atomics, and a flood of spoofed sources only evicts other drop
+ * aggregates (the collector counts what it no longer finds).
+ */
+struct drop_key {
+	__u32 src[4];
+	__u32 ifindex;
+	__u32 rule_id; /* GUARDER_DROP_RULE: the rule's id, else 0 */
+	__u8 family;
+	__u8 reason; /* enum guarder_drop_reason */
+	__u8 hook;   /* enum guarder_hook */
+	__u8 pad;
+};
+
+struct drop_value {
+	__u64 packets;
+	__u64 bytes;
+	__u64 first_ns; /* coarse CLOCK_MONOTONIC */
+	__u64 last_ns;
+};
+
+/*
+ * tracker_cfg: the runtime knobs of the program, one element, written by
+ * the collector at every start, so that an adopted (still attached)
+ * program takes a new configuration without being replaced.
+ */
+#define GUARDER_CFG_UNPARSED_DROP (1u << 0) /* filter.unparsed: drop */
+
+struct tracker_cfg {
+	__u64 icmp_event_interval_ns; /* between two ICMP error events of a view entry */
+	__u32 flags;		      /* GUARDER_CFG_* */
+	__u32 pad;
+};
+
 _Static_assert(sizeof(struct flow_key) == 40, "flow_key layout");
+_Static_assert(sizeof(struct frag_key) == 40, "frag_key layout");
+_Static_assert(sizeof(struct frag_value) == 24, "frag_value layout");
+_Static_assert(sizeof(struct drop_key) == 28, "drop_key layout");
+_Static_assert(sizeof(struct drop_value) == 32, "drop_value layout");
+_Static_assert(sizeof(struct tracker_cfg) == 16, "tracker_cfg layout");
 _Static_assert(sizeof(struct flow_dir) == 32, "flow_dir layout");
 _Static_assert(sizeof(struct flow_value) == 96, "flow_value layout");
 _Static_assert(sizeof(struct icmp_value) == 104, "icmp_value layout");
@@ -292,12 +428,13 @@ static __inline int flow_endpoint_cmp(const __u32 *a, __u16 aport, const __u32 *
 }
 
 /*
- * flow_key_make - fill @key canonically from one packet's endpoints.
- * Writes every byte of @key (padding included). Returns the packet's
+ * flow_key_make - fill @key canonically from one packet's endpoints and
+ * its address @family (4 or 6). Writes every byte of @key (padding
+ * included). Returns the packet's
  * direction: 0 when src is the "lo" endpoint, 1 otherwise.
  */
 static __inline int flow_key_make(struct flow_key *key, const __u32 *src, __u16 sport,
-				  const __u32 *dst, __u16 dport, __u8 proto)
+				  const __u32 *dst, __u16 dport, __u8 proto, __u8 family)
 {
 	int dir = flow_endpoint_cmp(src, sport, dst, dport) > 0;
 	const __u32 *lo = dir ? dst : src, *hi = dir ? src : dst;
@@ -310,9 +447,9 @@ static __inline int flow_key_make(struct flow_key *key, const __u32 *src, __u16 
 	key->port_lo = dir ? dport : sport;
 	key->port_hi = dir ? sport : dport;
 	key->proto = proto;
+	key->family = family;
 	key->pad[0] = 0;
 	key->pad[1] = 0;
-	key->pad[2] = 0;
 	return dir;
 }
 

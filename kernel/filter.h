@@ -44,10 +44,18 @@
 #define RULE_PROTECT_NETS_MAX 256
 #define RULE_RANK_NONE	      0xffffffffu
 
-/* The generation word; gen & 1 is the active half. 0: no set ever. */
+/*
+ * The generation word; gen & 1 is the active half. 0: no set ever.
+ * expiry_ns[h]: the earliest expiry (coarse CLOCK_MONOTONIC) of a rule of
+ * half h, 0 if none expires. From then on a cached verdict may name an
+ * expired rule, so the program re-evaluates every packet (skipping
+ * expired rules) until a new set without that rule is applied: expiry
+ * holds in the kernel even while guarder-api is down.
+ */
 struct rule_ctl {
 	__u32 gen;
 	__u32 pad;
+	__u64 expiry_ns[2];
 };
 
 /* rule_shape.kflags: what the match key holds besides the addresses. */
@@ -79,6 +87,13 @@ struct rule_shape {
 /* rule_shape_set.flags */
 #define RULE_SS_PROTECT_NETS  (1u << 0)
 #define RULE_SS_PROTECT_PORTS (1u << 1)
+/*
+ * Some rule of the half reads the L4 header (ports, TCP flags, ICMP
+ * type/code, the inner fields of an ICMP error): a packet whose L4 header
+ * cannot be read (a tiny, overlapping or orphan fragment) could hide from
+ * it, so such fragments are dropped.
+ */
+#define RULE_SS_L4	      (1u << 2)
 
 /* One half's shapes, sorted by best_rank. */
 struct rule_shape_set {
@@ -116,10 +131,17 @@ struct rule_match_val {
 #define RULE_C_INNER	  (1u << 6) /* only ICMP errors: the inner fields */
 #define RULE_C_ISPORT	  (1u << 7)
 #define RULE_C_IDPORT	  (1u << 8)
+/*
+ * The rule names one source host (IPv4 /32, IPv6 /128) outside the
+ * protected networks: it may drop traffic to a protected port, so that one
+ * named attacker can be blocked on ssh while protected networks keep it.
+ */
+#define RULE_C_NAMED_SRC  (1u << 9)
 #define RULE_C_PER_PACKET (RULE_C_TCP_FLAGS | RULE_C_ICMP_TYPE | RULE_C_ICMP_CODE)
 
 /* A compiled rule, at index half * RULE_SLOTS + slot of rule_comp. */
 struct rule_comp {
+	__u64 expires_ns; /* coarse CLOCK_MONOTONIC; 0 = never */
 	__u32 id;
 	__u32 rank; /* position in (priority, id) order */
 	__u16 flags;
@@ -144,23 +166,34 @@ struct rule_counter {
 	__u64 last_hit_ns; /* coarse CLOCK_MONOTONIC */
 };
 
-/* Protected networks: LPM trie over (half, address). */
+/*
+ * Protected networks: LPM trie over (half, family, address). The family
+ * keeps an IPv6 packet from ::ffff:a.b.c.d out of a protected IPv4 network.
+ */
 struct rule_protect_key {
-	__u32 prefixlen; /* 8 + the network's prefix over 128 bits */
+	__u32 prefixlen; /* 16 + the network's prefix over 128 bits */
 	__u8 half;
+	__u8 family; /* 4 or 6 */
 	__u8 addr[16];
-	__u8 pad[3];
+	__u8 pad[2];
 };
 
-/* Protected ports: one bit per port, 1024 64-bit words per half. */
+/*
+ * Protected ports: one bit per port, 1024 64-bit words per half. A
+ * protected port is a service of this host: packets to it (ingress
+ * destination port), its replies (egress source port), and the ICMP errors
+ * about either. A remote source port is never protected.
+ */
 #define RULE_PROTECT_PORT_WORDS 1024
 
 /*
- * flow_value.rule_cache bits: the verdict cache of each direction d,
- * valid while flow_value.rule_gen equals rule_ctl.gen. VALID(d): cached;
- * SLOT(d): rule_slot decided it (else no rule matched: pass); DROP(d):
- * that rule drops. A direction whose verdict depends on per-packet fields
- * (TCP flags, ICMP type/code) is never VALID.
+ * The RC_* bits of flow_value.vcache (FLOW_VC_RC): the verdict cache of
+ * each direction d, valid while FLOW_VC_GEN equals rule_ctl.gen and no
+ * rule of the half has expired. VALID(d): cached; SLOT(d): the rule in
+ * FLOW_VC_SLOT decided it (else no rule matched: pass); DROP(d): that rule
+ * drops. A direction whose verdict depends on per-packet fields (TCP
+ * flags, ICMP type/code) or on a packet that was not read whole is never
+ * VALID.
  */
 #define RC_VALID(d) (1u << (d))
 #define RC_SLOT(d)  (4u << (d))
@@ -168,7 +201,8 @@ struct rule_protect_key {
 
 _Static_assert(sizeof(struct rule_match_key) == 40, "rule_match_key layout");
 _Static_assert(sizeof(struct rule_match_val) == 32, "rule_match_val layout");
-_Static_assert(sizeof(struct rule_comp) == 96, "rule_comp layout");
+_Static_assert(sizeof(struct rule_comp) == 104, "rule_comp layout");
+_Static_assert(sizeof(struct rule_ctl) == 24, "rule_ctl layout");
 _Static_assert(sizeof(struct rule_protect_key) == 24, "rule_protect_key layout");
 
 #endif /* GUARDER_FILTER_H */

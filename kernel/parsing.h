@@ -66,6 +66,13 @@ enum {
 enum {
 	PARSE_IP = 0, /* IPv4/IPv6, meta filled, to be tracked */
 	PARSE_NON_IP = 1, /* not IP: counted, not tracked */
+	/*
+	 * IPv4/IPv6 whose addresses (and protocol) were read but not the
+	 * rest: m->unparsed holds the malformed reason, ports_ok and l4_ok
+	 * what of the L4 header was read. Counted as malformed, filtered on
+	 * what is known, never tracked.
+	 */
+	PARSE_PARTIAL = 2,
 };
 
 /*
@@ -86,6 +93,10 @@ struct packet_meta {
 	__u16 echo_id;
 	__u16 echo_seq;
 	__u16 hdr_len; /* IP + L4 header bytes: repeated by every GSO segment */
+	__u16 frag_off; /* fragment offset in 8-byte units (fragments only) */
+	__u16 quote_off; /* ICMP errors: the quote's offset from the frame's start */
+	__u16 quote_end; /* and the IP packet's end (parse_quote()) */
+	__u32 frag_id; /* IPv4 identification or IPv6 fragment id (fragments only) */
 	__u8 family; /* 4 or 6 */
 	__u8 proto; /* L4 protocol after the IPv6 extension headers */
 	__u8 pclass; /* enum guarder_proto_class */
@@ -94,6 +105,10 @@ struct packet_meta {
 	__u8 icmp_kind;
 	__u8 icmp_type;
 	__u8 icmp_code;
+	__u8 ports_ok; /* sport/dport were read (protocols with ports) */
+	__u8 l4_ok; /* the whole L4 header was read (flags, ICMP type/code) */
+	__u8 unparsed; /* PARSE_PARTIAL: the enum guarder_malformed reason */
+	__u8 pad;
 	struct icmp_inner inner;
 };
 
@@ -183,10 +198,12 @@ static __always_inline int ipv6_is_ext(__u8 nh)
  * Sets *l4_off to the offset of the upper-layer header from @l3 and *nh
  * to its protocol. A fragment header with a non-zero offset ends the walk
  * (no L4 header follows) and sets *frag to PKT_FRAG_LATER; offset 0 sets
- * PKT_FRAG_FIRST. Returns 0 or a PARSE_MALFORMED() value.
+ * PKT_FRAG_FIRST; both set *frag_off (8-byte units) and *frag_id.
+ * Returns 0 or a PARSE_MALFORMED() value.
  */
 static __always_inline int parse_ipv6_ext(void *l3, void *data_end, __u32 ip_len, __u8 *nh,
-					  __u8 *frag, __u32 *l4_off)
+					  __u8 *frag, __u32 *l4_off, __u16 *frag_off,
+					  __u32 *frag_id)
 {
 	__u32 off = sizeof(struct ipv6hdr), len;
 	__u8 next = *nh;
@@ -207,6 +224,8 @@ static __always_inline int parse_ipv6_ext(void *l3, void *data_end, __u32 ip_len
 
 			len = 8;
 			*frag = (fo & 0xfff8) ? PKT_FRAG_LATER : PKT_FRAG_FIRST;
+			*frag_off = fo >> 3;
+			*frag_id = bpf_ntohl(*(__be32 *)(h + 4));
 		} else if (next == IPPROTO_AH) {
 			len = ((__u32)h[1] + 2) * 4;
 		} else {
@@ -244,7 +263,8 @@ static __always_inline int icmp6_is_error(__u8 type)
  * quote starts right after the 8-byte ICMP header (at @q) and ends at
  * @ip_end. Fills @in; ports only when the quote holds them. Returns 0,
  * or PARSE_MALFORMED(GUARDER_M_ICMP_INNER_TRUNC) when the quote is shorter
- * than an IP header of the expected family or is not one.
+ * than an IP header of the error's own family, is not one (an IPv6 header
+ * quoted by ICMPv4), or cuts its IPv6 extension headers off.
  */
 static __always_inline int parse_icmp_quote(void *q, void *data_end, void *ip_end, __u8 family,
 					    struct icmp_inner *in)
@@ -269,14 +289,29 @@ static __always_inline int parse_icmp_quote(void *q, void *data_end, void *ip_en
 		ports = q + ihl;
 	} else {
 		struct ipv6hdr *ip6 = q;
+		__u32 l4_off, fid;
+		__u16 fo;
+		__u8 nh, fr = PKT_FRAG_NONE;
 
 		if ((void *)(ip6 + 1) > data_end || (void *)(ip6 + 1) > ip_end || ip6->version != 6)
 			return PARSE_MALFORMED(GUARDER_M_ICMP_INNER_TRUNC);
+		/*
+		 * The quoted packet's extension headers, walked like the
+		 * outer ones, so that inner-field rules see its real
+		 * protocol and ports. A chain the quote cuts off makes the
+		 * quote unreadable (then filter.unparsed applies).
+		 */
+		nh = ip6->nexthdr;
+		if (parse_ipv6_ext(q, data_end, ip_end - q, &nh, &fr, &l4_off, &fo, &fid))
+			return PARSE_MALFORMED(GUARDER_M_ICMP_INNER_TRUNC);
+		l4_off &= IPV6_EXT_OFF_MASK;
 		addr_v6_copy(in->src, &ip6->saddr);
 		addr_v6_copy(in->dst, &ip6->daddr);
-		in->proto = ip6->nexthdr;
+		in->proto = nh;
 		in->valid = 1;
-		ports = (void *)(ip6 + 1);
+		if (fr == PKT_FRAG_LATER)
+			return 0;
+		ports = q + l4_off;
 	}
 	if (proto_has_ports(in->proto) && (void *)(ports + 2) <= data_end &&
 	    (void *)(ports + 2) <= ip_end) {
@@ -287,10 +322,30 @@ static __always_inline int parse_icmp_quote(void *q, void *data_end, void *ip_en
 }
 
 /*
- * parse_l4 - parse the transport header at @l4 (inside [@l4, @ip_end)).
- * Returns 0 or a PARSE_MALFORMED() value.
+ * parse_quote - read the quote of the ICMP error that parse_packet() left
+ * in @m (quote_off, quote_end: offsets from @data) into m->inner. Apart
+ * from parse_packet() so that the program verifies it once, in a global
+ * function per hook, instead of once per path through the outer headers.
+ * Returns 0 or PARSE_MALFORMED(GUARDER_M_ICMP_INNER_TRUNC).
  */
-static __always_inline int parse_l4(void *l4, void *data_end, void *ip_end, struct packet_meta *m)
+static __always_inline int parse_quote(void *data, void *data_end, struct packet_meta *m)
+{
+	void *q = data + (m->quote_off & IPV6_EXT_OFF_MASK);
+	void *ip_end = data + m->quote_end;
+
+	__builtin_memset(&m->inner, 0, sizeof(m->inner));
+	return parse_icmp_quote(q, data_end, ip_end, m->family, &m->inner);
+}
+
+/*
+ * parse_l4 - parse the transport header at @l4 (inside [@l4, @ip_end)).
+ * Sets m->ports_ok once the ports are read and m->l4_ok once the whole
+ * header is. For an ICMP error it notes where the quote is (parse_quote()
+ * reads it). Returns 0 or a PARSE_MALFORMED() value; m keeps what was
+ * read before the failure.
+ */
+static __always_inline int parse_l4(void *data, void *l4, void *data_end, void *ip_end,
+				    struct packet_meta *m)
 {
 	__u32 hlen;
 
@@ -298,13 +353,17 @@ static __always_inline int parse_l4(void *l4, void *data_end, void *ip_end, stru
 	case IPPROTO_TCP: {
 		struct tcphdr *th = l4;
 
+		/* The ports first: a cut-off header may still name them. */
+		if (l4 + 4 > data_end || l4 + 4 > ip_end)
+			return PARSE_MALFORMED(GUARDER_M_L4_TRUNC);
+		m->sport = bpf_ntohs(th->source);
+		m->dport = bpf_ntohs(th->dest);
+		m->ports_ok = 1;
 		if ((void *)(th + 1) > data_end || (void *)(th + 1) > ip_end)
 			return PARSE_MALFORMED(GUARDER_M_L4_TRUNC);
 		hlen = th->doff * 4;
 		if (hlen < sizeof(*th) || l4 + hlen > ip_end)
 			return PARSE_MALFORMED(GUARDER_M_TCP_DOFF);
-		m->sport = bpf_ntohs(th->source);
-		m->dport = bpf_ntohs(th->dest);
 		m->seq = bpf_ntohl(th->seq);
 		m->ack = bpf_ntohl(th->ack_seq);
 		m->window = bpf_ntohs(th->window);
@@ -316,11 +375,14 @@ static __always_inline int parse_l4(void *l4, void *data_end, void *ip_end, stru
 	case IPPROTO_UDPLITE: {
 		struct udphdr *uh = l4;
 
+		if (l4 + 4 > data_end || l4 + 4 > ip_end)
+			return PARSE_MALFORMED(GUARDER_M_L4_TRUNC);
+		m->sport = bpf_ntohs(uh->source);
+		m->dport = bpf_ntohs(uh->dest);
+		m->ports_ok = 1;
 		if ((void *)(uh + 1) > data_end || (void *)(uh + 1) > ip_end)
 			return PARSE_MALFORMED(GUARDER_M_L4_TRUNC);
 		hlen = sizeof(*uh);
-		m->sport = bpf_ntohs(uh->source);
-		m->dport = bpf_ntohs(uh->dest);
 		m->payload_len = ip_end - (l4 + hlen);
 		break;
 	}
@@ -328,13 +390,13 @@ static __always_inline int parse_l4(void *l4, void *data_end, void *ip_end, stru
 	case IPPROTO_ICMPV6: {
 		/* ICMP and ICMPv6 share the first 8 bytes' layout. */
 		struct icmp_hdr *ih = l4;
-		int rc;
 
 		if ((void *)(ih + 1) > data_end || (void *)(ih + 1) > ip_end)
 			return PARSE_MALFORMED(GUARDER_M_L4_TRUNC);
 		hlen = sizeof(*ih);
 		m->icmp_type = ih->type;
 		m->icmp_code = ih->code;
+		m->l4_ok = 1; /* type and code: what ICMP rules read */
 		m->echo_id = 0;
 		m->echo_seq = 0;
 		m->payload_len = ip_end - (l4 + hlen);
@@ -350,10 +412,8 @@ static __always_inline int parse_l4(void *l4, void *data_end, void *ip_end, stru
 		} else if ((m->family == 4 && icmp4_is_error(ih->type)) ||
 			   (m->family == 6 && icmp6_is_error(ih->type))) {
 			m->icmp_kind = PKT_ICMP_ERROR;
-			__builtin_memset(&m->inner, 0, sizeof(m->inner));
-			rc = parse_icmp_quote(ih + 1, data_end, ip_end, m->family, &m->inner);
-			if (rc)
-				return rc;
+			m->quote_off = (void *)(ih + 1) - data;
+			m->quote_end = ip_end - data;
 		} else {
 			m->icmp_kind = PKT_ICMP_OTHER;
 		}
@@ -369,11 +429,13 @@ static __always_inline int parse_l4(void *l4, void *data_end, void *ip_end, stru
 				return PARSE_MALFORMED(GUARDER_M_L4_TRUNC);
 			m->sport = bpf_ntohs(ports[0]);
 			m->dport = bpf_ntohs(ports[1]);
+			m->ports_ok = 1;
 		}
 		m->payload_len = ip_end - l4;
 		break;
 	}
 	m->hdr_len += hlen;
+	m->l4_ok = 1;
 	return 0;
 }
 
@@ -399,7 +461,9 @@ static __always_inline __u8 proto_class(__u8 family, __u8 proto)
  * stack may leave the IP length field 0 or stale for those.
  *
  * Returns PARSE_IP when @m describes an IP packet to track, PARSE_NON_IP,
- * or PARSE_MALFORMED(reason) for a malformed packet (counted, not tracked).
+ * PARSE_PARTIAL when only its IP header (and maybe part of its L4 header)
+ * could be read, or PARSE_MALFORMED(reason) when not even its IP header
+ * could (the last two are counted as malformed and never tracked).
  */
 static __always_inline int parse_packet(void *data, void *data_end, __u32 frame_len, int gso,
 					struct packet_meta *m)
@@ -414,7 +478,14 @@ static __always_inline int parse_packet(void *data, void *data_end, __u32 frame_
 	m->payload_len = 0;
 	m->tcp_flags = 0;
 	m->frag = PKT_FRAG_NONE;
+	m->frag_off = 0;
+	m->frag_id = 0;
 	m->icmp_kind = PKT_ICMP_NONE;
+	m->icmp_type = 0;
+	m->icmp_code = 0;
+	m->ports_ok = 0;
+	m->l4_ok = 0;
+	m->unparsed = 0;
 	rc = parse_ethhdr_vlan(&pos, data_end, &eth_proto);
 	if (rc)
 		return rc;
@@ -448,6 +519,10 @@ static __always_inline int parse_packet(void *data, void *data_end, __u32 frame_
 			m->frag = PKT_FRAG_LATER;
 		else if (iph->frag_off & bpf_htons(IPV4_FRAG_MF))
 			m->frag = PKT_FRAG_FIRST;
+		if (m->frag) {
+			m->frag_off = bpf_ntohs(iph->frag_off) & IPV4_FRAG_OFFSET;
+			m->frag_id = m->ip_id;
+		}
 		l4 = l3 + ihl;
 		ip_end = l3 + tot;
 	} else if (eth_proto == bpf_htons(ETH_P_IPV6)) {
@@ -471,9 +546,15 @@ static __always_inline int parse_packet(void *data, void *data_end, __u32 frame_
 		addr_v6_copy(m->dst, &ip6->daddr);
 		ip_end = l3 + tot;
 		nh = ip6->nexthdr;
-		rc = parse_ipv6_ext(l3, data_end, tot, &nh, &m->frag, &l4_off);
-		if (rc)
-			return rc;
+		m->proto = nh;
+		m->pclass = GUARDER_P_OTHER_IPV6;
+		rc = parse_ipv6_ext(l3, data_end, tot, &nh, &m->frag, &l4_off, &m->frag_off,
+				    &m->frag_id);
+		if (rc) {
+			/* The addresses are known: an address rule still applies. */
+			m->unparsed = PARSE_REASON(rc);
+			return PARSE_PARTIAL;
+		}
 		l4_off &= IPV6_EXT_OFF_MASK;
 		l4 = l3 + l4_off;
 		m->proto = nh;
@@ -484,12 +565,14 @@ static __always_inline int parse_packet(void *data, void *data_end, __u32 frame_
 	}
 
 	m->pclass = proto_class(m->family, m->proto);
-	/* A later fragment has no L4 header: tracked with ports 0. */
+	/* A later fragment has no L4 header: frag_cache may know its ports. */
 	if (m->frag == PKT_FRAG_LATER)
 		return PARSE_IP;
-	rc = parse_l4(l4, data_end, ip_end, m);
-	if (rc)
-		return rc;
+	rc = parse_l4(data, l4, data_end, ip_end, m);
+	if (rc) {
+		m->unparsed = PARSE_REASON(rc);
+		return PARSE_PARTIAL;
+	}
 	return PARSE_IP;
 }
 
