@@ -524,7 +524,7 @@ static struct json_object *flow_json(const struct flow_key *k, const struct flow
 	add_u64(o, "ip_id", v->ip_id);
 	add_time(o, "first_seen", cb, v->first_seen_ns);
 	add_time(o, "last_seen", cb, v->last_seen_ns);
-	add_str(o, "verdict", v->verdict == GUARDER_VERDICT_DROP ? "drop" : "pass");
+	add_str(o, "verdict", flow_value_verdict(v) == GUARDER_VERDICT_DROP ? "drop" : "pass");
 	return o;
 }
 

@@ -477,7 +477,7 @@ static int bench_memory(void)
 			__u32 s[4] = { 0, 0, htonl(0xffff), htonl(0x0a000000 | (i + j)) };
 			__u32 d[4] = { 0, 0, htonl(0xffff), htonl(0xc0a80001) };
 
-			flow_key_make(&keys[j], s, 40000, d, 443, IPPROTO_TCP);
+			flow_key_make(&keys[j], s, 40000, d, 443, IPPROTO_TCP, 4);
 			vals[j].dir[0].packets = 1;
 		}
 		if (bpf_map_update_batch(fd, keys, vals, &cnt, &bo)) {

@@ -349,7 +349,7 @@ static void fv_entry_value(const struct fv_entry *e, struct flow_value *v)
 	v->first_seen_ns = e->first_seen_ns;
 	v->last_seen_ns = e->last_seen_ns;
 	v->initiator = e->initiator;
-	v->verdict = e->verdict;
+	v->vcache = FLOW_VC_MAKE(0, 0, 0, e->verdict);
 	if (e->flags & FV_RST)
 		v->state |= FLOW_STATE_RST;
 }
@@ -380,7 +380,7 @@ static void fv_entry_refresh(struct fv_entry *e, const struct flow_value *v)
 	if (v->last_seen_ns > e->last_seen_ns)
 		e->last_seen_ns = v->last_seen_ns;
 	e->initiator = v->initiator & 1;
-	e->verdict = v->verdict;
+	e->verdict = flow_value_verdict(v);
 }
 
 static void fv_check_closing(struct fv_entry *e, uint64_t ts)
@@ -724,7 +724,7 @@ static void fv_record_from_event(struct flow_view *fv, struct flow_record *rec,
 	v->first_seen_ns = ev->ts_ns;
 	v->last_seen_ns = ev->ts_ns;
 	v->initiator = initiator & 1;
-	v->verdict = ev->verdict;
+	v->vcache = FLOW_VC_MAKE(0, 0, 0, ev->verdict);
 	rec->first_seen_wall_ns = clock_mono_to_wall_ns(&fv->cb, ev->ts_ns);
 	rec->last_seen_wall_ns = rec->first_seen_wall_ns;
 }

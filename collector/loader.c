@@ -2,16 +2,29 @@
 /*
  * Loading, pinning and attaching the kernel program (see loader.h).
  *
+ * The filter never fails open because the collector stops: the programs
+ * stay attached when it exits, crashes or is upgraded, and a new collector
+ * adopts them (the same program on the same maps) or replaces them in one
+ * atomic step (XDP_FLAGS_REPLACE for XDP, a filter replace for tc). Only
+ * --detach removes them. The pinned map xdp_ifaces is the registry of what
+ * we attached where (REG_* bits), so that an interface dropped from the
+ * config is detached by the next start and --detach finds everything.
+ *
  * XDP attach: the program is loaded by the skeleton (so all its maps and
- * the tc program share one object) and handed to libxdp by fd. libxdp's
+ * the tc program share one object) and attached alone with libbpf's
+ * bpf_xdp_attach(), which can replace it atomically. libxdp's
  * multi-program dispatcher can only run component programs loaded as
- * freplace (BPF_PROG_TYPE_EXT); for a program already loaded as plain XDP
- * libxdp always ends up attaching it alone, after first loading a
- * dispatcher and a compatibility probe for nothing (and, on kernels that
- * forbid freplace, logging alarming permission errors). So we ask libxdp
- * to skip the dispatcher, check for foreign programs ourselves (libxdp
- * would otherwise refuse or replace them), and ask libxdp afterwards what
- * was attached and in which mode.
+ * freplace (BPF_PROG_TYPE_EXT), so a program loaded as plain XDP would end
+ * up attached alone anyway; libxdp is what tells us whether a dispatcher
+ * with other programs is attached, which we never evict.
+ *
+ * Map layouts: a pinned map made by another version of the program (its
+ * ABI, tracker_cfg.abi, or its key/value layout differs) cannot serve this
+ * one. Its pins are moved aside, this program gets fresh maps, the rules
+ * file is restored into them, and the old program, still filtering on its
+ * old maps, is replaced atomically; then the old pins go. A changed map
+ * size in the config is refused instead: that loses the flows, so the
+ * operator decides.
  */
 #include <errno.h>
 #include <limits.h>
@@ -28,6 +41,10 @@
 #include <linux/bpf.h>
 #include <linux/magic.h>
 
+#include <linux/if_arp.h>
+#include <linux/if_link.h>
+#include <linux/pkt_cls.h>
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
@@ -37,86 +54,113 @@
 #include "lib/log.h"
 #include "loader.h"
 
-#define XDP_PROG_NAME "xdp_conn_tracker"
-#define TC_PROG_NAME  "tc_egress_tracker"
+#define XDP_PROG_NAME   "xdp_conn_tracker"
+#define TC_PROG_NAME    "tc_egress_tracker"
+#define DISPATCHER_NAME "xdp_dispatcher"
 
 /*
  * Our tc egress filter's handle and priority. Fixed, so that a collector
- * restarted after SIGKILL finds the filter its predecessor left behind.
+ * started later finds the filter its predecessor left attached.
  */
 #define TC_HANDLE   0x4744 /* "GD" */
 #define TC_PRIORITY 0x4744
 
+/* Between two ICMP error events of one ICMP view entry. */
+#define ICMP_EVENT_INTERVAL_NS 1000000000ULL
+
+/* Where the pins of an older program go while this one takes over. */
+#define ASIDE_DIR ".replaced"
+
 struct loader_iface {
 	char name[GUARDER_IFNAME_MAX];
 	int ifindex;
-	enum xdp_attach_mode xdp_mode; /* as attached */
-	bool xdp_attached;
-	bool tc_attached;
-	bool tc_hook_created; /* we made the clsact qdisc, so we remove it */
+	__u32 xdp_flags; /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE, as attached */
+	__u32 reg;	 /* GUARDER_REG_* of this interface after this run */
+	bool xdp_new;	 /* attached by this run (not adopted, not replaced) */
+	bool tc_new;
+};
+
+/* A program as the kernel describes it. */
+struct prog_desc {
+	__u32 id;
+	char name[BPF_OBJ_NAME_LEN];
+	__u8 tag[BPF_TAG_SIZE];
+	bool on_our_maps; /* it uses our pinned flows map */
 };
 
 struct loader {
 	const struct guarder_config *cfg;
 	struct conn_tracker *skel;
-	struct xdp_program *xdp_prog;
 	int lock_fd; /* flock on the pin directory: one collector per pin set */
 	struct loader_iface ifaces[GUARDER_MAX_IFACES];
 	size_t n_ifaces;
 	int maps_pinned;
 	int maps_reused;
+	bool fresh; /* the pins of an older program were moved aside */
+	__u32 flows_id; /* our flows map */
+	struct prog_desc xdp, tc; /* the programs this collector loaded */
 };
 
 /* The config key that sizes a map, for error messages; NULL if none. */
 static const char *map_size_key(const char *map_name)
 {
-	if (!strcmp(map_name, GUARDER_MAP_FLOWS))
-		return "bpf.flow_table_size";
-	if (!strcmp(map_name, GUARDER_MAP_ICMP))
-		return "bpf.icmp_table_size";
-	if (!strcmp(map_name, GUARDER_MAP_EVENTS))
-		return "bpf.ringbuf_size";
+	static const struct {
+		const char *map, *key;
+	} keys[] = {
+		{ GUARDER_MAP_FLOWS, "bpf.flow_table_size" },
+		{ GUARDER_MAP_ICMP, "bpf.icmp_table_size" },
+		{ GUARDER_MAP_EVENTS, "bpf.ringbuf_size" },
+		{ GUARDER_MAP_FRAGS, "bpf.frag_table_size" },
+		{ GUARDER_MAP_DROPS, "bpf.drop_table_size" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(map_name, keys[i].map))
+			return keys[i].key;
 	return NULL;
 }
 
-static const char *xdp_mode_str(enum xdp_attach_mode mode)
+static const char *xdp_mode_str(__u32 flags)
 {
-	switch (mode) {
-	case XDP_MODE_NATIVE:
-		return "native";
-	case XDP_MODE_SKB:
-		return "generic";
-	case XDP_MODE_HW:
-		return "offload";
-	default:
-		return "none";
-	}
-}
-
-static enum xdp_attach_mode xdp_mode_from_config(enum guarder_xdp_mode mode)
-{
-	switch (mode) {
-	case GUARDER_XDP_NATIVE:
-		return XDP_MODE_NATIVE;
-	case GUARDER_XDP_GENERIC:
-		return XDP_MODE_SKB;
-	default:
-		return XDP_MODE_UNSPEC;
-	}
+	return flags & XDP_FLAGS_DRV_MODE ? "native" :
+	       flags & XDP_FLAGS_SKB_MODE ? "generic" :
+	       flags & XDP_FLAGS_HW_MODE  ? "offload" :
+					    "none";
 }
 
 /*
- * The kernel keeps BPF_OBJ_NAME_LEN - 1 characters of a program name, and
- * libxdp may or may not restore the rest from BTF: compare the prefix.
+ * The kernel keeps BPF_OBJ_NAME_LEN - 1 characters of a program name:
+ * compare the prefix.
  */
 static bool prog_name_is(const char *name, const char *ours)
 {
 	return name && !strncmp(name, ours, BPF_OBJ_NAME_LEN - 1);
 }
 
+/* The ARPHRD_* type of interface @name, or -1. */
+static int iface_type(const char *name)
+{
+	char path[64], buf[16];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/type", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return atoi(buf);
+}
+
 int loader_check_ifaces(const struct guarder_config *cfg)
 {
 	size_t i, j;
+	int type;
 
 	if (!cfg->collector.n_ifaces) {
 		log_error("no interface to watch: give -iface NAME[,NAME...] or set "
@@ -132,6 +176,21 @@ int loader_check_ifaces(const struct guarder_config *cfg)
 				  "interfaces of this namespace)",
 				  name);
 			return -ENODEV;
+		}
+		/*
+		 * The program parses Ethernet frames: on a device without
+		 * an Ethernet header (WireGuard, tun, loopback) it would
+		 * read IP headers as MAC addresses and filter nothing.
+		 */
+		type = iface_type(name);
+		if (type != ARPHRD_ETHER) {
+			log_error("interface '%s' is not an Ethernet device (ARPHRD type %d: an "
+				  "L3 device such as WireGuard or tun, or loopback); Guarder "
+				  "parses Ethernet frames and will not attach where it would "
+				  "filter nothing. Watch the Ethernet interface the tunnel "
+				  "runs over instead",
+				  name, type);
+			return -EPROTONOSUPPORT;
 		}
 		for (j = 0; j < i; j++) {
 			if (!strcmp(name, cfg->collector.ifaces[j])) {
@@ -191,25 +250,28 @@ static int prepare_pin_dir(const char *dir)
 	return 0;
 }
 
+/* What check_pinned_map() found. */
+enum pin_state { PIN_NONE, PIN_REUSE, PIN_LAYOUT };
+
 /*
- * check_pinned_map - if a map is pinned at @path, check that libbpf can
- * reuse it for @map. libbpf would refuse an incompatible one with a terse
- * "parameter mismatch"; we say which parameter and what to do.
- * Returns 1 if a compatible map is pinned, 0 if none, or a negative errno.
+ * check_pinned_map - compare the map pinned at @path (if any) with @map.
+ * Returns PIN_NONE, PIN_REUSE (compatible), PIN_LAYOUT (made by another
+ * program version: type, key, value or flags differ), or -EEXIST when only
+ * its size differs, which comes from the config: refused with what to do.
+ * Other errors: a negative errno. Everything is logged.
  */
 static int check_pinned_map(const struct bpf_map *map, const char *path, const char *pin_dir)
 {
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
-	const char *what = NULL, *key;
-	unsigned int theirs = 0, ours = 0;
+	const char *key;
 	int fd, err;
 
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
 		err = -errno;
 		if (err == -ENOENT)
-			return 0;
+			return PIN_NONE;
 		log_error("cannot open the pinned map %s: %s", path, strerror(-err));
 		return err;
 	}
@@ -223,48 +285,31 @@ static int check_pinned_map(const struct bpf_map *map, const char *path, const c
 	}
 	close(fd);
 
-	if (info.type != bpf_map__type(map)) {
-		what = "map type";
-		theirs = info.type;
-		ours = bpf_map__type(map);
-	} else if (info.key_size != bpf_map__key_size(map)) {
-		what = "key size";
-		theirs = info.key_size;
-		ours = bpf_map__key_size(map);
-	} else if (info.value_size != bpf_map__value_size(map)) {
-		what = "value size";
-		theirs = info.value_size;
-		ours = bpf_map__value_size(map);
-	} else if (info.max_entries != bpf_map__max_entries(map)) {
-		what = "size (max_entries)";
-		theirs = info.max_entries;
-		ours = bpf_map__max_entries(map);
-	} else if (info.map_flags != bpf_map__map_flags(map)) {
-		what = "flags";
-		theirs = info.map_flags;
-		ours = bpf_map__map_flags(map);
+	if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
+	    info.value_size != bpf_map__value_size(map) ||
+	    info.map_flags != bpf_map__map_flags(map)) {
+		log_info("the map pinned at %s has another layout (type %u, key %u, value %u, "
+			 "flags 0x%x; this program: %u, %u, %u, 0x%x)",
+			 path, info.type, info.key_size, info.value_size, info.map_flags,
+			 bpf_map__type(map), bpf_map__key_size(map), bpf_map__value_size(map),
+			 bpf_map__map_flags(map));
+		return PIN_LAYOUT;
 	}
-	if (!what)
-		return 1;
+	if (info.max_entries == bpf_map__max_entries(map))
+		return PIN_REUSE;
 
 	key = map_size_key(bpf_map__name(map));
-	log_error("the map pinned at %s cannot be reused: its %s is %u, this collector "
-		  "needs %u",
-		  path, what, theirs, ours);
-	if (key && !strcmp(what, "size (max_entries)"))
-		log_error("to keep the pinned flows and counters, set %s back to %u; to "
-			  "start afresh, stop every Guarder process and remove the pins "
-			  "(rm -r %s), which loses the flows and counters kept there",
-			  key, theirs, pin_dir);
-	else
-		log_error("the pinned maps were made by a different version of the kernel "
-			  "program; stop every Guarder process and remove the pins "
-			  "(rm -r %s), which loses the flows and counters kept there",
-			  pin_dir);
+	log_error("the map pinned at %s cannot be reused: its size (max_entries) is %u, this "
+		  "collector needs %u",
+		  path, info.max_entries, bpf_map__max_entries(map));
+	log_error("to keep the pinned flows and counters, set %s back to %u; to start afresh, "
+		  "stop every Guarder process and remove the pins (rm -r %s), which loses the "
+		  "flows and counters kept there",
+		  key ? key : "its size", info.max_entries, pin_dir);
 	return -EEXIST;
 }
 
-/* Size the maps from the config; runtime knobs must be set before load. */
+/* Size the maps from the config before load. */
 static int size_maps(struct loader *ld)
 {
 	const struct guarder_config *cfg = ld->cfg;
@@ -276,6 +321,10 @@ static int size_maps(struct loader *ld)
 		err = bpf_map__set_max_entries(skel->maps.icmp_flows, cfg->bpf.icmp_table_size);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.events, cfg->bpf.ringbuf_size);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.frag_cache, cfg->bpf.frag_table_size);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.drop_agg, cfg->bpf.drop_table_size);
 	if (err) {
 		log_error("cannot size the maps: %s", strerror(-err));
 		return err;
@@ -292,10 +341,9 @@ static int size_maps(struct loader *ld)
 }
 
 /*
- * Two collectors on one pin directory would share the maps and take each
- * other's attachments for stale ones. The kernel drops a flock when its
- * holder dies, even by SIGKILL, so a program left attached while nobody
- * holds the lock is really stale.
+ * Two collectors on one pin directory would share the maps and each take
+ * the other's attachments for its own. The kernel drops a flock when its
+ * holder dies, even by SIGKILL.
  */
 static int lock_pin_dir(struct loader *ld, const char *dir)
 {
@@ -321,34 +369,148 @@ static int lock_pin_dir(struct loader *ld, const char *dir)
 	return 0;
 }
 
+/* @dir/@name into @buf; -ENAMETOOLONG (logged) if it does not fit. */
+static int join_path(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+
+	if (n < 0 || (size_t)n >= len) {
+		log_error("path too long: %s/%s", dir, name);
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/* The ABI of the program that made the pins under @dir: 0 if unknown. */
+static __u32 pinned_abi(const char *dir)
+{
+	struct tracker_cfg tc;
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int fd;
+
+	if (join_path(path, sizeof(path), dir, GUARDER_MAP_CFG))
+		return 0;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	memset(&tc, 0, sizeof(tc));
+	if (bpf_map_lookup_elem(fd, &zero, &tc))
+		tc.abi = 0;
+	close(fd);
+	return tc.abi;
+}
+
+/*
+ * move_pins - rename the pins of our maps from @from to @to (an older
+ * program keeps its maps, and keeps filtering on them, while they have
+ * no name). Returns 0 or a negative errno (logged).
+ */
+static int move_pins(struct loader *ld, const char *from, const char *to)
+{
+	char src[PATH_MAX], dst[PATH_MAX];
+	struct bpf_map *map;
+	int err;
+
+	bpf_object__for_each_map(map, ld->skel->obj)
+	{
+		if (bpf_map__is_internal(map))
+			continue;
+		err = join_path(src, sizeof(src), from, bpf_map__name(map));
+		if (!err)
+			err = join_path(dst, sizeof(dst), to, bpf_map__name(map));
+		if (err)
+			return err;
+		if (rename(src, dst) && errno != ENOENT) {
+			err = -errno;
+			log_error("cannot move the pin %s to %s: %s", src, dst, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Remove the pins moved aside (the old maps go with their last user). */
+static void drop_aside(struct loader *ld)
+{
+	char aside[PATH_MAX], path[PATH_MAX];
+	struct bpf_map *map;
+
+	if (join_path(aside, sizeof(aside), ld->cfg->bpf.pin_path, ASIDE_DIR))
+		return;
+	bpf_object__for_each_map(map, ld->skel->obj)
+	{
+		if (bpf_map__is_internal(map) ||
+		    join_path(path, sizeof(path), aside, bpf_map__name(map)))
+			continue;
+		if (unlink(path) && errno != ENOENT)
+			log_warn("cannot remove the old pin %s: %s", path, strerror(errno));
+	}
+	if (rmdir(aside) && errno != ENOENT)
+		log_warn("cannot remove %s: %s", aside, strerror(errno));
+}
+
+/*
+ * set_pin_paths - decide, map by map, between reusing the pins and a
+ * fresh start: another ABI in the pins, or one map of another layout, and
+ * every pin is moved aside (see the top of this file).
+ */
 static int set_pin_paths(struct loader *ld)
 {
 	const char *dir = ld->cfg->bpf.pin_path;
-	char path[PATH_MAX];
+	char path[PATH_MAX], aside[PATH_MAX];
 	struct bpf_map *map;
-	int err, n;
+	int err, layout = 0, found = 0;
+	__u32 abi;
 
 	err = prepare_pin_dir(dir);
-	if (err)
-		return err;
-	err = lock_pin_dir(ld, dir);
+	if (!err)
+		err = lock_pin_dir(ld, dir);
 	if (err)
 		return err;
 
 	bpf_object__for_each_map(map, ld->skel->obj)
 	{
-		/* .rodata and friends are per program load, not shared state. */
 		if (bpf_map__is_internal(map))
 			continue;
-		n = snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
-		if (n < 0 || (size_t)n >= sizeof(path)) {
-			log_error("pin path too long: %s/%s", dir, bpf_map__name(map));
-			return -ENAMETOOLONG;
-		}
+		err = join_path(path, sizeof(path), dir, bpf_map__name(map));
+		if (err)
+			return err;
 		err = check_pinned_map(map, path, dir);
 		if (err < 0)
 			return err;
-		ld->maps_reused += err;
+		found += err != PIN_NONE;
+		layout += err == PIN_LAYOUT;
+	}
+	abi = pinned_abi(dir);
+	if (found && (layout || abi != GUARDER_ABI)) {
+		log_warn("the maps pinned under %s were made by another version of the kernel "
+			 "program (ABI %u, this one %u): starting with fresh maps; the old "
+			 "program keeps filtering until this one replaces it, and its flows and "
+			 "counters are not carried over (the rules are, from the rules file)",
+			 dir, abi, GUARDER_ABI);
+		err = join_path(aside, sizeof(aside), dir, ASIDE_DIR);
+		if (err)
+			return err;
+		if (mkdir(aside, 0700) && errno != EEXIST) {
+			err = -errno;
+			log_error("cannot create %s: %s", aside, strerror(-err));
+			return err;
+		}
+		err = move_pins(ld, dir, aside);
+		if (err)
+			return err;
+		ld->fresh = true;
+	}
+
+	bpf_object__for_each_map(map, ld->skel->obj)
+	{
+		if (bpf_map__is_internal(map))
+			continue;
+		err = join_path(path, sizeof(path), dir, bpf_map__name(map));
+		if (err)
+			return err;
+		ld->maps_reused += !ld->fresh && !access(path, F_OK);
 		ld->maps_pinned++;
 		err = bpf_map__set_pin_path(map, path);
 		if (err) {
@@ -359,8 +521,79 @@ static int set_pin_paths(struct loader *ld)
 	return 0;
 }
 
+/* The runtime knobs, written at every start (an adopted program reads them). */
+static int write_tracker_cfg(struct loader *ld)
+{
+	struct tracker_cfg tc = {
+		.icmp_event_interval_ns = ICMP_EVENT_INTERVAL_NS,
+		.flags = ld->cfg->filter.unparsed == GUARDER_UNPARSED_DROP ?
+				 GUARDER_CFG_UNPARSED_DROP :
+				 0,
+		.abi = GUARDER_ABI,
+	};
+	__u32 zero = 0;
+	int err;
+
+	err = bpf_map_update_elem(bpf_map__fd(ld->skel->maps.tracker_cfg), &zero, &tc, 0);
+	if (err) {
+		err = -errno;
+		log_error("cannot write the program's settings (tracker_cfg): %s",
+			  strerror(-err));
+	}
+	return err;
+}
+
+/*
+ * prog_describe - the kernel's description of program @fd (name, tag,
+ * whether it uses the map with id @flows_id). Returns 0 or a negative
+ * errno.
+ */
+static int prog_describe(int fd, __u32 flows_id, struct prog_desc *d)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info), ids[64], i;
+
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	memset(d, 0, sizeof(*d));
+	d->id = info.id;
+	snprintf(d->name, sizeof(d->name), "%s", info.name);
+	memcpy(d->tag, info.tag, sizeof(d->tag));
+	for (i = 0; i < info.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]); i++)
+		if (ids[i] == flows_id)
+			d->on_our_maps = true;
+	return 0;
+}
+
+/* prog_describe() of the program with id @id; its fd in *@fd (-1 on error). */
+static int prog_describe_id(__u32 id, __u32 flows_id, struct prog_desc *d, int *fd)
+{
+	int err;
+
+	*fd = bpf_prog_get_fd_by_id(id);
+	if (*fd < 0)
+		return -errno;
+	err = prog_describe(*fd, flows_id, d);
+	if (err) {
+		close(*fd);
+		*fd = -1;
+	}
+	return err;
+}
+
+/* Is @d the program @ours describes: same code on the same maps? */
+static bool prog_same(const struct prog_desc *d, const struct prog_desc *ours)
+{
+	return d->on_our_maps && !memcmp(d->tag, ours->tag, sizeof(d->tag));
+}
+
 int loader_open_load(const struct guarder_config *cfg, struct loader **out)
 {
+	struct bpf_map_info mi;
+	__u32 len = sizeof(mi);
 	struct loader *ld;
 	int err;
 
@@ -377,9 +610,8 @@ int loader_open_load(const struct guarder_config *cfg, struct loader **out)
 		goto err;
 	}
 	err = size_maps(ld);
-	if (err)
-		goto err;
-	err = set_pin_paths(ld);
+	if (!err)
+		err = set_pin_paths(ld);
 	if (err)
 		goto err;
 
@@ -391,14 +623,23 @@ int loader_open_load(const struct guarder_config *cfg, struct loader **out)
 				  "and CAP_NET_ADMIN)");
 		goto err;
 	}
-
-	/* See the top of this file; an operator's explicit setting wins. */
-	setenv("LIBXDP_SKIP_DISPATCHER", "1", 0);
-	ld->xdp_prog = xdp_program__from_fd(bpf_program__fd(ld->skel->progs.xdp_conn_tracker));
-	err = libxdp_get_error(ld->xdp_prog);
+	err = write_tracker_cfg(ld);
+	if (err)
+		goto err;
+	memset(&mi, 0, sizeof(mi));
+	if (bpf_obj_get_info_by_fd(bpf_map__fd(ld->skel->maps.flows), &mi, &len)) {
+		err = -errno;
+		log_error("cannot read the flow table's id: %s", strerror(-err));
+		goto err;
+	}
+	ld->flows_id = mi.id;
+	err = prog_describe(bpf_program__fd(ld->skel->progs.xdp_conn_tracker), ld->flows_id,
+			    &ld->xdp);
+	if (!err && cfg->collector.egress)
+		err = prog_describe(bpf_program__fd(ld->skel->progs.tc_egress_tracker),
+				    ld->flows_id, &ld->tc);
 	if (err) {
-		ld->xdp_prog = NULL;
-		log_error("libxdp cannot take the loaded XDP program: %s", strerror(-err));
+		log_error("cannot describe the loaded programs: %s", strerror(-err));
 		goto err;
 	}
 
@@ -407,285 +648,511 @@ int loader_open_load(const struct guarder_config *cfg, struct loader **out)
 	*out = ld;
 	return 0;
 err:
+	if (ld->fresh && ld->skel) {
+		char aside[PATH_MAX];
+
+		/* Nothing replaced the old program: give its maps their names back. */
+		if (!join_path(aside, sizeof(aside), cfg->bpf.pin_path, ASIDE_DIR) &&
+		    !move_pins(ld, aside, cfg->bpf.pin_path))
+			rmdir(aside);
+	}
 	loader_destroy(ld);
 	return err;
 }
 
-/* Name of the program with kernel id @id, into @buf; "" if unknown. */
-static void prog_name_by_id(__u32 id, char *buf, size_t len)
-{
-	struct bpf_prog_info info;
-	__u32 info_len = sizeof(info);
-	int fd;
+/* ---- the registry of our attachments (the pinned xdp_ifaces) ---- */
 
-	buf[0] = '\0';
-	fd = bpf_prog_get_fd_by_id(id);
-	if (fd < 0)
-		return;
-	memset(&info, 0, sizeof(info));
-	if (!bpf_obj_get_info_by_fd(fd, &info, &info_len))
-		snprintf(buf, len, "%s", info.name);
-	close(fd);
+static void reg_set(struct loader *ld, int ifindex, __u32 bits)
+{
+	__u32 key = ifindex;
+
+	if (bpf_map_update_elem(bpf_map__fd(ld->skel->maps.xdp_ifaces), &key, &bits, 0))
+		log_warn("cannot record the attachment to ifindex %d: %s", ifindex,
+			 strerror(errno));
 }
 
+static void reg_del(int reg_fd, int ifindex)
+{
+	__u32 key = ifindex;
+
+	if (bpf_map_delete_elem(reg_fd, &key) && errno != ENOENT)
+		log_warn("cannot forget the attachment to ifindex %d: %s", ifindex,
+			 strerror(errno));
+}
+
+/* ---- XDP ---- */
+
 /*
- * Remove our own program if an earlier collector left it attached (killed
- * with SIGKILL, it could not detach). A foreign program is never touched.
+ * A libxdp dispatcher is attached: it may run other programs we must not
+ * evict. With none but ours (a component left by an older version), they
+ * go and the dispatcher with them. Returns 0 when the interface is free,
+ * or a negative errno (logged).
  */
-static int xdp_remove_stale(struct loader_iface *ifc)
+static int xdp_clear_dispatcher(const struct loader_iface *ifc)
 {
 	struct xdp_multiprog *mp;
 	struct xdp_program *p;
-	int err = 0, foreign = 0;
+	int err, foreign = 0;
 
 	errno = 0;
 	mp = xdp_multiprog__get_from_ifindex(ifc->ifindex);
 	err = libxdp_get_error(mp);
-	if (err == -ENOENT || (!mp && !err))
-		return 0;
-	if (err) {
-		log_error("%s: cannot query the attached XDP program: %s", ifc->name,
-			  strerror(-err));
-		return err;
+	if (err || !mp) {
+		log_error("%s: cannot query the libxdp dispatcher: %s", ifc->name,
+			  strerror(err ? -err : ENOENT));
+		return err ? err : -ENOENT;
 	}
-
-	if (xdp_multiprog__is_legacy(mp)) {
-		p = xdp_multiprog__main_prog(mp);
-		if (!prog_name_is(xdp_program__name(p), XDP_PROG_NAME)) {
-			log_error("%s: XDP program '%s' (id %u) is already attached and is not "
-				  "ours; Guarder does not replace it. Remove it first if it may go "
-				  "(xdp-loader unload %s --all)",
-				  ifc->name, xdp_program__name(p), xdp_program__id(p), ifc->name);
-			err = -EBUSY;
-			goto out;
-		}
-		log_warn("%s: replacing a stale %s (id %u, %s mode) left by an earlier "
-			 "collector",
-			 ifc->name, XDP_PROG_NAME, xdp_program__id(p),
-			 xdp_mode_str(xdp_multiprog__attach_mode(mp)));
-		err = xdp_multiprog__detach(mp);
-		goto out;
-	}
-
 	for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp))
 		if (!prog_name_is(xdp_program__name(p), XDP_PROG_NAME))
 			foreign++;
 	if (foreign) {
-		/*
-		 * Our program may end up attached alone (see the top of the
-		 * file), which would evict the dispatcher and its programs.
-		 */
 		log_error("%s: a libxdp dispatcher with %d other XDP program(s) is attached; "
 			  "Guarder does not evict them. Inspect with xdp-loader status %s",
 			  ifc->name, foreign, ifc->name);
 		err = -EBUSY;
-		goto out;
+	} else {
+		log_warn("%s: removing a libxdp dispatcher that holds only %s", ifc->name,
+			 XDP_PROG_NAME);
+		err = xdp_multiprog__detach(mp);
+		if (err)
+			log_error("%s: cannot remove the dispatcher: %s", ifc->name,
+				  strerror(-err));
 	}
-	for (p = xdp_multiprog__next_prog(NULL, mp); p && !err;
-	     p = xdp_multiprog__next_prog(p, mp)) {
-		log_warn("%s: removing a stale %s (id %u) from the libxdp dispatcher", ifc->name,
-			 XDP_PROG_NAME, xdp_program__id(p));
-		err = xdp_program__detach(p, ifc->ifindex, xdp_multiprog__attach_mode(mp), 0);
-	}
-out:
-	if (err && err != -EBUSY)
-		log_error("%s: cannot remove the stale XDP program: %s", ifc->name, strerror(-err));
 	xdp_multiprog__close(mp);
 	return err;
 }
 
-static int xdp_attach(struct loader *ld, struct loader_iface *ifc)
+/* The configured mode's flag; 0 for auto (native, else generic). */
+static __u32 xdp_mode_flags(enum guarder_xdp_mode mode)
 {
-	enum xdp_attach_mode want = xdp_mode_from_config(ld->cfg->collector.xdp_mode);
-	struct xdp_multiprog *mp;
-	bool alone = true;
+	return mode == GUARDER_XDP_NATIVE  ? XDP_FLAGS_DRV_MODE :
+	       mode == GUARDER_XDP_GENERIC ? XDP_FLAGS_SKB_MODE :
+					     0;
+}
+
+static int xdp_attach_new(struct loader *ld, struct loader_iface *ifc)
+{
+	int fd = bpf_program__fd(ld->skel->progs.xdp_conn_tracker);
+	__u32 want = xdp_mode_flags(ld->cfg->collector.xdp_mode);
 	int err;
 
-	err = xdp_remove_stale(ifc);
-	if (err)
-		return err;
-
-	err = xdp_program__attach(ld->xdp_prog, ifc->ifindex, want, 0);
+	if (want) {
+		err = bpf_xdp_attach(ifc->ifindex, fd, want | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+	} else {
+		want = XDP_FLAGS_DRV_MODE;
+		err = bpf_xdp_attach(ifc->ifindex, fd, want | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+		if (err == -EOPNOTSUPP || err == -EINVAL) {
+			want = XDP_FLAGS_SKB_MODE;
+			err = bpf_xdp_attach(ifc->ifindex, fd, want | XDP_FLAGS_UPDATE_IF_NOEXIST,
+					     NULL);
+		}
+	}
 	if (err) {
 		log_error("%s: cannot attach the XDP program in %s mode: %s", ifc->name,
 			  config_xdp_mode_name(ld->cfg->collector.xdp_mode), strerror(-err));
-		if (want == XDP_MODE_NATIVE && err == -EOPNOTSUPP)
+		if (want == XDP_FLAGS_DRV_MODE && err == -EOPNOTSUPP)
 			log_error("%s: its driver has no native XDP; use collector.xdp_mode: "
 				  "generic (or auto)",
 				  ifc->name);
 		return err;
 	}
-	ifc->xdp_attached = true;
-	ifc->xdp_mode = xdp_program__is_attached(ld->xdp_prog, ifc->ifindex);
-
-	errno = 0;
-	mp = xdp_multiprog__get_from_ifindex(ifc->ifindex);
-	if (!libxdp_get_error(mp) && mp) {
-		alone = xdp_multiprog__is_legacy(mp);
-		if (ifc->xdp_mode == XDP_MODE_UNSPEC)
-			ifc->xdp_mode = xdp_multiprog__attach_mode(mp);
-		xdp_multiprog__close(mp);
-	}
-	log_info("%s: XDP %s attached in %s mode (%s)", ifc->name, XDP_PROG_NAME,
-		 xdp_mode_str(ifc->xdp_mode),
-		 alone ? "alone: libxdp's dispatcher is not in use" :
-			 "through libxdp's dispatcher");
+	ifc->xdp_flags = want;
+	ifc->xdp_new = true;
+	log_info("%s: XDP %s attached in %s mode", ifc->name, XDP_PROG_NAME,
+		 xdp_mode_str(want));
 	return 0;
 }
 
-static void xdp_detach(struct loader *ld, struct loader_iface *ifc)
+/*
+ * xdp_attach - make ours the XDP program of @ifc: attach it where there
+ * is none, keep an identical one (adopt), replace an older one of ours in
+ * one atomic step; never touch a foreign program.
+ */
+static int xdp_attach(struct loader *ld, struct loader_iface *ifc)
 {
-	int err;
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	LIBBPF_OPTS(bpf_xdp_attach_opts, ro);
+	__u32 want = xdp_mode_flags(ld->cfg->collector.xdp_mode), cur;
+	struct prog_desc d;
+	int err, old_fd;
 
-	if (!ifc->xdp_attached)
-		return;
-	err = xdp_program__detach(ld->xdp_prog, ifc->ifindex, ifc->xdp_mode, 0);
-	if (err)
-		log_error("%s: cannot detach the XDP program: %s (xdp-loader unload %s "
-			  "--all removes it)",
-			  ifc->name, strerror(-err), ifc->name);
-	else
-		log_info("%s: XDP program detached", ifc->name);
-	ifc->xdp_attached = false;
+	err = bpf_xdp_query(ifc->ifindex, 0, &q);
+	if (err) {
+		log_error("%s: cannot query its XDP program: %s", ifc->name, strerror(-err));
+		return err;
+	}
+	if (q.attach_mode == XDP_ATTACHED_NONE)
+		return xdp_attach_new(ld, ifc);
+	if (q.attach_mode == XDP_ATTACHED_MULTI || q.attach_mode == XDP_ATTACHED_HW) {
+		log_error("%s: XDP programs are attached in several modes (or offloaded); "
+			  "Guarder does not touch them. Inspect with ip link show %s",
+			  ifc->name, ifc->name);
+		return -EBUSY;
+	}
+	cur = q.attach_mode == XDP_ATTACHED_DRV ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+	err = prog_describe_id(q.prog_id, ld->flows_id, &d, &old_fd);
+	if (err) {
+		log_error("%s: cannot inspect the attached XDP program (id %u): %s", ifc->name,
+			  q.prog_id, strerror(-err));
+		return err;
+	}
+	if (prog_name_is(d.name, DISPATCHER_NAME)) {
+		close(old_fd);
+		err = xdp_clear_dispatcher(ifc);
+		return err ? err : xdp_attach_new(ld, ifc);
+	}
+	if (!prog_name_is(d.name, XDP_PROG_NAME)) {
+		close(old_fd);
+		log_error("%s: XDP program '%s' (id %u) is already attached and is not ours; "
+			  "Guarder does not replace it. Remove it first if it may go "
+			  "(xdp-loader unload %s --all)",
+			  ifc->name, d.name, d.id, ifc->name);
+		return -EBUSY;
+	}
+	ifc->xdp_flags = cur;
+	if (want && want != cur) {
+		/* The kernel cannot swap a program between modes atomically. */
+		log_warn("%s: moving %s from %s to %s mode: the interface is unfiltered until "
+			 "it is attached again",
+			 ifc->name, XDP_PROG_NAME, xdp_mode_str(cur), xdp_mode_str(want));
+		ro.old_prog_fd = old_fd;
+		err = bpf_xdp_attach(ifc->ifindex, -1, cur | XDP_FLAGS_REPLACE, &ro);
+		close(old_fd);
+		return err ? err : xdp_attach_new(ld, ifc);
+	}
+	if (prog_same(&d, &ld->xdp)) {
+		close(old_fd);
+		log_info("%s: XDP %s (id %u, %s mode) is this program on these maps: kept "
+			 "attached",
+			 ifc->name, XDP_PROG_NAME, d.id, xdp_mode_str(cur));
+		return 0;
+	}
+	ro.old_prog_fd = old_fd;
+	err = bpf_xdp_attach(ifc->ifindex, bpf_program__fd(ld->skel->progs.xdp_conn_tracker),
+			     cur | XDP_FLAGS_REPLACE, &ro);
+	close(old_fd);
+	if (err) {
+		log_error("%s: cannot replace the XDP program (id %u): %s", ifc->name, d.id,
+			  strerror(-err));
+		return err;
+	}
+	log_info("%s: XDP %s (id %u) replaced atomically by this collector's (id %u), %s mode",
+		 ifc->name, XDP_PROG_NAME, d.id, ld->xdp.id, xdp_mode_str(cur));
+	return 0;
 }
 
-static int tc_attach(struct loader *ld, struct loader_iface *ifc)
+/*
+ * xdp_detach_ours - detach the XDP program of @ifindex if it is ours
+ * (and only then: XDP_FLAGS_REPLACE with the expected program).
+ */
+static void xdp_detach_ours(const char *name, int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	LIBBPF_OPTS(bpf_xdp_attach_opts, ro);
+	struct prog_desc d;
+	__u32 flags;
+	int fd, err;
+
+	if (bpf_xdp_query(ifindex, 0, &q) || q.attach_mode == XDP_ATTACHED_NONE ||
+	    q.attach_mode == XDP_ATTACHED_MULTI || q.attach_mode == XDP_ATTACHED_HW)
+		return;
+	if (prog_describe_id(q.prog_id, 0, &d, &fd))
+		return;
+	if (!prog_name_is(d.name, XDP_PROG_NAME)) {
+		close(fd);
+		log_warn("%s: XDP program '%s' is not ours: left attached", name, d.name);
+		return;
+	}
+	flags = q.attach_mode == XDP_ATTACHED_DRV ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+	ro.old_prog_fd = fd;
+	err = bpf_xdp_attach(ifindex, -1, flags | XDP_FLAGS_REPLACE, &ro);
+	close(fd);
+	if (err)
+		log_error("%s: cannot detach the XDP program: %s (xdp-loader unload %s --all "
+			  "removes it)",
+			  name, strerror(-err), name);
+	else
+		log_info("%s: XDP program detached", name);
+}
+
+/* ---- tc egress ---- */
+
+/*
+ * tc_attach - make ours the egress program of @ifc under our handle and
+ * priority, as xdp_attach() does for XDP (tc replaces a filter in place).
+ */
+static int tc_attach(struct loader *ld, struct loader_iface *ifc, __u32 old_reg)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifc->ifindex, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, query, .handle = TC_HANDLE, .priority = TC_PRIORITY);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY);
-	char name[BPF_OBJ_NAME_LEN];
-	int err;
+	struct prog_desc d;
+	bool created = false;
+	int err, fd;
 
 	err = bpf_tc_hook_create(&hook);
-	if (!err) {
-		ifc->tc_hook_created = true;
-	} else if (err != -EEXIST) {
+	if (!err)
+		created = true;
+	else if (err != -EEXIST) {
 		log_error("%s: cannot create the clsact qdisc for egress: %s", ifc->name,
 			  strerror(-err));
 		return err;
 	}
+	/* A clsact we made keeps the CLSACT bit across runs: ours to remove. */
+	ifc->reg |= created || (old_reg & GUARDER_REG_CLSACT) ? GUARDER_REG_CLSACT : 0;
 
-	/* A clsact we just created has no filters: nothing stale to find. */
-	err = ifc->tc_hook_created ? -ENOENT : bpf_tc_query(&hook, &query);
+	/* A clsact we just created has no filters: nothing to find. */
+	err = created ? -ENOENT : bpf_tc_query(&hook, &query);
 	if (!err) {
-		prog_name_by_id(query.prog_id, name, sizeof(name));
-		if (!prog_name_is(name, TC_PROG_NAME)) {
+		err = prog_describe_id(query.prog_id, ld->flows_id, &d, &fd);
+		if (err) {
+			log_error("%s: cannot inspect the tc egress program (id %u): %s",
+				  ifc->name, query.prog_id, strerror(-err));
+			return err;
+		}
+		close(fd);
+		if (!prog_name_is(d.name, TC_PROG_NAME)) {
 			log_error("%s: tc egress filter handle 0x%x prio %u holds program '%s' "
 				  "(id %u), not ours; remove it (tc filter del dev %s egress)",
-				  ifc->name, TC_HANDLE, TC_PRIORITY, name, query.prog_id,
-				  ifc->name);
-			err = -EBUSY;
-			goto err;
+				  ifc->name, TC_HANDLE, TC_PRIORITY, d.name, d.id, ifc->name);
+			return -EBUSY;
 		}
-		log_warn("%s: replacing a stale tc egress program (id %u) left by an earlier "
-			 "collector",
-			 ifc->name, query.prog_id);
+		if (prog_same(&d, &ld->tc)) {
+			log_info("%s: tc %s (id %u) is this program on these maps: kept attached",
+				 ifc->name, TC_PROG_NAME, d.id);
+			ifc->reg |= GUARDER_REG_TC;
+			return 0;
+		}
 		opts.flags = BPF_TC_F_REPLACE;
 	} else if (err != -ENOENT && err != -EINVAL) {
 		/* EINVAL: the kernel's "no filter chain" on a fresh clsact. */
 		log_error("%s: cannot query tc egress filters: %s", ifc->name, strerror(-err));
-		goto err;
+		return err;
 	}
 
 	opts.prog_fd = bpf_program__fd(ld->skel->progs.tc_egress_tracker);
 	err = bpf_tc_attach(&hook, &opts);
 	if (err) {
 		log_error("%s: cannot attach the tc egress program: %s", ifc->name, strerror(-err));
-		goto err;
+		return err;
 	}
-	ifc->tc_attached = true;
-	log_info("%s: tc %s attached to egress (clsact %s)", ifc->name, TC_PROG_NAME,
-		 ifc->tc_hook_created ? "created" : "already present");
+	ifc->reg |= GUARDER_REG_TC;
+	if (opts.flags & BPF_TC_F_REPLACE) {
+		log_info("%s: tc %s (id %u) replaced atomically by this collector's (id %u)",
+			 ifc->name, TC_PROG_NAME, d.id, ld->tc.id);
+	} else {
+		ifc->tc_new = true;
+		log_info("%s: tc %s attached to egress (clsact %s)", ifc->name, TC_PROG_NAME,
+			 created ? "created" : "already present");
+	}
 	return 0;
-err:
-	if (ifc->tc_hook_created) {
-		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-		bpf_tc_hook_destroy(&hook);
-		ifc->tc_hook_created = false;
-	}
-	return err;
 }
 
-static void tc_detach(struct loader_iface *ifc)
+/* Remove our egress filter (and the clsact, when @reg says it is ours). */
+static void tc_detach_ours(const char *name, int ifindex, __u32 reg)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifc->ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, query, .handle = TC_HANDLE, .priority = TC_PRIORITY);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY);
-	int err;
+	struct prog_desc d;
+	int err, fd;
 
-	if (ifc->tc_attached) {
+	if (!bpf_tc_query(&hook, &query) && !prog_describe_id(query.prog_id, 0, &d, &fd)) {
+		close(fd);
+		if (!prog_name_is(d.name, TC_PROG_NAME)) {
+			log_warn("%s: tc egress program '%s' is not ours: left attached", name,
+				 d.name);
+			return;
+		}
 		err = bpf_tc_detach(&hook, &opts);
 		if (err)
 			log_error("%s: cannot detach the tc egress program: %s (tc filter del "
 				  "dev %s egress removes it)",
-				  ifc->name, strerror(-err), ifc->name);
+				  name, strerror(-err), name);
 		else
-			log_info("%s: tc egress program detached", ifc->name);
-		ifc->tc_attached = false;
+			log_info("%s: tc egress program detached", name);
 	}
-	if (ifc->tc_hook_created) {
+	if (reg & GUARDER_REG_CLSACT) {
 		/* Destroying a clsact hook removes both of its directions. */
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 		err = bpf_tc_hook_destroy(&hook);
 		if (err && err != -ENOENT)
-			log_error("%s: cannot remove the clsact qdisc we created: %s", ifc->name,
+			log_error("%s: cannot remove the clsact qdisc we created: %s", name,
 				  strerror(-err));
-		ifc->tc_hook_created = false;
+	}
+}
+
+static void detach_iface(int reg_fd, const char *name, int ifindex, __u32 reg)
+{
+	if (reg & GUARDER_REG_TC || reg & GUARDER_REG_CLSACT)
+		tc_detach_ours(name, ifindex, reg);
+	if (reg & GUARDER_REG_XDP)
+		xdp_detach_ours(name, ifindex);
+	reg_del(reg_fd, ifindex);
+}
+
+/* The registry's bits for @ifindex, 0 if none. */
+static __u32 reg_get(int reg_fd, int ifindex)
+{
+	__u32 key = ifindex, bits = 0;
+
+	if (bpf_map_lookup_elem(reg_fd, &key, &bits))
+		return 0;
+	return bits;
+}
+
+static bool configured(const struct guarder_config *cfg, int ifindex)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->collector.n_ifaces; i++)
+		if ((int)if_nametoindex(cfg->collector.ifaces[i]) == ifindex)
+			return true;
+	return false;
+}
+
+/*
+ * detach_unlisted - what an earlier run attached to an interface this
+ * config no longer names is detached (a deleted interface took its
+ * programs with it: only the registry entry goes).
+ */
+static void detach_unlisted(const struct guarder_config *cfg, int reg_fd)
+{
+	__u32 key, next, bits, gone[GUARDER_XDP_IFACES_MAX];
+	char name[IF_NAMESIZE];
+	size_t n = 0, i;
+	int err;
+
+	for (err = bpf_map_get_next_key(reg_fd, NULL, &next); !err && n < GUARDER_XDP_IFACES_MAX;
+	     err = bpf_map_get_next_key(reg_fd, &key, &next)) {
+		key = next;
+		if (!configured(cfg, key))
+			gone[n++] = key;
+	}
+	for (i = 0; i < n; i++) {
+		bits = reg_get(reg_fd, gone[i]);
+		if (!if_indextoname(gone[i], name)) {
+			reg_del(reg_fd, gone[i]);
+			continue;
+		}
+		log_info("%s: no longer in collector.interfaces: detaching", name);
+		detach_iface(reg_fd, name, gone[i], bits);
 	}
 }
 
 int loader_attach(struct loader *ld)
 {
 	const struct guarder_config *cfg = ld->cfg;
+	int reg_fd = bpf_map__fd(ld->skel->maps.xdp_ifaces);
 	struct loader_iface *ifc;
+	__u32 old;
 	size_t i;
-	int err;
+	int err = 0;
 
-	for (i = 0; i < cfg->collector.n_ifaces; i++) {
+	for (i = 0; i < cfg->collector.n_ifaces && !err; i++) {
 		ifc = &ld->ifaces[i];
+		memset(ifc, 0, sizeof(*ifc));
 		snprintf(ifc->name, sizeof(ifc->name), "%s", cfg->collector.ifaces[i]);
 		ifc->ifindex = if_nametoindex(ifc->name);
 		ld->n_ifaces = i + 1;
 		if (!ifc->ifindex) {
 			log_error("interface '%s' does not exist", ifc->name);
 			err = -ENODEV;
-			goto err;
+			break;
 		}
+		old = reg_get(reg_fd, ifc->ifindex);
 		err = xdp_attach(ld, ifc);
 		if (err)
-			goto err;
+			break;
+		ifc->reg |= GUARDER_REG_XDP;
 		if (cfg->collector.egress) {
-			err = tc_attach(ld, ifc);
-			if (err)
-				goto err;
+			err = tc_attach(ld, ifc, old);
+		} else if (old & (GUARDER_REG_TC | GUARDER_REG_CLSACT)) {
+			log_info("%s: collector.egress is off: detaching the tc program", ifc->name);
+			tc_detach_ours(ifc->name, ifc->ifindex, old);
 		}
+		reg_set(ld, ifc->ifindex, ifc->reg);
 	}
+	if (err) {
+		log_error("rolling back what this start attached anew (adopted and replaced "
+			  "programs stay: they filter)");
+		for (i = ld->n_ifaces; i-- > 0;) {
+			ifc = &ld->ifaces[i];
+			if (ifc->tc_new)
+				tc_detach_ours(ifc->name, ifc->ifindex,
+					       ifc->reg & GUARDER_REG_CLSACT);
+			if (ifc->xdp_new)
+				xdp_detach_ours(ifc->name, ifc->ifindex);
+			if (ifc->xdp_new)
+				reg_del(reg_fd, ifc->ifindex);
+		}
+		return err;
+	}
+	detach_unlisted(cfg, reg_fd);
+	if (ld->fresh)
+		drop_aside(ld);
 	return 0;
-err:
-	log_error("rolling back the attachments made so far");
-	loader_detach(ld);
-	return err;
 }
 
-void loader_detach(struct loader *ld)
+int loader_detach_pinned(const struct guarder_config *cfg)
 {
-	size_t i;
+	char path[PATH_MAX], name[IF_NAMESIZE];
+	__u32 key, next, keys[GUARDER_XDP_IFACES_MAX], bits;
+	struct loader lk = { .cfg = cfg, .lock_fd = -1 };
+	size_t n = 0, i;
+	int fd, err;
 
-	if (!ld)
-		return;
-	for (i = ld->n_ifaces; i-- > 0;) {
-		tc_detach(&ld->ifaces[i]);
-		xdp_detach(ld, &ld->ifaces[i]);
+	err = join_path(path, sizeof(path), cfg->bpf.pin_path, GUARDER_MAP_XDP_IFACES);
+	if (err)
+		return err;
+	if (access(cfg->bpf.pin_path, F_OK) == 0) {
+		/* A running collector would take the detach for an outside change. */
+		err = lock_pin_dir(&lk, cfg->bpf.pin_path);
+		if (err) {
+			if (err == -EBUSY)
+				log_error("stop the running collector first (systemctl stop "
+					  "guarder-collector), then detach");
+			return err;
+		}
 	}
-	ld->n_ifaces = 0;
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		err = -errno;
+		if (lk.lock_fd >= 0)
+			close(lk.lock_fd);
+		if (err == -ENOENT) {
+			log_info("nothing to detach: no %s (no collector attached with the pins "
+				 "under %s)",
+				 path, cfg->bpf.pin_path);
+			return 0;
+		}
+		log_error("cannot open %s: %s", path, strerror(-err));
+		return err;
+	}
+	for (err = bpf_map_get_next_key(fd, NULL, &next); !err && n < GUARDER_XDP_IFACES_MAX;
+	     err = bpf_map_get_next_key(fd, &key, &next)) {
+		key = next;
+		keys[n++] = key;
+	}
+	for (i = 0; i < n; i++) {
+		bits = reg_get(fd, keys[i]);
+		if (if_indextoname(keys[i], name))
+			detach_iface(fd, name, keys[i], bits);
+		else
+			reg_del(fd, keys[i]);
+	}
+	close(fd);
+	if (lk.lock_fd >= 0)
+		close(lk.lock_fd);
+	log_info("detached from %zu interface(s); the pinned maps (rules, flows) stay under %s",
+		 n, cfg->bpf.pin_path);
+	return 0;
 }
 
 void loader_destroy(struct loader *ld)
 {
 	if (!ld)
 		return;
-	loader_detach(ld);
-	xdp_program__close(ld->xdp_prog);
 	conn_tracker__destroy(ld->skel);
 	if (ld->lock_fd >= 0)
 		close(ld->lock_fd);
@@ -710,6 +1177,11 @@ int loader_stats_fd(const struct loader *ld)
 int loader_events_fd(const struct loader *ld)
 {
 	return bpf_map__fd(ld->skel->maps.events);
+}
+
+int loader_drops_fd(const struct loader *ld)
+{
+	return bpf_map__fd(ld->skel->maps.drop_agg);
 }
 
 int loader_maps_reused(const struct loader *ld)

@@ -61,6 +61,7 @@ struct options {
 	const char *interval;
 	const char *api;
 	bool check_config;
+	bool detach;
 	bool verbose;
 };
 
@@ -101,12 +102,15 @@ static void usage(FILE *out)
 		"                     process serves no API itself\n"
 		"  -check-config      validate the config and flags, print the effective\n"
 		"                     config (secrets redacted) and exit; needs no privileges\n"
+		"  -detach            detach the programs from every interface a collector\n"
+		"                     attached them to (with these pins) and exit\n"
 		"  -v, -verbose       debug logging (libbpf and libxdp included)\n"
 		"  -version           print the version and exit\n"
 		"  -h, -help          this text\n"
 		"\n"
 		"Flags override the file. Without -c and without %s the built-in\n"
-		"defaults are used. Stop with Ctrl-C or SIGTERM: the programs are detached.\n",
+		"defaults are used. Stop with Ctrl-C or SIGTERM: the programs stay attached\n"
+		"and keep filtering (the next collector adopts them); -detach removes them.\n",
 		GUARDER_CONFIG_DEFAULT_PATH, GUARDER_CONFIG_DEFAULT_PATH);
 }
 
@@ -124,6 +128,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ .name = "interval", .value = &o->interval },
 		{ .name = "api", .value = &o->api },
 		{ .name = "check-config", .set = &o->check_config },
+		{ .name = "detach", .set = &o->detach },
 		{ .name = "verbose", .alias = "v", .set = &o->verbose },
 		{ .name = "version", .set = &version },
 		{ .name = "help", .alias = "h", .set = &help },
@@ -514,15 +519,15 @@ static int event_loop(struct collector *c)
 }
 
 /*
- * Stop the input first (detach), then account for what is still in
- * flight: the ring buffer, one last sweep, and the sinks' queues.
+ * Account for what is in flight: the ring buffer, one last sweep, and the
+ * sinks' queues. The programs stay attached: the filter keeps working
+ * while no collector runs, and the next one adopts them.
  */
 static void shutdown_collector(struct collector *c)
 {
 	struct flow_view_stats st;
 	size_t i;
 
-	loader_detach(c->ld);
 	if (c->rb && c->fv)
 		sweep(c);
 	if (c->fv)
@@ -616,7 +621,8 @@ static int run(const struct guarder_config *cfg)
 
 	for (i = 0; i < cfg->collector.n_ifaces; i++)
 		log_info("watching %s", cfg->collector.ifaces[i]);
-	log_info("egress %s; sweep every %u s; summary %s%u s; Ctrl-C or SIGTERM detaches",
+	log_info("egress %s; sweep every %u s; summary %s%u s; Ctrl-C or SIGTERM stops (the "
+		 "programs stay attached; -detach removes them)",
 		 cfg->collector.egress ? "on (tc)" : "off", cfg->collector.sweep_interval,
 		 cfg->collector.console ? "every " : "off, would be every ",
 		 cfg->collector.interval);
@@ -668,6 +674,10 @@ int main(int argc, char **argv)
 	if (err)
 		goto out;
 
+	if (opts.detach) {
+		err = loader_detach_pinned(&cfg);
+		goto out;
+	}
 	if (opts.check_config) {
 		/*
 		 * The file may leave the interfaces to -iface at start: a

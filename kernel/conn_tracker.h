@@ -379,11 +379,24 @@ struct drop_value {
  */
 #define GUARDER_CFG_UNPARSED_DROP (1u << 0) /* filter.unparsed: drop */
 
+/*
+ * The layout version of every map of this program (this header and
+ * kernel/filter.h), kept in the pinned tracker_cfg: a collector that finds
+ * another ABI in the pins gives its program fresh maps (collector/loader.c).
+ * Raise it with any change of a map's key, value or meaning.
+ */
+#define GUARDER_ABI 2
+
 struct tracker_cfg {
 	__u64 icmp_event_interval_ns; /* between two ICMP error events of a view entry */
 	__u32 flags;		      /* GUARDER_CFG_* */
-	__u32 pad;
+	__u32 abi;		      /* GUARDER_ABI of the program that made the maps */
 };
+
+/* xdp_ifaces values: what the collector attached to the interface. */
+#define GUARDER_REG_XDP	   (1u << 0)
+#define GUARDER_REG_TC	   (1u << 1)
+#define GUARDER_REG_CLSACT (1u << 2) /* the clsact qdisc is ours to remove */
 
 _Static_assert(sizeof(struct flow_key) == 40, "flow_key layout");
 _Static_assert(sizeof(struct frag_key) == 40, "frag_key layout");

@@ -94,6 +94,12 @@ static const char *const xdp_mode_names[] = {
 	NULL,
 };
 
+static const char *const unparsed_names[] = {
+	[GUARDER_UNPARSED_DROP] = "drop",
+	[GUARDER_UNPARSED_PASS] = "pass",
+	NULL,
+};
+
 static const char *const acks_names[] = {
 	[GUARDER_ACKS_ALL] = "all",
 	[GUARDER_ACKS_LEADER] = "leader",
@@ -154,6 +160,14 @@ static const struct config_key config_keys[] = {
 	{ .name = "bpf.ringbuf_size", .type = KT_UINT, .offset = OFF(bpf.ringbuf_size),
 	  .def = "8388608", .min = 65536, .max = 1073741824, .flags = KEY_POW2,
 	  .doc = "Bytes of the ring buffer that carries flow events to the collector." },
+	{ .name = "bpf.frag_table_size", .type = KT_UINT, .offset = OFF(bpf.frag_table_size),
+	  .def = "16384", .min = 256, .max = 1048576,
+	  .doc = "First fragments the kernel keeps (LRU), so that the later fragments of "
+		 "their datagram get its ports and verdict." },
+	{ .name = "bpf.drop_table_size", .type = KT_UINT, .offset = OFF(bpf.drop_table_size),
+	  .def = "65536", .min = 1024, .max = 16777216,
+	  .doc = "Drop aggregates the kernel keeps (per CPU, LRU): one per source, rule or "
+		 "reason, hook and interface." },
 
 	{ .name = "collector.interfaces", .type = KT_IFLIST, .offset = OFF(collector.ifaces),
 	  .aux = OFF(collector.n_ifaces), .def = "",
@@ -181,6 +195,10 @@ static const struct config_key config_keys[] = {
 	{ .name = "collector.sweep_interval", .type = KT_UINT, .offset = OFF(collector.sweep_interval),
 	  .def = "1", .min = 1, .max = 60,
 	  .doc = "Seconds between scans of the kernel table for expired flows." },
+	{ .name = "collector.export_interval", .type = KT_UINT,
+	  .offset = OFF(collector.export_interval), .def = "5", .min = 1, .max = 3600,
+	  .doc = "Seconds between interval records: what the filter dropped, per source and "
+		 "rule, is reported once per interval." },
 	{ .name = "collector.top_flows", .type = KT_UINT, .offset = OFF(collector.top_flows),
 	  .def = "10", .min = 0, .max = 100,
 	  .doc = "Flows listed in each console summary (0: counters only)." },
@@ -222,6 +240,13 @@ static const struct config_key config_keys[] = {
 	  .limits = "at most 64 distinct ports `N` or ranges `N-M`, 1..65535",
 	  .doc = "Ports no drop rule may touch (e.g. 22): rules whose source or destination "
 		 "port may fall in one are refused." },
+
+	{ .name = "filter.unparsed", .type = KT_ENUM, .offset = OFF(filter.unparsed),
+	  .def = "drop", .names = unparsed_names,
+	  .doc = "A packet the filter cannot read whole (truncated or malformed headers, a "
+		 "cut-off IPv6 extension chain, an unreadable ICMP quote): `drop` it while "
+		 "rules are loaded and none allows it, or `pass` it. Counted by reason either "
+		 "way (docs/rules.md)." },
 
 	{ .name = "api.listen", .type = KT_STRING, .offset = OFF(api.listen),
 	  .def = "127.0.0.1:8080", .min = 2, .max = 300, .check = check_listen,

@@ -70,6 +70,12 @@ enum guarder_xdp_mode {
 	GUARDER_XDP_GENERIC,
 };
 
+/* filter.unparsed: what the filter does with a packet it cannot read whole. */
+enum guarder_unparsed {
+	GUARDER_UNPARSED_DROP = 0, /* default: while rules are loaded */
+	GUARDER_UNPARSED_PASS,
+};
+
 /* An inclusive port range from the config; a single port has first == last. */
 struct guarder_port_range {
 	unsigned short first, last; /* 1..65535, first <= last */
@@ -87,6 +93,8 @@ struct guarder_config {
 		unsigned int flow_table_size; /* entries; default 1048576 */
 		unsigned int icmp_table_size; /* entries; default 65536 */
 		unsigned int ringbuf_size;    /* bytes, power of two; default 8 MiB */
+		unsigned int frag_table_size; /* first fragments kept; default 16384 */
+		unsigned int drop_table_size; /* drop aggregates kept; default 65536 */
 	} bpf;
 
 	/* collector */
@@ -100,6 +108,7 @@ struct guarder_config {
 		unsigned int active_timeout;	/* seconds; default 300 */
 		unsigned int close_linger;	/* seconds after FIN/RST; default 2 */
 		unsigned int sweep_interval;	/* seconds between table scans; default 1 */
+		unsigned int export_interval;	/* seconds between interval records; default 5 */
 		unsigned int top_flows;		/* flows in the console summary; default 10 */
 		unsigned int max_flows;		/* user-space flow view bound; default 1048576 */
 		bool console;			/* print the summary; default true */
@@ -119,6 +128,11 @@ struct guarder_config {
 		struct guarder_port_range protected_ports[GUARDER_MAX_PROTECTED];
 		size_t n_protected_ports; /* default 0 */
 	} rules;
+
+	/* filter: how the kernel program filters what it cannot read */
+	struct {
+		enum guarder_unparsed unparsed; /* default drop */
+	} filter;
 
 	/* api: read by guarder-api; the collector's -api flag sets listen */
 	struct {

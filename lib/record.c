@@ -425,7 +425,7 @@ int record_format(const struct flow_record *rec, char *buf, size_t len,
 	jw_u64(&w, rec->last_seen_wall_ns > rec->first_seen_wall_ns ?
 			   (rec->last_seen_wall_ns - rec->first_seen_wall_ns) / 1000000 :
 			   0);
-	verdict = rec->event == REC_DROP || v->verdict == GUARDER_VERDICT_DROP ? "drop" : "pass";
+	verdict = rec->event == REC_DROP || flow_value_verdict(v) == GUARDER_VERDICT_DROP ? "drop" : "pass";
 	jw_lit(&w, ",\"verdict\":\"");
 	jw_name(&w, verdict);
 	jw_lit(&w, "\",\"rule_id\":");

@@ -69,7 +69,9 @@ static int event_cb(void *ctx, void *data, size_t size)
 
 static int tenv_open(struct tenv *e, const struct tenv_opts *o)
 {
+	struct tracker_cfg cfg = { 0 };
 	struct conn_tracker *skel;
+	__u32 zero = 0;
 	int err;
 
 	memset(e, 0, sizeof(*e));
@@ -79,11 +81,22 @@ static int tenv_open(struct tenv *e, const struct tenv_opts *o)
 	bpf_map__set_max_entries(skel->maps.events, o->ringbuf_size ? o->ringbuf_size : 65536);
 	bpf_map__set_max_entries(skel->maps.flows, o->flows_max ? o->flows_max : 1024);
 	bpf_map__set_max_entries(skel->maps.icmp_flows, 256);
-	if (o->icmp_event_interval_ns)
-		skel->rodata->icmp_event_interval_ns = o->icmp_event_interval_ns;
+	bpf_map__set_max_entries(skel->maps.frag_cache, o->frags_max ? o->frags_max : 256);
+	bpf_map__set_max_entries(skel->maps.drop_agg, o->drops_max ? o->drops_max : 1024);
 	err = conn_tracker__load(skel);
 	if (err) {
 		fprintf(stderr, "skeleton load failed: %d\n", err);
+		conn_tracker__destroy(skel);
+		return err;
+	}
+	/* The runtime knobs as the collector writes them by default. */
+	cfg.icmp_event_interval_ns = o->icmp_event_interval_ns ? o->icmp_event_interval_ns :
+								1000000000ULL;
+	cfg.flags = o->unparsed_pass ? 0 : GUARDER_CFG_UNPARSED_DROP;
+	cfg.abi = GUARDER_ABI;
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.tracker_cfg), &zero, &cfg, 0)) {
+		err = -errno;
+		fprintf(stderr, "tracker_cfg write failed: %d\n", err);
 		conn_tracker__destroy(skel);
 		return err;
 	}
@@ -215,7 +228,7 @@ int flow_get(struct tenv *e, const char *src, __u16 sport, const char *dst, __u1
 
 	pkt_addr(src, s);
 	pkt_addr(dst, d);
-	rc = flow_key_make(&k, s, sport, d, dport, proto);
+	rc = flow_key_make(&k, s, sport, d, dport, proto, strchr(src, ':') ? 6 : 4);
 	if (dir)
 		*dir = rc;
 	if (bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.flows), &k, v))

@@ -23,7 +23,10 @@
 struct tenv_opts {
 	__u32 ringbuf_size; /* 0: 64 KiB */
 	__u32 flows_max; /* 0: 1024 */
-	__u64 icmp_event_interval_ns; /* 0: the program's default */
+	__u64 icmp_event_interval_ns; /* 0: the collector's (1 s) */
+	bool unparsed_pass; /* filter.unparsed: pass (default drop, as the collector) */
+	__u32 frags_max; /* 0: 256 */
+	__u32 drops_max; /* 0: 1024 */
 };
 
 struct tenv {

@@ -39,7 +39,7 @@ static bool test_start_event_fields(struct tenv *e)
 	ev = &e->ev[0];
 	pkt_addr(CLI, s);
 	pkt_addr(SRV, d);
-	dir = flow_key_make(&want, s, 41000, d, 80, IPPROTO_TCP);
+	dir = flow_key_make(&want, s, 41000, d, 80, IPPROTO_TCP, strchr(CLI, ':') ? 6 : 4);
 	return ASSERT_EQ(ev->type, FLOW_EV_START, "start") &&
 	       ASSERT_EQ(memcmp(&ev->key, &want, sizeof(want)), 0, "canonical key") &&
 	       ASSERT_EQ(ev->dir, dir, "direction") &&

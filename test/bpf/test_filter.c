@@ -169,7 +169,7 @@ static bool test_src_cidr_v4_and_direction(struct tenv *e)
 	ok = ok &&
 	     ASSERT_OK(flow_get(e, "10.1.2.3", 4000, "192.168.0.1", 80, IPPROTO_TCP, &v, NULL),
 		       "flow entry") &&
-	     ASSERT_EQ(v.verdict, GUARDER_VERDICT_DROP, "flow verdict") &&
+	     ASSERT_EQ(flow_value_verdict(&v), GUARDER_VERDICT_DROP, "flow verdict") &&
 	     ASSERT_EQ(v.dir[0].packets + v.dir[1].packets, 2, "only the 2 passed packets counted");
 	done(&s);
 	return ok;
@@ -684,7 +684,7 @@ static bool test_defect_icmp_counted_before_filter(struct tenv *e)
 	     ASSERT_OK(flow_get(e, "10.0.0.1", 77, "10.0.0.2", 77, IPPROTO_ICMP, &v, NULL),
 		       "flow entry (for the verdict and the one event)") &&
 	     ASSERT_EQ(v.dir[0].packets + v.dir[1].packets, 0, "no packets in the flow") &&
-	     ASSERT_EQ(v.verdict, GUARDER_VERDICT_DROP, "flow verdict drop");
+	     ASSERT_EQ(flow_value_verdict(&v), GUARDER_VERDICT_DROP, "flow verdict drop");
 	done(&s);
 	return ok;
 }

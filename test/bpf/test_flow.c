@@ -82,7 +82,7 @@ static bool test_both_directions_one_entry(struct tenv *e)
 	       ASSERT_GE(v.first_seen_ns, t0, "first seen after start") &&
 	       ASSERT_GE(v.last_seen_ns, v.first_seen_ns, "last >= first") &&
 	       ASSERT_GE(t1, v.last_seen_ns, "monotonic clock") &&
-	       ASSERT_EQ(v.verdict, GUARDER_VERDICT_PASS, "verdict cached as pass");
+	       ASSERT_EQ(flow_value_verdict(&v), GUARDER_VERDICT_PASS, "verdict cached as pass");
 }
 
 static bool test_tcp_flags_or(struct tenv *e)

@@ -213,7 +213,7 @@ static void key_of(struct flow_key *k, const char *src, __u16 sport, const char 
 
 	pkt_addr(src, s);
 	pkt_addr(dst, d);
-	flow_key_make(k, s, sport, d, dport, proto);
+	flow_key_make(k, s, sport, d, dport, proto, strchr(src, ':') ? 6 : 4);
 }
 
 /* Put a crafted entry in the kernel table, as if a packet had created it. */
@@ -227,7 +227,7 @@ static bool put_flow(struct tenv *e, const char *src, __u16 sport, const char *d
 
 	pkt_addr(src, s);
 	pkt_addr(dst, d);
-	dir = flow_key_make(&k, s, sport, d, dport, proto);
+	dir = flow_key_make(&k, s, sport, d, dport, proto, strchr(src, ':') ? 6 : 4);
 	memset(&v, 0, sizeof(v));
 	v.dir[dir].packets = packets;
 	v.dir[dir].bytes = packets * 100;

@@ -41,11 +41,12 @@ static inline int test_record_text(const struct test_flow *f, char *buf, size_t 
 	test_addr(f->dst, d);
 	if (f->ev == REC_ICMP) {
 		/* an error record: src is its sender; the key is that of the packet */
-		dir = flow_key_make(&r.key, s, 0, d, 0, f->proto);
+		dir = flow_key_make(&r.key, s, 0, d, 0, f->proto, strchr(f->src, ':') ? 6 : 4);
 		r.icmp_type = f->icmp_type;
 		r.icmp_code = f->icmp_code;
 	} else {
-		dir = flow_key_make(&r.key, s, f->sport, d, f->dport, f->proto);
+		dir = flow_key_make(&r.key, s, f->sport, d, f->dport, f->proto,
+				    strchr(f->src, ':') ? 6 : 4);
 	}
 	r.event = f->ev;
 	r.end_reason = f->ev == REC_END ? REC_END_IDLE : REC_END_NONE;

@@ -29,8 +29,8 @@ static int both_ways(const char *a, __u16 ap, const char *b, __u16 bp, __u8 prot
 	test_addr(b, y);
 	memset(&k1, 0xaa, sizeof(k1));
 	memset(&k2, 0x55, sizeof(k2));
-	d1 = flow_key_make(&k1, x, ap, y, bp, proto);
-	d2 = flow_key_make(&k2, y, bp, x, ap, proto);
+	d1 = flow_key_make(&k1, x, ap, y, bp, proto, strchr(a, ':') ? 6 : 4);
+	d2 = flow_key_make(&k2, y, bp, x, ap, proto, strchr(a, ':') ? 6 : 4);
 	CHECK(d1 == 0 || d1 == 1);
 	/* a flow from an endpoint to itself is direction 0 both ways */
 	if (ap == bp && !memcmp(x, y, sizeof(x)))
@@ -38,8 +38,9 @@ static int both_ways(const char *a, __u16 ap, const char *b, __u16 bp, __u8 prot
 	else
 		CHECK(d2 == !d1);
 	CHECK(memcmp(&k1, &k2, sizeof(k1)) == 0);
-	CHECK(k1.pad[0] == 0 && k1.pad[1] == 0 && k1.pad[2] == 0);
+	CHECK(k1.pad[0] == 0 && k1.pad[1] == 0);
 	CHECK(k1.proto == proto);
+	CHECK(k1.family == (strchr(a, ':') ? 6 : 4));
 	*out = k1;
 	return d1;
 }
@@ -67,8 +68,8 @@ static void check_key_text(const char *a, __u16 ap, const char *b, __u16 bp, __u
 
 	test_addr(a, x);
 	test_addr(b, y);
-	flow_key_make(&k1, x, ap, y, bp, proto);
-	flow_key_make(&k2, y, bp, x, ap, proto);
+	flow_key_make(&k1, x, ap, y, bp, proto, strchr(a, ':') ? 6 : 4);
+	flow_key_make(&k2, y, bp, x, ap, proto, strchr(a, ':') ? 6 : 4);
 	n1 = record_format_key(&k1, t1, sizeof(t1));
 	n2 = record_format_key(&k2, t2, sizeof(t2));
 	CHECK(n1 > 0 && n1 == n2);

@@ -34,7 +34,8 @@ static struct flow_event make_ev(__u8 type, const char *src, __u16 sport, const 
 	memset(&ev, 0, sizeof(ev));
 	test_addr(src, s);
 	test_addr(dst, d);
-	ev.dir = (__u8)flow_key_make(&ev.key, s, sport, d, dport, proto);
+	ev.dir = (__u8)flow_key_make(&ev.key, s, sport, d, dport, proto,
+				      strchr(src, ':') ? 6 : 4);
 	ev.type = type;
 	ev.ts_ns = ts;
 	ev.ifindex = 1; /* lo exists in every network namespace */

@@ -35,7 +35,7 @@ static void make_rec(struct flow_record *r, enum record_event ev, const char *sr
 	memset(r, 0, sizeof(*r));
 	test_addr(src, s);
 	test_addr(dst, d);
-	dir = flow_key_make(&r->key, s, sport, d, dport, proto);
+	dir = flow_key_make(&r->key, s, sport, d, dport, proto, strchr(src, ':') ? 6 : 4);
 	r->event = ev;
 	r->node = "node-1";
 	r->iface = "veth0";
