@@ -931,14 +931,15 @@ static __always_inline void filter_cache_store(struct track_ctx *t, struct flow_
 	__u8 d = t->dir & 1;
 	__u8 rc = FLOW_VC_GEN(vc) == t->gen ? FLOW_VC_RC(vc) : 0;
 	__u16 slot = FLOW_VC_SLOT(vc);
+	__u8 valid = RC_VALID(d) | (t->hook == GUARDER_HOOK_TC_EGRESS ? RC_TC(d) : 0);
 	__u8 verdict;
 
-	rc &= ~(RC_VALID(d) | RC_SLOT(d) | RC_DROP(d));
+	rc &= ~(RC_VALID(d) | RC_SLOT(d) | RC_DROP(d) | RC_TC(d));
 	if (t->cache_ok) {
 		if (t->slot == RULE_SLOT_NONE) {
-			rc |= RC_VALID(d);
+			rc |= valid;
 		} else if (!(rc & RC_SLOT(d ^ 1)) || slot == t->slot) {
-			rc |= RC_VALID(d) | RC_SLOT(d);
+			rc |= valid | RC_SLOT(d);
 			if (t->verdict == GUARDER_VERDICT_DROP)
 				rc |= RC_DROP(d);
 			slot = t->slot;
@@ -1310,8 +1311,13 @@ static __always_inline int track_packet(void *ctx, void *data, void *data_end, _
 	t->cache_ok = 1;
 	if (t->gen) {
 		vc = v ? v->vcache : 0;
+		/* Valid for this direction, decided at this hook. */
 		if (v && !fl && FLOW_VC_GEN(vc) == t->gen &&
-		    (FLOW_VC_RC(vc) & RC_VALID(t->dir & 1)) && !(expiry && t->now >= expiry)) {
+		    (FLOW_VC_RC(vc) & (RC_VALID(t->dir & 1) | RC_TC(t->dir & 1))) ==
+			    (RC_VALID(t->dir & 1) | (hook == GUARDER_HOOK_TC_EGRESS ?
+							     RC_TC(t->dir & 1) :
+							     0)) &&
+		    !(expiry && t->now >= expiry)) {
 			cached = 1;
 			if (FLOW_VC_RC(vc) & RC_SLOT(t->dir & 1)) {
 				t->slot = FLOW_VC_SLOT(vc);

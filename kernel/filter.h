@@ -191,13 +191,19 @@ struct rule_protect_key {
  * each direction d, valid while FLOW_VC_GEN equals rule_ctl.gen and no
  * rule of the half has expired. VALID(d): cached; SLOT(d): the rule in
  * FLOW_VC_SLOT decided it (else no rule matched: pass); DROP(d): that rule
- * drops. A direction whose verdict depends on per-packet fields (TCP
- * flags, ICMP type/code) or on a packet that was not read whole is never
- * VALID.
+ * drops; TC(d): decided at tc egress. A direction whose verdict depends
+ * on per-packet fields (TCP flags, ICMP type/code) or on a packet that was
+ * not read whole is never VALID.
  */
 #define RC_VALID(d) (1u << (d))
 #define RC_SLOT(d)  (4u << (d))
 #define RC_DROP(d)  (16u << (d))
+/*
+ * RC_TC(d): the verdict was decided at the tc egress hook. Protection of a
+ * port depends on the hook (destination port at ingress, source port at
+ * egress), so a verdict holds only for packets of the hook it came from.
+ */
+#define RC_TC(d) (64u << (d))
 
 _Static_assert(sizeof(struct rule_match_key) == 40, "rule_match_key layout");
 _Static_assert(sizeof(struct rule_match_val) == 32, "rule_match_val layout");

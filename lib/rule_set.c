@@ -1,19 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The rule-set compiler (see rule_set.h and kernel/filter.h).
- *
- * An apply, under the cross-process lock:
- *  1. wait one RCU grace period, so no packet still uses the inactive
- *     half (it was the active one before the last flip);
- *  2. compile: sort the active rules by (priority, id) into ranks, give
- *     each id a slot (the slot it has in the active half, else a slot
- *     the active half does not use), group them by shape and match key;
- *  3. write the inactive half: rule_comp, rule_shapes and the protected
- *     ports through mmap, rule_match and the protected networks with
- *     batch syscalls; zero the counters of newly used slots;
- *  4. flip: one atomic store of gen + 1.
- * Any error before 4 leaves the active half, hence the kernel's set,
- * untouched.
+ * The rule maps of the kernel program (see rule_set.h): open them, write
+ * an image compiled by rule_compile.c into the inactive half and flip the
+ * generation, read the per-rule counters.
  */
 #include "rule_set.h"
 
@@ -40,6 +29,7 @@
 #include "kernel/conn_tracker.h"
 #include "kernel/filter.h"
 #include "log.h"
+#include "rule_compile.h"
 #include "rules_file.h"
 
 enum { M_CTL, M_SHAPES, M_MATCH, M_COMP, M_COUNTERS, M_PNETS, M_PPORTS, M_MAX };
@@ -48,11 +38,6 @@ static const char *const map_names[M_MAX] = {
 	GUARDER_MAP_RULE_CTL,		GUARDER_MAP_RULE_SHAPES,   GUARDER_MAP_RULE_MATCH,
 	GUARDER_MAP_RULE_COMP,		GUARDER_MAP_RULE_COUNTERS, GUARDER_MAP_RULE_PROTECT_NETS,
 	GUARDER_MAP_RULE_PROTECT_PORTS,
-};
-
-struct slot_id {
-	__u32 id;
-	__u32 slot;
 };
 
 struct rule_set {
@@ -67,7 +52,7 @@ struct rule_set {
 	__u64 *pports; /* mmap of rule_protect_ports */
 	size_t len_ctl, len_shapes, len_comp, len_pports;
 	/* id -> slot of the active half, rebuilt when the generation moved */
-	struct slot_id *index;
+	struct rule_slot *index;
 	size_t n_index;
 	__u32 index_gen;
 	bool index_valid;
@@ -315,16 +300,16 @@ static int rs_sync(struct rule_set *rs)
 
 static int cmp_slot_id(const void *a, const void *b)
 {
-	const struct slot_id *x = a, *y = b;
+	const struct rule_slot *x = a, *y = b;
 
 	return (x->id > y->id) - (x->id < y->id);
 }
 
 /* Sorted (id, slot) of the valid rules of @half. */
-static int half_index(struct rule_set *rs, __u32 half, struct slot_id **out, size_t *n)
+static int half_index(struct rule_set *rs, __u32 half, struct rule_slot **out, size_t *n)
 {
 	const struct rule_comp *c = rs->comp + (size_t)half * RULE_SLOTS;
-	struct slot_id *v;
+	struct rule_slot *v;
 	size_t k = 0;
 	__u32 s;
 
@@ -333,28 +318,11 @@ static int half_index(struct rule_set *rs, __u32 half, struct slot_id **out, siz
 		return -ENOMEM;
 	for (s = 0; s < RULE_SLOTS; s++)
 		if (c[s].flags & RULE_C_VALID)
-			v[k++] = (struct slot_id){ .id = c[s].id, .slot = s };
+			v[k++] = (struct rule_slot){ .id = c[s].id, .slot = s };
 	qsort(v, k, sizeof(*v), cmp_slot_id);
 	*out = v;
 	*n = k;
 	return 0;
-}
-
-static long index_find(const struct slot_id *v, size_t n, __u32 id)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (v[mid].id == id)
-			return v[mid].slot;
-		if (v[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
 }
 
 /* The id -> slot index of the active half, rebuilt when the generation moved. */
@@ -400,7 +368,7 @@ static int counters_locked(struct rule_set *rs, __u32 rule_id, struct rule_count
 	err = index_refresh(rs, &gen);
 	if (err)
 		return err;
-	s = gen ? index_find(rs->index, rs->n_index, rule_id) : -1;
+	s = gen ? rule_slot_find(rs->index, rs->n_index, rule_id) : -1;
 	if (s < 0)
 		return -ENOENT;
 	slot = (__u32)s;
@@ -474,7 +442,7 @@ static int counters_many_locked(struct rule_set *rs, const __u32 *ids, size_t n,
 			break;
 	}
 	for (i = 0; i < n; i++) {
-		long s = gen ? index_find(rs->index, rs->n_index, ids[i]) : -1;
+		long s = gen ? rule_slot_find(rs->index, rs->n_index, ids[i]) : -1;
 
 		if (s < 0 || (__u32)s >= done) {
 			memset(&out[i], 0, sizeof(out[i]));
@@ -504,163 +472,7 @@ int rule_set_counters_many(struct rule_set *rs, const __u32 *ids, size_t n,
 	return err;
 }
 
-/* ---- compilation ---- */
-
-struct shape_def {
-	__u8 src_plen, dst_plen, family, kflags;
-};
-
-struct crule {
-	const struct rule *r;
-	__u32 rank;
-	__u32 slot;
-	int shape; /* index into the unsorted shape table, then the sorted one */
-};
-
-/* One entry of rule_match for one rule (a rule has one per port bucket). */
-struct mentry {
-	struct rule_match_key key;
-	__u32 rank;
-	__u32 slot;
-	__u32 id;
-};
-
-/* How a port condition enters the key: RULE_K_<x>PORT, _BKT or nothing. */
-static __u8 port_kflag(const struct rule_ports *p, __u8 exact, __u8 bkt)
-{
-	if (p->lo == 0 && p->hi == 0)
-		return 0;
-	if (p->lo == p->hi)
-		return exact;
-	if ((p->hi >> RULE_PORT_BKT_SHIFT) - (p->lo >> RULE_PORT_BKT_SHIFT) + 1 <=
-	    RULE_PORT_BKT_MAX)
-		return bkt;
-	return 0;
-}
-
-/* First and last key value of a port condition under @kflags. */
-static void port_keys(const struct rule_ports *p, __u8 kf, __u8 exact, __u8 bkt, __u32 *lo,
-		      __u32 *hi)
-{
-	if (kf & exact) {
-		*lo = *hi = p->lo;
-	} else if (kf & bkt) {
-		*lo = p->lo >> RULE_PORT_BKT_SHIFT;
-		*hi = p->hi >> RULE_PORT_BKT_SHIFT;
-	} else {
-		*lo = *hi = 0;
-	}
-}
-
-static void plen_mask(__u8 plen, __u32 *mask)
-{
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		int bits = (int)plen - 32 * i;
-		__u32 m;
-
-		if (bits >= 32)
-			m = 0xffffffffu;
-		else if (bits <= 0)
-			m = 0;
-		else
-			m = 0xffffffffu << (32 - bits);
-		mask[i] = htobe32(m);
-	}
-}
-
-static bool ports_single(const struct rule_ports *p)
-{
-	return p->lo == p->hi && p->lo != 0;
-}
-
-static bool ports_any(const struct rule_ports *p)
-{
-	return p->lo == 0 && p->hi == 0;
-}
-
-static bool addr_any(const struct net_prefix *a)
-{
-	return a->family == 0;
-}
-
-static int cmp_rule_ptr(const void *a, const void *b)
-{
-	return rule_cmp(*(const struct rule *const *)a, *(const struct rule *const *)b);
-}
-
-static int cmp_mentry(const void *a, const void *b)
-{
-	const struct mentry *x = a, *y = b;
-	int c = memcmp(&x->key, &y->key, sizeof(x->key));
-
-	if (c)
-		return c;
-	return (x->rank > y->rank) - (x->rank < y->rank);
-}
-
-static void compile_comp(const struct crule *cr, struct rule_comp *c)
-{
-	const struct rule *r = cr->r;
-
-	memset(c, 0, sizeof(*c));
-	c->id = r->id;
-	c->rank = cr->rank;
-	c->flags = RULE_C_VALID;
-	c->action = r->action == RULE_ACTION_DROP ? GUARDER_VERDICT_DROP : GUARDER_VERDICT_PASS;
-	if (!ports_any(&r->sport) && !ports_single(&r->sport)) {
-		c->flags |= RULE_C_SPORT;
-		c->sport_lo = r->sport.lo;
-		c->sport_hi = r->sport.hi;
-	}
-	if (!ports_any(&r->dport) && !ports_single(&r->dport)) {
-		c->flags |= RULE_C_DPORT;
-		c->dport_lo = r->dport.lo;
-		c->dport_hi = r->dport.hi;
-	}
-	if (r->tcp_flags_mask) {
-		c->flags |= RULE_C_TCP_FLAGS;
-		c->tcp_flags = r->tcp_flags & r->tcp_flags_mask;
-		c->tcp_mask = r->tcp_flags_mask;
-	}
-	if (r->icmp_type != RULE_ICMP_ANY) {
-		c->flags |= RULE_C_ICMP_TYPE;
-		c->icmp_type = r->icmp_type;
-	}
-	if (r->icmp_code != RULE_ICMP_ANY) {
-		c->flags |= RULE_C_ICMP_CODE;
-		c->icmp_code = r->icmp_code;
-	}
-	if (!addr_any(&r->inner_src) || !addr_any(&r->inner_dst) ||
-	    r->inner_protocol != RULE_PROTO_ANY || !ports_any(&r->inner_sport) ||
-	    !ports_any(&r->inner_dport)) {
-		int i;
-
-		c->flags |= RULE_C_INNER;
-		c->inner_proto = r->inner_protocol;
-		if (!addr_any(&r->inner_src)) {
-			plen_mask(r->inner_src.prefix, c->isrc_mask);
-			for (i = 0; i < 4; i++)
-				c->isrc[i] = r->inner_src.addr[i] & c->isrc_mask[i];
-		}
-		if (!addr_any(&r->inner_dst)) {
-			plen_mask(r->inner_dst.prefix, c->idst_mask);
-			for (i = 0; i < 4; i++)
-				c->idst[i] = r->inner_dst.addr[i] & c->idst_mask[i];
-		}
-		if (!ports_any(&r->inner_sport)) {
-			c->flags |= RULE_C_ISPORT;
-			c->isport_lo = r->inner_sport.lo;
-			c->isport_hi = r->inner_sport.hi;
-		}
-		if (!ports_any(&r->inner_dport)) {
-			c->flags |= RULE_C_IDPORT;
-			c->idport_lo = r->inner_dport.lo;
-			c->idport_hi = r->inner_dport.hi;
-		}
-	}
-}
+/* ---- writing a compiled half ---- */
 
 /* Remove every key of @half from the hash rule_match; returns 0 or -errno. */
 static int match_clear_half(struct rule_set *rs, __u32 half)
@@ -732,59 +544,6 @@ static int pnets_clear_half(struct rule_set *rs, __u32 half)
 	return 0;
 }
 
-static int write_protect(struct rule_set *rs, __u32 half, const struct rule_protect *p,
-			 __u32 *flags, char *err, size_t errlen)
-{
-	__u64 *bits = rs->pports + (size_t)half * RULE_PROTECT_PORT_WORDS;
-	size_t i;
-	int rc;
-
-	rc = pnets_clear_half(rs, half);
-	if (rc) {
-		set_err(err, errlen, "protected networks: %s", strerror(-rc));
-		return rc;
-	}
-	memset(bits, 0, sizeof(__u64) * RULE_PROTECT_PORT_WORDS);
-	if (!p)
-		return 0;
-	if (p->n_nets > RULE_PROTECT_NETS_MAX) {
-		set_err(err, errlen, "protected networks: %zu, at most %d", p->n_nets,
-			RULE_PROTECT_NETS_MAX);
-		return -E2BIG;
-	}
-	for (i = 0; i < p->n_nets; i++) {
-		const struct net_prefix *a = &p->nets[i];
-		struct rule_protect_key k;
-		__u32 mask[4];
-		__u8 one = 1;
-		int j;
-
-		memset(&k, 0, sizeof(k));
-		k.half = half;
-		/* "any" protects everything: prefix 0 of the address space. */
-		k.prefixlen = 8 + (a->family ? a->prefix : 0);
-		plen_mask(a->family ? a->prefix : 0, mask);
-		for (j = 0; j < 4; j++) {
-			__u32 w = a->addr[j] & mask[j];
-
-			memcpy(k.addr + 4 * j, &w, 4);
-		}
-		if (bpf_map_update_elem(rs->fd[M_PNETS], &k, &one, BPF_ANY)) {
-			rc = -errno;
-			set_err(err, errlen, "protected networks: %s", strerror(-rc));
-			return rc;
-		}
-		*flags |= RULE_SS_PROTECT_NETS;
-	}
-	for (i = 0; i < p->n_ports; i++) {
-		__u16 port = p->ports[i];
-
-		bits[port >> 6] |= 1ull << (port & 63);
-		*flags |= RULE_SS_PROTECT_PORTS;
-	}
-	return 0;
-}
-
 static int zero_counters(struct rule_set *rs, __u32 slot)
 {
 	struct rule_counter *z = calloc(rs->ncpu, sizeof(*z));
@@ -798,270 +557,119 @@ static int zero_counters(struct rule_set *rs, __u32 slot)
 	return err;
 }
 
+/*
+ * write_half - put the image @c into half @h of the maps: conditions,
+ * shapes, protected ports and the expiry through mmap, rule_match and the
+ * protected networks with syscalls, the counters of new slots zeroed.
+ * The half is not live yet: the flip comes after.
+ */
+static int write_half(struct rule_set *rs, __u32 h, const struct rule_compiled *c, char *err,
+		      size_t errlen)
+{
+	struct rule_comp *comp = rs->comp + (size_t)h * RULE_SLOTS;
+	size_t i;
+	__u8 one = 1;
+	int rc;
+
+	memset(comp, 0, sizeof(*comp) * RULE_SLOTS);
+	for (i = 0; i < c->shapes.n_rules; i++)
+		comp[c->comps[i].slot] = c->comps[i].comp;
+	rs->shapes[h] = c->shapes;
+	rc = match_clear_half(rs, h);
+	if (rc) {
+		set_err(err, errlen, "clearing the inactive rule table: %s", strerror(-rc));
+		return rc;
+	}
+	if (c->n_keys) {
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		__u32 cnt = c->n_keys;
+
+		if (bpf_map_update_batch(rs->fd[M_MATCH], c->keys, c->vals, &cnt, &bo)) {
+			rc = -errno;
+			set_err(err, errlen, "writing the rule table: %s", strerror(-rc));
+			return rc;
+		}
+	}
+	rc = pnets_clear_half(rs, h);
+	for (i = 0; !rc && i < c->n_pnets; i++)
+		if (bpf_map_update_elem(rs->fd[M_PNETS], &c->pnets[i], &one, BPF_ANY))
+			rc = -errno;
+	if (rc) {
+		set_err(err, errlen, "protected networks: %s", strerror(-rc));
+		return rc;
+	}
+	memcpy(rs->pports + (size_t)h * RULE_PROTECT_PORT_WORDS, c->pports, sizeof(c->pports));
+	for (i = 0; i < c->n_new_slots; i++) {
+		rc = zero_counters(rs, c->new_slots[i]);
+		if (rc) {
+			set_err(err, errlen, "zeroing rule counters: %s", strerror(-rc));
+			return rc;
+		}
+	}
+	rs->ctl->expiry_ns[h] = c->expiry_ns;
+	return 0;
+}
+
+/* CLOCK_MONOTONIC - CLOCK_REALTIME now, in ns: the kernel's clock for expiries. */
+static __s64 mono_minus_wall_ns(void)
+{
+	struct timespec m, w;
+
+	clock_gettime(CLOCK_REALTIME, &w);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	return ((__s64)m.tv_sec - w.tv_sec) * 1000000000LL + ((__s64)m.tv_nsec - w.tv_nsec);
+}
+
+/*
+ * apply_locked - the apply under the locks:
+ *  1. wait one RCU grace period, so no packet still uses the inactive
+ *     half (it was the active one before the last flip);
+ *  2. compile (rule_compile.c) against the active half's slots;
+ *  3. write the inactive half;
+ *  4. flip: one atomic store of gen + 1.
+ * Any error before 4 leaves the active half, hence the kernel's set,
+ * untouched.
+ */
 static int apply_locked(struct rule_set *rs, const struct rule *rules, size_t n,
 			const struct rule_protect *protect, __u64 now, char *err, size_t errlen)
 {
-	const struct rule **act = NULL;
-	struct crule *cr = NULL;
-	struct slot_id *cur_idx = NULL;
-	size_t n_cur = 0, na = 0, i, j;
-	struct shape_def shapes[RULE_SHAPES_MAX];
-	__u32 shape_best[RULE_SHAPES_MAX];
-	int shape_order[RULE_SHAPES_MAX], shape_pos[RULE_SHAPES_MAX], nshapes = 0;
-	unsigned char *used = NULL;
-	struct rule_match_key *mkeys = NULL;
-	struct rule_match_val *mvals = NULL;
-	struct rule_shape_set *ss;
-	struct rule_comp *half_comp;
-	struct mentry *me = NULL;
-	size_t nme = 0, max_me = RULE_MATCH_ENTRIES / 2;
-	__u32 gen, cur, nh, next_free = 0, flags = 0, nkeys = 0;
-	char why[RULE_ERR_LEN];
+	struct rule_compile_in in = {
+		.rules = rules,
+		.n = n,
+		.protect = protect,
+		.now = now,
+		.mono_minus_wall_ns = mono_minus_wall_ns(),
+	};
+	struct rule_compiled c;
+	struct rule_slot *active = NULL;
+	__u32 gen;
 	int rc;
 
-	/* 1. Nobody may still be reading the half we are about to write. */
 	rc = rs_sync(rs);
 	if (rc) {
 		set_err(err, errlen, "waiting for in-flight packets: %s", strerror(-rc));
 		return rc;
 	}
 	gen = rule_set_generation(rs);
-	cur = gen & 1;
-	nh = cur ^ 1;
-
-	/* 2. The active rules, in evaluation order. */
-	act = calloc(n ? n : 1, sizeof(*act));
-	if (!act) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		if (rule_validate(&rules[i], why, sizeof(why))) {
-			set_err(err, errlen, "rule %u: %s", rules[i].id, why);
-			rc = -EINVAL;
-			goto out;
-		}
-		if (rule_is_active(&rules[i], now))
-			act[na++] = &rules[i];
-	}
-	if (na > RULE_SET_MAX_RULES) {
-		set_err(err, errlen, "%zu active rules, at most %d", na, RULE_SET_MAX_RULES);
-		rc = -E2BIG;
-		goto out;
-	}
-	qsort(act, na, sizeof(*act), cmp_rule_ptr);
-	for (i = 1; i < na; i++)
-		if (act[i]->id == act[i - 1]->id) {
-			set_err(err, errlen, "rule id %u appears twice", act[i]->id);
-			rc = -EINVAL;
-			goto out;
-		}
-
-	/* Slots: an id keeps its slot; new ids take slots the active half leaves free. */
-	rc = half_index(rs, cur, &cur_idx, &n_cur);
-	if (rc)
-		goto out;
-	if (!gen)
-		n_cur = 0; /* never applied: half 0 is all zero anyway */
-	used = calloc(RULE_SLOTS, 1);
-	cr = calloc(na ? na : 1, sizeof(*cr));
-	if (!used || !cr) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n_cur; i++)
-		used[cur_idx[i].slot] = 1; /* 1: used by the active half */
-	for (i = 0; i < na; i++) {
-		long s = index_find(cur_idx, n_cur, act[i]->id);
-
-		cr[i].r = act[i];
-		cr[i].rank = i;
-		if (s >= 0) {
-			cr[i].slot = s;
-			continue;
-		}
-		while (next_free < RULE_SLOTS && used[next_free])
-			next_free++;
-		if (next_free >= RULE_SLOTS) {
-			set_err(err, errlen, "no free rule slot (%d in all)", RULE_SLOTS);
-			rc = -E2BIG;
-			goto out;
-		}
-		cr[i].slot = next_free;
-		used[next_free] = 2; /* 2: newly used, counters to zero */
-	}
-
-	/* Shapes. */
-	for (i = 0; i < na; i++) {
-		const struct rule *r = cr[i].r;
-		struct shape_def sd = {
-			.src_plen = addr_any(&r->src) ? 0 : r->src.prefix,
-			.dst_plen = addr_any(&r->dst) ? 0 : r->dst.prefix,
-			.family = r->src.family ? r->src.family : r->dst.family,
-			.kflags = (r->protocol != RULE_PROTO_ANY ? RULE_K_PROTO : 0) |
-				  port_kflag(&r->sport, RULE_K_SPORT, RULE_K_SPORT_BKT) |
-				  port_kflag(&r->dport, RULE_K_DPORT, RULE_K_DPORT_BKT) |
-				  (r->icmp_type != RULE_ICMP_ANY ? RULE_K_ICMP_TYPE : 0),
-		};
-		int s;
-
-		for (s = 0; s < nshapes; s++)
-			if (!memcmp(&shapes[s], &sd, sizeof(sd)))
-				break;
-		if (s == nshapes) {
-			if (nshapes == RULE_SHAPES_MAX) {
-				set_err(err, errlen,
-					"rule %u: more than %d distinct rule shapes (combinations "
-					"of address prefix lengths, family, protocol given, single "
-					"ports given)",
-					r->id, RULE_SHAPES_MAX);
-				rc = -E2BIG;
-				goto out;
-			}
-			shapes[s] = sd;
-			shape_best[s] = cr[i].rank; /* ranks ascend: the first is the best */
-			nshapes++;
-		}
-		cr[i].shape = s;
-	}
-	/* Visit order: by best rank (already the order of first appearance). */
-	for (i = 0; i < (size_t)nshapes; i++) {
-		shape_order[i] = i;
-		shape_pos[i] = i;
-	}
-
-	/* 3. Write the inactive half. */
-	ss = &rs->shapes[nh];
-	memset(ss, 0, sizeof(*ss));
-	for (i = 0; i < (size_t)nshapes; i++) {
-		struct rule_shape *sh = &ss->shapes[i];
-		const struct shape_def *sd = &shapes[shape_order[i]];
-
-		plen_mask(sd->src_plen, sh->src_mask);
-		plen_mask(sd->dst_plen, sh->dst_mask);
-		sh->best_rank = shape_best[shape_order[i]];
-		sh->family = sd->family;
-		sh->kflags = sd->kflags;
-	}
-	half_comp = rs->comp + (size_t)nh * RULE_SLOTS;
-	memset(half_comp, 0, sizeof(*half_comp) * RULE_SLOTS);
-	me = calloc(max_me, sizeof(*me));
-	if (!me) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < na; i++) {
-		const struct rule *r = cr[i].r;
-		const struct rule_shape *sh;
-		struct rule_match_key k;
-		__u32 slo, shi, dlo, dhi, sp, dp;
-
-		cr[i].shape = shape_pos[cr[i].shape];
-		sh = &ss->shapes[cr[i].shape];
-		compile_comp(&cr[i], &half_comp[cr[i].slot]);
-		memset(&k, 0, sizeof(k));
-		for (j = 0; j < 4; j++) {
-			k.src[j] = r->src.addr[j] & sh->src_mask[j];
-			k.dst[j] = r->dst.addr[j] & sh->dst_mask[j];
-		}
-		k.proto = (sh->kflags & RULE_K_PROTO) ? r->protocol : 0;
-		k.shape = cr[i].shape;
-		k.half = nh;
-		port_keys(&r->sport, sh->kflags, RULE_K_SPORT, RULE_K_SPORT_BKT, &slo, &shi);
-		port_keys(&r->dport, sh->kflags, RULE_K_DPORT, RULE_K_DPORT_BKT, &dlo, &dhi);
-		if (sh->kflags & RULE_K_ICMP_TYPE)
-			slo = shi = r->icmp_type; /* ICMP rules have no ports */
-		for (sp = slo; sp <= shi; sp++) {
-			for (dp = dlo; dp <= dhi; dp++) {
-				if (nme == max_me) {
-					set_err(err, errlen,
-						"rule %u: the rule table is full (%zu entries; port "
-						"ranges take one per 256 ports they span)",
-						r->id, max_me);
-					rc = -E2BIG;
-					goto out;
-				}
-				k.sport = sp;
-				k.dport = dp;
-				me[nme].key = k;
-				me[nme].rank = cr[i].rank;
-				me[nme].slot = cr[i].slot;
-				me[nme].id = r->id;
-				nme++;
-			}
-		}
-	}
-	/* Candidate lists: rules sharing a key, in rank order. */
-	qsort(me, nme, sizeof(*me), cmp_mentry);
-	mkeys = calloc(nme ? nme : 1, sizeof(*mkeys));
-	mvals = calloc(nme ? nme : 1, sizeof(*mvals));
-	if (!mkeys || !mvals) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < nme; i++) {
-		struct rule_match_val *v;
-
-		if (i == 0 || memcmp(&me[i].key, &me[i - 1].key, sizeof(me[i].key))) {
-			mkeys[nkeys] = me[i].key;
-			memset(&mvals[nkeys], 0, sizeof(mvals[nkeys]));
-			nkeys++;
-		}
-		v = &mvals[nkeys - 1];
-		if (v->n == RULE_CAND_MAX) {
-			set_err(err, errlen,
-				"rule %u: more than %d rules share the same addresses, protocol and "
-				"ports (they differ only in wide port ranges, TCP flags or ICMP "
-				"fields)",
-				me[i].id, RULE_CAND_MAX);
-			rc = -E2BIG;
-			goto out;
-		}
-		v->slot[v->n++] = me[i].slot;
-	}
-	rc = match_clear_half(rs, nh);
-	if (rc) {
-		set_err(err, errlen, "clearing the inactive rule table: %s", strerror(-rc));
-		goto out;
-	}
-	if (nkeys) {
-		LIBBPF_OPTS(bpf_map_batch_opts, bo);
-		__u32 cnt = nkeys;
-
-		if (bpf_map_update_batch(rs->fd[M_MATCH], mkeys, mvals, &cnt, &bo)) {
-			rc = -errno;
-			set_err(err, errlen, "writing the rule table: %s", strerror(-rc));
-			goto out;
-		}
-	}
-	rc = write_protect(rs, nh, protect, &flags, err, errlen);
-	if (rc)
-		goto out;
-	for (i = 0; i < RULE_SLOTS; i++) {
-		if (used[i] != 2)
-			continue;
-		rc = zero_counters(rs, i);
+	if (gen) {
+		rc = half_index(rs, gen & 1, &active, &in.n_active);
 		if (rc) {
-			set_err(err, errlen, "zeroing rule counters: %s", strerror(-rc));
-			goto out;
+			set_err(err, errlen, "reading the active rule set: %s", strerror(-rc));
+			return rc;
 		}
 	}
-	ss->n_shapes = nshapes;
-	ss->flags = flags;
-	ss->n_rules = na;
-
-	/* 4. The flip: from the next packet on, the new half. */
+	in.active = active;
+	in.half = (gen & 1) ^ 1;
+	rc = rule_compile(&in, &c, err, errlen);
+	free(active);
+	if (rc)
+		return rc;
+	rc = write_half(rs, in.half, &c, err, errlen);
+	rule_compiled_free(&c);
+	if (rc)
+		return rc;
 	__atomic_store_n(&rs->ctl->gen, gen + 1, __ATOMIC_SEQ_CST);
-	rc = 0;
-out:
-	free(act);
-	free(cr);
-	free(cur_idx);
-	free(used);
-	free(mkeys);
-	free(mvals);
-	free(me);
-	return rc;
+	return 0;
 }
 
 int rule_set_apply(struct rule_set *rs, const struct rule *rules, size_t n,
@@ -1083,50 +691,6 @@ int rule_set_apply(struct rule_set *rs, const struct rule *rules, size_t n,
 		flock(rs->lock_fd, LOCK_UN);
 	pthread_mutex_unlock(&rs->lock);
 	return rc;
-}
-
-int rule_protect_from_config(const struct guarder_config *cfg, struct rule_protect *out)
-{
-	struct net_prefix *nets = NULL;
-	__u16 *ports = NULL;
-	unsigned char *seen = NULL;
-	size_t i, n = 0;
-	unsigned int p;
-
-	memset(out, 0, sizeof(*out));
-	nets = calloc(cfg->rules.n_protected_networks + 1, sizeof(*nets));
-	seen = calloc(65536, 1);
-	ports = calloc(65536, sizeof(*ports));
-	if (!nets || !seen || !ports) {
-		free(nets);
-		free(seen);
-		free(ports);
-		return -ENOMEM;
-	}
-	memcpy(nets, cfg->rules.protected_networks,
-	       cfg->rules.n_protected_networks * sizeof(*nets));
-	for (i = 0; i < cfg->rules.n_protected_ports; i++)
-		for (p = cfg->rules.protected_ports[i].first;
-		     p <= cfg->rules.protected_ports[i].last && p < 65536; p++)
-			if (!seen[p]) {
-				seen[p] = 1;
-				ports[n++] = p;
-			}
-	free(seen);
-	out->nets = nets;
-	out->n_nets = cfg->rules.n_protected_networks;
-	out->ports = ports;
-	out->n_ports = n;
-	return 0;
-}
-
-void rule_protect_free(struct rule_protect *p)
-{
-	if (!p)
-		return;
-	free((void *)p->nets);
-	free((void *)p->ports);
-	memset(p, 0, sizeof(*p));
 }
 
 int rule_set_restore_file(const struct guarder_config *cfg)

@@ -27,31 +27,9 @@
 
 #include "config.h"
 #include "rule.h"
+#include "rule_compile.h"
 
 struct rule_set;
-
-/* Most rules one set may hold (active rules; disabled/expired ones are free). */
-#define RULE_SET_MAX_RULES 10000
-
-/*
- * Protected traffic: an implicit allow evaluated before every rule.
- * Packets from or to one of @nets, or from or to one of @ports (TCP/UDP
- * and other protocols with ports), are never dropped by a rule.
- */
-struct rule_protect {
-	const struct net_prefix *nets;
-	size_t n_nets;
-	const __u16 *ports;
-	size_t n_ports;
-};
-
-/*
- * rule_protect_from_config - @out from the config's rules.protected_networks
- * and rules.protected_ports (port ranges expanded). Arrays are malloc'd;
- * free them with rule_protect_free(). Returns 0 or -ENOMEM.
- */
-int rule_protect_from_config(const struct guarder_config *cfg, struct rule_protect *out);
-void rule_protect_free(struct rule_protect *p);
 
 /*
  * rule_set_restore_file - what the collector runs after it loaded the

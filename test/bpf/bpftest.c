@@ -315,3 +315,59 @@ int events_of(struct tenv *e, __u8 type)
 		n += e->ev[i].type == type;
 	return n;
 }
+
+int drop_agg_sum(struct tenv *e, const char *src, __u8 reason, __u32 rule_id, __u64 *packets,
+		 __u64 *bytes)
+{
+	int fd = bpf_map__fd(e->skel->maps.drop_agg), ncpu = libbpf_num_possible_cpus();
+	struct drop_key k, next;
+	struct drop_value *per;
+	__u32 s[4];
+	void *prev = NULL;
+	int found = 0, i;
+
+	*packets = 0;
+	*bytes = 0;
+	if (ncpu < 1) {
+		harness_fail("drop_agg_sum: counting CPUs", -EINVAL);
+		return -EINVAL;
+	}
+	per = calloc(ncpu, sizeof(*per));
+	if (!per) {
+		harness_fail("drop_agg_sum", -ENOMEM);
+		return -ENOMEM;
+	}
+	pkt_addr(src, s);
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (memcmp(k.src, s, sizeof(s)) || k.reason != reason ||
+		    (reason == GUARDER_DROP_RULE && k.rule_id != rule_id))
+			continue;
+		if (bpf_map_lookup_elem(fd, &k, per))
+			continue; /* evicted between the two calls */
+		found++;
+		for (i = 0; i < ncpu; i++) {
+			*packets += per[i].packets;
+			*bytes += per[i].bytes;
+		}
+	}
+	free(per);
+	return found;
+}
+
+int map_entries(int fd, size_t key_size)
+{
+	char k[128], next[128];
+	void *prev = NULL;
+	int n = 0;
+
+	if (key_size > sizeof(k))
+		return -EINVAL;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(k, next, key_size);
+		prev = k;
+		n++;
+	}
+	return n;
+}

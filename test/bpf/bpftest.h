@@ -73,6 +73,17 @@ bool run_xdp_n(struct tenv *e, const struct pkt *p, int n);
  */
 int read_stats(struct tenv *e, struct global_stats *out);
 /*
+ * drop_agg_sum - packets and bytes of the drop aggregates of source @src
+ * (text) with @reason and (for GUARDER_DROP_RULE) @rule_id, summed over
+ * CPUs, interfaces and hooks. Returns the number of aggregates found
+ * (0: none) or -errno (reported; the case fails).
+ */
+int drop_agg_sum(struct tenv *e, const char *src, __u8 reason, __u32 rule_id, __u64 *packets,
+		 __u64 *bytes);
+/* Entries of a map (by key size), or -errno. */
+int map_entries(int fd, size_t key_size);
+
+/*
  * Look the flow of a packet from src:sport to dst:dport up. Fills @v and
  * @dir (the direction of such a packet). Returns 0 or -ENOENT.
  */

@@ -100,6 +100,16 @@ void pkt_ipv6(struct pkt *p, const char *src, const char *dst, uint8_t nexthdr)
 	memcpy(h + 24, a, 16);
 }
 
+void pkt_ipv6_frag(struct pkt *p, uint8_t next, uint16_t frag_off, uint32_t id)
+{
+	uint8_t *h = pkt_put(p, 8);
+
+	h[0] = next;
+	put16(h + 2, frag_off);
+	put16(h + 4, id >> 16);
+	put16(h + 6, id & 0xffff);
+}
+
 void pkt_ipv6_ext(struct pkt *p, uint8_t type, uint8_t next, unsigned int len, uint16_t frag_off)
 {
 	uint8_t *h = pkt_put(p, len);

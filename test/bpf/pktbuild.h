@@ -42,6 +42,8 @@ void pkt_ipv6(struct pkt *p, const char *src, const char *dst, uint8_t nexthdr);
  * For a fragment header @frag_off is the raw field: offset << 3 | M flag.
  */
 void pkt_ipv6_ext(struct pkt *p, uint8_t type, uint8_t next, unsigned int len, uint16_t frag_off);
+/* IPv6 fragment header: @frag_off is offset << 3 | M flag, @id the identification. */
+void pkt_ipv6_frag(struct pkt *p, uint8_t next, uint16_t frag_off, uint32_t id);
 void pkt_tcp(struct pkt *p, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
 	     uint8_t flags, uint16_t window);
 void pkt_udp(struct pkt *p, uint16_t sport, uint16_t dport);

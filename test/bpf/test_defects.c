@@ -213,7 +213,7 @@ static bool test_defect_key_padding_zeroed(struct tenv *e)
 	for (i = 0; i < e->nev; i++) {
 		struct flow_event *ev = &e->ev[i];
 
-		if (!ASSERT_TRUE(bytes_zero(ev->key.pad, 3) && ev->pad == 0 && ev->pad2 == 0 &&
+		if (!ASSERT_TRUE(bytes_zero(ev->key.pad, sizeof(ev->key.pad)) && ev->pad == 0 && ev->pad2 == 0 &&
 					 bytes_zero(ev->inner.pad, 2),
 				 "event padding"))
 			return false;

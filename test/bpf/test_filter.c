@@ -343,11 +343,15 @@ static bool test_protected_win(struct tenv *e)
 	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "to a protected network");
 	pkt_tcp4(&p, "10.0.0.1", 5555, "10.0.0.2", 22, PKT_SYN, 1, 0, 100, 0);
 	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "to a protected port");
+	/* Replies of this host's protected service leave through tc egress. */
 	pkt_tcp4(&p, "10.0.0.2", 22, "10.0.0.1", 5555, PKT_SYN | PKT_ACK, 1, 2, 100, 0);
-	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "from a protected port");
+	ok = ok && ASSERT_EQ(run_tc(e, &p, 0, 0), TC_ACT_OK, "from a protected port (egress)");
+	/* A remote source port is never protected: sending from 22 is no way in. */
+	pkt_tcp4(&p, "10.0.0.2", 22, "10.0.0.1", 5555, PKT_SYN | PKT_ACK, 1, 2, 100, 0);
+	ok = ok && ASSERT_EQ(xdp(e, &p), DROP, "a remote source port 22 is not protected");
 	pkt_udp4(&p, "10.0.0.1", 1000, "10.0.0.2", 53, 0);
 	ok = ok && ASSERT_EQ(xdp(e, &p), DROP, "everything else dropped") &&
-	     ASSERT_EQ(hits(&s, 1), 1, "protected packets are no hits");
+	     ASSERT_EQ(hits(&s, 1), 2, "protected packets are no hits");
 	/* Without protection the same traffic is dropped. */
 	pkt_udp4(&p, "10.9.3.4", 1000, "10.0.0.1", 53, 0);
 	ok = ok && apply(&s) && ASSERT_EQ(xdp(e, &p), DROP, "unprotected: dropped");
@@ -451,6 +455,7 @@ static bool test_tc_gso_drop_counts_segments(struct tenv *e)
 {
 	struct rs_env s;
 	struct flow_value v;
+	__u64 pk, by;
 	struct pkt p;
 	bool ok;
 
@@ -463,9 +468,11 @@ static bool test_tc_gso_drop_counts_segments(struct tenv *e)
 	ok = ok && ASSERT_EQ(run_tc(e, &p, 4, 250), TC_ACT_SHOT, "shot") &&
 	     ASSERT_EQ(dropped(e), 4, "4 segments dropped") &&
 	     ASSERT_EQ(hits(&s, 1), 4, "4 hits") &&
-	     ASSERT_OK(flow_get(e, "10.0.0.1", 5000, "10.0.0.2", 443, IPPROTO_TCP, &v, NULL),
-		       "flow") &&
-	     ASSERT_EQ(v.dir[0].packets + v.dir[1].packets, 0, "none in the flow's counters");
+	     ASSERT_EQ(flow_get(e, "10.0.0.1", 5000, "10.0.0.2", 443, IPPROTO_TCP, &v, NULL),
+		       -ENOENT, "a dropped unknown tuple leaves no flow") &&
+	     ASSERT_EQ(drop_agg_sum(e, "10.0.0.1", GUARDER_DROP_RULE, 1, &pk, &by), 1,
+		       "one drop aggregate") &&
+	     ASSERT_EQ(pk, 4, "its 4 segments");
 	done(&s);
 	return ok;
 }
@@ -667,6 +674,7 @@ static bool test_defect_icmp_counted_before_filter(struct tenv *e)
 	struct rs_env s;
 	struct icmp_value iv;
 	struct flow_value v;
+	__u64 pk, by;
 	struct pkt p;
 	bool ok;
 
@@ -681,10 +689,11 @@ static bool test_defect_icmp_counted_before_filter(struct tenv *e)
 		       "not in the ICMP view") &&
 	     ASSERT_EQ(icmp_count_get(e, 4, 8, 0), 0, "not in the ICMP counts") &&
 	     ASSERT_EQ(dropped(e), 2, "counted as dropped") &&
-	     ASSERT_OK(flow_get(e, "10.0.0.1", 77, "10.0.0.2", 77, IPPROTO_ICMP, &v, NULL),
-		       "flow entry (for the verdict and the one event)") &&
-	     ASSERT_EQ(v.dir[0].packets + v.dir[1].packets, 0, "no packets in the flow") &&
-	     ASSERT_EQ(flow_value_verdict(&v), GUARDER_VERDICT_DROP, "flow verdict drop");
+	     ASSERT_EQ(flow_get(e, "10.0.0.1", 77, "10.0.0.2", 77, IPPROTO_ICMP, &v, NULL),
+		       -ENOENT, "no flow entry for a dropped unknown tuple") &&
+	     ASSERT_EQ(drop_agg_sum(e, "10.0.0.1", GUARDER_DROP_RULE, 9, &pk, &by), 1,
+		       "one drop aggregate") &&
+	     ASSERT_EQ(pk, 2, "both drops in it");
 	done(&s);
 	return ok;
 }
@@ -772,23 +781,35 @@ static bool test_counters_per_rule(struct tenv *e)
 	return ok;
 }
 
+/*
+ * Drops of unknown tuples create no state and no event, only their
+ * per-source aggregate; a flow that already existed (it passed before
+ * the rule came) gets its one FLOW_EV_DROP event.
+ */
 static bool test_drop_events_once_per_flow(struct tenv *e)
 {
 	struct rs_env s;
-	struct pkt p, q;
+	struct pkt p, q, est;
+	__u64 pk, by;
 	bool ok;
 	int i, n = 0;
 
 	if (!setup(e, &s))
 		return false;
-	ok = add(&s,
-		 "{\"id\":42,\"action\":\"drop\",\"src_ip\":\"10.3.0.0/16\",\"enabled\":true}") &&
+	/* An established flow first, with no rule loaded. */
+	pkt_tcp4(&est, "10.3.9.9", 2000, "10.0.0.2", 80, PKT_ACK, 1, 1, 100, 10);
+	ok = ASSERT_EQ(xdp(e, &est), PASS, "established flow passes") &&
+	     add(&s, "{\"id\":42,\"action\":\"drop\",\"src_ip\":\"10.3.0.0/16\",\"enabled\":true}") &&
 	     apply(&s);
+	drain_events(e);
+	e->nev = 0;
 	pkt_tcp4(&p, "10.3.0.1", 1000, "10.0.0.2", 80, PKT_SYN, 1, 0, 100, 0);
 	pkt_tcp4(&q, "10.3.0.2", 1000, "10.0.0.2", 80, PKT_SYN, 1, 0, 100, 0);
 	for (i = 0; ok && i < 4; i++)
 		ok = ASSERT_EQ(xdp(e, &p), DROP, "dropped");
-	ok = ok && ASSERT_EQ(xdp(e, &q), DROP, "second flow dropped");
+	ok = ok && ASSERT_EQ(xdp(e, &q), DROP, "second tuple dropped");
+	for (i = 0; ok && i < 3; i++)
+		ok = ASSERT_EQ(xdp(e, &est), DROP, "the established flow is dropped now");
 	drain_events(e);
 	for (i = 0; i < e->nev; i++) {
 		if (e->ev[i].type != FLOW_EV_DROP)
@@ -798,9 +819,19 @@ static bool test_drop_events_once_per_flow(struct tenv *e)
 		     ASSERT_EQ(e->ev[i].verdict, GUARDER_VERDICT_DROP, "verdict in the event") &&
 		     ASSERT_EQ(e->ev[i].hook, GUARDER_HOOK_XDP, "hook");
 	}
-	ok = ok && ASSERT_EQ(n, 2, "one drop event per flow") &&
-	     ASSERT_EQ(events_of(e, FLOW_EV_START), 2, "a start per flow") &&
-	     ASSERT_EQ(dropped(e), 5, "5 drops counted");
+	ok = ok && ASSERT_EQ(n, 1, "one drop event, for the established flow only") &&
+	     ASSERT_EQ(events_of(e, FLOW_EV_START), 0, "no start for dropped tuples") &&
+	     ASSERT_EQ(flow_count(e), 1, "no flow state for dropped tuples") &&
+	     ASSERT_EQ(dropped(e), 8, "8 drops counted") &&
+	     ASSERT_EQ(drop_agg_sum(e, "10.3.0.1", GUARDER_DROP_RULE, 42, &pk, &by), 1,
+		       "an aggregate for 10.3.0.1") &&
+	     ASSERT_EQ(pk, 4, "its 4 drops") &&
+	     ASSERT_EQ(drop_agg_sum(e, "10.3.0.2", GUARDER_DROP_RULE, 42, &pk, &by), 1,
+		       "an aggregate for 10.3.0.2") &&
+	     ASSERT_EQ(pk, 1, "its drop") &&
+	     ASSERT_EQ(drop_agg_sum(e, "10.3.9.9", GUARDER_DROP_RULE, 42, &pk, &by), 1,
+		       "the established flow's drops aggregated too") &&
+	     ASSERT_EQ(pk, 3, "its 3 drops");
 	done(&s);
 	return ok;
 }

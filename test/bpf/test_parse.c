@@ -325,12 +325,24 @@ static bool test_ipv6_fragments(struct tenv *e)
 	if (!ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "verdict"))
 		return false;
 	read_stats(e, &s);
-	return ASSERT_EQ(s.fragments, 2, "both fragments counted") &&
-	       ASSERT_EQ(s.packets[GUARDER_P_UDP], 2, "both as UDP") &&
-	       ASSERT_OK(flow_get(e, "fd00::1", 3000, "fd00::2", 4000, IPPROTO_UDP, &v, NULL),
-			 "first fragment has ports") &&
+	if (!ASSERT_EQ(s.fragments, 2, "both fragments counted") ||
+	    !ASSERT_EQ(s.packets[GUARDER_P_UDP], 2, "both as UDP") ||
+	    !ASSERT_OK(flow_get(e, "fd00::1", 3000, "fd00::2", 4000, IPPROTO_UDP, &v, NULL),
+		       "first fragment has ports") ||
+	    !ASSERT_EQ(v.dir[0].packets + v.dir[1].packets, 2,
+		       "the later fragment counted in its datagram's flow (frag_cache)") ||
+	    !ASSERT_EQ(flow_count(e), 1, "one flow"))
+		return false;
+	/* A later fragment whose first fragment was not seen: ports 0. */
+	pkt_init(&p);
+	pkt_eth(&p, NULL, 0, 0x86dd);
+	pkt_ipv6(&p, "fd00::1", "fd00::2", IPPROTO_FRAGMENT);
+	pkt_ipv6_frag(&p, IPPROTO_UDP, 3 << 3, 77);
+	pkt_payload(&p, 8);
+	pkt_finish(&p);
+	return ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "orphan verdict (no rules)") &&
 	       ASSERT_OK(flow_get(e, "fd00::1", 0, "fd00::2", 0, IPPROTO_UDP, &v, NULL),
-			 "later fragment tracked with ports 0") &&
+			 "an orphan later fragment tracked with ports 0") &&
 	       ASSERT_EQ(flow_count(e), 2, "two flows");
 }
 
@@ -357,13 +369,25 @@ static bool test_ipv4_fragments(struct tenv *e)
 	if (!ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "verdict"))
 		return false;
 	read_stats(e, &s);
-	return ASSERT_EQ(s.fragments, 2, "both fragments counted") &&
-	       ASSERT_EQ(s.packets[GUARDER_P_UDP], 2, "both as UDP") &&
-	       ASSERT_OK(flow_get(e, "10.0.0.1", 3000, "10.0.0.2", 4000, IPPROTO_UDP, &v, NULL),
-			 "first fragment has ports") &&
+	if (!ASSERT_EQ(s.fragments, 2, "both fragments counted") ||
+	    !ASSERT_EQ(s.packets[GUARDER_P_UDP], 2, "both as UDP") ||
+	    !ASSERT_OK(flow_get(e, "10.0.0.1", 3000, "10.0.0.2", 4000, IPPROTO_UDP, &v, NULL),
+		       "first fragment has ports") ||
+	    !ASSERT_EQ(v.dir[0].packets + v.dir[1].packets, 2,
+		       "the later fragment counted in its datagram's flow, not with the bytes "
+		       "that would read as ports") ||
+	    !ASSERT_EQ(v.ip_id, 42, "IP id of the fragment") ||
+	    !ASSERT_EQ(flow_count(e), 1, "one flow"))
+		return false;
+	/* Another datagram (id 43) whose first fragment was not seen: ports 0. */
+	pkt_init(&p);
+	pkt_eth(&p, NULL, 0, 0x0800);
+	pkt_ipv4(&p, "10.0.0.1", "10.0.0.2", IPPROTO_UDP, 43, 3);
+	pkt_append(&p, "\x11\x11\x22\x22\0\0\0\0", 8);
+	pkt_finish(&p);
+	return ASSERT_EQ(run_xdp(e, &p), XDP_PASS, "orphan verdict (no rules)") &&
 	       ASSERT_OK(flow_get(e, "10.0.0.1", 0, "10.0.0.2", 0, IPPROTO_UDP, &v, NULL),
-			 "later fragment tracked with ports 0") &&
-	       ASSERT_EQ(v.ip_id, 42, "IP id of the fragment") &&
+			 "an orphan later fragment tracked with ports 0") &&
 	       ASSERT_EQ(flow_count(e), 2, "two flows");
 }
 
