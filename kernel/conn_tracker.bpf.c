@@ -144,6 +144,16 @@ struct {
 /* How many bytes of headers the tc hook makes linear before parsing. */
 #define TC_PULL_LEN 128
 
+/* What filter_eval() decided (an object of its own, see filter_eval()). */
+struct filter_res {
+	__u32 rule_id; /* id of the deciding rule, 0 if none */
+	__u16 slot; /* its slot or RULE_SLOT_NONE */
+	__u8 verdict; /* enum guarder_verdict */
+	__u8 cache_ok; /* the verdict holds for every packet of this direction */
+	__u8 reason; /* enum guarder_drop_reason of a drop */
+	__u8 pad[3];
+};
+
 /* Everything about the packet being processed, shared by the helpers. */
 struct track_ctx {
 	struct packet_meta m;
@@ -161,6 +171,7 @@ struct track_ctx {
 	__u8 dir; /* 0: lo -> hi, 1: hi -> lo */
 	__u8 reason; /* enum guarder_drop_reason of a drop */
 	__u8 pad;
+	struct filter_res fr; /* filter_eval()'s answer */
 };
 
 /*
@@ -791,15 +802,6 @@ static __always_inline int filter_protected(const struct rule_eval *ev,
 	return 0;
 }
 
-/* What filter_eval() decided (a separate stack object, see below). */
-struct filter_res {
-	__u32 rule_id; /* id of the deciding rule, 0 if none */
-	__u16 slot; /* its slot or RULE_SLOT_NONE */
-	__u8 verdict; /* enum guarder_verdict */
-	__u8 cache_ok; /* the verdict holds for every packet of this direction */
-	__u8 reason; /* enum guarder_drop_reason of a drop */
-	__u8 pad[3];
-};
 
 /*
  * filter_eval - evaluate the half @gen names for the packet @m at time
@@ -1153,7 +1155,6 @@ static __always_inline int filter_unparsed(struct track_ctx *t, int partial,
 					   struct global_stats *st)
 {
 	struct rule_shape_set *ss;
-	struct filter_res fr;
 	__u32 fl, half = t->gen & 1;
 
 	if (!t->gen)
@@ -1170,15 +1171,15 @@ static __always_inline int filter_unparsed(struct track_ctx *t, int partial,
 	}
 	if (t->m.frag == PKT_FRAG_FIRST)
 		fl |= FE_FRAG_TINY;
-	filter_eval(&t->m, &fr, t->gen, t->now, fl);
-	if (fr.verdict != GUARDER_VERDICT_DROP) {
-		t->slot = fr.slot;
+	filter_eval(&t->m, &t->fr, t->gen, t->now, fl);
+	if (t->fr.verdict != GUARDER_VERDICT_DROP) {
+		t->slot = t->fr.slot;
 		rule_hit(t);
 		return GUARDER_VERDICT_PASS;
 	}
-	t->slot = fr.slot;
-	t->rule_id = fr.rule_id;
-	t->reason = fr.reason;
+	t->slot = t->fr.slot;
+	t->rule_id = t->fr.rule_id;
+	t->reason = t->fr.reason;
 	return filter_drop(t, NULL, 0);
 }
 
@@ -1212,7 +1213,6 @@ static __always_inline int track_packet(void *ctx, void *data, void *data_end, _
 	struct track_ctx *t;
 	struct global_stats *st;
 	struct flow_value *v = NULL;
-	struct filter_res fr;
 	struct rule_ctl *ctl;
 	__u64 vc, expiry = 0;
 	__u32 zero = 0, fl = 0;
@@ -1326,12 +1326,12 @@ static __always_inline int track_packet(void *ctx, void *data, void *data_end, _
 			}
 		} else {
 			fl |= t->hook == GUARDER_HOOK_TC_EGRESS ? FE_EGRESS : 0;
-			filter_eval(&t->m, &fr, t->gen, t->now, fl);
-			t->verdict = fr.verdict;
-			t->slot = fr.slot;
-			t->rule_id = fr.rule_id;
-			t->reason = fr.reason;
-			t->cache_ok = fr.cache_ok;
+			filter_eval(&t->m, &t->fr, t->gen, t->now, fl);
+			t->verdict = t->fr.verdict;
+			t->slot = t->fr.slot;
+			t->rule_id = t->fr.rule_id;
+			t->reason = t->fr.reason;
+			t->cache_ok = t->fr.cache_ok;
 		}
 		/* A fragment never stores a verdict for its flow. */
 		if (t->m.frag)

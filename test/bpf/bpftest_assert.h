@@ -108,6 +108,7 @@ void test_fail_here(const char *file, int line, const char *name, struct test_va
 #define ASSERT_EQ(got, want, name)  ASSERT_OP(got, want, ==, name)
 #define ASSERT_NEQ(got, want, name) ASSERT_OP(got, want, !=, name)
 #define ASSERT_GE(got, want, name)  ASSERT_OP(got, want, >=, name)
+#define ASSERT_LE(got, want, name)  ASSERT_OP(got, want, <=, name)
 #define ASSERT_TRUE(cond, name)	    ASSERT_OP(!!(cond), 1, ==, name)
 #define ASSERT_OK(rc, name)	    ASSERT_OP(rc, 0, ==, name)
 
