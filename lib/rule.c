@@ -1142,6 +1142,13 @@ bool rule_touches_protected(const struct rule *r, const struct net_prefix *nets,
 			return true;
 		}
 	}
+	/*
+	 * One named attacker (a single source host, outside the protected
+	 * networks: checked above) may be dropped on a protected port; the
+	 * kernel lets only such a rule through (RULE_C_NAMED_SRC).
+	 */
+	if (r->src.family && r->src.prefix == 128)
+		return false;
 	for (s = 0; s < 2; s++) {
 		if (ports_any(rp[s]))
 			continue;

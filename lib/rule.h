@@ -209,14 +209,17 @@ int rule_cmp(const void *a, const void *b);
  * rule_touches_protected - whether a DROP rule explicitly selects
  * protected traffic: a src or dst address condition (not any) that
  * overlaps one of @nets (either contains the other), or a src or dst port
- * range (not any) that shares a port with one of @ports. Allow rules and
- * disabled rules never touch. Wildcard fields do not count: the kernel
- * exempts protected traffic from every rule anyway (rule_set.c); this
- * check refuses rules whose stated intent is to drop it. Inner (quoted)
- * fields do not count. @nets and @ports are the config's
- * rules.protected_networks / protected_ports (lib/config.h). On true,
- * @why (if @len > 0) names the rule field and the protected entry, e.g.
- * "dst_ip: 10.0.0.0/8 overlaps protected network 10.1.0.0/16".
+ * range (not any) that shares a port with one of @ports, unless the rule
+ * names one source host (an IPv4 /32 or IPv6 /128 outside @nets): one
+ * attacker may be dropped on a protected port, the protected networks
+ * never. Allow rules and disabled rules never touch. Wildcard fields do
+ * not count: the kernel exempts protected traffic from every other rule
+ * anyway (lib/rule_compile.c); this check refuses rules whose stated
+ * intent is to drop it. Inner (quoted) fields do not count. @nets and
+ * @ports are the config's rules.protected_networks / protected_ports
+ * (lib/config.h). On true, @why (if @len > 0) names the rule field and the
+ * protected entry, e.g. "dst_ip: 10.0.0.0/8 overlaps protected network
+ * 10.1.0.0/16".
  */
 bool rule_touches_protected(const struct rule *r, const struct net_prefix *nets, size_t n_nets,
 			    const struct guarder_port_range *ports, size_t n_ports, char *why,

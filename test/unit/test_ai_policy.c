@@ -85,9 +85,15 @@ int main(void)
 	cfg.rules.n_protected_ports = 1;
 	bad = drop_rule("10.0.5.5", "192.0.2.1", 0);
 	expect(&cfg, &bad, 1, NULL, 0, -EPERM, "protected network 10.0.0.0/16");
-	bad = drop_rule("203.0.113.7", "192.0.2.1", 22);
+	/* one named attacker may be dropped on a protected port (a brute force on ssh) */
+	r[0] = drop_rule("203.0.113.7", "192.0.2.1", 22);
+	expect(&cfg, r, 1, NULL, 0, 0, NULL);
+	/* a network of sources may not */
+	bad = drop_rule("203.0.113.0", "192.0.2.1", 22);
+	bad.src.prefix = 96 + 24;
 	expect(&cfg, &bad, 1, NULL, 0, -EPERM, "22");
-	bad = drop_rule("203.0.113.7", "192.0.2.1", 0);
+	bad = drop_rule("203.0.113.0", "192.0.2.1", 0);
+	bad.src.prefix = 96 + 24;
 	bad.dport.lo = 20;
 	bad.dport.hi = 30;
 	expect(&cfg, &bad, 1, NULL, 0, -EPERM, "dst_port");

@@ -727,7 +727,7 @@ struct bad_case {
 
 /* clang-format off: one case per line reads better than any wrapping */
 static const struct bad_case bad_cases[] = {
-	{ "unknown section", "nod:\n  name: x\n", 1, "nod", "unknown key (sections are: node, bpf, collector, rules, api, kafka, ai, websocket)" },
+	{ "unknown section", "nod:\n  name: x\n", 1, "nod", "unknown key (sections are: node, bpf, collector, rules, filter, api, kafka, ai, websocket)" },
 	{ "unknown key", "bpf:\n  pin_path: /x/y\n  flow_tabel_size: 5\n", 3, "bpf.flow_tabel_size", "unknown key" },
 	{ "mapping for a value", "collector:\n  interval:\n    a: 1\n", 3, "collector.interval", "expected a single value, got a mapping" },
 	{ "list for a value", "collector:\n  interval: [1]\n", 2, "collector.interval", "got a list" },

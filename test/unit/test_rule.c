@@ -711,6 +711,18 @@ static void test_protected(void)
 		"{\"action\":\"drop\",\"enabled\":true,\"rule_type\":\"icmp\",\"icmp_type\":3,"
 		"\"inner_dst_ip\":\"10.1.0.1\"}"));
 	EXPECT(!rule_touches_protected(&r, nets, 0, ports, 0, why, sizeof(why)));
+	/* One named attacker may be dropped on a protected port... */
+	EXPECT(!TOUCH("{\"action\":\"drop\",\"enabled\":true,\"rule_type\":\"tcp\","
+		      "\"src_ip\":\"203.0.113.7\",\"dst_port\":22}"));
+	EXPECT(!TOUCH("{\"action\":\"drop\",\"enabled\":true,\"rule_type\":\"tcp\","
+		      "\"src_ip\":\"2001:db8:bad::7\",\"dst_port\":22}"));
+	/* ...not a network of them, and never a host of a protected network. */
+	EXPECT(TOUCH("{\"action\":\"drop\",\"enabled\":true,\"rule_type\":\"tcp\","
+		     "\"src_ip\":\"203.0.113.0/31\",\"dst_port\":22}"));
+	EXPECT(strcmp(why, "dst_port: 22 includes protected port 22") == 0);
+	EXPECT(TOUCH("{\"action\":\"drop\",\"enabled\":true,\"rule_type\":\"tcp\","
+		     "\"src_ip\":\"10.1.0.9\",\"dst_port\":22}"));
+	EXPECT(strstr(why, "overlaps protected network 10.1.0.0/16") != NULL);
 #undef TOUCH
 }
 
