@@ -467,7 +467,7 @@ static int time_field(struct jp *j, const char *field, uint64_t *ns)
 
 static int top_member(struct jp *j, const char *key, size_t klen, void *ctx)
 {
-	static const char *const events[] = { "start", "update", "end", "icmp", "drop" };
+	static const char *const events[] = { "start", "update", "end", "icmp", "drop", "drops" };
 	struct top_ctx *c = ctx;
 	struct ai_flow *f = c->f;
 	char buf[16];
@@ -609,6 +609,14 @@ int ai_flow_parse(const char *text, size_t len, struct ai_flow *out, char *err, 
 	ws(&j);
 	if (j.p != j.e)
 		return fail(&j, "record", "trailing bytes after the object");
+	if (out->event == AI_EV_DROPS) {
+		const unsigned int need = F_VERSION | F_EVENT | F_NODE | F_FAMILY | F_SRC;
+
+		for (i = 0; i < sizeof(req) / sizeof(req[0]); i++)
+			if ((need & req[i].bit) && !(c.seen & req[i].bit))
+				return fail(&j, req[i].name, "missing");
+		return 1;
+	}
 	if ((c.seen & F_REQUIRED) != F_REQUIRED) {
 		for (i = 0; i < sizeof(req) / sizeof(req[0]); i++)
 			if (!(c.seen & req[i].bit))
@@ -616,8 +624,11 @@ int ai_flow_parse(const char *text, size_t len, struct ai_flow *out, char *err, 
 	}
 	if (out->event == AI_EV_ICMP && !(c.seen & F_ICMP))
 		return fail(&j, "icmp", "missing in an icmp record");
-	if ((out->family == 4) != net_addr_is_v4(out->src))
+	/* An IPv6 flow may run between IPv4-mapped addresses; an IPv4 one never leaves IPv4. */
+	if (out->family == 4 && !net_addr_is_v4(out->src))
 		return fail(&j, "src_ip", "does not match family");
+	if (out->family == 4 && !net_addr_is_v4(out->dst))
+		return fail(&j, "dst_ip", "does not match family");
 	return 0;
 }
 

@@ -20,6 +20,7 @@ enum ai_event {
 	AI_EV_END,
 	AI_EV_ICMP,
 	AI_EV_DROP,
+	AI_EV_DROPS, /* what the filter dropped: not a flow (ai_flow_parse returns 1) */
 };
 
 struct ai_dir {
@@ -46,9 +47,12 @@ struct ai_flow {
  * JSON types: event, node, proto_num, family, src_ip, dst_ip, src_port,
  * dst_port, fwd and rev (packets, bytes, tcp_flags), first_seen,
  * last_seen, and icmp.type/code in "icmp" records. Unknown fields are
- * skipped (new optional fields do not change the schema version).
- * Returns 0, or -EINVAL with "field: what is wrong" in @err (never
- * crashes on any input; nesting deeper than 16 levels is refused).
+ * skipped (new optional fields do not change the schema version). A
+ * "drops" record (the filter's drops per source, docs/records.md) is not a
+ * flow: only its schema_version, event, node, family and src_ip are
+ * checked, and 1 is returned. Returns 0 for a flow record, 1 for a drops
+ * record, or -EINVAL with "field: what is wrong" in @err (never crashes on
+ * any input; nesting deeper than 16 levels is refused).
  */
 int ai_flow_parse(const char *text, size_t len, struct ai_flow *out, char *err, size_t errlen);
 

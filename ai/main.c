@@ -569,7 +569,7 @@ static void handle(struct worker *w, const rd_kafka_message_t *m)
 {
 	struct ai_flow f;
 	char err[128];
-	int p = m->partition;
+	int p = m->partition, rc;
 
 	if (m->err) {
 		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -590,10 +590,14 @@ static void handle(struct worker *w, const rd_kafka_message_t *m)
 	}
 	if (!w->records++)
 		w->first_ns = now_ns();
-	if (!m->payload || ai_flow_parse(m->payload, m->len, &f, err, sizeof(err))) {
+	rc = m->payload ? ai_flow_parse(m->payload, m->len, &f, err, sizeof(err)) : -EINVAL;
+	if (rc < 0) {
 		bad_record(w, m, m->payload ? err : "empty message");
 		return;
 	}
+	/* A drops record: already blocked, nothing to detect. */
+	if (rc > 0)
+		return;
 	ai_engine_feed(&w->eng, &f);
 }
 

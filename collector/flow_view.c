@@ -115,13 +115,13 @@ struct flow_view {
 	unsigned int ifname_next;
 
 	struct flow_view_stats st;
-	uint64_t records[REC_ICMP + 1];
+	uint64_t records[REC_DROPS + 1];
 	uint64_t ends[REC_END_EVICTED + 1];
 
 	/* console summary: what the previous one saw */
 	uint32_t *top; /* heap of entry indices */
 	uint64_t sum_prev_ns;
-	uint64_t sum_prev_records[REC_ICMP + 1];
+	uint64_t sum_prev_records[REC_DROPS + 1];
 	uint64_t sum_prev_ends[REC_END_EVICTED + 1];
 	struct global_stats sum_prev_gs;
 	bool sum_prev_gs_valid;
@@ -312,6 +312,16 @@ static void fv_emit(struct flow_view *fv, struct flow_record *rec, uint32_t ifin
 			s->emitted++;
 		}
 	}
+}
+
+void flow_view_emit(struct flow_view *fv, struct flow_record *rec, uint32_t ifindex)
+{
+	fv_emit(fv, rec, ifindex);
+}
+
+uint64_t flow_view_wall_ns(const struct flow_view *fv, uint64_t mono_ns)
+{
+	return clock_mono_to_wall_ns(&fv->cb, mono_ns);
 }
 
 static void fv_record_from_value(struct flow_view *fv, struct flow_record *rec,
@@ -939,7 +949,8 @@ static size_t json_add(char *buf, size_t len, size_t o, const char *fmt, ...)
 	return n < 0 || (size_t)n >= len - o ? len : o + (size_t)n;
 }
 
-int flow_view_stats_json(struct flow_view *fv, int stats_fd, char *buf, size_t len)
+int flow_view_stats_json(struct flow_view *fv, int stats_fd, const char *extra, char *buf,
+			 size_t len)
 {
 	char ts[RFC3339_NS_LEN], sub[1024];
 	struct global_stats gs;
@@ -950,20 +961,32 @@ int flow_view_stats_json(struct flow_view *fv, int stats_fd, char *buf, size_t l
 	o = json_add(buf, len, o,
 		     "{\"type\":\"stats\",\"schema_version\":%d,\"node\":\"%s\",\"time\":\"%s\","
 		     "\"records\":{\"start\":%" PRIu64 ",\"update\":%" PRIu64 ",\"end\":%" PRIu64
-		     ",\"drop\":%" PRIu64 ",\"icmp\":%" PRIu64 "},"
+		     ",\"drop\":%" PRIu64 ",\"icmp\":%" PRIu64 ",\"drops\":%" PRIu64 "},"
 		     "\"view\":{\"active\":%u,\"adopted\":%" PRIu64 ",\"view_full\":%" PRIu64
 		     ",\"bad_events\":%" PRIu64 ",\"sink_failures\":%" PRIu64 "}",
 		     RECORD_SCHEMA_VERSION, fv->node, ts, fv->records[REC_START],
 		     fv->records[REC_UPDATE], fv->records[REC_END], fv->records[REC_DROP],
-		     fv->records[REC_ICMP], fv->n_entries, fv->st.adopted, fv->st.view_full,
+		     fv->records[REC_ICMP], fv->records[REC_DROPS], fv->n_entries, fv->st.adopted,
+		     fv->st.view_full,
 		     fv->st.bad_events, fv->st.sink_failures);
-	if (stats_fd >= 0 && !stats_read(stats_fd, &gs))
+	if (stats_fd >= 0 && !stats_read(stats_fd, &gs)) {
 		o = json_add(buf, len, o,
 			     ",\"kernel\":{\"flows_created\":%llu,\"events\":%llu,"
-			     "\"ringbuf_fail\":%llu,\"flow_insert_fail\":%llu,\"dropped\":%llu}",
+			     "\"ringbuf_fail\":%llu,\"flow_insert_fail\":%llu,\"dropped\":%llu,"
+			     "\"forwarded\":%llu,\"frag_cache_fail\":%llu,\"drop_agg_fail\":%llu,"
+			     "\"drops\":{",
 			     (unsigned long long)gs.flows_created, (unsigned long long)gs.events,
 			     (unsigned long long)gs.ringbuf_fail,
-			     (unsigned long long)gs.flow_insert_fail, (unsigned long long)gs.dropped);
+			     (unsigned long long)gs.flow_insert_fail, (unsigned long long)gs.dropped,
+			     (unsigned long long)gs.forwarded, (unsigned long long)gs.frag_cache_fail,
+			     (unsigned long long)gs.drop_agg_fail);
+		for (i = 0; i < GUARDER_DROP_MAX; i++)
+			o = json_add(buf, len, o, "%s\"%s\":%llu", i ? "," : "",
+				     record_drop_reason_name(i), (unsigned long long)gs.drops[i]);
+		o = json_add(buf, len, o, "}}");
+	}
+	if (extra)
+		o = json_add(buf, len, o, ",%s", extra);
 	o = json_add(buf, len, o, ",\"sinks\":{");
 	for (i = 0; i < fv->n_sinks; i++) {
 		struct sink *s = fv->sinks[i];
@@ -1210,7 +1233,7 @@ static void summary_kernel(struct flow_view *fv, int stats_fd, FILE *out, double
 
 void flow_view_summary(struct flow_view *fv, int stats_fd, FILE *out)
 {
-	uint64_t now = clock_mono_now_ns(), r[REC_ICMP + 1], en[REC_END_EVICTED + 1];
+	uint64_t now = clock_mono_now_ns(), r[REC_DROPS + 1], en[REC_END_EVICTED + 1];
 	double secs = (double)age_ns(now, fv->sum_prev_ns) / 1e9;
 	char ts[RFC3339_NS_LEN];
 	bool first = true;
@@ -1218,7 +1241,7 @@ void flow_view_summary(struct flow_view *fv, int stats_fd, FILE *out)
 
 	if (secs <= 0.0)
 		secs = 1e-9;
-	for (i = 0; i <= REC_ICMP; i++)
+	for (i = 0; i <= REC_DROPS; i++)
 		r[i] = fv->records[i] - fv->sum_prev_records[i];
 	for (i = 0; i <= REC_END_EVICTED; i++)
 		en[i] = fv->ends[i] - fv->sum_prev_ends[i];
@@ -1231,9 +1254,10 @@ void flow_view_summary(struct flow_view *fv, int stats_fd, FILE *out)
 	fprintf(out,
 		"flows     active %u   start %" PRIu64 "  update %" PRIu64 "  end %" PRIu64
 		" (fin %" PRIu64 ", rst %" PRIu64 ", idle %" PRIu64 ", evicted %" PRIu64
-		")  icmp %" PRIu64 "  drop %" PRIu64 "\n",
+		")  icmp %" PRIu64 "  drop %" PRIu64 "  drops %" PRIu64 "\n",
 		fv->n_entries, r[REC_START], r[REC_UPDATE], r[REC_END], en[REC_END_FIN],
-		en[REC_END_RST], en[REC_END_IDLE], en[REC_END_EVICTED], r[REC_ICMP], r[REC_DROP]);
+		en[REC_END_RST], en[REC_END_IDLE], en[REC_END_EVICTED], r[REC_ICMP], r[REC_DROP],
+		r[REC_DROPS]);
 	summary_kernel(fv, stats_fd, out, secs);
 	summary_top(fv, out);
 

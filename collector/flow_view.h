@@ -78,14 +78,26 @@ void flow_view_summary(struct flow_view *fv, int stats_fd, FILE *out);
 void flow_view_get_stats(const struct flow_view *fv, struct flow_view_stats *out);
 
 /*
+ * flow_view_emit - hand @rec (node and interface filled from @ifindex
+ * here) to every sink, formatted once, counted like the view's own
+ * records. For records the view does not make itself (drop_view.c).
+ */
+void flow_view_emit(struct flow_view *fv, struct flow_record *rec, uint32_t ifindex);
+
+/* flow_view_wall_ns - a CLOCK_MONOTONIC stamp of the kernel as wall-clock ns. */
+uint64_t flow_view_wall_ns(const struct flow_view *fv, uint64_t mono_ns);
+
+/*
  * flow_view_stats_json - the collector's counters as one JSON object (no
  * newline): {"type":"stats","schema_version":1,"node":..,"time":..,
- * "records":{..},"view":{..},"kernel":{..},"sinks":{"kafka":{..},..}}.
+ * "records":{..},"view":{..},"kernel":{..},<extra>,"sinks":{"kafka":{..},..}}.
  * Counters are totals since the collector started (the kernel's since the
  * maps were created). Documented in docs/collector.md. @stats_fd may be
- * -1 (no "kernel" object). Returns the length, or -ENOSPC.
+ * -1 (no "kernel" object); @extra (may be NULL) is more members, e.g.
+ * "\"drop_view\":{..}". Returns the length, or -ENOSPC.
  */
-int flow_view_stats_json(struct flow_view *fv, int stats_fd, char *buf, size_t len);
+int flow_view_stats_json(struct flow_view *fv, int stats_fd, const char *extra, char *buf,
+			 size_t len);
 
 /*
  * flow_view_set_batch_ops - whether sweeps use the BPF batch syscalls

@@ -26,6 +26,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "drop_view.h"
 #include "flow_view.h"
 #include "lib/cmdline.h"
 #include "lib/config.h"
@@ -65,17 +66,19 @@ struct options {
 	bool verbose;
 };
 
-enum { TAG_RINGBUF = 1, TAG_SWEEP, TAG_SUMMARY, TAG_SIGNAL, TAG_POLL, TAG_STATS };
+enum { TAG_RINGBUF = 1, TAG_SWEEP, TAG_SUMMARY, TAG_SIGNAL, TAG_POLL, TAG_STATS, TAG_EXPORT };
 
 struct collector {
 	const struct guarder_config *cfg;
 	struct loader *ld;
 	struct flow_view *fv;
+	struct drop_view *dv;
 	struct sink *sinks[MAX_SINKS];
 	size_t n_sinks;
 	struct ring_buffer *rb;
 	int epfd;
 	int sweep_fd;
+	int export_fd;
 	int summary_fd;
 	int signal_fd;
 	int poll_fd;
@@ -337,7 +340,16 @@ static void stats_publish(struct collector *c)
 	size_t i;
 	int n;
 
-	n = flow_view_stats_json(c->fv, loader_stats_fd(c->ld), json, sizeof(json));
+	struct drop_view_stats ds;
+	char extra[256];
+
+	drop_view_get_stats(c->dv, &ds);
+	snprintf(extra, sizeof(extra),
+		 "\"drop_view\":{\"records\":%llu,\"aggregates\":%llu,\"gone\":%llu,"
+		 "\"read_errors\":%llu}",
+		 (unsigned long long)ds.records, (unsigned long long)ds.aggregates,
+		 (unsigned long long)ds.gone, (unsigned long long)ds.read_errors);
+	n = flow_view_stats_json(c->fv, loader_stats_fd(c->ld), extra, json, sizeof(json));
 	if (n < 0) {
 		log_warn("the stats object is larger than %d bytes: not published", STATS_JSON_MAX);
 		return;
@@ -422,6 +434,15 @@ static int setup_events(struct collector *c)
 	if (err)
 		goto err;
 
+	c->export_fd = timer_new(cfg->collector.export_interval);
+	if (c->export_fd < 0) {
+		err = c->export_fd;
+		goto err;
+	}
+	err = epoll_add(c->epfd, c->export_fd, TAG_EXPORT);
+	if (err)
+		goto err;
+
 	c->poll_fd = timer_new_ms(SINK_POLL_MS);
 	if (c->poll_fd < 0) {
 		err = c->poll_fd;
@@ -503,6 +524,10 @@ static int event_loop(struct collector *c)
 				timer_drain(c->sweep_fd);
 				sweep(c);
 				break;
+			case TAG_EXPORT:
+				timer_drain(c->export_fd);
+				drop_view_sweep(c->dv, loader_drops_fd(c->ld), clock_mono_now_ns());
+				break;
 			case TAG_SUMMARY:
 				timer_drain(c->summary_fd);
 				flow_view_summary(c->fv, loader_stats_fd(c->ld), c->summary_out);
@@ -530,6 +555,8 @@ static void shutdown_collector(struct collector *c)
 
 	if (c->rb && c->fv)
 		sweep(c);
+	if (c->dv)
+		drop_view_sweep(c->dv, loader_drops_fd(c->ld), clock_mono_now_ns());
 	if (c->fv)
 		stats_publish(c);
 	for (i = 0; i < c->n_sinks; i++)
@@ -551,6 +578,7 @@ static void collector_free(struct collector *c)
 {
 	size_t i;
 
+	drop_view_free(c->dv);
 	flow_view_free(c->fv);
 	for (i = 0; i < c->n_sinks; i++)
 		c->sinks[i]->ops->destroy(c->sinks[i]);
@@ -566,6 +594,8 @@ static void collector_free(struct collector *c)
 		close(c->summary_fd);
 	if (c->sweep_fd >= 0)
 		close(c->sweep_fd);
+	if (c->export_fd >= 0)
+		close(c->export_fd);
 	if (c->epfd >= 0)
 		close(c->epfd);
 }
@@ -576,6 +606,7 @@ static int run(const struct guarder_config *cfg)
 		.cfg = cfg,
 		.epfd = -1,
 		.sweep_fd = -1,
+		.export_fd = -1,
 		.summary_fd = -1,
 		.signal_fd = -1,
 		.poll_fd = -1,
@@ -603,6 +634,12 @@ static int run(const struct guarder_config *cfg)
 	if (!c.fv) {
 		err = errno ? -errno : -ENOMEM;
 		log_error("cannot create the flow view: %s", strerror(-err));
+		goto out;
+	}
+	c.dv = drop_view_new(c.fv, cfg->bpf.drop_table_size);
+	if (!c.dv) {
+		err = errno ? -errno : -ENOMEM;
+		log_error("cannot create the drop view: %s", strerror(-err));
 		goto out;
 	}
 	/*

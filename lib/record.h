@@ -22,6 +22,7 @@ enum record_event {
 	REC_END,
 	REC_DROP,
 	REC_ICMP,
+	REC_DROPS, /* what the filter dropped per source and rule in an interval */
 };
 
 enum record_end_reason {
@@ -53,6 +54,16 @@ struct flow_record {
 	uint8_t icmp_type;
 	uint8_t icmp_code;
 	struct icmp_inner inner;
+	/*
+	 * REC_DROPS: the aggregate (source, rule or reason, hook, interface),
+	 * what it dropped in the interval, and the interval; first/last_seen
+	 * are those of the aggregate's drops.
+	 */
+	struct drop_key drop;
+	uint64_t drop_packets;
+	uint64_t drop_bytes;
+	uint64_t interval_start_wall_ns;
+	uint64_t interval_end_wall_ns;
 };
 
 /*
@@ -84,6 +95,8 @@ int record_format_key(const struct flow_key *key, char *buf, size_t len);
 
 const char *record_event_name(enum record_event ev);
 const char *record_end_reason_name(enum record_end_reason r);
+/* "rule", "unparsed", "frag_tiny", "frag_overlap", "frag_unknown" (enum guarder_drop_reason). */
+const char *record_drop_reason_name(unsigned int r);
 
 /*
  * record_tcp_flags_str - TCP flag bits as "SYN|ACK|FIN" (bit order FIN,

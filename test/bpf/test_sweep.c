@@ -21,10 +21,12 @@
 
 #include "bpftest.h"
 #include "collector/flow_view.h"
+#include "collector/drop_view.h"
 #include "collector/sink.h"
 #include "lib/config.h"
 #include "lib/stats.h"
 #include "lib/timeconv.h"
+#include "ruleenv.h"
 
 #define NS	 1000000000ull
 #define CLI	 "10.1.0.9" /* sorts after SRV: the initiator is direction 1 */
@@ -43,11 +45,11 @@ struct vt {
 	/* records of the last vt_read: the first REC_KEEP parsed, all counted */
 	json_object *rec[REC_KEEP];
 	int nrec;
-	int n_event[5]; /* start update end drop icmp */
+	int n_event[6]; /* start update end drop icmp drops */
 	int n_reason[5]; /* -, fin rst idle evicted */
 };
 
-static const char *const event_names[] = { "start", "update", "end", "drop", "icmp" };
+static const char *const event_names[] = { "start", "update", "end", "drop", "icmp", "drops" };
 static const char *const reason_names[] = { "-", "fin", "rst", "idle", "evicted" };
 
 static bool vt_open(struct vt *t, struct tenv *e, unsigned int max_flows)
@@ -114,7 +116,7 @@ static int vt_read(struct vt *t)
 		if (!ASSERT_TRUE(o, "record parses"))
 			continue;
 		if (json_object_object_get_ex(o, "event", &f))
-			for (i = 0; i < 5; i++)
+			for (i = 0; i < 6; i++)
 				t->n_event[i] += !strcmp(json_object_get_string(f), event_names[i]);
 		/* same fixed-width format: text order is time order */
 		ASSERT_TRUE(strcmp(json_object_get_string(json_object_object_get(o, "last_seen")),
@@ -686,6 +688,85 @@ out:
 	return ok;
 }
 
+/* The JSON field @name of record @o as an integer (-1 if absent). */
+static long long rec_int(json_object *o, const char *name)
+{
+	json_object *f;
+
+	return json_object_object_get_ex(o, name, &f) ? json_object_get_int64(f) : -1;
+}
+
+static const char *rec_str(json_object *o, const char *name)
+{
+	json_object *f;
+
+	return json_object_object_get_ex(o, name, &f) ? json_object_get_string(f) : "";
+}
+
+/*
+ * What the filter dropped reaches the stream as one "drops" record per
+ * (source, rule) and interval, with that interval's counts; drops leave
+ * no flow state, so no start or drop record of a flow.
+ */
+static bool test_drop_records(struct tenv *e)
+{
+	struct drop_view *dv = NULL;
+	struct rs_env s;
+	struct vt t;
+	struct pkt p;
+	bool ok;
+	int i, n;
+
+	if (!vt_open(&t, e, 1024) || !setup(e, &s))
+		return false;
+	dv = drop_view_new(t.fv, 1024);
+	ok = ASSERT_TRUE(dv, "drop_view_new") &&
+	     add(&s, "{\"id\":42,\"action\":\"drop\",\"src_ip\":\"10.66.0.0/16\",\"enabled\":true}") &&
+	     apply(&s);
+	for (i = 0; ok && i < 3; i++) {
+		pkt_tcp4(&p, "10.66.0.1", 1000 + i, SRV, 80, PKT_SYN, 1, 0, 100, 0);
+		ok = ASSERT_EQ(xdp(e, &p), XDP_DROP, "dropped");
+	}
+	pkt_udp4(&p, "10.66.0.2", 53, SRV, 9999, 100);
+	ok = ok && ASSERT_EQ(xdp(e, &p), XDP_DROP, "dropped");
+	n = ok ? drop_view_sweep(dv, bpf_map__fd(e->skel->maps.drop_agg), clock_mono_now_ns()) : -1;
+	ok = ok && ASSERT_EQ(n, 2, "two aggregates reported") && vt_feed(&t, e) &&
+	     ASSERT_EQ(vt_read(&t), 2, "two records") &&
+	     ASSERT_EQ(t.n_event[5], 2, "both drops records") &&
+	     ASSERT_EQ(t.n_event[0] + t.n_event[3], 0, "no start or drop record of a flow");
+	for (i = 0; ok && i < t.nrec; i++) {
+		json_object *o = t.rec[i];
+		bool one = !strcmp(rec_str(o, "src_ip"), "10.66.0.1");
+
+		ok = ASSERT_EQ(rec_int(o, "rule_id"), 42, "rule id") &&
+		     ASSERT_TRUE(!strcmp(rec_str(o, "reason"), "rule"), "reason") &&
+		     ASSERT_TRUE(!strcmp(rec_str(o, "hook"), "ingress"), "hook") &&
+		     ASSERT_EQ(rec_int(o, "family"), 4, "family") &&
+		     ASSERT_EQ(rec_int(o, "packets"), one ? 3 : 1, "packets of the interval") &&
+		     ASSERT_TRUE(!strcmp(rec_str(o, "key"), one ? "drops|4|10.66.0.1" :
+								"drops|4|10.66.0.2"),
+				 "the key: one source's drops in one partition") &&
+		     ASSERT_TRUE(strcmp(rec_str(o, "interval_end"),
+					rec_str(o, "interval_start")) >= 0,
+				 "interval_end >= interval_start");
+	}
+	/* Nothing new: nothing said. */
+	n = ok ? drop_view_sweep(dv, bpf_map__fd(e->skel->maps.drop_agg), clock_mono_now_ns()) : -1;
+	ok = ok && ASSERT_EQ(n, 0, "an idle aggregate sends nothing");
+	/* Two more drops of 10.66.0.1: the next record says 2, not 5. */
+	for (i = 0; ok && i < 2; i++) {
+		pkt_tcp4(&p, "10.66.0.1", 2000 + i, SRV, 80, PKT_SYN, 1, 0, 100, 0);
+		ok = ASSERT_EQ(xdp(e, &p), XDP_DROP, "dropped");
+	}
+	n = ok ? drop_view_sweep(dv, bpf_map__fd(e->skel->maps.drop_agg), clock_mono_now_ns()) : -1;
+	ok = ok && ASSERT_EQ(n, 1, "one aggregate grew") && ASSERT_EQ(vt_read(&t), 1, "one record") &&
+	     ASSERT_EQ(rec_int(t.rec[0], "packets"), 2, "the interval's drops only");
+	drop_view_free(dv);
+	done(&s);
+	vt_close(&t);
+	return ok;
+}
+
 int main(void)
 {
 	static const struct test_case cases[] = {
@@ -699,7 +780,9 @@ int main(void)
 		TEST(many, .flows_max = 32768),
 		TEST(many_walk, .flows_max = 8192),
 		TEST(stats_summary),
+		TEST(drop_records),
 	};
 
 	return run_tests(cases, sizeof(cases) / sizeof(cases[0]));
 }
+

@@ -229,10 +229,35 @@ static void test_time(void)
 	CHECK(ai_parse_rfc3339("2026-11-27T00:46:53.Z", 21, &ns) == -EINVAL);
 }
 
+/* The collector's drops records are read as such (1), not as bad flows. */
+static void test_drops_record(void)
+{
+	struct flow_record r;
+	char buf[RECORD_JSON_MAX], err[128];
+	struct ai_flow f;
+
+	memset(&r, 0, sizeof(r));
+	r.event = REC_DROPS;
+	r.node = "edge-1";
+	test_addr("203.0.113.5", r.drop.src);
+	r.drop.family = 4;
+	r.drop.rule_id = 7;
+	r.drop_packets = 10;
+	CHECK(record_format_json(&r, buf, sizeof(buf)) > 0);
+	CHECK(parse(buf, &f, err, sizeof(err)) == 1);
+	CHECK(f.event == AI_EV_DROPS);
+	/* ...but still checked: without its node it is refused */
+	CHECK(parse("{\"schema_version\":1,\"event\":\"drops\",\"family\":4,"
+		    "\"src_ip\":\"10.0.0.1\"}",
+		    &f, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "node") != NULL);
+}
+
 int main(void)
 {
 	test_good();
 	test_bad();
 	test_time();
+	test_drops_record();
 	return check_report("test_ai_flowrec");
 }

@@ -131,7 +131,9 @@ int main(void)
 	check_key_text("10.0.0.2", 80, "10.0.0.1", 40000, 6, "6|10.0.0.1|40000|10.0.0.2|80");
 	check_key_text("2001:db8::1", 53, "2001:db8::2", 33333, 17,
 		       "17|2001:db8::1|53|2001:db8::2|33333");
-	check_key_text("fe80::1", 0, "192.168.1.1", 0, 58, "58|192.168.1.1|0|fe80::1|0");
+	/* An IPv6 key keeps a mapped address in its IPv6 form (never the IPv4 flow's text). */
+	check_key_text("fe80::1", 0, "192.168.1.1", 0, 58, "58|::ffff:192.168.1.1|0|fe80::1|0");
+	check_key_text("10.0.0.2", 80, "10.0.0.1", 40000, 17, "17|10.0.0.1|40000|10.0.0.2|80");
 
 	return check_report("test_flow_key");
 }

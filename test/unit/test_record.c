@@ -397,6 +397,31 @@ static int print_samples(void)
 	r.node = "odd \"node\"\n";
 	r.iface = "\xff";
 	EMIT();
+	/* An IPv6 flow between IPv4-mapped addresses keeps its IPv6 text. */
+	make_rec(&r, REC_START, "10.9.9.9", 4000, "10.0.0.2", 80, 6);
+	r.key.family = 6;
+	EMIT();
+	/* drops records: a rule's, and a reason's (no rule id) */
+	memset(&r, 0, sizeof(r));
+	r.event = REC_DROPS;
+	r.node = "n1";
+	r.iface = "eth0";
+	test_addr("203.0.113.5", r.drop.src);
+	r.drop.family = 4;
+	r.drop.rule_id = 7;
+	r.drop_packets = 1000;
+	r.drop_bytes = 60000;
+	r.first_seen_wall_ns = 1700000000000000000ull;
+	r.last_seen_wall_ns = 1700000004000000000ull;
+	r.interval_start_wall_ns = 1700000000000000000ull;
+	r.interval_end_wall_ns = 1700000005000000000ull;
+	EMIT();
+	test_addr("2001:db8::bad", r.drop.src);
+	r.drop.family = 6;
+	r.drop.reason = GUARDER_DROP_FRAG_UNKNOWN;
+	r.drop.hook = GUARDER_HOOK_TC_EGRESS;
+	r.iface = NULL;
+	EMIT();
 	return 0;
 }
 

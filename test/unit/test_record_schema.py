@@ -47,7 +47,7 @@ def main():
 
     events = {r["event"] for r in records}
     reasons = {r.get("end_reason") for r in records if r["event"] == "end"}
-    if events != {"start", "update", "end", "drop", "icmp"}:
+    if events != {"start", "update", "end", "drop", "icmp", "drops"}:
         failures += 1
         print("samples lack events: %s" % events)
     if reasons != {"fin", "rst", "idle", "evicted"}:
@@ -77,6 +77,15 @@ def main():
         ("the old ICMPv6 keyword", "start", lambda r: r.update(proto="ipv6-icmp")),
         ("protocol number 256", "start", lambda r: r.update(proto="256")),
         ("protocol number with a leading zero", "start", lambda r: r.update(proto="06")),
+        ("drops without a reason", "drops", lambda r: r.pop("reason")),
+        ("drops of a rule without its id", "drops", lambda r: r.update(rule_id=None)),
+        ("drops of a reason with a rule id", "drops",
+         lambda r: r.update(reason="unparsed", rule_id=3)),
+        ("drops that passed", "drops", lambda r: r.update(verdict="pass")),
+        ("drops without an interval", "drops", lambda r: r.pop("interval_end")),
+        ("drops with flow fields", "drops", lambda r: r.update(dst_port=80)),
+        ("drops with an unknown hook", "drops", lambda r: r.update(hook="forward")),
+        ("drops keyed like a flow", "drops", lambda r: r.update(key="6|1.2.3.4|1|5.6.7.8|2")),
     ]
     for name, event, mutate in mutations:
         rec = copy.deepcopy(by_event[event])
