@@ -401,6 +401,8 @@ static struct json_object *rule_out(struct rule_store *s, const struct rule *r,
 	if (s->rs)
 		rule_set_counters(s->rs, r->id, &c); /* -ENOENT: not in the kernel, zeros */
 	json_object_object_add(o, "active", json_object_new_boolean(rule_is_active(r, now_unix())));
+	json_object_object_add(o, "expired",
+			       json_object_new_boolean(r->expires_at && r->expires_at <= now_unix()));
 	json_object_object_add(o, "packets", json_object_new_uint64(c.packets));
 	json_object_object_add(o, "bytes", json_object_new_uint64(c.bytes));
 	if (c.last_hit_ns &&

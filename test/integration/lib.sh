@@ -239,7 +239,7 @@ start_collector() {
 
 collector_ready() {
 	kill -0 "$C_PID" 2>/dev/null || fail "the collector exited during start-up"
-	grep -q "Ctrl-C or SIGTERM detaches" "$C_ERR"
+	grep -q "Ctrl-C or SIGTERM stops" "$C_ERR"
 }
 
 # stop_collector [SIGNAL]: SIGTERM by default; expects exit status 0.
@@ -274,8 +274,39 @@ expect_stderr() {
 xdp_mode_of() { ip -j link show dev "$1" | jq -r '.[0].xdp.mode // empty'; }
 
 expect_detached() {
-	expect_eq "XDP program on $1 after exit" "$(xdp_mode_of "$1")" ""
-	expect_eq "tc egress filters on $1 after exit" "$(tc filter show dev "$1" egress)" ""
+	expect_eq "XDP program on $1" "$(xdp_mode_of "$1")" ""
+	expect_eq "tc egress filters on $1" "$(tc filter show dev "$1" egress)" ""
+}
+
+# xdp_prog_of IFACE: the id of the XDP program attached there, or empty.
+xdp_prog_of() { ip -j link show dev "$1" | jq -r '.[0].xdp.prog.id // empty'; }
+
+# detach_collector [CONF]: guarder-collector --detach (default $CONF);
+# expects status 0. Its output goes to $TMP/detach.N.err, so that C_ERR
+# still holds the last collector's.
+detach_collector() {
+	local n=$((RUNS + 1)) rc
+
+	timeout 20 "$COLLECTOR" -c "${1:-$CONF}" --detach >"$TMP/detach.$n.out" 2>"$TMP/detach.$n.err"
+	rc=$?
+	[ "$rc" = 0 ] || fail "--detach exited $rc: $(cat "$TMP/detach.$n.err")"
+	log "ok: --detach"
+}
+
+# expect_kept IFACE...: the collector stopped, and its programs still
+# filter every IFACE (the filter never fails open); --detach then removes
+# them from all of them.
+expect_kept() {
+	local i
+
+	for i in "$@"; do
+		[ -n "$(xdp_mode_of "$i")" ] || fail "the XDP program left $i when the collector stopped"
+		log "ok: XDP still attached to $i with no collector running"
+	done
+	detach_collector
+	for i in "$@"; do
+		expect_detached "$i"
+	done
 }
 
 # record JQ_CONDITION: the last record matching, as one JSON line.

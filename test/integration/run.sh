@@ -58,7 +58,7 @@ ping_case() {
 	expect_eq "rev bytes" "$(jq .rev.bytes <<<"$r")" $((3 * (64 + (fam == 4 ? 20 : 40))))
 	[ -s "$C_OUT" ] || fail "no console summary on stdout"
 	stop_collector
-	expect_detached "$P_VETH"
+	expect_kept "$P_VETH"
 }
 
 test_ping4() { ping_case 4; }
@@ -119,7 +119,7 @@ EOF
 	expect_eq "ICMP error: quoted protocol" "$(jq -r .icmp.inner.proto <<<"$r")" udp
 	expect_eq "ICMP error: sent by" "$(jq -r .src_ip <<<"$r")" "$P_ROOT4"
 	stop_collector
-	expect_detached "$P_VETH"
+	expect_kept "$P_VETH"
 }
 
 test_tcp() {
@@ -165,7 +165,7 @@ test_tcp() {
 		"$(bpftool map dump pinned "$PIN/flows" -j | jq --argjson p "$port" \
 			'[.[] | select(.formatted.key.proto == 6 and (.formatted.key.port_lo == $p or .formatted.key.port_hi == $p))] | length')" 0
 	stop_collector
-	expect_detached "$P_VETH"
+	expect_kept "$P_VETH"
 }
 
 # Generic (skb) and native mode, each asked for explicitly and verified.
@@ -184,7 +184,7 @@ test_modes() {
 		expect_eq "$mode: echo requests" "$(jq .fwd.packets <<<"$r")" 3
 		expect_eq "$mode: echo replies" "$(jq .rev.packets <<<"$r")" 3
 		stop_collector
-		expect_detached "$P_VETH"
+		expect_kept "$P_VETH"
 	done
 }
 
@@ -201,7 +201,7 @@ test_no_egress() {
 	r=$(wait_record 8 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .event==\"end\"") || exit 1
 	expect_eq "ingress only: packets fwd/rev" "$(jq -r '"\(.fwd.packets)/\(.rev.packets)"' <<<"$r")" 3/0
 	stop_collector
-	expect_detached "$P_VETH"
+	expect_kept "$P_VETH"
 }
 
 test_multi_iface() {
@@ -226,8 +226,7 @@ test_multi_iface() {
 	r=$(wait_record 8 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .event==\"end\"") || exit 1
 	expect_eq "flow B packets each way" "$(jq '"\(.fwd.packets)/\(.rev.packets)"' -r <<<"$r")" 3/3
 	stop_collector INT
-	expect_detached "$a_veth"
-	expect_detached "$P_VETH"
+	expect_kept "$a_veth" "$P_VETH"
 }
 
 # Pinned maps keep flows and counters across a clean restart; a collector
@@ -250,7 +249,7 @@ test_restart() {
 	icmp1=$(stat_sum ".packets[2]")
 	expect_eq "ICMP packets counted before the restart" "$icmp1" 4
 	stop_collector
-	expect_detached "$P_VETH"
+	expect_kept "$P_VETH"
 	expect_eq "pinned flow kept while no collector runs" "$(pinned_flow_packets "$id")" "2 2"
 
 	start_collector -c "$CONF" -iface "$P_VETH"
@@ -275,7 +274,7 @@ test_restart() {
 		fail "the replacing collector does not count"
 	log "ok: the replacing collector counts (ICMP packets $((icmp2 + 4)))"
 	stop_collector
-	expect_detached "$P_VETH"
+	expect_kept "$P_VETH"
 }
 
 # A second collector on the same pins is refused and changes nothing: it
@@ -296,7 +295,7 @@ test_second_instance() {
 	r=$(wait_record 8 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .event==\"end\"") || exit 1
 	expect_eq "the first collector still counts" "$(jq -r '"\(.fwd.packets)/\(.rev.packets)"' <<<"$r")" 2/2
 	stop_collector
-	expect_detached "$P_VETH"
+	expect_kept "$P_VETH"
 }
 
 # A pinned map that no longer fits the config is an error that says what

@@ -221,7 +221,7 @@ EOF
 	log "kafka sink: $(jq -c .sinks.kafka "$STATS")"
 	expect_eq "broker state" "$(sj .sinks.kafka.broker)" up
 	stop_and_account
-	expect_detached "$P_VETH"
+	expect_kept "$P_VETH"
 	expect_eq "Kafka delivery failures" "$FIN_F" 0
 	expect_eq "Kafka drops" "$FIN_X" 0
 	expect_eq "messages on $TOPIC = delivered" "$(kafka_count "$TOPIC")" "$FIN_D"
@@ -301,7 +301,7 @@ test_outage() {
 	log "kafka sink: $(jq -c .sinks.kafka "$STATS")"
 	expect_eq "outages seen" "$(sj .sinks.kafka.outages)" 1
 	stop_and_account
-	expect_detached "$P_VETH"
+	expect_kept "$P_VETH"
 	expect_eq "Kafka delivery failures" "$FIN_F" 0
 	expect_eq "Kafka drops (the queue bound was never reached)" "$FIN_X" 0
 	expect_eq "messages on $TOPIC = delivered = emitted (exactly once)" \
@@ -341,7 +341,7 @@ EOF
 	expect_stderr "kafka: the queue has room again"
 	log "kafka sink: $(jq -c .sinks.kafka "$STATS")"
 	stop_and_account
-	expect_detached "$P_VETH"
+	expect_kept "$P_VETH"
 	[ "$FIN_X" -gt 0 ] || fail "nothing was dropped with a queue of 40 through a 10 s outage"
 	expect_eq "delivery failures" "$FIN_F" 0
 	expect_eq "delivered + dropped = emitted" $((FIN_D + FIN_X)) "$FIN_E"
@@ -390,7 +390,7 @@ test_restart() {
 	expect_eq "bytes that crossed the restart" "$(wc -l <"$TMP/restart.recv")" 2
 	wait_record 10 "$cond and .event==\"end\"" >/dev/null
 	stop_and_account
-	expect_detached "$P_VETH"
+	expect_kept "$P_VETH"
 	e2=$FIN_E
 	expect_eq "messages on $TOPIC = emitted by both runs" "$(kafka_count "$TOPIC")" $((e1 + e2))
 	dump_both "$TMP/restart.tsv"
@@ -423,7 +423,7 @@ test_shutdown() {
 	t0=$(date +%s%N)
 	stop_and_account
 	t=$((($(date +%s%N) - t0) / 1000000))
-	expect_detached "$P_VETH"
+	expect_kept "$P_VETH"
 	n=$(grep -o "kafka: flushing [0-9]* queued" "$C_ERR" | grep -o "[0-9]*")
 	[ -n "$n" ] && [ "$n" -ge 50 ] || fail "the stop did not flush the 50 queued records: $(grep kafka: "$C_ERR")"
 	log "ok: $n queued records flushed at the stop in $t ms"
@@ -459,7 +459,7 @@ EOF
 	[ "$t" -ge 4500 ] && [ "$t" -le $((5000 + 5000 * WAIT_SCALE)) ] ||
 		fail "the stop took $t ms; the flush timeout is 5000 ms"
 	log "ok: stop with the broker away took $t ms, $lost records reported lost"
-	expect_detached "$P_VETH"
+	expect_kept "$P_VETH"
 	expect_stderr "kafka: all brokers down, queuing"
 	# Lost means lost: nothing of them turns up once the broker is back.
 	kafka_resume || fail "kafka_resume"
@@ -488,7 +488,7 @@ test_fatal() {
 	kill -0 "$C_PID" 2>/dev/null || fail "the collector died after the fatal error"
 	expect_eq "fatal in the stats" "$(sj .sinks.kafka.fatal)" true
 	stop_collector
-	expect_detached "$P_VETH"
+	expect_kept "$P_VETH"
 	total=$(records_total)
 	[ "$total" -ge 120 ] || fail "only $total records for 60 flows"
 	read -r FIN_D FIN_F FIN_X < <(grep -o "kafka: queue flushed in .*" "$C_ERR" |

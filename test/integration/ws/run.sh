@@ -298,8 +298,9 @@ test_auth() {
 	wait_for 5 refused_is 11 || fail "refused handshakes not counted: $(jq -c .sinks.websocket "$STATS")"
 	log "ok: feed counters $(jq -c .sinks.websocket "$STATS")"
 	stop_collector
+	expect_kept "$P_VETH"
 
-	# not loopback, no token: the collector refuses to start
+	# not loopback, no token: the collector refuses to start, attaching nothing
 	conf=$TMP/open.yaml
 	ws_config "$conf"
 	sed -i "s|listen: 127.0.0.1:$WS_PORT|listen: $P_ROOT4:$WS_PORT|" "$conf"
