@@ -544,8 +544,10 @@ static void list_rules(struct rule_store *s, const struct api_request *req, stru
 			format_rfc3339_ns(clock_mono_to_wall_ns(&cb, c.last_hit_ns), when,
 					  sizeof(when));
 		fprintf(out,
-			"%s%s,\"active\":%s,\"packets\":%llu,\"bytes\":%llu,\"last_hit\":%s%s%s}",
+			"%s%s,\"active\":%s,\"expired\":%s,\"packets\":%llu,\"bytes\":%llu,"
+			"\"last_hit\":%s%s%s}",
 			i > offset ? "," : "", text, rule_is_active(r, now) ? "true" : "false",
+			r->expires_at && r->expires_at <= now ? "true" : "false",
 			(unsigned long long)c.packets, (unsigned long long)c.bytes,
 			*when ? "\"" : "", *when ? when : "null", *when ? "\"" : "");
 		free(own);

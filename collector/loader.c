@@ -34,6 +34,8 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -69,7 +71,7 @@
 #define ICMP_EVENT_INTERVAL_NS 1000000000ULL
 
 /* Where the pins of an older program go while this one takes over. */
-#define ASIDE_DIR ".replaced"
+#define ASIDE_DIR "replaced_maps" /* bpffs refuses names with a dot */
 
 struct loader_iface {
 	char name[GUARDER_IFNAME_MAX];
@@ -138,23 +140,27 @@ static bool prog_name_is(const char *name, const char *ours)
 	return name && !strncmp(name, ours, BPF_OBJ_NAME_LEN - 1);
 }
 
-/* The ARPHRD_* type of interface @name, or -1. */
+/*
+ * The ARPHRD_* type of interface @name, or -1. Asked of this network
+ * namespace (an ioctl): /sys/class/net shows the namespace sysfs was
+ * mounted in, which may be another one.
+ */
 static int iface_type(const char *name)
 {
-	char path[64], buf[16];
-	ssize_t n;
-	int fd;
+	struct ifreq ifr;
+	int fd, type = -1;
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s/type", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (strlen(name) >= sizeof(ifr.ifr_name))
+		return -1;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, name, strlen(name));
+	if (!ioctl(fd, SIOCGIFHWADDR, &ifr))
+		type = ifr.ifr_hwaddr.sa_family;
 	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return atoi(buf);
+	return type;
 }
 
 int loader_check_ifaces(const struct guarder_config *cfg)

@@ -162,7 +162,7 @@ start_collector() { # CONFIG
 	"$COLLECTOR" -c "$1" >"$W/collector.out" 2>"$W/collector.err" &
 	C_PID=$!
 	for ((i = 0; i < 150; i++)); do
-		grep -qs "Ctrl-C or SIGTERM detaches" "$W/collector.err" && [ -s "$W/stats.json" ] &&
+		grep -qs "Ctrl-C or SIGTERM stops" "$W/collector.err" && [ -s "$W/stats.json" ] &&
 			return 0
 		kill -0 "$C_PID" 2>/dev/null || break
 		sleep 0.2

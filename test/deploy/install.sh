@@ -67,7 +67,7 @@ conf=$root$sysconfdir/guarder/guarder.yaml
 cmp -s "$conf" "$top/config/guarder.yaml" || fail "$sysconfdir/guarder/guarder.yaml differs from config/guarder.yaml"
 "$root$sbindir/guarder-api" -c "$conf" --check-config >/dev/null 2>"$TMP/err" ||
 	fail "guarder-api --check-config on the installed config: $(cat "$TMP/err")"
-"$root$sbindir/guarder-collector" -c "$conf" -iface lo --check-config >/dev/null 2>"$TMP/err" ||
+"$root$sbindir/guarder-collector" -c "$conf" --check-config >/dev/null 2>"$TMP/err" ||
 	fail "guarder-collector --check-config on the installed config: $(cat "$TMP/err")"
 "$root$sbindir/guarder-ai" -c "$conf" --check-config >/dev/null 2>"$TMP/err" ||
 	fail "guarder-ai --check-config on the installed config: $(cat "$TMP/err")"

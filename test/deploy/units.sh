@@ -115,6 +115,9 @@ chmod 644 "$conf"
 start_collector -c "$conf"
 stop_collector
 expect_eq "pins of the root run owned by root" "$(stat -c %u "$PIN/flows")" 0
+# Its programs outlive it; the unit's runs below start from a bare interface.
+detach_collector "$conf"
+expect_detached $veth
 
 # systemd hands StateDirectory= and RuntimeDirectory= to the unit's user.
 chown -R $uid:$uid "$state" "$run"
@@ -233,7 +236,7 @@ track_tracee $I_PID
 kill -0 $I_PID 2>/dev/null || fail "guarder-ai exited without privileges: $(tail -5 "$TMP/ai.err")"
 log "ok: guarder-ai runs with no capability"
 
-# 6. Stop as systemd does (SIGTERM to the main process): clean exit, detached.
+# 6. Stop as systemd does (SIGTERM to the main process): clean exit, still attached.
 stop_daemon() { # PID NAME: PID is the daemon, or strace tracing it
 	local target=$1
 	[ $have_strace = 1 ] && target=$(pgrep -P "$1" -n)
@@ -244,6 +247,9 @@ stop_daemon() { # PID NAME: PID is the daemon, or strace tracing it
 stop_daemon $I_PID guarder-ai
 stop_daemon $A_PID guarder-api
 stop_daemon $C_PID guarder-collector
+# The programs outlive the collector (the filter never fails open); --detach removes them.
+[ -n "$(xdp_mode_of $veth)" ] || fail "the XDP program left $veth when the collector stopped"
+"$COLLECTOR" -c "$conf" --detach 2>"$TMP/detach.err" || fail "--detach: $(cat "$TMP/detach.err")"
 expect_detached $veth
 
 # 7. What they did against what the units allow.

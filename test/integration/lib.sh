@@ -153,6 +153,16 @@ new_pair() {
 		fail "the veth pair does not pass traffic"
 }
 
+# new_dummy: an Ethernet interface with no traffic (one end of a veth
+# pair: not every kernel has the dummy driver), for --check-config, which
+# needs an interface that exists and may be attached to; sets DUMMY.
+new_dummy() {
+	DUMMY=gdr-dm-$(rand_hex 3)
+	ip link add "$DUMMY" type veth peer name "${DUMMY}p" ||
+		fail "ip link add $DUMMY type veth"
+	LINKS+=("$DUMMY")
+}
+
 # req METHOD PATH [BODY [CURL ARGS...]]: an HTTP request to $BASE (the API
 # under test); status code on stdout, body in $TMP/body, headers in
 # $TMP/headers. JSON content type when there is a body. Time limit:

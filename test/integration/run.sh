@@ -4,10 +4,14 @@
 # kernel program, in the style of xdp-tools' test runner (one function per
 # case, the topology made and removed by the runner).
 #
-#   run.sh COLLECTOR CASE...      (CASE: ping4, ping6, udp, tcp, modes,
-#                                  no_egress, multi_iface, restart, second_instance,
-#                                  pin_mismatch, rollback, check_config;
+#   run.sh COLLECTOR OLD_OBJ CASE...  (CASE: ping4, ping6, udp, tcp, modes,
+#                                  no_egress, multi_iface, restart, failclosed,
+#                                  upgrade, abi_change, drops_stream, forwarded,
+#                                  second_instance,
+#                                  pin_mismatch, rollback, l3_device, check_config;
 #                                  or "all")
+# OLD_OBJ is a stand-in for an older version of the program (test/integration/
+# old_tracker.bpf.c): its XDP and tc programs carry our names and pass all.
 #
 # Each case makes a network namespace joined to the root namespace by a
 # veth pair, runs the collector in the ROOT namespace attached to the
@@ -19,11 +23,13 @@
 # Exit status: 0 pass, 1 fail, 77 skipped (not root, no netns, no bpffs).
 set -uo pipefail
 
-COLLECTOR=${1:?usage: run.sh COLLECTOR CASE...}
-shift
+COLLECTOR=${1:?usage: run.sh COLLECTOR OLD_OBJ CASE...}
+OLD_OBJ=${2:?usage: run.sh COLLECTOR OLD_OBJ CASE...}
+shift 2
 COLLECTOR=$(realpath "$COLLECTOR")
-ALL_CASES=(ping4 ping6 udp tcp modes no_egress multi_iface restart second_instance pin_mismatch rollback
-	check_config)
+OLD_OBJ=$(realpath "$OLD_OBJ")
+ALL_CASES=(ping4 ping6 udp tcp modes no_egress multi_iface restart failclosed upgrade abi_change
+	drops_stream forwarded second_instance pin_mismatch rollback l3_device check_config)
 
 HERE=$(dirname "$(realpath "$0")")
 # shellcheck source=lib.sh
@@ -229,11 +235,11 @@ test_multi_iface() {
 	expect_kept "$a_veth" "$P_VETH"
 }
 
-# Pinned maps keep flows and counters across a clean restart; a collector
-# killed with SIGKILL leaves its programs attached, and the next one
-# replaces them.
+# The programs stay attached when the collector stops, whether by SIGTERM
+# or SIGKILL, and the next collector adopts them: the same program id, the
+# same pinned maps, counters that go on.
 test_restart() {
-	local icmp1 icmp2 id r
+	local icmp1 icmp2 id r prog
 
 	new_pair
 	# Long idle timeout: the flow must still be in the table after restart.
@@ -241,6 +247,7 @@ test_restart() {
 	sed -i 's/idle_timeout: 2/idle_timeout: 120/' "$CONF"
 	start_collector -c "$CONF" -iface "$P_VETH"
 	expect_stderr "0 reused"
+	prog=$(xdp_prog_of "$P_VETH")
 	ip netns exec "$P_NS" ping -c 2 -i 0.2 -q "$P_ROOT4" >/dev/null || fail "ping failed"
 	r=$(wait_record 5 "$(flow_cond icmp "$P_NS4" "$P_ROOT4") and .event==\"start\"") || exit 1
 	id=$(jq .src_port <<<"$r")
@@ -249,32 +256,232 @@ test_restart() {
 	icmp1=$(stat_sum ".packets[2]")
 	expect_eq "ICMP packets counted before the restart" "$icmp1" 4
 	stop_collector
-	expect_kept "$P_VETH"
+	expect_eq "XDP program kept with no collector running" "$(xdp_prog_of "$P_VETH")" "$prog"
 	expect_eq "pinned flow kept while no collector runs" "$(pinned_flow_packets "$id")" "2 2"
+	# With no collector, the kernel program still counts.
+	ip netns exec "$P_NS" ping -c 1 -q "$P_ROOT4" >/dev/null || fail "ping failed"
+	wait_for 3 icmp_total_is $((icmp1 + 2)) || fail "nothing counted while no collector ran"
 
 	start_collector -c "$CONF" -iface "$P_VETH"
-	expect_stderr "12 reused"
+	expect_stderr " 0 new"
+	expect_stderr "is this program on these maps: kept attached"
+	expect_eq "the same program adopted" "$(xdp_prog_of "$P_VETH")" "$prog"
 	expect_eq "pinned flow kept by the new collector" "$(pinned_flow_packets "$id")" "2 2"
 	ip netns exec "$P_NS" ping -c 2 -i 0.2 -q "$P_ROOT4" >/dev/null || fail "ping failed"
-	wait_for 3 icmp_total_is $((icmp1 + 4)) ||
+	wait_for 3 icmp_total_is $((icmp1 + 6)) ||
 		fail "ICMP counter did not continue from $icmp1"
 	icmp2=$(stat_sum ".packets[2]")
-	expect_eq "ICMP packets counted across the restart" "$icmp2" $((icmp1 + 4))
 
 	kill -KILL "$C_PID"
 	wait "$C_PID" 2>/dev/null
-	expect_eq "XDP left attached by a killed collector" "$(xdp_mode_of "$P_VETH")" 1
+	expect_eq "XDP left attached by a killed collector" "$(xdp_prog_of "$P_VETH")" "$prog"
 	start_collector -c "$CONF" -iface "$P_VETH"
-	expect_stderr "replacing a stale xdp_conn_tracker"
-	expect_stderr "replacing a stale tc egress program"
-	expect_eq "tc egress filters after the replacement" \
+	expect_stderr "kept attached"
+	expect_eq "tc egress filters after the adoption" \
 		"$(tc filter show dev "$P_VETH" egress | grep -c 'tc_egress_track')" 1
 	ip netns exec "$P_NS" ping -c 2 -i 0.2 -q "$P_ROOT4" >/dev/null || fail "ping failed"
 	wait_for 3 icmp_total_is $((icmp2 + 4)) ||
-		fail "the replacing collector does not count"
-	log "ok: the replacing collector counts (ICMP packets $((icmp2 + 4)))"
+		fail "the adopting collector does not count"
+	log "ok: the adopting collector counts (ICMP packets $((icmp2 + 4)))"
 	stop_collector
 	expect_kept "$P_VETH"
+}
+
+# rules_file PATH RULE_JSON...: a rules file holding these rules.
+rules_file() {
+	local path=$1 id=0 r sep=""
+
+	shift
+	mkdir -p "$(dirname "$path")"
+	{
+		printf '{"version":1,"next_id":%d,"rules":[' $(($# + 1))
+		for r in "$@"; do
+			id=$((id + 1))
+			printf '%s{"id":%d,%s}' "$sep" "$id" "${r#\{}" | sed 's/}}$/}/'
+			sep=,
+		done
+		printf ']}\n'
+	} >"$path"
+}
+
+ping_blocked() { ! ip netns exec "$P_NS" ping -c 1 -W 1 -q "$P_ROOT4" >/dev/null 2>&1; }
+ping_passes() { ip netns exec "$P_NS" ping -c 1 -W 1 -q "$P_ROOT4" >/dev/null 2>&1; }
+
+# The filter never fails open: a drop rule holds while the collector is
+# stopped, killed, or restarted, and only --detach lets the traffic through.
+test_failclosed() {
+	new_pair
+	new_config "$TMP/closed.yaml"
+	rules_file "$RULES" "{\"rule_type\":\"icmp\",\"src_ip\":\"$P_NS4\",\"action\":\"drop\",\"enabled\":true}"
+	start_collector -c "$CONF" -iface "$P_VETH"
+	expect_stderr "filter: 1 rules from $RULES applied"
+	ping_blocked || fail "the drop rule does not hold"
+	stop_collector
+	ping_blocked || fail "the rule stopped holding when the collector stopped (SIGTERM)"
+	log "ok: dropped with no collector (after SIGTERM)"
+	start_collector -c "$CONF" -iface "$P_VETH"
+	kill -KILL "$C_PID"
+	wait "$C_PID" 2>/dev/null
+	ping_blocked || fail "the rule stopped holding when the collector was killed"
+	log "ok: dropped with no collector (after SIGKILL)"
+	start_collector -c "$CONF" -iface "$P_VETH"
+	ping_blocked || fail "the rule does not hold after the restart"
+	stop_collector
+	detach_collector
+	expect_detached "$P_VETH"
+	ping_passes || fail "traffic does not pass after --detach"
+	log "ok: --detach lets it through"
+	# --detach with nothing attached: nothing to do, status 0.
+	detach_collector
+}
+
+# An older program of ours (here: one that passes everything) is replaced
+# in one atomic step by the new collector's, on the same interface and
+# hook, with no moment where neither filters.
+test_upgrade() {
+	local old_x old_t
+
+	new_pair
+	new_config "$TMP/upgrade.yaml"
+	rules_file "$RULES" "{\"rule_type\":\"icmp\",\"src_ip\":\"$P_NS4\",\"action\":\"drop\",\"enabled\":true}"
+	ip link set dev "$P_VETH" xdpgeneric obj "$OLD_OBJ" sec xdp ||
+		fail "cannot attach the stand-in for an older version"
+	tc qdisc add dev "$P_VETH" clsact || fail "clsact"
+	tc filter add dev "$P_VETH" egress handle 0x4744 prio 0x4744 bpf da obj "$OLD_OBJ" sec tc ||
+		fail "cannot attach the older tc program"
+	old_x=$(xdp_prog_of "$P_VETH")
+	ping_passes || fail "the older program passes everything"
+	start_collector -c "$CONF" -iface "$P_VETH"
+	expect_stderr "replaced atomically by this collector's"
+	expect_stderr "tc tc_egress_tracker (id "
+	[ "$(xdp_prog_of "$P_VETH")" != "$old_x" ] || fail "the older XDP program is still attached"
+	expect_eq "one tc egress filter" "$(tc filter show dev "$P_VETH" egress | grep -c 'tc_egress_track')" 1
+	old_t=$(bpftool prog show id "$old_x" 2>/dev/null | grep -c xdp_conn_tracker)
+	expect_eq "the older program is gone" "$old_t" 0
+	ping_blocked || fail "the new program does not enforce the rule"
+	stop_collector
+	expect_kept "$P_VETH"
+}
+
+# Pins made by another version of the program (another layout, no
+# tracker_cfg): the collector starts with fresh maps, says so, and keeps
+# the old ones' names out of the way until it replaced the program.
+test_abi_change() {
+	new_pair
+	new_config "$TMP/abi.yaml"
+	mkdir -p "$PIN"
+	bpftool map create "$PIN/stats" type percpu_array key 4 value 8 entries 1 name stats ||
+		fail "cannot pin a map of another layout"
+	start_collector -c "$CONF" -iface "$P_VETH"
+	expect_stderr "were made by another version of the kernel program"
+	expect_stderr "starting with fresh maps"
+	[ ! -e "$PIN/replaced_maps" ] || fail "the old pins were not removed after the replacement"
+	[ "$(bpftool map show pinned "$PIN/stats" -j | jq .bytes_value)" -gt 8 ] ||
+		fail "the stats map was not replaced by one of this program's layout"
+	ip netns exec "$P_NS" ping -c 2 -i 0.2 -q "$P_ROOT4" >/dev/null || fail "ping failed"
+	wait_for 3 icmp_total_is 4 || fail "the fresh maps do not count"
+	stop_collector
+	expect_kept "$P_VETH"
+}
+
+# Dropped packets leave no flow: the stream reports them as one "drops"
+# record per source and rule, once per collector.export_interval (the
+# default 5 s here), with the interval's counts.
+test_drops_stream() {
+	local r i
+
+	new_pair
+	new_config "$TMP/drops.yaml"
+	rules_file "$RULES" "{\"rule_type\":\"tcp\",\"src_ip\":\"$P_NS4\",\"dst_port\":9,\"action\":\"drop\",\"enabled\":true}"
+	start_collector -c "$CONF" -iface "$P_VETH"
+	for i in 1 2 3 4 5; do
+		ip netns exec "$P_NS" nc -z -w 1 "$P_ROOT4" 9 >/dev/null 2>&1
+	done
+	r=$(wait_record 10 ".event==\"drops\" and .src_ip==\"$P_NS4\"") || exit 1
+	expect_eq "drops record: rule" "$(jq -c '[.reason, .rule_id, .hook, .iface]' <<<"$r")" \
+		"[\"rule\",1,\"ingress\",\"$P_VETH\"]"
+	[ "$(jq .packets <<<"$r")" -ge 5 ] || fail "fewer drops than SYNs sent: $r"
+	expect_eq "no flow record for the dropped tuples" \
+		"$(jq -c "select(.event!=\"drops\" and .proto==\"tcp\" and .dst_port==9)" "$REC" | wc -l)" 0
+	expect_eq "no flow in the kernel table for them" \
+		"$(bpftool map dump pinned "$PIN/flows" -j | jq '[.[] | select(.formatted.key.proto == 6)] | length')" 0
+	stop_collector
+	expect_kept "$P_VETH"
+}
+
+# A router: XDP on the interface a packet comes in by, tc on the one it
+# leaves by. Each forwarded packet is counted once, never again at egress
+# (nor taken for a retransmission). The router is a namespace of its own,
+# so that forwarding is never switched on for this machine.
+test_forwarded() {
+	local id=$(rand_hex 3) a b r ra rb r_rec n
+	local net=10.197.$((RANDOM % 200 + 1))
+
+	a=gdr-fa-$id b=gdr-fb-$id r=gdr-fr-$id ra=gdfra${id} rb=gdfrb${id}
+	for n in $a $b $r; do
+		ip netns add "$n" || fail "ip netns add $n"
+		NETNS+=("$n")
+	done
+	ip -n "$r" link add "$ra" type veth peer name eth0 netns "$a" || fail "veth to $a"
+	ip -n "$r" link add "$rb" type veth peer name eth0 netns "$b" || fail "veth to $b"
+	ip -n "$r" addr add "$net.1/30" dev "$ra"
+	ip -n "$r" addr add "$net.5/30" dev "$rb"
+	ip -n "$a" addr add "$net.2/30" dev eth0
+	ip -n "$b" addr add "$net.6/30" dev eth0
+	for n in $a $b $r; do
+		ip -n "$n" link set lo up
+	done
+	ip -n "$r" link set "$ra" up
+	ip -n "$r" link set "$rb" up
+	ip -n "$a" link set eth0 up
+	ip -n "$b" link set eth0 up
+	ip -n "$a" route add default via "$net.1"
+	ip -n "$b" route add default via "$net.5"
+	ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1 || fail "forwarding in $r"
+	wait_for 5 ip netns exec "$a" ping -c 1 -W 1 -q "$net.6" >/dev/null ||
+		fail "the router does not forward"
+
+	new_config "$TMP/router.yaml"
+	r_rec=$REC
+	RUNS=$((RUNS + 1))
+	C_OUT=$TMP/collector.$RUNS.out
+	C_ERR=$TMP/collector.$RUNS.err
+	# nsenter, not ip netns exec: that one mounts a sysfs of its own, without bpffs.
+	nsenter --net="/run/netns/$r" "$COLLECTOR" -c "$CONF" -iface "$ra,$rb" >"$C_OUT" 2>"$C_ERR" &
+	C_PID=$!
+	PIDS+=("$C_PID")
+	wait_for 15 collector_ready || fail "the collector did not start in $r"
+	ip netns exec "$a" ping -c 3 -i 0.2 -q "$net.6" >/dev/null || fail "ping through the router"
+	n=$(wait_record 8 "$(flow_cond icmp "$net.2" "$net.6") and .event==\"end\"") || exit 1
+	expect_eq "echo requests, counted once each" "$(jq .fwd.packets <<<"$n")" 3
+	expect_eq "echo replies, counted once each" "$(jq .rev.packets <<<"$n")" 3
+	[ "$(stat_sum .forwarded)" -ge 6 ] || fail "the second sightings were not counted as forwarded"
+	log "ok: forwarded sightings skipped at egress: $(stat_sum .forwarded)"
+	REC=$r_rec
+	kill -TERM "$C_PID"
+	wait "$C_PID"
+	expect_eq "exit status after SIGTERM" "$?" 0
+	nsenter --net="/run/netns/$r" "$COLLECTOR" -c "$CONF" --detach 2>"$TMP/detach.router.err" ||
+		fail "--detach in $r: $(cat "$TMP/detach.router.err")"
+}
+
+# A device without an Ethernet header is refused at attach, never
+# silently unfiltered.
+test_l3_device() {
+	local dev=gdr-it-l3$(rand_hex 2)
+
+	if ! ip tuntap add dev "$dev" mode tun 2>/dev/null; then
+		echo "SKIP: cannot create a tun device" >&2
+		exit $SKIP
+	fi
+	LINKS+=("$dev")
+	ip link set "$dev" up
+	new_config "$TMP/l3.yaml"
+	run_collector_fails -c "$CONF" -iface "$dev"
+	expect_stderr "interface '$dev' is not an Ethernet device"
+	expect_eq "nothing attached to $dev" "$(xdp_mode_of "$dev")" ""
+	run_collector_fails -c "$CONF" -iface "$dev" --check-config
+	expect_stderr "is not an Ethernet device"
 }
 
 # A second collector on the same pins is refused and changes nothing: it
@@ -311,7 +518,8 @@ test_pin_mismatch() {
 	expect_stderr "set bpf.flow_table_size back to 4096"
 	expect_stderr "rm -r $PIN"
 	[ -e "$PIN/flows" ] || fail "the pinned flow table was removed"
-	expect_detached "$P_VETH"
+	# The first collector's programs still filter: a refused start changes nothing.
+	expect_kept "$P_VETH"
 }
 
 # Attach fails on the second interface (a foreign XDP program is there):
@@ -343,6 +551,7 @@ test_rollback() {
 test_check_config() {
 	local secret rc bad
 
+	new_dummy
 	secret=s3cr3t-$(rand_hex 8)
 	new_config "$TMP/check.yaml"
 	cat >>"$CONF" <<'EOF'
@@ -357,7 +566,7 @@ EOF
 	C_OUT=$TMP/collector.$RUNS.out C_ERR=$TMP/collector.$RUNS.err
 	setpriv --reuid=65534 --regid=65534 --clear-groups \
 		env GDR_IT_TOKEN="$secret" "$TMP/guarder-collector" -c "$CONF" --check-config \
-		-iface lo -interval 7 -api :9090 >"$C_OUT" 2>"$C_ERR"
+		-iface "$DUMMY" -interval 7 -api :9090 >"$C_OUT" 2>"$C_ERR"
 	rc=$?
 	expect_eq "--check-config status as an unprivileged user" "$rc" 0
 	grep -q "<redacted>" "$C_OUT" || fail "the token is not shown as <redacted>"
@@ -372,16 +581,16 @@ EOF
 
 	bad=$TMP/bad.yaml
 	printf 'collector:\n  interval: 5\n  idle_timeout: banana\n' >"$bad"
-	run_collector_fails -c "$bad" --check-config -iface lo
+	run_collector_fails -c "$bad" --check-config -iface "$DUMMY"
 	expect_stderr "$bad:3"
 	expect_stderr "idle_timeout"
 
 	printf 'collector:\n  bogus_key: 1\n' >"$bad"
-	run_collector_fails -c "$bad" --check-config -iface lo
+	run_collector_fails -c "$bad" --check-config -iface "$DUMMY"
 	expect_stderr "$bad:2"
 	expect_stderr "bogus_key"
 
-	run_collector_fails -c "$CONF" --check-config -iface lo
+	run_collector_fails -c "$CONF" --check-config -iface "$DUMMY"
 	expect_stderr "GDR_IT_TOKEN"
 
 	# No interface in the file: valid, with a note; start-up refuses.
@@ -395,8 +604,11 @@ EOF
 	expect_stderr "no interface to watch"
 	run_collector_fails -c "$bad" --check-config -iface gdr-no-such-if0
 	expect_stderr "interface 'gdr-no-such-if0' does not exist"
-	run_collector_fails --check-config -iface lo -interval 0
+	run_collector_fails --check-config -iface "$DUMMY" -interval 0
 	expect_stderr "-interval"
+	# Loopback is no Ethernet device: refused before anything is attached.
+	run_collector_fails --check-config -iface lo
+	expect_stderr "interface 'lo' is not an Ethernet device"
 }
 
 preflight

@@ -282,7 +282,7 @@ step "daemons"
 for i in 0 1 2; do
 	h=${HOSTS[$i]}
 	daemon "$i" guarder-collector
-	wait_for 20 log_has "$D_PID" "$TMP/collector.$h.err" "Ctrl-C or SIGTERM detaches" ||
+	wait_for 20 log_has "$D_PID" "$TMP/collector.$h.err" "Ctrl-C or SIGTERM stops" ||
 		fail "the collector of $h did not start"
 	daemon "$i" guarder-api
 	wait_for 20 log_has "$D_PID" "$TMP/api.$h.err" "listening on" || fail "the API of $h did not start"
@@ -463,15 +463,24 @@ expect_eq "filters on mh-1 mh-2 mh-3" \
 ok "$S1 applied on mh-2: its kernel drops the scanner; mh-1 and mh-3 have no rule"
 
 step "stop"
-# Every daemon stops cleanly on SIGTERM; the collectors detach.
+# Every daemon stops cleanly on SIGTERM; the collectors' programs stay
+# attached (the filter never fails open), and --detach removes them.
 for d in "${DAEMONS[@]}"; do kill -TERM "${d#*:}"; done
 for d in "${DAEMONS[@]}"; do
 	wait "${d#*:}"
 	expect_eq "exit status of ${d%:*} after SIGTERM" "$?" 0
 done
+conn_ok "${DATA[1]}" && fail "mh-2 let the scanner in once its collector stopped"
+ok "mh-2 still drops the scanner with no collector running"
 for i in 0 1 2; do
-	[ -z "$(xdp_mode "${NS[$i]}")" ] || fail "XDP still attached to ${HOSTS[$i]}'s data0"
+	[ -n "$(xdp_mode "${NS[$i]}")" ] || fail "the XDP program left ${HOSTS[$i]}'s data0 on SIGTERM"
+	r=$TMP/hosts/${HOSTS[$i]}
+	mapfile -t envs < <(grep -E '^[A-Za-z_][A-Za-z0-9_]*=' "$r/etc/guarder/guarder.env")
+	nsenter --net="/run/netns/${NS[$i]}" env "${envs[@]}" "$r/usr/sbin/guarder-collector" \
+		-c "$r/etc/guarder/guarder.yaml" --detach >"$TMP/detach.${HOSTS[$i]}.err" 2>&1 ||
+		fail "--detach on ${HOSTS[$i]}: $(cat "$TMP/detach.${HOSTS[$i]}.err")"
+	[ -z "$(xdp_mode "${NS[$i]}")" ] || fail "XDP still attached to ${HOSTS[$i]}'s data0 after --detach"
 done
-ok "XDP detached from every data0"
+ok "XDP kept through the stop, then detached from every data0 by --detach"
 
 echo "PASS: multi-host fleet in $((SECONDS - T0)) s"

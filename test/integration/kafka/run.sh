@@ -507,6 +507,7 @@ test_fatal() {
 test_check_config() {
 	local secret1 secret2 bad
 
+	new_dummy
 	secret1=kb-$(rand_hex 8)
 	secret2=kb-$(rand_hex 8)
 	new_config "$TMP/check.yaml"
@@ -523,7 +524,7 @@ EOF
 	export GDR_KB_SECRET1=$secret1 GDR_KB_SECRET2=$secret2
 	RUNS=$((RUNS + 1))
 	C_OUT=$TMP/collector.$RUNS.out C_ERR=$TMP/collector.$RUNS.err
-	"$COLLECTOR" -c "$CONF" --check-config -iface lo >"$C_OUT" 2>"$C_ERR"
+	"$COLLECTOR" -c "$CONF" --check-config -iface "$DUMMY" >"$C_OUT" 2>"$C_ERR"
 	expect_eq "--check-config status of a good Kafka config" "$?" 0
 	grep -q "socket.keepalive.enable" "$C_OUT" || fail "the dump lacks kafka.properties"
 	grep -qF "$secret1" "$C_OUT" "$C_ERR" && fail "the SASL password was printed"
@@ -533,7 +534,7 @@ EOF
 	# An unknown property, a bad value, beside the secrets.
 	bad=$TMP/bad.yaml
 	sed 's/socket.keepalive.enable: "true"/no.such.property: 1\n    compression.codec: banana/' "$CONF" >"$bad"
-	run_collector_fails -c "$bad" --check-config -iface lo
+	run_collector_fails -c "$bad" --check-config -iface "$DUMMY"
 	expect_stderr "librdkafka refuses the property no.such.property"
 	expect_stderr "librdkafka refuses the property compression.codec"
 	expect_stderr "Invalid value \"banana\""
@@ -543,21 +544,21 @@ EOF
 
 	# A refused secret property: named, its value withheld.
 	sed 's/socket.keepalive.enable: "true"/ssl.keystore.passwordx: ${GDR_KB_SECRET2}/' "$CONF" >"$bad"
-	run_collector_fails -c "$bad" --check-config -iface lo
+	run_collector_fails -c "$bad" --check-config -iface "$DUMMY"
 	expect_stderr "ssl.keystore.passwordx"
 	grep -qF "$secret2" "$C_OUT" "$C_ERR" && fail "a refused secret property's value was printed"
 	log "ok: a refused secret is named, its value not printed"
 
 	# What only producer creation would catch: idempotence without acks=all.
 	printf 'kafka:\n  brokers: 127.0.0.1:9092\n  acks: leader\n' >"$bad"
-	run_collector_fails -c "$bad" --check-config -iface lo
+	run_collector_fails -c "$bad" --check-config -iface "$DUMMY"
 	expect_stderr "kafka.idempotence is true but acks is 1"
 	printf 'kafka:\n  brokers: 127.0.0.1:9092\n  acks: leader\n  idempotence: false\n' >"$bad"
-	"$COLLECTOR" -c "$bad" --check-config -iface lo >/dev/null 2>&1 ||
+	"$COLLECTOR" -c "$bad" --check-config -iface "$DUMMY" >/dev/null 2>&1 ||
 		fail "acks: leader without idempotence was refused"
 	log "ok: acks: leader is fine without idempotence"
 	printf 'kafka:\n  brokers: 127.0.0.1:9092\n  properties:\n    acks: "1"\n' >"$bad"
-	run_collector_fails -c "$bad" --check-config -iface lo
+	run_collector_fails -c "$bad" --check-config -iface "$DUMMY"
 	expect_stderr "kafka.idempotence is true but acks is 1"
 }
 
