@@ -32,7 +32,7 @@ enum api_route {
 	ROUTE_FILTER_DISABLE,
 	ROUTE_METRICS,
 	ROUTE_OPENAPI,
-	ROUTE_AI_CONFIG, /* the /api/ai endpoints (ai.c) */
+	ROUTE_AI_CONFIG, /* the /api/ai endpoints (ai*.c) */
 	ROUTE_AI_STATUS,
 	ROUTE_AI_GENERATE,
 	ROUTE_AI_ANALYZE,
@@ -127,7 +127,7 @@ const char *query_str(const struct api_request *req, const char *name);
 int query_check_known(const struct api_request *req, const char *const *known,
 		      struct api_reply *rep);
 
-/* The /api/ai endpoints (ai.c): model settings and calls, the suggestions. */
+/* The /api/ai endpoints (ai.c and ai_*.c): model settings and calls, the suggestions. */
 struct ai_service;
 
 /*

@@ -50,7 +50,7 @@ struct req_ctx {
 	const char *origin; /* allowed Origin to echo back, or NULL */
 	bool takes_body;
 	bool too_large;
-	void *job; /* an /api/ai model request waiting, suspended (ai.c) */
+	void *job; /* an /api/ai model request waiting, suspended (ai_jobs.c) */
 	char sid[40]; /* the suggestion {id} of /api/ai/suggestions/{id}/... */
 	char *body;
 	size_t len, cap;
@@ -705,7 +705,7 @@ int http_start(const struct guarder_config *cfg, int listen_fd, unsigned int por
 	       struct rule_store *store, struct flow_maps *maps, struct ai_service *ai,
 	       struct http_server **out)
 {
-	/* suspend/resume: model calls wait outside the HTTP threads (ai.c) */
+	/* suspend/resume: model calls wait outside the HTTP threads (ai_jobs.c) */
 	unsigned int flags =
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	const struct http_access_conf conf = {

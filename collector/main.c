@@ -29,6 +29,7 @@
 #include "drop_view.h"
 #include "flow_view.h"
 #include "lib/cmdline.h"
+#include "lib/atomic_file.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/log_libbpf.h"
@@ -300,31 +301,16 @@ static void sinks_poll(struct collector *c)
 static void stats_file_write(struct collector *c, const char *json, size_t len)
 {
 	const char *path = c->cfg->collector.stats_file;
-	char tmp[PATH_MAX], dir[PATH_MAX], *slash;
-	int fd, err = 0;
+	char err[PATH_MAX + 64];
+	int rc;
 
 	if (!path)
 		return;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return;
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		mkdir(dir, 0755); /* /run/guarder after a reboot; EEXIST is fine */
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, json, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
-		err = -errno;
-	if (fd >= 0 && close(fd) && !err)
-		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err) {
-		unlink(tmp);
+	/* /run/guarder is gone after a reboot: made again, 0755 (others read it). */
+	rc = atomic_file_write(path, json, len, 0644, 0755, err, sizeof(err));
+	if (rc) {
 		if (!c->stats_file_warned)
-			log_warn("cannot write collector.stats_file %s: %s (warned once)", path,
-				 strerror(-err ? -err : EIO));
+			log_warn("cannot write collector.stats_file: %s (warned once)", err);
 		c->stats_file_warned = true;
 		return;
 	}
@@ -336,12 +322,10 @@ static void stats_file_write(struct collector *c, const char *json, size_t len)
 /* The periodic stats object: to the stats file and to every sink that wants it. */
 static void stats_publish(struct collector *c)
 {
-	char json[STATS_JSON_MAX];
+	char json[STATS_JSON_MAX], extra[256];
+	struct drop_view_stats ds;
 	size_t i;
 	int n;
-
-	struct drop_view_stats ds;
-	char extra[256];
 
 	drop_view_get_stats(c->dv, &ds);
 	snprintf(extra, sizeof(extra),
@@ -349,12 +333,15 @@ static void stats_publish(struct collector *c)
 		 "\"read_errors\":%llu}",
 		 (unsigned long long)ds.records, (unsigned long long)ds.aggregates,
 		 (unsigned long long)ds.gone, (unsigned long long)ds.read_errors);
-	n = flow_view_stats_json(c->fv, loader_stats_fd(c->ld), extra, json, sizeof(json));
+	/* One byte kept for the file's closing newline. */
+	n = flow_view_stats_json(c->fv, loader_stats_fd(c->ld), extra, json, sizeof(json) - 1);
 	if (n < 0) {
 		log_warn("the stats object is larger than %d bytes: not published", STATS_JSON_MAX);
 		return;
 	}
-	stats_file_write(c, json, (size_t)n);
+	json[n] = '\n';
+	stats_file_write(c, json, (size_t)n + 1);
+	json[n] = '\0';
 	for (i = 0; i < c->n_sinks; i++)
 		if (c->sinks[i]->ops->stats)
 			c->sinks[i]->ops->stats(c->sinks[i], json, (size_t)n);

@@ -85,7 +85,6 @@ static int check_listen(const char *text, char *why, size_t why_len);
 static int check_token(const char *text, char *why, size_t why_len);
 static int check_brokers(const char *text, char *why, size_t why_len);
 static int check_topic(const char *text, char *why, size_t why_len);
-static int check_url(const char *text, char *why, size_t why_len);
 
 static const char *const xdp_mode_names[] = {
 	[GUARDER_XDP_AUTO] = "auto",
@@ -425,7 +424,8 @@ static const struct config_key config_keys[] = {
 	  .offset = OFF(ai.auto_apply_min_confidence_pct), .def = "90", .min = 50, .max = 100,
 	  .doc = "Lowest confidence (percent) of an auto-applied suggestion." },
 	{ .name = "ai.model.endpoint", .type = KT_STRING, .offset = OFF(ai.model.endpoint),
-	  .def = NULL, .min = 8, .max = 1024, .flags = KEY_OPTIONAL, .check = check_url,
+	  .def = NULL, .min = 8, .max = 1024, .flags = KEY_OPTIONAL,
+	  .check = url_check_http, /* the check start-up applies too */
 	  .limits = "`http://` or `https://` URL",
 	  .doc = "Base URL of an OpenAI-compatible API (`https://api.openai.com/v1`, "
 		 "`http://127.0.0.1:11434/v1`, an Azure deployment URL). Unset: detectors only. "
@@ -654,12 +654,6 @@ static int check_topic(const char *text, char *why, size_t why_len)
 		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
 			return errmsg_inval(why, why_len, "may only contain A-Z a-z 0-9 . _ -");
 	return 0;
-}
-
-/* The model endpoint: the check start-up applies too (lib/url.h). */
-static int check_url(const char *text, char *why, size_t why_len)
-{
-	return url_check_http(text, why, why_len);
 }
 
 /* Linux's own rule (dev_valid_name): no '/', ':' or whitespace, not "." or "..". */

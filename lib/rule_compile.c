@@ -15,7 +15,6 @@
 
 #include <endian.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "errmsg.h"
 #include "kernel/conn_tracker.h"
 
 /* A rule being compiled. */
@@ -62,18 +62,6 @@ struct compiler {
 	char *err;
 	size_t errlen;
 };
-
-static int fail(struct compiler *c, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (c->err && c->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(c->err, c->errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static bool ports_single(const struct rule_ports *p)
 {
@@ -203,24 +191,27 @@ static int compile_active(struct compiler *c)
 	c->cr = calloc(in->n ? in->n : 1, sizeof(*c->cr));
 	if (!act || !c->cr) {
 		free(act);
-		return fail(c, -ENOMEM, "out of memory");
+		return errmsg_set(c->err, c->errlen, -ENOMEM, "out of memory");
 	}
 	for (i = 0; i < in->n; i++) {
 		if (rule_validate(&in->rules[i], why, sizeof(why))) {
-			rc = fail(c, -EINVAL, "rule %u: %s", in->rules[i].id, why);
+			rc = errmsg_set(c->err, c->errlen, -EINVAL, "rule %u: %s", in->rules[i].id,
+					why);
 			goto out;
 		}
 		if (rule_is_active(&in->rules[i], in->now))
 			act[na++] = &in->rules[i];
 	}
 	if (na > RULE_SET_MAX_RULES) {
-		rc = fail(c, -E2BIG, "%zu active rules, at most %d", na, RULE_SET_MAX_RULES);
+		rc = errmsg_set(c->err, c->errlen, -E2BIG, "%zu active rules, at most %d", na,
+				RULE_SET_MAX_RULES);
 		goto out;
 	}
 	qsort(act, na, sizeof(*act), cmp_rule_ptr);
 	for (i = 0; i < na; i++) {
 		if (i && act[i]->id == act[i - 1]->id) {
-			rc = fail(c, -EINVAL, "rule id %u appears twice", act[i]->id);
+			rc = errmsg_set(c->err, c->errlen, -EINVAL, "rule id %u appears twice",
+					act[i]->id);
 			goto out;
 		}
 		c->cr[i].r = act[i];
@@ -245,7 +236,7 @@ static int compile_slots(struct compiler *c)
 	c->out->new_slots = calloc(c->n ? c->n : 1, sizeof(*c->out->new_slots));
 	if (!used || !c->out->new_slots) {
 		free(used);
-		return fail(c, -ENOMEM, "out of memory");
+		return errmsg_set(c->err, c->errlen, -ENOMEM, "out of memory");
 	}
 	for (i = 0; i < in->n_active; i++)
 		if (in->active[i].slot < RULE_SLOTS)
@@ -260,7 +251,8 @@ static int compile_slots(struct compiler *c)
 		while (next_free < RULE_SLOTS && used[next_free])
 			next_free++;
 		if (next_free >= RULE_SLOTS) {
-			rc = fail(c, -E2BIG, "no free rule slot (%d in all)", RULE_SLOTS);
+			rc = errmsg_set(c->err, c->errlen, -E2BIG, "no free rule slot (%d in all)",
+					RULE_SLOTS);
 			break;
 		}
 		c->cr[i].slot = next_free;
@@ -295,11 +287,12 @@ static int compile_shapes(struct compiler *c)
 				break;
 		if (s == c->nshapes) {
 			if (c->nshapes == RULE_SHAPES_MAX)
-				return fail(c, -E2BIG,
-					    "rule %u: more than %d distinct rule shapes "
-					    "(combinations of address prefix lengths, family, "
-					    "protocol given, single ports given)",
-					    r->id, RULE_SHAPES_MAX);
+				return errmsg_set(
+					c->err, c->errlen, -E2BIG,
+					"rule %u: more than %d distinct rule shapes "
+					"(combinations of address prefix lengths, family, "
+					"protocol given, single ports given)",
+					r->id, RULE_SHAPES_MAX);
 			c->shapes[s] = sd;
 			plen_mask(sd.src_plen, ss->shapes[s].src_mask);
 			plen_mask(sd.dst_plen, ss->shapes[s].dst_mask);
@@ -424,10 +417,11 @@ static int rule_entries(struct compiler *c, const struct crule *cr, size_t max)
 	for (sp = slo; sp <= shi; sp++) {
 		for (dp = dlo; dp <= dhi; dp++) {
 			if (c->nme == max)
-				return fail(c, -E2BIG,
-					    "rule %u: the rule table is full (%zu entries; port "
-					    "ranges take one per 256 ports they span)",
-					    r->id, max);
+				return errmsg_set(
+					c->err, c->errlen, -E2BIG,
+					"rule %u: the rule table is full (%zu entries; port "
+					"ranges take one per 256 ports they span)",
+					r->id, max);
 			k.sport = sp;
 			k.dport = dp;
 			c->me[c->nme++] = (struct mentry){
@@ -449,7 +443,7 @@ static int compile_entries(struct compiler *c)
 	out->comps = calloc(c->n ? c->n : 1, sizeof(*out->comps));
 	c->me = calloc(max, sizeof(*c->me));
 	if (!out->comps || !c->me)
-		return fail(c, -ENOMEM, "out of memory");
+		return errmsg_set(c->err, c->errlen, -ENOMEM, "out of memory");
 	for (i = 0; i < c->n; i++) {
 		struct rule_comp *k = &out->comps[i].comp;
 
@@ -477,7 +471,7 @@ static int compile_lists(struct compiler *c)
 	out->keys = calloc(c->nme ? c->nme : 1, sizeof(*out->keys));
 	out->vals = calloc(c->nme ? c->nme : 1, sizeof(*out->vals));
 	if (!out->keys || !out->vals)
-		return fail(c, -ENOMEM, "out of memory");
+		return errmsg_set(c->err, c->errlen, -ENOMEM, "out of memory");
 	for (i = 0; i < c->nme; i++) {
 		struct rule_match_val *v;
 
@@ -485,11 +479,12 @@ static int compile_lists(struct compiler *c)
 			out->keys[out->n_keys++] = c->me[i].key;
 		v = &out->vals[out->n_keys - 1];
 		if (v->n == RULE_CAND_MAX)
-			return fail(c, -E2BIG,
-				    "rule %u: more than %d rules share the same addresses, "
-				    "protocol and ports (they differ only in wide port ranges, "
-				    "TCP flags or ICMP fields)",
-				    c->me[i].id, RULE_CAND_MAX);
+			return errmsg_set(
+				c->err, c->errlen, -E2BIG,
+				"rule %u: more than %d rules share the same addresses, "
+				"protocol and ports (they differ only in wide port ranges, "
+				"TCP flags or ICMP fields)",
+				c->me[i].id, RULE_CAND_MAX);
 		v->slot[v->n++] = c->me[i].slot;
 	}
 	return 0;
@@ -506,11 +501,11 @@ static int compile_protect(struct compiler *c)
 	if (!p)
 		return 0;
 	if (p->n_nets > RULE_PROTECT_NETS_MAX)
-		return fail(c, -E2BIG, "protected networks: %zu, at most %d", p->n_nets,
-			    RULE_PROTECT_NETS_MAX);
+		return errmsg_set(c->err, c->errlen, -E2BIG, "protected networks: %zu, at most %d",
+				  p->n_nets, RULE_PROTECT_NETS_MAX);
 	out->pnets = calloc(p->n_nets ? p->n_nets : 1, sizeof(*out->pnets));
 	if (!out->pnets)
-		return fail(c, -ENOMEM, "out of memory");
+		return errmsg_set(c->err, c->errlen, -ENOMEM, "out of memory");
 	for (i = 0; i < p->n_nets; i++) {
 		const struct net_prefix *a = &p->nets[i];
 		struct rule_protect_key *k = &out->pnets[out->n_pnets++];

@@ -29,6 +29,7 @@
 #include "kernel/conn_tracker.h"
 #include "kernel/filter.h"
 #include "log.h"
+#include "errmsg.h"
 #include "rule_compile.h"
 #include "rules_file.h"
 
@@ -63,17 +64,6 @@ struct rule_set {
 	 */
 	pthread_mutex_t lock;
 };
-
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 static size_t page_round(size_t n)
 {
@@ -577,7 +567,7 @@ static int write_half(struct rule_set *rs, __u32 h, const struct rule_compiled *
 	rs->shapes[h] = c->shapes;
 	rc = match_clear_half(rs, h);
 	if (rc) {
-		set_err(err, errlen, "clearing the inactive rule table: %s", strerror(-rc));
+		errmsg_set(err, errlen, 0, "clearing the inactive rule table: %s", strerror(-rc));
 		return rc;
 	}
 	if (c->n_keys) {
@@ -586,7 +576,7 @@ static int write_half(struct rule_set *rs, __u32 h, const struct rule_compiled *
 
 		if (bpf_map_update_batch(rs->fd[M_MATCH], c->keys, c->vals, &cnt, &bo)) {
 			rc = -errno;
-			set_err(err, errlen, "writing the rule table: %s", strerror(-rc));
+			errmsg_set(err, errlen, 0, "writing the rule table: %s", strerror(-rc));
 			return rc;
 		}
 	}
@@ -595,14 +585,14 @@ static int write_half(struct rule_set *rs, __u32 h, const struct rule_compiled *
 		if (bpf_map_update_elem(rs->fd[M_PNETS], &c->pnets[i], &one, BPF_ANY))
 			rc = -errno;
 	if (rc) {
-		set_err(err, errlen, "protected networks: %s", strerror(-rc));
+		errmsg_set(err, errlen, 0, "protected networks: %s", strerror(-rc));
 		return rc;
 	}
 	memcpy(rs->pports + (size_t)h * RULE_PROTECT_PORT_WORDS, c->pports, sizeof(c->pports));
 	for (i = 0; i < c->n_new_slots; i++) {
 		rc = zero_counters(rs, c->new_slots[i]);
 		if (rc) {
-			set_err(err, errlen, "zeroing rule counters: %s", strerror(-rc));
+			errmsg_set(err, errlen, 0, "zeroing rule counters: %s", strerror(-rc));
 			return rc;
 		}
 	}
@@ -647,14 +637,14 @@ static int apply_locked(struct rule_set *rs, const struct rule *rules, size_t n,
 
 	rc = rs_sync(rs);
 	if (rc) {
-		set_err(err, errlen, "waiting for in-flight packets: %s", strerror(-rc));
+		errmsg_set(err, errlen, 0, "waiting for in-flight packets: %s", strerror(-rc));
 		return rc;
 	}
 	gen = rule_set_generation(rs);
 	if (gen) {
 		rc = half_index(rs, gen & 1, &active, &in.n_active);
 		if (rc) {
-			set_err(err, errlen, "reading the active rule set: %s", strerror(-rc));
+			errmsg_set(err, errlen, 0, "reading the active rule set: %s", strerror(-rc));
 			return rc;
 		}
 	}
@@ -682,7 +672,7 @@ int rule_set_apply(struct rule_set *rs, const struct rule *rules, size_t n,
 	pthread_mutex_lock(&rs->lock);
 	if (rs->lock_fd >= 0 && flock(rs->lock_fd, LOCK_EX)) {
 		rc = -errno;
-		set_err(err, errlen, "rule lock: %s", strerror(-rc));
+		errmsg_set(err, errlen, 0, "rule lock: %s", strerror(-rc));
 		pthread_mutex_unlock(&rs->lock);
 		return rc;
 	}
