@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The drop aggregates' view (see drop_view.h): an open-addressing table of
- * what each aggregate had dropped at the previous sweep, so that a record
- * carries what was dropped in the interval. The kernel never resets an
- * aggregate; when its totals shrink, the LRU evicted it and a new one
- * began, whose totals are the interval's.
+ * The drop aggregates' view (see drop_view.h). The kernel counts drops in
+ * the half of drop_agg that tracker_cfg.drop_epoch names; a sweep moves
+ * the epoch on, waits until no program still writes the old half, then
+ * reads that half whole: it holds exactly what was dropped since the
+ * previous sweep, so the view keeps no state between sweeps. The same key
+ * may sit in a different slot on each CPU (its second probe); the sweep
+ * merges the CPUs per key in an open-addressing table before it emits.
  */
 #include "drop_view.h"
 
@@ -16,45 +18,35 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "lib/bpf_sync.h"
 #include "lib/log.h"
 
 #define DV_BATCH 1024
 
 struct dv_entry {
-	struct drop_key key;
-	uint32_t gen; /* the sweep that last saw it */
-	uint64_t packets, bytes;
+	struct drop_key key; /* key.family 0: free */
+	uint64_t packets, bytes, first_ns, last_ns;
 };
 
 struct drop_view {
 	struct flow_view *fv;
-	struct dv_entry *tab; /* key.family 0: free */
-	uint32_t mask;
-	uint32_t used, max;
-	uint32_t gen;
+	int drops_fd, cfg_fd;
+	uint32_t half; /* slots per half */
+	struct bpf_sync sync;
+	struct dv_entry *tab;
+	uint32_t mask, used;
 	int ncpu;
 	uint64_t prev_ns; /* the previous sweep: the interval's start */
-	struct drop_key *keys;
-	struct drop_value *vals; /* DV_BATCH * ncpu */
+	__u32 *keys;
+	struct drop_slot *vals; /* DV_BATCH * ncpu */
 	struct drop_view_stats st;
 	bool warned;
 };
 
-static uint32_t dv_hash(const struct drop_key *k)
-{
-	const uint32_t *w = (const uint32_t *)k;
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < sizeof(*k) / 4; i++)
-		h = (h ^ w[i]) * 16777619u;
-	return h ^ (h >> 15);
-}
-
 /* The entry of @k, or the free slot it goes to (NULL: table full). */
 static struct dv_entry *dv_slot(struct drop_view *dv, const struct drop_key *k)
 {
-	uint32_t i = dv_hash(k) & dv->mask, n;
+	uint32_t i = drop_key_hash(k) & dv->mask, n;
 
 	for (n = 0; n <= dv->mask; n++, i = (i + 1) & dv->mask) {
 		struct dv_entry *e = &dv->tab[i];
@@ -65,35 +57,22 @@ static struct dv_entry *dv_slot(struct drop_view *dv, const struct drop_key *k)
 	return NULL;
 }
 
-/* Backward-shift deletion, so that probe sequences stay unbroken. */
-static void dv_remove(struct drop_view *dv, uint32_t i)
-{
-	uint32_t j = i, k;
-
-	for (;;) {
-		j = (j + 1) & dv->mask;
-		if (!dv->tab[j].key.family)
-			break;
-		k = dv_hash(&dv->tab[j].key) & dv->mask;
-		if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
-			dv->tab[i] = dv->tab[j];
-			i = j;
-		}
-	}
-	memset(&dv->tab[i], 0, sizeof(dv->tab[i]));
-	dv->used--;
-}
-
-struct drop_view *drop_view_new(struct flow_view *fv, uint32_t max)
+struct drop_view *drop_view_new(struct flow_view *fv, int drops_fd, int cfg_fd,
+				uint32_t half_slots)
 {
 	struct drop_view *dv = calloc(1, sizeof(*dv));
 	uint64_t n = 16;
+	int err;
 
 	if (!dv)
 		return NULL;
 	dv->fv = fv;
-	dv->max = max ? max : 1;
-	while (n < 2 * (uint64_t)dv->max)
+	dv->drops_fd = drops_fd;
+	dv->cfg_fd = cfg_fd;
+	dv->half = half_slots ? half_slots : 1;
+	dv->sync.outer = dv->sync.inner = -1;
+	/* Room for a half's worth of distinct keys at half load. */
+	while (n < 2 * (uint64_t)dv->half)
 		n <<= 1;
 	dv->mask = (uint32_t)(n - 1);
 	dv->ncpu = libbpf_num_possible_cpus();
@@ -110,6 +89,12 @@ struct drop_view *drop_view_new(struct flow_view *fv, uint32_t max)
 		errno = ENOMEM;
 		return NULL;
 	}
+	err = bpf_sync_open(&dv->sync, "dv");
+	if (err) {
+		drop_view_free(dv);
+		errno = -err;
+		return NULL;
+	}
 	dv->prev_ns = clock_mono_now_ns();
 	return dv;
 }
@@ -118,95 +103,149 @@ void drop_view_free(struct drop_view *dv)
 {
 	if (!dv)
 		return;
+	bpf_sync_close(&dv->sync);
 	free(dv->tab);
 	free(dv->keys);
 	free(dv->vals);
 	free(dv);
 }
 
-/* One aggregate read from the kernel (its per-CPU values @per). */
-static int dv_visit(struct drop_view *dv, const struct drop_key *k, const struct drop_value *per,
-		    uint64_t now_ns)
+/* Emit one record per merged key, then empty the table. */
+static int dv_flush(struct drop_view *dv, uint64_t now_ns)
 {
-	struct dv_entry *e = dv_slot(dv, k);
 	struct flow_record rec;
-	uint64_t packets = 0, bytes = 0, first = 0, last = 0;
-	int c;
+	uint32_t i;
+	int n = 0;
 
-	for (c = 0; c < dv->ncpu; c++) {
-		packets += per[c].packets;
-		bytes += per[c].bytes;
-		if (per[c].first_ns && (!first || per[c].first_ns < first))
-			first = per[c].first_ns;
-		if (per[c].last_ns > last)
-			last = per[c].last_ns;
+	for (i = 0; i <= dv->mask && dv->used; i++) {
+		struct dv_entry *e = &dv->tab[i];
+		uint64_t start = dv->prev_ns;
+
+		if (!e->key.family)
+			continue;
+		/* The first sweep may read drops from before this collector. */
+		if (e->first_ns && e->first_ns < start)
+			start = e->first_ns;
+		memset(&rec, 0, sizeof(rec));
+		rec.event = REC_DROPS;
+		rec.drop = e->key;
+		rec.drop_packets = e->packets;
+		rec.drop_bytes = e->bytes;
+		rec.first_seen_wall_ns = flow_view_wall_ns(dv->fv, e->first_ns);
+		rec.last_seen_wall_ns = flow_view_wall_ns(dv->fv, e->last_ns);
+		rec.interval_start_wall_ns = flow_view_wall_ns(dv->fv, start);
+		rec.interval_end_wall_ns = flow_view_wall_ns(dv->fv, now_ns);
+		flow_view_emit(dv->fv, &rec, e->key.ifindex);
+		memset(e, 0, sizeof(*e));
+		dv->used--;
+		n++;
 	}
-	if (!k->family || !e || (!e->key.family && dv->used >= dv->max))
-		return 0; /* a key we cannot hold: its drops stay in the counters */
-	if (!e->key.family) {
-		e->key = *k;
-		dv->used++;
-	}
-	e->gen = dv->gen;
-	if (packets == e->packets && bytes == e->bytes)
-		return 0;
-	memset(&rec, 0, sizeof(rec));
-	rec.event = REC_DROPS;
-	rec.drop = *k;
-	/* Smaller totals: evicted and begun again, all of it in this interval. */
-	rec.drop_packets = packets >= e->packets ? packets - e->packets : packets;
-	rec.drop_bytes = bytes >= e->bytes ? bytes - e->bytes : bytes;
-	rec.first_seen_wall_ns = flow_view_wall_ns(dv->fv, first);
-	rec.last_seen_wall_ns = flow_view_wall_ns(dv->fv, last ? last : first);
-	rec.interval_start_wall_ns = flow_view_wall_ns(dv->fv, dv->prev_ns);
-	rec.interval_end_wall_ns = flow_view_wall_ns(dv->fv, now_ns);
-	e->packets = packets;
-	e->bytes = bytes;
-	flow_view_emit(dv->fv, &rec, k->ifindex);
-	dv->st.records++;
-	return 1;
+	dv->st.records += n;
+	return n;
 }
 
-int drop_view_sweep(struct drop_view *dv, int drops_fd, uint64_t now_ns)
+/* One slot of one CPU, of epoch @epoch: merged into its key's entry. */
+static int dv_merge(struct drop_view *dv, const struct drop_slot *s, uint64_t now_ns)
 {
-	struct drop_key in_b, out_b;
+	struct dv_entry *e = dv_slot(dv, &s->key);
+	int n = 0;
+
+	if (!e || (!e->key.family && dv->used * 2 > dv->mask)) {
+		/* More keys than the table holds at half load: emit what it has. */
+		n = dv_flush(dv, now_ns);
+		e = dv_slot(dv, &s->key);
+		if (!e)
+			return n;
+	}
+	if (!e->key.family) {
+		e->key = s->key;
+		dv->used++;
+		dv->st.aggregates++;
+	}
+	e->packets += s->packets;
+	e->bytes += s->bytes;
+	if (s->first_ns && (!e->first_ns || s->first_ns < e->first_ns))
+		e->first_ns = s->first_ns;
+	if (s->last_ns > e->last_ns)
+		e->last_ns = s->last_ns;
+	return n;
+}
+
+/* Move the kernel to the other half; *@epoch is the one it left. */
+static int dv_flip(struct drop_view *dv, __u32 *epoch)
+{
+	struct tracker_cfg tc;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(dv->cfg_fd, &zero, &tc))
+		return -errno;
+	*epoch = tc.drop_epoch;
+	tc.drop_epoch++;
+	if (bpf_map_update_elem(dv->cfg_fd, &zero, &tc, BPF_EXIST))
+		return -errno;
+	/* No program that read the old epoch is still running after this. */
+	return bpf_sync_wait(&dv->sync);
+}
+
+/* Read the @epoch's half and merge it; returns records emitted on the way or -errno. */
+static int dv_read_half(struct drop_view *dv, __u32 epoch, uint64_t now_ns)
+{
+	__u32 first = (epoch & 1) * dv->half, left = dv->half, in_b, out_b;
 	void *in = NULL;
-	uint32_t i;
-	int n = 0, err = 0, rc;
+	int n = 0;
 
-	dv->gen++;
-	for (;;) {
+	/* A batch starts after its in_batch key: the half's first index, less one. */
+	if (first) {
+		in_b = first - 1;
+		in = &in_b;
+	}
+	while (left) {
 		LIBBPF_OPTS(bpf_map_batch_opts, bo);
-		__u32 cnt = DV_BATCH, j;
+		__u32 cnt = left < DV_BATCH ? left : DV_BATCH, j;
+		int c, rc;
 
-		rc = bpf_map_lookup_batch(drops_fd, in, &out_b, dv->keys, dv->vals, &cnt, &bo);
-		if (rc && errno != ENOENT) {
-			err = -errno;
-			break;
+		rc = bpf_map_lookup_batch(dv->drops_fd, in, &out_b, dv->keys, dv->vals, &cnt, &bo);
+		if (rc && errno != ENOENT)
+			return -errno;
+		for (j = 0; j < cnt; j++) {
+			for (c = 0; c < dv->ncpu; c++) {
+				const struct drop_slot *s = &dv->vals[(size_t)j * dv->ncpu + c];
+
+				if (s->epoch == epoch && s->packets && s->key.family)
+					n += dv_merge(dv, s, now_ns);
+			}
 		}
-		for (j = 0; j < cnt; j++)
-			n += dv_visit(dv, &dv->keys[j], dv->vals + (size_t)j * dv->ncpu, now_ns);
-		if (rc)
-			break; /* ENOENT: the last batch */
+		if (rc || !cnt)
+			break; /* ENOENT: the map's last index */
+		left -= cnt;
 		in_b = out_b;
 		in = &in_b;
+	}
+	return n;
+}
+
+int drop_view_sweep(struct drop_view *dv, uint64_t now_ns)
+{
+	__u32 epoch = 0;
+	int n, err;
+
+	err = dv_flip(dv, &epoch);
+	if (!err) {
+		n = dv_read_half(dv, epoch, now_ns);
+		err = n < 0 ? n : 0;
 	}
 	if (err) {
 		dv->st.read_errors++;
 		if (!dv->warned)
 			log_error("drops: cannot read the drop aggregates: %s", strerror(-err));
 		dv->warned = true;
+		/* What was merged before the error is reported, not lost. */
+		dv_flush(dv, now_ns);
+		dv->prev_ns = now_ns;
 		return err;
 	}
-	/* What the kernel no longer holds: evicted since the last sweep. */
-	for (i = 0; i <= dv->mask;) {
-		if (dv->tab[i].key.family && dv->tab[i].gen != dv->gen) {
-			dv_remove(dv, i);
-			dv->st.gone++;
-			continue; /* the slot holds a shifted entry now */
-		}
-		i++;
-	}
+	n += dv_flush(dv, now_ns);
+	dv->st.sweeps++;
 	dv->prev_ns = now_ns;
 	return n;
 }
@@ -214,5 +253,4 @@ int drop_view_sweep(struct drop_view *dv, int drops_fd, uint64_t now_ns)
 void drop_view_get_stats(const struct drop_view *dv, struct drop_view_stats *out)
 {
 	*out = dv->st;
-	out->aggregates = dv->used;
 }

@@ -103,23 +103,30 @@ struct loader {
 	struct prog_desc xdp, tc; /* the programs this collector loaded */
 };
 
-/* The config key that sizes a map, for error messages; NULL if none. */
-static const char *map_size_key(const char *map_name)
+/*
+ * The config key that sizes a map, for error messages (NULL if none), and
+ * into *@per the map's entries per unit of the key.
+ */
+static const char *map_size_key(const char *map_name, unsigned int *per)
 {
 	static const struct {
 		const char *map, *key;
+		unsigned int per;
 	} keys[] = {
-		{ GUARDER_MAP_FLOWS, "bpf.flow_table_size" },
-		{ GUARDER_MAP_ICMP, "bpf.icmp_table_size" },
-		{ GUARDER_MAP_EVENTS, "bpf.ringbuf_size" },
-		{ GUARDER_MAP_FRAGS, "bpf.frag_table_size" },
-		{ GUARDER_MAP_DROPS, "bpf.drop_table_size" },
+		{ GUARDER_MAP_FLOWS, "bpf.flow_table_size", 1 },
+		{ GUARDER_MAP_ICMP, "bpf.icmp_table_size", 1 },
+		{ GUARDER_MAP_EVENTS, "bpf.ringbuf_size", 1 },
+		{ GUARDER_MAP_FRAGS, "bpf.frag_table_size", 1 },
+		{ GUARDER_MAP_DROPS, "bpf.drop_table_size", 2 }, /* two halves */
 	};
 	size_t i;
 
+	*per = 1;
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (!strcmp(map_name, keys[i].map))
+		if (!strcmp(map_name, keys[i].map)) {
+			*per = keys[i].per;
 			return keys[i].key;
+		}
 	return NULL;
 }
 
@@ -270,6 +277,7 @@ static int check_pinned_map(const struct bpf_map *map, const char *path, const c
 {
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
+	unsigned int per;
 	const char *key;
 	int fd, err;
 
@@ -304,14 +312,14 @@ static int check_pinned_map(const struct bpf_map *map, const char *path, const c
 	if (info.max_entries == bpf_map__max_entries(map))
 		return PIN_REUSE;
 
-	key = map_size_key(bpf_map__name(map));
+	key = map_size_key(bpf_map__name(map), &per);
 	log_error("the map pinned at %s cannot be reused: its size (max_entries) is %u, this "
 		  "collector needs %u",
 		  path, info.max_entries, bpf_map__max_entries(map));
 	log_error("to keep the pinned flows and counters, set %s back to %u; to start afresh, "
 		  "stop every Guarder process and remove the pins (rm -r %s), which loses the "
 		  "flows and counters kept there",
-		  key ? key : "its size", info.max_entries, pin_dir);
+		  key ? key : "its size", info.max_entries / per, pin_dir);
 	return -EEXIST;
 }
 
@@ -330,7 +338,9 @@ static int size_maps(struct loader *ld)
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.frag_cache, cfg->bpf.frag_table_size);
 	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.drop_agg, cfg->bpf.drop_table_size);
+		err = bpf_map__set_max_entries(skel->maps.drop_agg, 2 * cfg->bpf.drop_table_size);
+	if (!err) /* a power of two (config.c) */
+		skel->rodata->drop_half_mask = cfg->bpf.drop_table_size - 1;
 	if (err) {
 		log_error("cannot size the maps: %s", strerror(-err));
 		return err;
@@ -537,10 +547,14 @@ static int write_tracker_cfg(struct loader *ld)
 				 0,
 		.abi = GUARDER_ABI,
 	};
+	struct tracker_cfg old;
 	__u32 zero = 0;
-	int err;
+	int err, fd = bpf_map__fd(ld->skel->maps.tracker_cfg);
 
-	err = bpf_map_update_elem(bpf_map__fd(ld->skel->maps.tracker_cfg), &zero, &tc, 0);
+	/* Reused pins: the drops of the current epoch stay where the kernel counts them. */
+	if (!bpf_map_lookup_elem(fd, &zero, &old) && old.abi == GUARDER_ABI)
+		tc.drop_epoch = old.drop_epoch;
+	err = bpf_map_update_elem(fd, &zero, &tc, 0);
 	if (err) {
 		err = -errno;
 		log_error("cannot write the program's settings (tracker_cfg): %s",
@@ -1188,6 +1202,11 @@ int loader_events_fd(const struct loader *ld)
 int loader_drops_fd(const struct loader *ld)
 {
 	return bpf_map__fd(ld->skel->maps.drop_agg);
+}
+
+int loader_cfg_fd(const struct loader *ld)
+{
+	return bpf_map__fd(ld->skel->maps.tracker_cfg);
 }
 
 int loader_maps_reused(const struct loader *ld)

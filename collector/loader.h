@@ -71,6 +71,7 @@ int loader_icmp_fd(const struct loader *ld);
 int loader_stats_fd(const struct loader *ld);
 int loader_events_fd(const struct loader *ld);
 int loader_drops_fd(const struct loader *ld);
+int loader_cfg_fd(const struct loader *ld); /* tracker_cfg */
 
 /* How many maps were reused from an earlier run's pins. */
 int loader_maps_reused(const struct loader *ld);

@@ -329,10 +329,10 @@ static void stats_publish(struct collector *c)
 
 	drop_view_get_stats(c->dv, &ds);
 	snprintf(extra, sizeof(extra),
-		 "\"drop_view\":{\"records\":%llu,\"aggregates\":%llu,\"gone\":%llu,"
+		 "\"drop_view\":{\"records\":%llu,\"aggregates\":%llu,\"sweeps\":%llu,"
 		 "\"read_errors\":%llu}",
 		 (unsigned long long)ds.records, (unsigned long long)ds.aggregates,
-		 (unsigned long long)ds.gone, (unsigned long long)ds.read_errors);
+		 (unsigned long long)ds.sweeps, (unsigned long long)ds.read_errors);
 	/* One byte kept for the file's closing newline. */
 	n = flow_view_stats_json(c->fv, loader_stats_fd(c->ld), extra, json, sizeof(json) - 1);
 	if (n < 0) {
@@ -513,7 +513,7 @@ static int event_loop(struct collector *c)
 				break;
 			case TAG_EXPORT:
 				timer_drain(c->export_fd);
-				drop_view_sweep(c->dv, loader_drops_fd(c->ld), clock_mono_now_ns());
+				drop_view_sweep(c->dv, clock_mono_now_ns());
 				break;
 			case TAG_SUMMARY:
 				timer_drain(c->summary_fd);
@@ -543,7 +543,7 @@ static void shutdown_collector(struct collector *c)
 	if (c->rb && c->fv)
 		sweep(c);
 	if (c->dv)
-		drop_view_sweep(c->dv, loader_drops_fd(c->ld), clock_mono_now_ns());
+		drop_view_sweep(c->dv, clock_mono_now_ns());
 	if (c->fv)
 		stats_publish(c);
 	for (i = 0; i < c->n_sinks; i++)
@@ -623,7 +623,8 @@ static int run(const struct guarder_config *cfg)
 		log_error("cannot create the flow view: %s", strerror(-err));
 		goto out;
 	}
-	c.dv = drop_view_new(c.fv, cfg->bpf.drop_table_size);
+	c.dv = drop_view_new(c.fv, loader_drops_fd(c.ld), loader_cfg_fd(c.ld),
+			     cfg->bpf.drop_table_size);
 	if (!c.dv) {
 		err = errno ? -errno : -ENOMEM;
 		log_error("cannot create the drop view: %s", strerror(-err));

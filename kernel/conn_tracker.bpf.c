@@ -115,11 +115,14 @@ struct {
 
 /* What the filter dropped, per source and rule: drops leave no flow state. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__uint(max_entries, GUARDER_DROPS_DEFAULT);
-	__type(key, struct drop_key);
-	__type(value, struct drop_value);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2 * GUARDER_DROPS_DEFAULT);
+	__type(key, __u32);
+	__type(value, struct drop_slot);
 } drop_agg SEC(".maps");
+
+/* drop_agg's slots per half, less one (a power of two): set with its size. */
+volatile const __u32 drop_half_mask = GUARDER_DROPS_DEFAULT - 1;
 
 /*
  * The interfaces this program is attached to at XDP (ifindex -> 1). The
@@ -971,15 +974,29 @@ static __always_inline void rule_hit(struct track_ctx *t)
 	c->last_hit_ns = t->now;
 }
 
+static __always_inline int drop_key_eq(const struct drop_key *a, const struct drop_key *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+	__u32 d = 0;
+	int i;
+
+	for (i = 0; i < (int)(sizeof(*a) / 4); i++)
+		d |= x[i] ^ y[i];
+	return !d;
+}
+
 /*
  * drop_record - add the dropped packet to its (source, rule or reason,
- * hook, interface) aggregate in drop_agg. Per CPU, no atomics; an insert
- * the LRU cannot make is counted (the global and rule counters hold it).
+ * hook, interface) aggregate: its slot in this epoch's half of drop_agg,
+ * or the next one. Per CPU, no atomics, no allocation. A packet whose two
+ * slots hold other keys of the epoch is counted in drop_agg_fail.
  */
 static __noinline void drop_record(struct track_ctx *t, struct global_stats *st)
 {
+	struct tracker_cfg *cfg;
+	struct drop_slot *s;
 	struct drop_key k;
-	struct drop_value *dv;
+	__u32 zero = 0, epoch, mask = drop_half_mask, h, idx, probe;
 
 	__builtin_memset(&k, 0, sizeof(k));
 	__builtin_memcpy(k.src, t->m.src, sizeof(k.src));
@@ -988,24 +1005,35 @@ static __noinline void drop_record(struct track_ctx *t, struct global_stats *st)
 	k.family = t->m.family;
 	k.reason = t->reason;
 	k.hook = t->hook;
-	dv = bpf_map_lookup_elem(&drop_agg, &k);
-	if (dv) {
-		dv->packets += t->segs;
-		dv->bytes += t->bytes;
-		dv->last_ns = t->now;
+	cfg = bpf_map_lookup_elem(&tracker_cfg, &zero);
+	if (!cfg) {
+		st->drop_agg_fail += t->segs;
 		return;
 	}
-	{
-		struct drop_value nv = {
-			.packets = t->segs,
-			.bytes = t->bytes,
-			.first_ns = t->now,
-			.last_ns = t->now,
-		};
-
-		if (bpf_map_update_elem(&drop_agg, &k, &nv, BPF_ANY))
-			st->drop_agg_fail++;
+	epoch = *(volatile __u32 *)&cfg->drop_epoch;
+	h = drop_key_hash(&k);
+	for (probe = 0; probe < 2; probe++) {
+		idx = (epoch & 1) * (mask + 1) + ((h + probe) & mask);
+		s = bpf_map_lookup_elem(&drop_agg, &idx);
+		if (!s)
+			break;
+		if (s->epoch != epoch || !s->packets) {
+			s->key = k;
+			s->epoch = epoch;
+			s->packets = t->segs;
+			s->bytes = t->bytes;
+			s->first_ns = t->now;
+			s->last_ns = t->now;
+			return;
+		}
+		if (drop_key_eq(&s->key, &k)) {
+			s->packets += t->segs;
+			s->bytes += t->bytes;
+			s->last_ns = t->now;
+			return;
+		}
 	}
+	st->drop_agg_fail += t->segs;
 }
 
 /*

@@ -29,7 +29,7 @@
 #define GUARDER_ICMP_FLOWS_DEFAULT  (1u << 16)
 #define GUARDER_RINGBUF_DEFAULT	    (8u << 20)
 #define GUARDER_FRAGS_DEFAULT	    (1u << 14)
-#define GUARDER_DROPS_DEFAULT	    (1u << 16)
+#define GUARDER_DROPS_DEFAULT	    (1u << 13) /* drop_agg slots per half */
 /* Interfaces one collector attaches to (and xdp_ifaces holds). */
 #define GUARDER_XDP_IFACES_MAX	    64
 /* Upper bound of the IPv6 extension header walk. */
@@ -351,9 +351,16 @@ struct frag_value {
 /*
  * drop_agg: what the filter dropped, per (source, rule or reason, hook,
  * interface), so that a drop never creates flow state and the stream
- * reports drops as per-rule, per-source aggregates. A per-CPU LRU hash:
- * no atomics, and a flood of spoofed sources only evicts other drop
- * aggregates (the collector counts what it no longer finds).
+ * reports drops as per-rule, per-source aggregates. A per-CPU array of
+ * two halves of drop_half_mask + 1 slots, direct-mapped by a hash of the
+ * key with one more probe: a drop costs a hash and a compare, never an
+ * allocation, however many sources a flood spoofs. The kernel writes the
+ * half of tracker_cfg.drop_epoch; a slot whose epoch is another one is
+ * free. The collector reads the other half: it moves the epoch on, waits
+ * for an RCU grace period (no program still writes the old half), reads
+ * it whole (collector/drop_view.c). What finds both slots taken by other
+ * keys of the epoch is counted in global_stats.drop_agg_fail (the
+ * global, reason and rule counters have it all).
  */
 struct drop_key {
 	__u32 src[4];
@@ -365,7 +372,30 @@ struct drop_key {
 	__u8 pad;
 };
 
-struct drop_value {
+/*
+ * drop_key_hash - the slot of @k (FNV-1a over its words, then murmur3's
+ * finalizer: FNV alone carries a word's high bits only upwards, and IPv4
+ * sources differ in the last bytes). The same on every CPU; the collector
+ * uses it for its merge table too.
+ */
+static __inline __u32 drop_key_hash(const struct drop_key *k)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u32 h = 2166136261u;
+	int i;
+
+	for (i = 0; i < (int)(sizeof(*k) / 4); i++)
+		h = (h ^ w[i]) * 16777619u;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	return h ^ (h >> 16);
+}
+
+struct drop_slot {
+	struct drop_key key;
+	__u32 epoch; /* the tracker_cfg.drop_epoch it counts for */
 	__u64 packets;
 	__u64 bytes;
 	__u64 first_ns; /* coarse CLOCK_MONOTONIC */
@@ -391,6 +421,8 @@ struct tracker_cfg {
 	__u64 icmp_event_interval_ns; /* between two ICMP error events of a view entry */
 	__u32 flags;		      /* GUARDER_CFG_* */
 	__u32 abi;		      /* GUARDER_ABI of the program that made the maps */
+	__u32 drop_epoch;	      /* drop_agg: the half drops go to is drop_epoch & 1 */
+	__u32 pad;
 };
 
 /* xdp_ifaces values: what the collector attached to the interface. */
@@ -402,8 +434,8 @@ _Static_assert(sizeof(struct flow_key) == 40, "flow_key layout");
 _Static_assert(sizeof(struct frag_key) == 40, "frag_key layout");
 _Static_assert(sizeof(struct frag_value) == 24, "frag_value layout");
 _Static_assert(sizeof(struct drop_key) == 28, "drop_key layout");
-_Static_assert(sizeof(struct drop_value) == 32, "drop_value layout");
-_Static_assert(sizeof(struct tracker_cfg) == 16, "tracker_cfg layout");
+_Static_assert(sizeof(struct drop_slot) == 64, "drop_slot layout");
+_Static_assert(sizeof(struct tracker_cfg) == 24, "tracker_cfg layout");
 _Static_assert(sizeof(struct flow_dir) == 32, "flow_dir layout");
 _Static_assert(sizeof(struct flow_value) == 96, "flow_value layout");
 _Static_assert(sizeof(struct icmp_value) == 104, "icmp_value layout");

@@ -164,9 +164,10 @@ static const struct config_key config_keys[] = {
 	  .doc = "First fragments the kernel keeps (LRU), so that the later fragments of "
 		 "their datagram get its ports and verdict." },
 	{ .name = "bpf.drop_table_size", .type = KT_UINT, .offset = OFF(bpf.drop_table_size),
-	  .def = "65536", .min = 1024, .max = 16777216,
-	  .doc = "Drop aggregates the kernel keeps (per CPU, LRU): one per source, rule or "
-		 "reason, hook and interface." },
+	  .def = "8192", .min = 256, .max = 262144, .flags = KEY_POW2,
+	  .doc = "Drop aggregates (one per source, rule or reason, hook and interface) each "
+		 "CPU counts per export interval; drops past that are counted, not "
+		 "attributed to a source. Kernel memory: 128 bytes per slot per CPU." },
 
 	{ .name = "collector.interfaces", .type = KT_IFLIST, .offset = OFF(collector.ifaces),
 	  .aux = OFF(collector.n_ifaces), .def = "",

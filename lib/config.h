@@ -94,7 +94,7 @@ struct guarder_config {
 		unsigned int icmp_table_size; /* entries; default 65536 */
 		unsigned int ringbuf_size;    /* bytes, power of two; default 8 MiB */
 		unsigned int frag_table_size; /* first fragments kept; default 16384 */
-		unsigned int drop_table_size; /* drop aggregates kept; default 65536 */
+		unsigned int drop_table_size; /* drop aggregates per CPU per interval; 8192 */
 	} bpf;
 
 	/* collector */

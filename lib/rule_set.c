@@ -28,6 +28,7 @@
 
 #include "kernel/conn_tracker.h"
 #include "kernel/filter.h"
+#include "bpf_sync.h"
 #include "log.h"
 #include "errmsg.h"
 #include "rule_compile.h"
@@ -44,8 +45,7 @@ static const char *const map_names[M_MAX] = {
 struct rule_set {
 	int fd[M_MAX];
 	int lock_fd; /* flock'ed directory, -1 without pins */
-	int sync_outer; /* ARRAY_OF_MAPS: an update waits for an RCU grace period */
-	int sync_inner;
+	struct bpf_sync sync; /* waits for the packets in flight */
 	int ncpu;
 	struct rule_ctl *ctl; /* mmap of rule_ctl */
 	struct rule_shape_set *shapes; /* mmap of rule_shapes, 2 elements */
@@ -101,10 +101,7 @@ void rule_set_close(struct rule_set *rs)
 			close(rs->fd[i]);
 	if (rs->lock_fd >= 0)
 		close(rs->lock_fd);
-	if (rs->sync_outer >= 0)
-		close(rs->sync_outer);
-	if (rs->sync_inner >= 0)
-		close(rs->sync_inner);
+	bpf_sync_close(&rs->sync);
 	free(rs->index);
 	pthread_mutex_destroy(&rs->lock);
 	free(rs);
@@ -131,7 +128,6 @@ static int check_map(int fd, const char *name, __u32 value_size, __u32 max_entri
 /* Finish an rs whose fds are set: checks, mmaps, the RCU sync maps. */
 static int rs_setup(struct rule_set *rs)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, mo);
 	int err;
 
 	rs->ncpu = libbpf_num_possible_cpus();
@@ -163,20 +159,7 @@ static int rs_setup(struct rule_set *rs)
 		log_error("cannot mmap the rule maps: %s", strerror(-err));
 		return err;
 	}
-	/*
-	 * The kernel waits for an RCU grace period after every update of a
-	 * map-in-map from user space (maybe_wait_bpf_programs()): once it
-	 * returns, no program that started before is still running. That is
-	 * the only way user space can wait for in-flight packets.
-	 */
-	rs->sync_inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "gdr_rs_inner", 4, 4, 1, NULL);
-	if (rs->sync_inner < 0)
-		return -errno;
-	mo.inner_map_fd = rs->sync_inner;
-	rs->sync_outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "gdr_rs_sync", 4, 4, 1, &mo);
-	if (rs->sync_outer < 0)
-		return -errno;
-	return 0;
+	return bpf_sync_open(&rs->sync, "rs");
 }
 
 static struct rule_set *rs_alloc(void)
@@ -189,8 +172,8 @@ static struct rule_set *rs_alloc(void)
 	for (i = 0; i < M_MAX; i++)
 		rs->fd[i] = -1;
 	rs->lock_fd = -1;
-	rs->sync_outer = -1;
-	rs->sync_inner = -1;
+	rs->sync.outer = -1;
+	rs->sync.inner = -1;
 	pthread_mutex_init(&rs->lock, NULL);
 	return rs;
 }
@@ -277,15 +260,6 @@ int rule_set_open_fds(const struct rule_set_fds *fds, struct rule_set **out)
 __u32 rule_set_generation(struct rule_set *rs)
 {
 	return __atomic_load_n(&rs->ctl->gen, __ATOMIC_ACQUIRE);
-}
-
-static int rs_sync(struct rule_set *rs)
-{
-	__u32 zero = 0;
-
-	if (bpf_map_update_elem(rs->sync_outer, &zero, &rs->sync_inner, BPF_ANY))
-		return -errno;
-	return 0;
 }
 
 static int cmp_slot_id(const void *a, const void *b)
@@ -635,7 +609,7 @@ static int apply_locked(struct rule_set *rs, const struct rule *rules, size_t n,
 	__u32 gen;
 	int rc;
 
-	rc = rs_sync(rs);
+	rc = bpf_sync_wait(&rs->sync);
 	if (rc) {
 		errmsg_set(err, errlen, 0, "waiting for in-flight packets: %s", strerror(-rc));
 		return rc;

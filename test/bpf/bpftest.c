@@ -82,7 +82,9 @@ static int tenv_open(struct tenv *e, const struct tenv_opts *o)
 	bpf_map__set_max_entries(skel->maps.flows, o->flows_max ? o->flows_max : 1024);
 	bpf_map__set_max_entries(skel->maps.icmp_flows, 256);
 	bpf_map__set_max_entries(skel->maps.frag_cache, o->frags_max ? o->frags_max : 256);
-	bpf_map__set_max_entries(skel->maps.drop_agg, o->drops_max ? o->drops_max : 1024);
+	/* drop_agg: two halves of drops_max slots (a power of two). */
+	bpf_map__set_max_entries(skel->maps.drop_agg, 2 * (o->drops_max ? o->drops_max : 1024));
+	skel->rodata->drop_half_mask = (o->drops_max ? o->drops_max : 1024) - 1;
 	err = conn_tracker__load(skel);
 	if (err) {
 		fprintf(stderr, "skeleton load failed: %d\n", err);
@@ -320,11 +322,11 @@ int drop_agg_sum(struct tenv *e, const char *src, __u8 reason, __u32 rule_id, __
 		 __u64 *bytes)
 {
 	int fd = bpf_map__fd(e->skel->maps.drop_agg), ncpu = libbpf_num_possible_cpus();
-	struct drop_key k, next;
-	struct drop_value *per;
+	__u32 n = bpf_map__max_entries(e->skel->maps.drop_agg), epoch, i, zero = 0;
+	struct tracker_cfg cfg;
+	struct drop_slot *per;
 	__u32 s[4];
-	void *prev = NULL;
-	int found = 0, i;
+	int found = 0, c;
 
 	*packets = 0;
 	*bytes = 0;
@@ -332,24 +334,34 @@ int drop_agg_sum(struct tenv *e, const char *src, __u8 reason, __u32 rule_id, __
 		harness_fail("drop_agg_sum: counting CPUs", -EINVAL);
 		return -EINVAL;
 	}
+	if (bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.tracker_cfg), &zero, &cfg)) {
+		harness_fail("drop_agg_sum: tracker_cfg", -errno);
+		return -EIO;
+	}
+	epoch = cfg.drop_epoch;
 	per = calloc(ncpu, sizeof(*per));
 	if (!per) {
 		harness_fail("drop_agg_sum", -ENOMEM);
 		return -ENOMEM;
 	}
 	pkt_addr(src, s);
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		k = next;
-		prev = &k;
-		if (memcmp(k.src, s, sizeof(s)) || k.reason != reason ||
-		    (reason == GUARDER_DROP_RULE && k.rule_id != rule_id))
-			continue;
-		if (bpf_map_lookup_elem(fd, &k, per))
-			continue; /* evicted between the two calls */
-		found++;
-		for (i = 0; i < ncpu; i++) {
-			*packets += per[i].packets;
-			*bytes += per[i].bytes;
+	/* The current epoch's half: what the kernel counts now. */
+	for (i = (epoch & 1) * (n / 2); i < (epoch & 1) * (n / 2) + n / 2; i++) {
+		if (bpf_map_lookup_elem(fd, &i, per)) {
+			harness_fail("drop_agg_sum: lookup", -errno);
+			found = -EIO;
+			break;
+		}
+		for (c = 0; c < ncpu; c++) {
+			const struct drop_slot *d = &per[c];
+
+			if (d->epoch != epoch || !d->packets || memcmp(d->key.src, s, sizeof(s)) ||
+			    d->key.reason != reason ||
+			    (reason == GUARDER_DROP_RULE && d->key.rule_id != rule_id))
+				continue;
+			found++;
+			*packets += d->packets;
+			*bytes += d->bytes;
 		}
 	}
 	free(per);

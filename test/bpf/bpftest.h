@@ -75,7 +75,8 @@ int read_stats(struct tenv *e, struct global_stats *out);
 /*
  * drop_agg_sum - packets and bytes of the drop aggregates of source @src
  * (text) with @reason and (for GUARDER_DROP_RULE) @rule_id, summed over
- * CPUs, interfaces and hooks. Returns the number of aggregates found
+ * CPUs, interfaces and hooks, of the epoch the kernel counts in now.
+ * Returns the number of per-CPU slots found
  * (0: none) or -errno (reported; the case fails).
  */
 int drop_agg_sum(struct tenv *e, const char *src, __u8 reason, __u32 rule_id, __u64 *packets,

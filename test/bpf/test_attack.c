@@ -769,7 +769,8 @@ static bool test_verifier_headroom(struct tenv *e)
 	bpf_map__set_max_entries(skel->maps.flows, 16777216);
 	bpf_map__set_max_entries(skel->maps.icmp_flows, 1048576);
 	bpf_map__set_max_entries(skel->maps.frag_cache, 1048576);
-	bpf_map__set_max_entries(skel->maps.drop_agg, 16777216);
+	bpf_map__set_max_entries(skel->maps.drop_agg, 2 * 262144);
+	skel->rodata->drop_half_mask = 262144 - 1;
 	bpf_map__set_max_entries(skel->maps.events, 1u << 30);
 	bpf_object__for_each_program(prog, skel->obj)
 	{

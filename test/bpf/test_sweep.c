@@ -9,6 +9,7 @@
  * sink into a temp file and are parsed back.
  */
 #include <errno.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ struct vt {
 	int nrec;
 	int n_event[6]; /* start update end drop icmp drops */
 	int n_reason[5]; /* -, fin rst idle evicted */
+	long long packets; /* sum of "packets" over all records read */
 };
 
 static const char *const event_names[] = { "start", "update", "end", "drop", "icmp", "drops" };
@@ -86,6 +88,7 @@ static void vt_clear(struct vt *t)
 	for (i = 0; i < t->nrec && i < REC_KEEP; i++)
 		json_object_put(t->rec[i]);
 	t->nrec = 0;
+	t->packets = 0;
 	memset(t->n_event, 0, sizeof(t->n_event));
 	memset(t->n_reason, 0, sizeof(t->n_reason));
 }
@@ -127,6 +130,8 @@ static int vt_read(struct vt *t)
 			for (i = 1; i < 5; i++)
 				t->n_reason[i] +=
 					!strcmp(json_object_get_string(f), reason_names[i]);
+		if (json_object_object_get_ex(o, "packets", &f))
+			t->packets += json_object_get_int64(f);
 		if (t->nrec < REC_KEEP)
 			t->rec[t->nrec] = o;
 		else
@@ -703,6 +708,14 @@ static const char *rec_str(json_object *o, const char *name)
 	return json_object_object_get_ex(o, name, &f) ? json_object_get_string(f) : "";
 }
 
+/* A drop view of @e's maps, emitting through @t. */
+static struct drop_view *dv_new(struct tenv *e, struct vt *t)
+{
+	return drop_view_new(t->fv, bpf_map__fd(e->skel->maps.drop_agg),
+			     bpf_map__fd(e->skel->maps.tracker_cfg),
+			     bpf_map__max_entries(e->skel->maps.drop_agg) / 2);
+}
+
 /*
  * What the filter dropped reaches the stream as one "drops" record per
  * (source, rule) and interval, with that interval's counts; drops leave
@@ -719,7 +732,7 @@ static bool test_drop_records(struct tenv *e)
 
 	if (!vt_open(&t, e, 1024) || !setup(e, &s))
 		return false;
-	dv = drop_view_new(t.fv, 1024);
+	dv = dv_new(e, &t);
 	ok = ASSERT_TRUE(dv, "drop_view_new") &&
 	     add(&s, "{\"id\":42,\"action\":\"drop\",\"src_ip\":\"10.66.0.0/16\",\"enabled\":true}") &&
 	     apply(&s);
@@ -729,7 +742,7 @@ static bool test_drop_records(struct tenv *e)
 	}
 	pkt_udp4(&p, "10.66.0.2", 53, SRV, 9999, 100);
 	ok = ok && ASSERT_EQ(xdp(e, &p), XDP_DROP, "dropped");
-	n = ok ? drop_view_sweep(dv, bpf_map__fd(e->skel->maps.drop_agg), clock_mono_now_ns()) : -1;
+	n = ok ? drop_view_sweep(dv, clock_mono_now_ns()) : -1;
 	ok = ok && ASSERT_EQ(n, 2, "two aggregates reported") && vt_feed(&t, e) &&
 	     ASSERT_EQ(vt_read(&t), 2, "two records") &&
 	     ASSERT_EQ(t.n_event[5], 2, "both drops records") &&
@@ -751,16 +764,130 @@ static bool test_drop_records(struct tenv *e)
 				 "interval_end >= interval_start");
 	}
 	/* Nothing new: nothing said. */
-	n = ok ? drop_view_sweep(dv, bpf_map__fd(e->skel->maps.drop_agg), clock_mono_now_ns()) : -1;
+	n = ok ? drop_view_sweep(dv, clock_mono_now_ns()) : -1;
 	ok = ok && ASSERT_EQ(n, 0, "an idle aggregate sends nothing");
 	/* Two more drops of 10.66.0.1: the next record says 2, not 5. */
 	for (i = 0; ok && i < 2; i++) {
 		pkt_tcp4(&p, "10.66.0.1", 2000 + i, SRV, 80, PKT_SYN, 1, 0, 100, 0);
 		ok = ASSERT_EQ(xdp(e, &p), XDP_DROP, "dropped");
 	}
-	n = ok ? drop_view_sweep(dv, bpf_map__fd(e->skel->maps.drop_agg), clock_mono_now_ns()) : -1;
+	n = ok ? drop_view_sweep(dv, clock_mono_now_ns()) : -1;
 	ok = ok && ASSERT_EQ(n, 1, "one aggregate grew") && ASSERT_EQ(vt_read(&t), 1, "one record") &&
 	     ASSERT_EQ(rec_int(t.rec[0], "packets"), 2, "the interval's drops only");
+	drop_view_free(dv);
+	done(&s);
+	vt_close(&t);
+	return ok;
+}
+
+/* Run the rest of the case on CPU @cpu (the test runs of BPF run where the caller does). */
+static bool on_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return !sched_setaffinity(0, sizeof(set), &set);
+}
+
+/*
+ * One source's drops counted on two CPUs, each in its own per-CPU slot,
+ * are one record of the interval with both CPUs' packets.
+ */
+static bool test_drop_records_cpus(struct tenv *e)
+{
+	struct drop_view *dv = NULL;
+	struct rs_env s;
+	struct vt t;
+	struct pkt p;
+	bool ok;
+	int i, n;
+
+	if (libbpf_num_possible_cpus() < 2 || sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		fprintf(stderr, "  one CPU online: nothing to merge (skipped)\n");
+		return true;
+	}
+	if (!vt_open(&t, e, 1024) || !setup(e, &s))
+		return false;
+	dv = dv_new(e, &t);
+	ok = ASSERT_TRUE(dv, "drop_view_new") &&
+	     add(&s, "{\"id\":5,\"action\":\"drop\",\"src_ip\":\"10.67.0.1\",\"enabled\":true}") &&
+	     apply(&s);
+	for (i = 0; ok && i < 5; i++) {
+		ok = ASSERT_TRUE(on_cpu(i < 2 ? 0 : 1), "pinned to a CPU");
+		pkt_tcp4(&p, "10.67.0.1", 3000 + i, SRV, 80, PKT_SYN, 1, 0, 100, 0);
+		ok = ok && ASSERT_EQ(xdp(e, &p), XDP_DROP, "dropped");
+	}
+	n = ok ? drop_view_sweep(dv, clock_mono_now_ns()) : -1;
+	ok = ok && ASSERT_EQ(n, 1, "one record for both CPUs") && vt_feed(&t, e) &&
+	     ASSERT_EQ(vt_read(&t), 1, "one record") &&
+	     ASSERT_EQ(rec_int(t.rec[0], "packets"), 5, "2 + 3 packets");
+	on_cpu(0);
+	drop_view_free(dv);
+	done(&s);
+	vt_close(&t);
+	return ok;
+}
+
+/*
+ * A spoofed flood: far more sources in one interval than the 256 slots
+ * of a half. Every drop is counted (rule hits, stats), the sources that
+ * found a slot are reported, the rest are counted in drop_agg_fail, and
+ * nothing is counted twice. The next interval has every slot again.
+ */
+static bool test_drop_slots_full(struct tenv *e)
+{
+	struct drop_view *dv = NULL;
+	struct global_stats st;
+	struct rs_env s;
+	char src[32];
+	struct vt t;
+	struct pkt p;
+	__u64 fail = 0;
+	bool ok;
+	int i, n;
+
+	if (!on_cpu(0) || !vt_open(&t, e, 1024) || !setup(e, &s))
+		return false;
+	dv = dv_new(e, &t);
+	ok = ASSERT_TRUE(dv, "drop_view_new") &&
+	     add(&s, "{\"id\":8,\"action\":\"drop\",\"src_ip\":\"10.128.0.0/9\",\"enabled\":true}") &&
+	     apply(&s);
+	for (i = 0; ok && i < 3000; i++) {
+		snprintf(src, sizeof(src), "10.%d.%d.%d", 128 + (i >> 16), (i >> 8) & 0xff, i & 0xff);
+		pkt_tcp4(&p, src, 1024 + i, SRV, 80, PKT_SYN, 1, 0, 100, 0);
+		if (xdp(e, &p) != XDP_DROP)
+			ok = ASSERT_EQ(xdp(e, &p), XDP_DROP, "dropped");
+	}
+	n = ok ? drop_view_sweep(dv, clock_mono_now_ns()) : -1;
+	ok = ok && ASSERT_GE(n, 200, "most of the 256 slots reported") &&
+	     ASSERT_LE(n, 256, "at most a half's slots") && vt_feed(&t, e) &&
+	     ASSERT_EQ(vt_read(&t), n, "one record per aggregate") && !read_stats(e, &st);
+	fail = st.drop_agg_fail;
+	ok = ok && ASSERT_EQ(t.packets + (long long)fail, 3000,
+			     "reported + not attributed = dropped") &&
+	     ASSERT_EQ(st.dropped, 3000, "every drop counted") &&
+	     ASSERT_EQ(hits(&s, 8), 3000, "the rule's hits");
+	/* The next interval: the same 100 sources again, each in a free slot. */
+	for (i = 0; ok && i < 100; i++) {
+		snprintf(src, sizeof(src), "10.%d.%d.%d", 128 + (i >> 16), (i >> 8) & 0xff, i & 0xff);
+		pkt_tcp4(&p, src, 1024 + i, SRV, 80, PKT_SYN, 1, 0, 100, 0);
+		ok = ASSERT_EQ(xdp(e, &p), XDP_DROP, "dropped");
+	}
+	n = ok ? drop_view_sweep(dv, clock_mono_now_ns()) : -1;
+	ok = ok && vt_feed(&t, e) && ASSERT_EQ(vt_read(&t), n, "records") && !read_stats(e, &st) &&
+	     ASSERT_EQ(t.packets + (long long)(st.drop_agg_fail - fail), 100,
+		       "reported + not attributed = dropped") &&
+	     ASSERT_GE(t.packets, 90, "nearly all of 100 sources in 256 slots");
+	/* Two intervals later the half is reused: stale slots are free. */
+	for (i = 0; ok && i < 2; i++)
+		ok = ASSERT_EQ(drop_view_sweep(dv, clock_mono_now_ns()), 0, "idle intervals");
+	pkt_tcp4(&p, "10.200.0.1", 999, SRV, 80, PKT_SYN, 1, 0, 100, 0);
+	ok = ok && ASSERT_EQ(xdp(e, &p), XDP_DROP, "dropped");
+	n = ok ? drop_view_sweep(dv, clock_mono_now_ns()) : -1;
+	ok = ok && ASSERT_EQ(n, 1, "a new source in a reused half") && vt_feed(&t, e) &&
+	     ASSERT_EQ(vt_read(&t), 1, "one record") &&
+	     ASSERT_EQ(rec_int(t.rec[0], "packets"), 1, "its one packet");
 	drop_view_free(dv);
 	done(&s);
 	vt_close(&t);
@@ -781,6 +908,8 @@ int main(void)
 		TEST(many_walk, .flows_max = 8192),
 		TEST(stats_summary),
 		TEST(drop_records),
+		TEST(drop_records_cpus),
+		TEST(drop_slots_full, .drops_max = 256),
 	};
 
 	return run_tests(cases, sizeof(cases) / sizeof(cases[0]));
