@@ -308,6 +308,43 @@ static double now_ms(void)
 }
 
 /*
+ * beside_floor - @p through our program (after a warm-up: the first packet
+ * after a swap evaluates the set) and the floor, @repeat runs each, in
+ * @rounds interleaved rounds; the medians into *@ours and *@floor.
+ */
+static int beside_floor(struct bench *b, const struct pkt *p, int rounds, __u32 repeat,
+			double *ours, double *floor)
+{
+	static double est[ROUNDS_MAX], flo[ROUNDS_MAX];
+	__u32 ns;
+	int r, rc;
+
+	if ((rc = time_run(b->fd[P_OURS], p, 1000, &ns)))
+		return rc;
+	for (r = 0; r < rounds; r++) {
+		if ((rc = time_run(b->fd[P_OURS], p, repeat, &ns)))
+			return rc;
+		est[r] = ns;
+		if ((rc = time_run(b->fd[P_FLOOR], p, repeat, &ns)))
+			return rc;
+		flo[r] = ns;
+	}
+	*ours = median(est, rounds);
+	*floor = median(flo, rounds);
+	return 0;
+}
+
+/* Rule @r: enabled, dropping, with @id and @priority; the caller adds what it matches. */
+static void bench_rule(struct rule *r, __u32 id, int priority)
+{
+	rule_init(r);
+	r->id = id;
+	r->enabled = true;
+	r->action = RULE_ACTION_DROP;
+	r->priority = priority;
+}
+
+/*
  * Rule scaling: established IPv4 TCP and new flows with 0 (an empty set
  * applied), 100, 1,000 and 10,000 rules, beside the floor in the same
  * rounds; ratios to the floor and to the 0-rule cost.
@@ -315,15 +352,13 @@ static double now_ms(void)
 static int bench_rules(struct bench *b, int rounds, __u32 repeat, int newflows)
 {
 	static const int counts[] = { 0, 100, 1000, 10000 };
-	static double est[ROUNDS_MAX], flo[ROUNDS_MAX];
-	double e_res[4], ef_res[4], n_res[4][P_MAX], ms[4];
+	double e_res[4], ef_res[4], n_res[4][P_MAX], ms[4], ue, uf;
 	struct rule_set_fds f;
 	struct rule_set *rs = NULL;
 	struct rule *rules;
 	struct pkt p;
 	char err[256];
-	int c, r, rc;
-	__u32 ns;
+	int c, rc;
 
 	rules = calloc(10000, sizeof(*rules));
 	if (!rules)
@@ -352,19 +387,8 @@ static int bench_rules(struct bench *b, int rounds, __u32 repeat, int newflows)
 			fprintf(stderr, "apply %d rules: %s\n", counts[c], err);
 			goto out;
 		}
-		/* Warm up: the first packet after a swap evaluates the set. */
-		if ((rc = time_run(b->fd[P_OURS], &p, 1000, &ns)))
+		if ((rc = beside_floor(b, &p, rounds, repeat, &e_res[c], &ef_res[c])))
 			goto out;
-		for (r = 0; r < rounds; r++) {
-			if ((rc = time_run(b->fd[P_OURS], &p, repeat, &ns)))
-				goto out;
-			est[r] = ns;
-			if ((rc = time_run(b->fd[P_FLOOR], &p, repeat, &ns)))
-				goto out;
-			flo[r] = ns;
-		}
-		e_res[c] = median(est, rounds);
-		ef_res[c] = median(flo, rounds);
 		rc = bench_new_flows(b, rounds, newflows, 140 + 20 * c, n_res[c], false);
 		if (rc)
 			goto out;
@@ -383,11 +407,7 @@ static int bench_rules(struct bench *b, int rounds, __u32 repeat, int newflows)
 	 * 80, ranked first, in place of the last rule) matches its addresses
 	 * and ports, so every packet of it is evaluated against the set.
 	 */
-	rule_init(&rules[9999]);
-	rules[9999].id = 20000;
-	rules[9999].enabled = true;
-	rules[9999].action = RULE_ACTION_DROP;
-	rules[9999].priority = 0;
+	bench_rule(&rules[9999], 20000, 0);
 	rules[9999].type = RULE_TYPE_TCP;
 	rules[9999].protocol = RULE_PROTO_TCP;
 	rules[9999].dport.lo = rules[9999].dport.hi = 80;
@@ -398,19 +418,10 @@ static int bench_rules(struct bench *b, int rounds, __u32 repeat, int newflows)
 		fprintf(stderr, "apply: %s\n", err);
 		goto out;
 	}
-	if ((rc = time_run(b->fd[P_OURS], &p, 1000, &ns)))
+	if ((rc = beside_floor(b, &p, rounds, repeat, &ue, &uf)))
 		goto out;
-	for (r = 0; r < rounds; r++) {
-		if ((rc = time_run(b->fd[P_OURS], &p, repeat, &ns)))
-			goto out;
-		est[r] = ns;
-		if ((rc = time_run(b->fd[P_FLOOR], &p, repeat, &ns)))
-			goto out;
-		flo[r] = ns;
-	}
 	printf("10000, uncacheable flow (a TCP-flag rule on its port) |  %9.1f %7.1f %7.2fx %7.2fx\n",
-	       median(est, rounds), median(flo, rounds), median(est, rounds) / median(flo, rounds),
-	       median(est, rounds) / e_res[0]);
+	       ue, uf, ue / uf, ue / e_res[0]);
 	printf("rule maps, kernel memory (fdinfo memlock) with 10,000 rules: rule_match %llu, "
 	       "rule_comp %llu, rule_counters %llu, rule_shapes %llu, protect %llu + %llu bytes\n",
 	       map_memlock(f.match), map_memlock(f.comp), map_memlock(f.counters),
@@ -519,11 +530,7 @@ static int bench_drops(struct bench *b, struct rule_set *rs, struct rule *rules,
 	pkt_tcp4(&est, "10.200.0.1", 40000, "10.0.0.2", 8080, PKT_ACK, 1000, 2000, 65535, 20);
 	if ((rc = time_run(b->fd[P_OURS], &est, 1, &ns)))
 		return rc;
-	rule_init(&rules[9998]);
-	rules[9998].id = 30000;
-	rules[9998].enabled = true;
-	rules[9998].action = RULE_ACTION_DROP;
-	rules[9998].priority = 50;
+	bench_rule(&rules[9998], 30000, 50);
 	rule_addr_parse("src_ip", "10.192.0.0/10", &rules[9998].src, err, sizeof(err));
 	rc = rule_set_apply(rs, rules, 10000, NULL, (__u64)time(NULL), err, sizeof(err));
 	if (rc) {

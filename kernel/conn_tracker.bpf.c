@@ -12,6 +12,7 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include "kernel/conn_tracker.h"
+#include "kernel/shared_maps.h"
 #include "kernel/filter.h"
 #include "kernel/parsing.h"
 
@@ -29,13 +30,6 @@ struct {
 	__type(value, struct icmp_value);
 } icmp_flows SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct global_stats);
-} stats SEC(".maps");
-
 /* Indexed by icmp_count_index(): a direct slot, no hash, never full. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -43,11 +37,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } icmp_counts SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, GUARDER_RINGBUF_DEFAULT);
-} events SEC(".maps");
 
 /* The filter's maps: layouts and design in kernel/filter.h. */
 struct {
@@ -843,17 +832,14 @@ __noinline int filter_eval(const struct packet_meta *m, struct filter_res *res, 
 	if (n > RULE_SHAPES_MAX)
 		n = RULE_SHAPES_MAX;
 
+	/* Everything not set below is 0 (the inner fields, ICMP type and code). */
+	__builtin_memset(&ev, 0, sizeof(ev));
 	ev.now = now;
-	for (i = 0; i < 4; i++) {
-		ev.src[i] = m->src[i];
-		ev.dst[i] = m->dst[i];
-		ev.isrc[i] = 0;
-		ev.idst[i] = 0;
-	}
+	__builtin_memcpy(ev.src, m->src, sizeof(ev.src));
+	__builtin_memcpy(ev.dst, m->dst, sizeof(ev.dst));
 	ev.best_rank = RULE_RANK_NONE;
 	ev.pp_rank = RULE_RANK_NONE;
 	ev.best_slot = RULE_SLOT_NONE;
-	ev.best_flags = 0;
 	ev.best_action = GUARDER_VERDICT_PASS;
 	ev.half = half;
 	ev.family = m->family;
@@ -863,13 +849,6 @@ __noinline int filter_eval(const struct packet_meta *m, struct filter_res *res, 
 	ev.sport = ev.has_ports ? m->sport : 0;
 	ev.dport = ev.has_ports ? m->dport : 0;
 	ev.tcp_flags = m->tcp_flags;
-	ev.icmp_type = 0;
-	ev.icmp_code = 0;
-	ev.inner_valid = 0;
-	ev.inner_proto = 0;
-	ev.isport = 0;
-	ev.idport = 0;
-	ev.pad = 0;
 	if (ev.has_l4 && (m->proto == IPPROTO_ICMP || m->proto == IPPROTO_ICMPV6)) {
 		ev.icmp_type = m->icmp_type;
 		ev.icmp_code = m->icmp_code;

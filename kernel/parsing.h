@@ -349,16 +349,23 @@ static __always_inline int parse_l4(void *data, void *l4, void *data_end, void *
 {
 	__u32 hlen;
 
+	/*
+	 * The ports first, at the same place for every protocol that has
+	 * them: a cut-off header may still name them.
+	 */
+	if (proto_has_ports(m->proto)) {
+		__u16 *ports = l4;
+
+		if (l4 + 4 > data_end || l4 + 4 > ip_end)
+			return PARSE_MALFORMED(GUARDER_M_L4_TRUNC);
+		m->sport = bpf_ntohs(ports[0]);
+		m->dport = bpf_ntohs(ports[1]);
+		m->ports_ok = 1;
+	}
 	switch (m->proto) {
 	case IPPROTO_TCP: {
 		struct tcphdr *th = l4;
 
-		/* The ports first: a cut-off header may still name them. */
-		if (l4 + 4 > data_end || l4 + 4 > ip_end)
-			return PARSE_MALFORMED(GUARDER_M_L4_TRUNC);
-		m->sport = bpf_ntohs(th->source);
-		m->dport = bpf_ntohs(th->dest);
-		m->ports_ok = 1;
 		if ((void *)(th + 1) > data_end || (void *)(th + 1) > ip_end)
 			return PARSE_MALFORMED(GUARDER_M_L4_TRUNC);
 		hlen = th->doff * 4;
@@ -372,20 +379,12 @@ static __always_inline int parse_l4(void *data, void *l4, void *data_end, void *
 		break;
 	}
 	case IPPROTO_UDP:
-	case IPPROTO_UDPLITE: {
-		struct udphdr *uh = l4;
-
-		if (l4 + 4 > data_end || l4 + 4 > ip_end)
+	case IPPROTO_UDPLITE:
+		if (l4 + sizeof(struct udphdr) > data_end || l4 + sizeof(struct udphdr) > ip_end)
 			return PARSE_MALFORMED(GUARDER_M_L4_TRUNC);
-		m->sport = bpf_ntohs(uh->source);
-		m->dport = bpf_ntohs(uh->dest);
-		m->ports_ok = 1;
-		if ((void *)(uh + 1) > data_end || (void *)(uh + 1) > ip_end)
-			return PARSE_MALFORMED(GUARDER_M_L4_TRUNC);
-		hlen = sizeof(*uh);
+		hlen = sizeof(struct udphdr);
 		m->payload_len = ip_end - (l4 + hlen);
 		break;
-	}
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6: {
 		/* ICMP and ICMPv6 share the first 8 bytes' layout. */
@@ -419,18 +418,8 @@ static __always_inline int parse_l4(void *data, void *l4, void *data_end, void *
 		}
 		break;
 	}
-	default:
+	default: /* SCTP, DCCP (their ports read above), others */
 		hlen = 0;
-		if (proto_has_ports(m->proto)) {
-			/* SCTP, DCCP: ports in the first 4 bytes. */
-			__u16 *ports = l4;
-
-			if ((void *)(ports + 2) > data_end || (void *)(ports + 2) > ip_end)
-				return PARSE_MALFORMED(GUARDER_M_L4_TRUNC);
-			m->sport = bpf_ntohs(ports[0]);
-			m->dport = bpf_ntohs(ports[1]);
-			m->ports_ok = 1;
-		}
 		m->payload_len = ip_end - l4;
 		break;
 	}

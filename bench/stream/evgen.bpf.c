@@ -22,19 +22,8 @@
 #include <bpf/bpf_helpers.h>
 
 #include "kernel/conn_tracker.h"
-
-/* Reused from the collector (bpf_map__reuse_fd); sizes come from the pins. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, GUARDER_RINGBUF_DEFAULT);
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct global_stats);
-} stats SEC(".maps");
+/* events and stats: reused from the collector (bpf_map__reuse_fd); sizes come from the pins. */
+#include "kernel/shared_maps.h"
 
 /* Set by the driver before load. */
 const volatile __u32 ifindex = 0; /* the veth the collector watches */

@@ -31,6 +31,7 @@
 #include <bpf/libbpf.h>
 
 #include "evgen.skel.h"
+#include "lib/timeconv.h"
 
 #define NSEC	1000000000ull
 #define TICK_NS 1000000ull /* pacing granularity: 1 ms */
@@ -41,14 +42,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
 }
 
 static void usage(FILE *out)
@@ -161,10 +154,10 @@ int main(int argc, char **argv)
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	t0 = now_ns();
+	t0 = clock_mono_now_ns();
 	deadline = t0 + (uint64_t)(seconds * NSEC);
 	next_report = t0 + NSEC;
-	while (!stop && (t = now_ns()) < deadline) {
+	while (!stop && (t = clock_mono_now_ns()) < deadline) {
 		done = skel->bss->seq;
 		if (rate > 0) {
 			target = (uint64_t)((double)(t - t0) * rate / NSEC);
@@ -195,7 +188,7 @@ int main(int argc, char **argv)
 			next_report += NSEC;
 		}
 	}
-	t = now_ns();
+	t = clock_mono_now_ns();
 	printf("{\"attempted\":%llu,\"written\":%llu,\"failed\":%llu,\"seconds\":%.3f,"
 	       "\"rate\":%.0f,\"target_rate\":%.0f}\n",
 	       (unsigned long long)skel->bss->seq, (unsigned long long)skel->bss->written,

@@ -238,34 +238,6 @@ sample_loop() {
 	done
 }
 
-# The broker's append time (s since the epoch, ms precision) of the last
-# record on TOPIC: the newest record of every partition, the latest of them.
-last_append() { # TOPIC
-	"$KAFKA_PYTHON" - "$KAFKA_BOOTSTRAP" "$1" <<'PY'
-import sys
-from confluent_kafka import Consumer, TopicPartition
-
-bootstrap, topic = sys.argv[1], sys.argv[2]
-c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-last-append",
-              "enable.auto.commit": False})
-try:
-    md = c.list_topics(topic, timeout=10)
-    last = 0
-    for p in md.topics[topic].partitions:
-        lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-        if hi <= lo:
-            continue
-        c.assign([TopicPartition(topic, p, hi - 1)])
-        m = c.consume(1, timeout=10)
-        if not m or m[0].error():
-            sys.exit(f"last_append: {topic} [{p}]: nothing read")
-        last = max(last, m[0].timestamp()[1])
-    print(f"{last / 1000:.3f}")
-finally:
-    c.close()
-PY
-}
-
 run_evgen() { # RATE SECONDS OUT-PREFIX
 	local TIMEFORMAT='%R %U %S'
 
@@ -286,7 +258,7 @@ kafka_part() {
 	source "$src/test/kafka/kafka.sh"
 	kafka_start "$W/kafka" || exit 1
 	# LogAppendTime: each record carries the broker's time of its append,
-	# so "last record on the topic" is exact for both producers (last_append)
+	# so "last record on the topic" is exact for both producers (kafka_last_append)
 	kafka_create_topic guarder.flows "$partitions" message.timestamp.type=LogAppendTime ||
 		exit 1
 	kafka_create_topic guarder.kcat "$partitions" message.timestamp.type=LogAppendTime ||
@@ -373,7 +345,7 @@ kafka_part() {
 		$((attempted != topic - other + lost)) \
 		"$attempted = $((topic - other)) + $lost (ring buffer $failed, refused $ksfail, queue full $kdrop, delivery failed $kfail, queued at exit $kq)"
 
-	la=$(last_append guarder.flows) || exit 1
+	la=$(kafka_last_append guarder.flows) || exit 1
 	elapsed=$(calc "$la - $t0" 3)
 	rate_k=$(calc "$topic / $elapsed")
 	# per-second deliveries while evgen ran, its first and last second left out
@@ -479,7 +451,7 @@ kcat_part() {
 	k1=$(cpu_ticks "$KAFKA_PID")
 	check "kcat exit status" $rc "$rc $(tail -n 1 "$W/kcat.err")"
 	topic2=$(kafka_count guarder.kcat) || exit 1
-	la=$(last_append guarder.kcat) || exit 1
+	la=$(kafka_last_append guarder.kcat) || exit 1
 	el=$(calc "$la - $t0" 3)
 	read -r _ ku ks <"$W/kcat.time"
 	say "  kcat -P: $n records in $el s (its start to the broker's append of the last record; kcat exited after $(calc "$t1 - $t0" 3) s) = $(calc "$n / $el") records/s; on its topic: $topic2"

@@ -51,6 +51,8 @@
 
 #include <libwebsockets.h>
 
+#include "lib/timeconv.h"
+
 #define LINE_KEEP 96 /* bytes of each line kept: enough to classify it and read a lagged count */
 #define TICK_US	  (100 * LWS_US_PER_MS)
 #define RAW_READ  (256 * 1024) /* bytes per read() in the raw engine */
@@ -109,14 +111,6 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* The first unsigned integer after a ':' in @s, or 0. */
 static uint64_t first_number(const char *s, size_t len)
 {
@@ -139,7 +133,7 @@ static void line_done(struct client *c)
 	l[keep] = '\0';
 	if (memmem(l, keep, "\"event\":\"", 9)) {
 		c->records++;
-		g.last_record = now_ns();
+		g.last_record = clock_mono_now_ns();
 	} else if (memmem(l, keep, "\"lagged\"", 8)) {
 		c->lagged_msgs++;
 		/* skip past "type":"lagged" to the counters */
@@ -261,7 +255,7 @@ static void fast_range(uint64_t *min, uint64_t *max)
 /* Every 100 ms: progress and the stop conditions. */
 static void tick_common(void)
 {
-	uint64_t t = now_ns(), min, max;
+	uint64_t t = clock_mono_now_ns(), min, max;
 
 	if (!g.announced && g.established == g.n) {
 		fprintf(stderr, "ws_sub: %d connected\n", g.n);
@@ -447,7 +441,7 @@ static bool stop_reading_stalled_done(int ep)
 		return false;
 	g.resumed = true;
 	if (!g.n_stalled) {
-		g.resume_at = now_ns();
+		g.resume_at = clock_mono_now_ns();
 		return true;
 	}
 	for (i = 0; i < g.n_stalled; i++) {
@@ -460,7 +454,7 @@ static bool stop_reading_stalled_done(int ep)
 		epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
 	}
 	fprintf(stderr, "ws_sub: the stalled clients read again\n");
-	g.resume_at = now_ns() + (uint64_t)(g.resume_s * 1e9);
+	g.resume_at = clock_mono_now_ns() + (uint64_t)(g.resume_s * 1e9);
 	return true;
 }
 
@@ -492,7 +486,7 @@ static int raw_run(void)
 			c->failed = true;
 	}
 	while (!stop) {
-		if (g.resume_at && now_ns() >= g.resume_at)
+		if (g.resume_at && clock_mono_now_ns() >= g.resume_at)
 			break;
 		if (stop_reading_stalled_done(ep))
 			continue;
@@ -581,7 +575,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	g.t0 = now_ns();
+	g.t0 = clock_mono_now_ns();
 	g.next_report = g.t0 + 1000000000ull;
 	for (i = 0; i < g.n; i++) {
 		g.clients[i].id = i;

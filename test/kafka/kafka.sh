@@ -446,29 +446,48 @@ kafka_create_topic() {
 	return 1
 }
 
-kafka_count() {
-	local topic=${1:?kafka_count TOPIC}
-
-	"$KAFKA_PYTHON" - "$KAFKA_BOOTSTRAP" "$topic" <<'PY'
+# _kafka_topic_walk MODE TOPIC: walk the partitions of TOPIC. MODE count:
+# the records it holds (sum of high - low watermarks). MODE last: the
+# broker's append time (s since the epoch, ms precision) of its newest
+# record, the latest over the partitions' last records (0: empty).
+_kafka_topic_walk() {
+	"$KAFKA_PYTHON" - "$KAFKA_BOOTSTRAP" "$1" "$2" <<'PY'
 import sys
 from confluent_kafka import Consumer, TopicPartition
 
-bootstrap, topic = sys.argv[1], sys.argv[2]
-c = Consumer({"bootstrap.servers": bootstrap, "group.id": "kafka-sh-count",
+bootstrap, mode, topic = sys.argv[1], sys.argv[2], sys.argv[3]
+c = Consumer({"bootstrap.servers": bootstrap, "group.id": "kafka-sh-" + mode,
               "enable.auto.commit": False})
 try:
     md = c.list_topics(topic, timeout=10)
     t = md.topics.get(topic)
     if t is None or t.error is not None:
-        sys.exit(f"kafka_count: topic {topic}: {t.error if t else 'missing'}")
-    total = 0
+        sys.exit(f"kafka {mode}: topic {topic}: {t.error if t else 'missing'}")
+    total, last = 0, 0
     for p in t.partitions:
         lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
         total += hi - lo
-    print(total)
+        if mode != "last" or hi <= lo:
+            continue
+        c.assign([TopicPartition(topic, p, hi - 1)])
+        m = c.consume(1, timeout=10)
+        if not m or m[0].error():
+            sys.exit(f"kafka last: {topic} [{p}]: nothing read")
+        last = max(last, m[0].timestamp()[1])
+    print(total if mode == "count" else f"{last / 1000:.3f}")
 finally:
     c.close()
 PY
+}
+
+# kafka_count TOPIC: the records TOPIC holds.
+kafka_count() {
+	_kafka_topic_walk count "${1:?kafka_count TOPIC}"
+}
+
+# kafka_last_append TOPIC: the broker's append time of TOPIC's newest record.
+kafka_last_append() {
+	_kafka_topic_walk last "${1:?kafka_last_append TOPIC}"
 }
 
 kafka_consume() {
