@@ -58,13 +58,11 @@
 #define IFACES_KEY "collector.interfaces"
 
 struct options {
-	const char *config_path;
+	struct cmdline_daemon cmd;
 	const char *iface;
 	const char *interval;
 	const char *api;
-	bool check_config;
 	bool detach;
-	bool verbose;
 };
 
 enum { TAG_RINGBUF = 1, TAG_SWEEP, TAG_SUMMARY, TAG_SIGNAL, TAG_POLL, TAG_STATS, TAG_EXPORT };
@@ -125,33 +123,21 @@ static void usage(FILE *out)
  */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	bool help = false, version = false;
+	static char version[128];
 	const struct cmdline_opt opts[] = {
-		{ .name = "config", .alias = "c", .value = &o->config_path },
 		{ .name = "iface", .value = &o->iface },
 		{ .name = "interval", .value = &o->interval },
 		{ .name = "api", .value = &o->api },
-		{ .name = "check-config", .set = &o->check_config },
 		{ .name = "detach", .set = &o->detach },
-		{ .name = "verbose", .alias = "v", .set = &o->verbose },
-		{ .name = "version", .set = &version },
-		{ .name = "help", .alias = "h", .set = &help },
 		{ 0 },
 	};
-	int err = cmdline_parse("guarder-collector", argc, argv, opts);
 
-	if (err)
-		return err;
-	if (help) {
-		usage(stdout);
-		return 1;
-	}
-	if (version) {
-		printf("guarder-collector %s (libbpf %u.%u)\n", GUARDER_VERSION,
-		       libbpf_major_version(), libbpf_minor_version());
-		return 1;
-	}
-	return 0;
+	snprintf(version, sizeof(version), "%s (libbpf %u.%u)", GUARDER_VERSION,
+		 libbpf_major_version(), libbpf_minor_version());
+	o->cmd = (struct cmdline_daemon){ .prog = "guarder-collector",
+					  .version = version,
+					  .usage = usage };
+	return cmdline_daemon_parse(&o->cmd, argc, argv, opts);
 }
 
 /*
@@ -163,7 +149,7 @@ static int load_config(struct guarder_config *cfg, const struct options *o)
 {
 	int err;
 
-	err = config_open(cfg, o->config_path);
+	err = config_open(cfg, o->cmd.config_path);
 	if (err)
 		return err;
 
@@ -679,8 +665,6 @@ int main(int argc, char **argv)
 	err = parse_args(argc, argv, &opts);
 	if (err)
 		return err > 0 ? 0 : 1;
-	if (opts.verbose)
-		log_set_level(LOG_LVL_DEBUG);
 	log_libbpf_route();
 
 	/*
@@ -702,7 +686,7 @@ int main(int argc, char **argv)
 		err = loader_detach_pinned(&cfg);
 		goto out;
 	}
-	if (opts.check_config) {
+	if (opts.cmd.check_config) {
 		/*
 		 * The file may leave the interfaces to -iface at start: a
 		 * note, not an error. Named interfaces must exist here.
