@@ -53,6 +53,7 @@
 
 #include "conn_tracker.skel.h"
 #include "kernel/conn_tracker.h"
+#include "lib/lock_dir.h"
 #include "lib/log.h"
 #include "loader.h"
 
@@ -355,12 +356,9 @@ static int lock_pin_dir(struct loader *ld, const char *dir)
 {
 	int err;
 
-	ld->lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (ld->lock_fd < 0) {
-		err = -errno;
-		log_error("cannot open the pin directory %s: %s", dir, strerror(-err));
-		return err;
-	}
+	ld->lock_fd = lock_dir_open(dir, 0, "pin directory");
+	if (ld->lock_fd < 0)
+		return ld->lock_fd;
 	if (flock(ld->lock_fd, LOCK_EX | LOCK_NB)) {
 		err = -errno;
 		if (err == -EWOULDBLOCK) {
