@@ -529,7 +529,7 @@ static void collector_free(struct collector *c)
 	drop_view_free(c->dv);
 	flow_view_free(c->fv);
 	for (i = 0; i < c->n_sinks; i++)
-		c->sinks[i]->ops->destroy(c->sinks[i]);
+		sink_destroy(c->sinks[i]);
 	ring_buffer__free(c->rb);
 	loader_destroy(c->ld);
 	if (c->signal_fd >= 0)
