@@ -194,16 +194,12 @@ static rd_kafka_conf_t *conf_build(const struct guarder_config *cfg)
 		[GUARDER_ACKS_LEADER] = "1",
 		[GUARDER_ACKS_NONE] = "0",
 	};
-	static const char *const codecs[] = {
-		[GUARDER_COMP_NONE] = "none",	  [GUARDER_COMP_GZIP] = "gzip",
-		[GUARDER_COMP_SNAPPY] = "snappy", [GUARDER_COMP_LZ4] = "lz4",
-		[GUARDER_COMP_ZSTD] = "zstd",
-	};
 	const typeof(cfg->kafka) *k = &cfg->kafka;
 	char linger[16], batch[16], qmsgs[16], qkb[16], timeout[16];
 	const struct kafka_conf_prop tuning[] = {
 		{ "acks", acks[k->acks], "kafka.acks" },
-		{ "compression.codec", codecs[k->compression], "kafka.compression" },
+		{ "compression.codec", config_enum_name("kafka.compression", (int)k->compression),
+		  "kafka.compression" },
 		{ "linger.ms", uint_text(linger, sizeof(linger), k->linger_ms), "kafka.linger_ms" },
 		{ "batch.size", uint_text(batch, sizeof(batch), k->batch_size),
 		  "kafka.batch_size" },
