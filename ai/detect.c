@@ -199,23 +199,22 @@ static bool port_in(const uint8_t *bm, uint16_t p)
 }
 
 /* The engine's tables, so that setting up, freeing and sizing them walk one list. */
+#define ENGINE_TABLE(field, key, payload)                                               \
+	{                                                                               \
+		offsetof(struct ai_engine, field), #field, sizeof(key), sizeof(payload) \
+	}
+
 static const struct {
 	size_t offset; /* in struct ai_engine */
 	const char *name;
 	uint32_t key_size, payload_size;
 } engine_tables[] = {
-	{ offsetof(struct ai_engine, src), "src", sizeof(struct ai_key_host),
-	  sizeof(struct ai_pl_host) },
-	{ offsetof(struct ai_engine, dst), "dst", sizeof(struct ai_key_host),
-	  sizeof(struct ai_pl_host) },
-	{ offsetof(struct ai_engine, pair), "pair", sizeof(struct key_pair),
-	  sizeof(struct pl_pair) },
-	{ offsetof(struct ai_engine, srcport), "srcport", sizeof(struct key_srcport),
-	  sizeof(struct pl_srcport) },
-	{ offsetof(struct ai_engine, svc), "svc", sizeof(struct ai_key_svc),
-	  sizeof(struct ai_pl_svc) },
-	{ offsetof(struct ai_engine, conn), "conn", sizeof(struct key_conn),
-	  sizeof(struct pl_conn) },
+	ENGINE_TABLE(src, struct ai_key_host, struct ai_pl_host),
+	ENGINE_TABLE(dst, struct ai_key_host, struct ai_pl_host),
+	ENGINE_TABLE(pair, struct key_pair, struct pl_pair),
+	ENGINE_TABLE(srcport, struct key_srcport, struct pl_srcport),
+	ENGINE_TABLE(svc, struct ai_key_svc, struct ai_pl_svc),
+	ENGINE_TABLE(conn, struct key_conn, struct pl_conn),
 };
 
 #define N_ENGINE_TABLES (sizeof(engine_tables) / sizeof(engine_tables[0]))
@@ -479,6 +478,37 @@ static struct rule *block_pair(struct ai_engine *eng, struct ai_finding *fd, con
 	return r;
 }
 
+/*
+ * start_pair_finding - a finding about the traffic of @k, from its source
+ * to its destination over its protocol (the target "DST/PROTO"), @observed
+ * against @threshold. @d gets the destination's text.
+ */
+static void start_pair_finding(struct ai_engine *eng, struct ai_finding *fd, enum ai_kind kind,
+			       const struct key_pair *k, struct ai_entry *e, uint32_t at,
+			       uint64_t observed, uint64_t threshold, char *d, size_t d_len)
+{
+	start_finding(eng, fd, kind, k->node, at, e, observed, threshold);
+	block_pair(eng, fd, k->src, k->dst, k->proto, d, d_len);
+	snprintf(fd->target, sizeof(fd->target), "%s/%s", d, proto_text(k->proto));
+}
+
+/*
+ * start_service_finding - a finding about the service @k, whose total
+ * (payload) crossed @threshold. @d gets the service address's text.
+ * Returns the payload.
+ */
+static struct ai_pl_svc *start_service_finding(struct ai_engine *eng, struct ai_finding *fd,
+					       enum ai_kind kind, const struct ai_key_svc *k,
+					       struct ai_entry *e, uint32_t at, uint64_t threshold,
+					       char *d, size_t d_len)
+{
+	struct ai_pl_svc *pl = ai_entry_payload(&eng->svc, e);
+
+	start_finding(eng, fd, kind, k->node, at, e, pl->total, threshold);
+	addr_text(k->addr, d, d_len);
+	return pl;
+}
+
 /* Narrows a rule against a service to its port (or ICMP type) in @k. */
 typedef void (*aim_fn)(struct rule *r, const struct ai_key_svc *k);
 
@@ -537,10 +567,8 @@ static void vertical_scan(struct ai_engine *eng, const struct key_pair *k, struc
 	struct ai_finding fd;
 	char d[48];
 
-	start_finding(eng, &fd, AI_PORT_SCAN_VERTICAL, k->node, at, e, est,
-		      eng->cfg->ai.scan_ports);
-	block_pair(eng, &fd, k->src, k->dst, k->proto, d, sizeof(d));
-	snprintf(fd.target, sizeof(fd.target), "%s/%s", d, proto_text(k->proto));
+	start_pair_finding(eng, &fd, AI_PORT_SCAN_VERTICAL, k, e, at, est, eng->cfg->ai.scan_ports,
+			   d, sizeof(d));
 	ev(&fd, "distinct_ports", est);
 	ev(&fd, "flows", pl->flows);
 	snprintf(fd.summary, sizeof(fd.summary),
@@ -575,15 +603,13 @@ static void horizontal_scan(struct ai_engine *eng, const struct key_srcport *k, 
 static void syn_flood(struct ai_engine *eng, const struct ai_key_svc *k, struct ai_entry *e,
 		      uint32_t at)
 {
-	struct ai_pl_svc *pl = ai_entry_payload(&eng->svc, e);
-	uint64_t seen = pl->total + pl->completed;
 	struct ai_finding fd;
 	char d[48];
+	struct ai_pl_svc *pl = start_service_finding(eng, &fd, AI_SYN_FLOOD, k, e, at,
+						     eng->cfg->ai.syn_flood_syns, d, sizeof(d));
+	uint64_t seen = pl->total + pl->completed;
 	size_t n;
 
-	start_finding(eng, &fd, AI_SYN_FLOOD, k->node, at, e, pl->total,
-		      eng->cfg->ai.syn_flood_syns);
-	addr_text(k->addr, d, sizeof(d));
 	snprintf(fd.target, sizeof(fd.target), "%s:%u/tcp", d, k->port);
 	ev(&fd, "half_open", pl->total);
 	ev(&fd, "completed", pl->completed);
@@ -630,10 +656,8 @@ static void icmp_flood(struct ai_engine *eng, const struct key_pair *k, struct a
 	struct ai_finding fd;
 	char d[48];
 
-	start_finding(eng, &fd, AI_ICMP_FLOOD, k->node, at, e, packets,
-		      eng->cfg->ai.icmp_flood_packets);
-	block_pair(eng, &fd, k->src, k->dst, k->proto, d, sizeof(d));
-	snprintf(fd.target, sizeof(fd.target), "%s/%s", d, proto_text(k->proto));
+	start_pair_finding(eng, &fd, AI_ICMP_FLOOD, k, e, at, packets,
+			   eng->cfg->ai.icmp_flood_packets, d, sizeof(d));
 	ev(&fd, "packets", packets);
 	snprintf(fd.summary, sizeof(fd.summary),
 		 "ICMP flood: %s sent %llu ICMP packets to %s within %u s", fd.offender,
@@ -644,13 +668,11 @@ static void icmp_flood(struct ai_engine *eng, const struct key_pair *k, struct a
 static void icmp_storm(struct ai_engine *eng, const struct ai_key_svc *k, struct ai_entry *e,
 		       uint32_t at)
 {
-	struct ai_pl_svc *pl = ai_entry_payload(&eng->svc, e);
 	struct ai_finding fd;
 	char d[48];
+	struct ai_pl_svc *pl = start_service_finding(eng, &fd, AI_ICMP_ERROR_STORM, k, e, at,
+						     eng->cfg->ai.icmp_error_storm, d, sizeof(d));
 
-	start_finding(eng, &fd, AI_ICMP_ERROR_STORM, k->node, at, e, pl->total,
-		      eng->cfg->ai.icmp_error_storm);
-	addr_text(k->addr, d, sizeof(d));
 	snprintf(fd.target, sizeof(fd.target), "%s/%s type %u", d, proto_text(k->proto), k->port);
 	ev(&fd, "errors", pl->total);
 	ev(&fd, "icmp_type", k->port);
@@ -664,13 +686,11 @@ static void icmp_storm(struct ai_engine *eng, const struct ai_key_svc *k, struct
 static void reflection(struct ai_engine *eng, const struct ai_key_svc *k, struct ai_entry *e,
 		       uint32_t at)
 {
-	struct ai_pl_svc *pl = ai_entry_payload(&eng->svc, e);
 	struct ai_finding fd;
 	char d[48];
+	struct ai_pl_svc *pl = start_service_finding(eng, &fd, AI_UDP_REFLECTION, k, e, at,
+						     eng->cfg->ai.reflection_bytes, d, sizeof(d));
 
-	start_finding(eng, &fd, AI_UDP_REFLECTION, k->node, at, e, pl->total,
-		      eng->cfg->ai.reflection_bytes);
-	addr_text(k->addr, d, sizeof(d));
 	snprintf(fd.target, sizeof(fd.target), "%s/udp from port %u", d, k->port);
 	ev(&fd, "bytes", pl->total);
 	ev(&fd, "flows", pl->flows);
