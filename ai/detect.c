@@ -198,11 +198,42 @@ static bool port_in(const uint8_t *bm, uint16_t p)
 	return bm[p >> 3] & (1u << (p & 7));
 }
 
+/* The engine's tables, so that setting up, freeing and sizing them walk one list. */
+#define ENGINE_TABLE(field, key, payload)                                               \
+	{                                                                               \
+		offsetof(struct ai_engine, field), #field, sizeof(key), sizeof(payload) \
+	}
+
+static const struct {
+	size_t offset; /* in struct ai_engine */
+	const char *name;
+	uint32_t key_size, payload_size;
+} engine_tables[] = {
+	ENGINE_TABLE(src, struct ai_key_host, struct ai_pl_host),
+	ENGINE_TABLE(dst, struct ai_key_host, struct ai_pl_host),
+	ENGINE_TABLE(pair, struct key_pair, struct pl_pair),
+	ENGINE_TABLE(srcport, struct key_srcport, struct pl_srcport),
+	ENGINE_TABLE(svc, struct ai_key_svc, struct ai_pl_svc),
+	ENGINE_TABLE(conn, struct key_conn, struct pl_conn),
+};
+
+#define N_ENGINE_TABLES (sizeof(engine_tables) / sizeof(engine_tables[0]))
+
+static struct ai_table *engine_table(struct ai_engine *eng, size_t i)
+{
+	return (struct ai_table *)((char *)eng + engine_tables[i].offset);
+}
+
+static const struct ai_table *engine_ctable(const struct ai_engine *eng, size_t i)
+{
+	return (const struct ai_table *)((const char *)eng + engine_tables[i].offset);
+}
+
 int ai_engine_init(struct ai_engine *eng, const struct guarder_config *cfg, ai_emit_fn emit,
 		   void *ctx)
 {
-	uint32_t cap = cfg->ai.max_tracked;
-	int err;
+	size_t i;
+	int err = 0;
 
 	memset(eng, 0, sizeof(*eng));
 	lc_init();
@@ -214,23 +245,10 @@ int ai_engine_init(struct ai_engine *eng, const struct guarder_config *cfg, ai_e
 	eng->nodes = calloc(1, sizeof(*eng->nodes));
 	if (!eng->nodes)
 		return -ENOMEM;
-	err = ai_table_init(&eng->src, "src", cap, sizeof(struct ai_key_host),
-			    sizeof(struct ai_pl_host));
-	if (!err)
-		err = ai_table_init(&eng->dst, "dst", cap, sizeof(struct ai_key_host),
-				    sizeof(struct ai_pl_host));
-	if (!err)
-		err = ai_table_init(&eng->pair, "pair", cap, sizeof(struct key_pair),
-				    sizeof(struct pl_pair));
-	if (!err)
-		err = ai_table_init(&eng->srcport, "srcport", cap, sizeof(struct key_srcport),
-				    sizeof(struct pl_srcport));
-	if (!err)
-		err = ai_table_init(&eng->svc, "svc", cap, sizeof(struct ai_key_svc),
-				    sizeof(struct ai_pl_svc));
-	if (!err)
-		err = ai_table_init(&eng->conn, "conn", cap, sizeof(struct key_conn),
-				    sizeof(struct pl_conn));
+	for (i = 0; i < N_ENGINE_TABLES && !err; i++)
+		err = ai_table_init(engine_table(eng, i), engine_tables[i].name,
+				    cfg->ai.max_tracked, engine_tables[i].key_size,
+				    engine_tables[i].payload_size);
 	if (err)
 		ai_engine_free(eng);
 	return err;
@@ -238,27 +256,31 @@ int ai_engine_init(struct ai_engine *eng, const struct guarder_config *cfg, ai_e
 
 void ai_engine_free(struct ai_engine *eng)
 {
-	ai_table_free(&eng->src);
-	ai_table_free(&eng->dst);
-	ai_table_free(&eng->pair);
-	ai_table_free(&eng->srcport);
-	ai_table_free(&eng->svc);
-	ai_table_free(&eng->conn);
+	size_t i;
+
+	for (i = 0; i < N_ENGINE_TABLES; i++)
+		ai_table_free(engine_table(eng, i));
 	free(eng->nodes);
 	eng->nodes = NULL;
 }
 
 size_t ai_engine_bytes(const struct ai_engine *eng)
 {
-	return ai_table_bytes(&eng->src) + ai_table_bytes(&eng->dst) + ai_table_bytes(&eng->pair) +
-	       ai_table_bytes(&eng->srcport) + ai_table_bytes(&eng->svc) +
-	       ai_table_bytes(&eng->conn) + sizeof(*eng->nodes);
+	size_t bytes = sizeof(*eng->nodes), i;
+
+	for (i = 0; i < N_ENGINE_TABLES; i++)
+		bytes += ai_table_bytes(engine_ctable(eng, i));
+	return bytes;
 }
 
 uint64_t ai_engine_evictions(const struct ai_engine *eng)
 {
-	return eng->src.evictions + eng->dst.evictions + eng->pair.evictions +
-	       eng->srcport.evictions + eng->svc.evictions + eng->conn.evictions;
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < N_ENGINE_TABLES; i++)
+		n += engine_ctable(eng, i)->evictions;
+	return n;
 }
 
 /* --- findings --------------------------------------------------------- */
@@ -276,19 +298,35 @@ static void addr_text(const uint32_t a[4], char *buf, size_t len)
 		inet_ntop(AF_INET6, a, buf, (socklen_t)len);
 }
 
+/* The protocols detectors name and write rules for (RULE_PROTO_* are IP numbers). */
+static const struct {
+	uint8_t proto;
+	const char *name;
+	enum rule_type type;
+} known_protos[] = {
+	{ RULE_PROTO_TCP, "tcp", RULE_TYPE_TCP },
+	{ RULE_PROTO_UDP, "udp", RULE_TYPE_UDP },
+	{ RULE_PROTO_ICMP, "icmp", RULE_TYPE_ICMP },
+	{ RULE_PROTO_ICMPV6, "ipv6-icmp", RULE_TYPE_ICMP },
+};
+
+#define N_KNOWN_PROTOS (sizeof(known_protos) / sizeof(known_protos[0]))
+
+/* The row of known_protos[] for IP protocol @p, or N_KNOWN_PROTOS. */
+static size_t known_proto(uint8_t p)
+{
+	size_t i;
+
+	for (i = 0; i < N_KNOWN_PROTOS && known_protos[i].proto != p; i++)
+		;
+	return i;
+}
+
 static const char *proto_text(uint8_t p)
 {
-	switch (p) {
-	case 6:
-		return "tcp";
-	case 17:
-		return "udp";
-	case 1:
-		return "icmp";
-	case 58:
-		return "ipv6-icmp";
-	}
-	return "ip";
+	size_t i = known_proto(p);
+
+	return i < N_KNOWN_PROTOS ? known_protos[i].name : "ip";
 }
 
 static void host_addr(struct net_prefix *ra, const uint32_t a[4])
@@ -302,28 +340,16 @@ static void host_addr(struct net_prefix *ra, const uint32_t a[4])
 static struct rule *new_rule(struct ai_engine *eng, struct ai_finding *fd, uint8_t proto)
 {
 	struct rule *r;
+	size_t p;
 
 	if (fd->n_rules >= AI_FINDING_MAX_RULES)
 		return NULL;
 	r = &fd->rules[fd->n_rules++];
 	rule_init(r);
-	switch (proto) {
-	case 6:
-		r->type = RULE_TYPE_TCP;
-		r->protocol = RULE_PROTO_TCP;
-		break;
-	case 17:
-		r->type = RULE_TYPE_UDP;
-		r->protocol = RULE_PROTO_UDP;
-		break;
-	case 1:
-		r->type = RULE_TYPE_ICMP;
-		r->protocol = RULE_PROTO_ICMP;
-		break;
-	case 58:
-		r->type = RULE_TYPE_ICMP;
-		r->protocol = RULE_PROTO_ICMPV6;
-		break;
+	p = known_proto(proto);
+	if (p < N_KNOWN_PROTOS) {
+		r->type = known_protos[p].type;
+		r->protocol = proto;
 	}
 	r->action = RULE_ACTION_DROP;
 	r->enabled = true;
@@ -435,28 +461,119 @@ static size_t top_sources(const struct ai_topk *t, uint64_t total, const struct 
 
 /* --- detectors -------------------------------------------------------- */
 
+/*
+ * block_pair - a finding about traffic from @src to @dst: @src is the
+ * offender, and the one rule drops @proto from @src to @dst. @d gets the
+ * text of @dst. Returns the rule, for the detector to narrow.
+ */
+static struct rule *block_pair(struct ai_engine *eng, struct ai_finding *fd, const uint32_t src[4],
+			       const uint32_t dst[4], uint8_t proto, char *d, size_t d_len)
+{
+	struct rule *r = new_rule(eng, fd, proto);
+
+	addr_text(src, fd->offender, sizeof(fd->offender));
+	addr_text(dst, d, d_len);
+	host_addr(&r->src, src);
+	host_addr(&r->dst, dst);
+	return r;
+}
+
+/*
+ * start_pair_finding - a finding about the traffic of @k, from its source
+ * to its destination over its protocol (the target "DST/PROTO"), @observed
+ * against @threshold. @d gets the destination's text.
+ */
+static void start_pair_finding(struct ai_engine *eng, struct ai_finding *fd, enum ai_kind kind,
+			       const struct key_pair *k, struct ai_entry *e, uint32_t at,
+			       uint64_t observed, uint64_t threshold, char *d, size_t d_len)
+{
+	start_finding(eng, fd, kind, k->node, at, e, observed, threshold);
+	block_pair(eng, fd, k->src, k->dst, k->proto, d, d_len);
+	snprintf(fd->target, sizeof(fd->target), "%s/%s", d, proto_text(k->proto));
+}
+
+/*
+ * start_service_finding - a finding about the service @k, whose total
+ * (payload) crossed @threshold. @d gets the service address's text.
+ * Returns the payload.
+ */
+static struct ai_pl_svc *start_service_finding(struct ai_engine *eng, struct ai_finding *fd,
+					       enum ai_kind kind, const struct ai_key_svc *k,
+					       struct ai_entry *e, uint32_t at, uint64_t threshold,
+					       char *d, size_t d_len)
+{
+	struct ai_pl_svc *pl = ai_entry_payload(&eng->svc, e);
+
+	start_finding(eng, fd, kind, k->node, at, e, pl->total, threshold);
+	addr_text(k->addr, d, d_len);
+	return pl;
+}
+
+/* Narrows a rule against a service to its port (or ICMP type) in @k. */
+typedef void (*aim_fn)(struct rule *r, const struct ai_key_svc *k);
+
+static void aim_dport(struct rule *r, const struct ai_key_svc *k)
+{
+	r->dport.lo = r->dport.hi = k->port;
+}
+
+static void aim_sport(struct rule *r, const struct ai_key_svc *k)
+{
+	r->sport.lo = r->sport.hi = k->port;
+}
+
+static void aim_icmp_type(struct rule *r, const struct ai_key_svc *k)
+{
+	r->icmp_type = (__u8)k->port;
+}
+
+/*
+ * block_sources - the rules of a finding about a service (@k, @pl): one
+ * per source that surely sent a tenth of its traffic, from that source,
+ * the first of them the offender; or, when none stands out (spoofed or
+ * spread sources), one rule from anywhere, fd->rules[0], and the offender
+ * "distributed". Each rule drops @proto to the service, narrowed by @aim.
+ * Returns the number of sources blocked.
+ */
+static size_t block_sources(struct ai_engine *eng, struct ai_finding *fd,
+			    const struct ai_key_svc *k, const struct ai_pl_svc *pl, uint8_t proto,
+			    aim_fn aim)
+{
+	const struct ai_topk *top[AI_TOPK];
+	size_t n = top_sources(pl->top, pl->total, top), i;
+	struct rule *r;
+
+	for (i = 0; i < n; i++) {
+		r = new_rule(eng, fd, proto);
+		host_addr(&r->src, top[i]->addr);
+		host_addr(&r->dst, k->addr);
+		aim(r, k);
+	}
+	if (n) {
+		addr_text(top[0]->addr, fd->offender, sizeof(fd->offender));
+		return n;
+	}
+	snprintf(fd->offender, sizeof(fd->offender), "distributed");
+	r = new_rule(eng, fd, proto);
+	host_addr(&r->dst, k->addr);
+	aim(r, k);
+	return 0;
+}
+
 static void vertical_scan(struct ai_engine *eng, const struct key_pair *k, struct ai_entry *e,
 			  uint32_t est, uint32_t at)
 {
 	struct pl_pair *pl = ai_entry_payload(&eng->pair, e);
 	struct ai_finding fd;
-	char s[48], d[48];
-	struct rule *r;
+	char d[48];
 
-	start_finding(eng, &fd, AI_PORT_SCAN_VERTICAL, k->node, at, e, est,
-		      eng->cfg->ai.scan_ports);
-	addr_text(k->src, s, sizeof(s));
-	addr_text(k->dst, d, sizeof(d));
-	snprintf(fd.offender, sizeof(fd.offender), "%s", s);
-	snprintf(fd.target, sizeof(fd.target), "%s/%s", d, proto_text(k->proto));
+	start_pair_finding(eng, &fd, AI_PORT_SCAN_VERTICAL, k, e, at, est, eng->cfg->ai.scan_ports,
+			   d, sizeof(d));
 	ev(&fd, "distinct_ports", est);
 	ev(&fd, "flows", pl->flows);
 	snprintf(fd.summary, sizeof(fd.summary),
-		 "vertical port scan: %s tried about %u %s ports on %s within %u s", s, est,
-		 proto_text(k->proto), d, at - e->t_start);
-	r = new_rule(eng, &fd, k->proto);
-	host_addr(&r->src, k->src);
-	host_addr(&r->dst, k->dst);
+		 "vertical port scan: %s tried about %u %s ports on %s within %u s", fd.offender,
+		 est, proto_text(k->proto), d, at - e->t_start);
 	emit(eng, &fd);
 }
 
@@ -465,19 +582,17 @@ static void horizontal_scan(struct ai_engine *eng, const struct key_srcport *k, 
 {
 	struct pl_srcport *pl = ai_entry_payload(&eng->srcport, e);
 	struct ai_finding fd;
-	char s[48];
 	struct rule *r;
 
 	start_finding(eng, &fd, AI_PORT_SCAN_HORIZONTAL, k->node, at, e, est,
 		      eng->cfg->ai.scan_hosts);
-	addr_text(k->src, s, sizeof(s));
-	snprintf(fd.offender, sizeof(fd.offender), "%s", s);
+	addr_text(k->src, fd.offender, sizeof(fd.offender));
 	snprintf(fd.target, sizeof(fd.target), "*:%u/%s", k->port, proto_text(k->proto));
 	ev(&fd, "distinct_hosts", est);
 	ev(&fd, "port", k->port);
 	ev(&fd, "flows", pl->flows);
 	snprintf(fd.summary, sizeof(fd.summary),
-		 "horizontal scan: %s tried %s port %u on about %u hosts within %u s", s,
+		 "horizontal scan: %s tried %s port %u on about %u hosts within %u s", fd.offender,
 		 proto_text(k->proto), k->port, est, at - e->t_start);
 	r = new_rule(eng, &fd, k->proto);
 	host_addr(&r->src, k->src);
@@ -488,41 +603,25 @@ static void horizontal_scan(struct ai_engine *eng, const struct key_srcport *k, 
 static void syn_flood(struct ai_engine *eng, const struct ai_key_svc *k, struct ai_entry *e,
 		      uint32_t at)
 {
-	struct ai_pl_svc *pl = ai_entry_payload(&eng->svc, e);
-	const struct ai_topk *top[AI_TOPK];
 	struct ai_finding fd;
-	size_t n, i;
-	char d[48], s[48];
-	struct rule *r;
+	char d[48];
+	struct ai_pl_svc *pl = start_service_finding(eng, &fd, AI_SYN_FLOOD, k, e, at,
+						     eng->cfg->ai.syn_flood_syns, d, sizeof(d));
+	uint64_t seen = pl->total + pl->completed;
+	size_t n;
 
-	start_finding(eng, &fd, AI_SYN_FLOOD, k->node, at, e, pl->total,
-		      eng->cfg->ai.syn_flood_syns);
-	addr_text(k->addr, d, sizeof(d));
 	snprintf(fd.target, sizeof(fd.target), "%s:%u/tcp", d, k->port);
 	ev(&fd, "half_open", pl->total);
 	ev(&fd, "completed", pl->completed);
-	ev(&fd, "completed_pct",
-	   pl->total + pl->completed ? pl->completed * 100 / (pl->total + pl->completed) : 0);
+	ev(&fd, "completed_pct", seen ? pl->completed * 100 / seen : 0);
 	ev(&fd, "port", k->port);
-	n = top_sources(pl->top, pl->total, top);
-	for (i = 0; i < n; i++) {
-		r = new_rule(eng, &fd, 6);
-		host_addr(&r->src, top[i]->addr);
-		host_addr(&r->dst, k->addr);
-		r->dport.lo = r->dport.hi = k->port;
-	}
+	n = block_sources(eng, &fd, k, pl, RULE_PROTO_TCP, aim_dport);
 	if (n) {
-		addr_text(top[0]->addr, s, sizeof(s));
-		snprintf(fd.offender, sizeof(fd.offender), "%s", s);
 		ev(&fd, "sources_blocked", n);
 	} else {
-		/* spoofed or spread sources: stop new handshakes to the service */
-		snprintf(fd.offender, sizeof(fd.offender), "distributed");
-		r = new_rule(eng, &fd, 6);
-		host_addr(&r->dst, k->addr);
-		r->dport.lo = r->dport.hi = k->port;
-		r->tcp_flags = TCP_SYN;
-		r->tcp_flags_mask = TCP_SYN | TCP_ACK;
+		/* from anywhere: stop new handshakes only */
+		fd.rules[0].tcp_flags = TCP_SYN;
+		fd.rules[0].tcp_flags_mask = TCP_SYN | TCP_ACK;
 	}
 	snprintf(fd.summary, sizeof(fd.summary),
 		 "SYN flood on %s:%u: %llu half-open flows, %llu completed, within %u s (%s)", d,
@@ -535,24 +634,19 @@ static void brute_force(struct ai_engine *eng, const struct key_conn *k, struct 
 			uint32_t attempts, uint32_t at)
 {
 	struct ai_finding fd;
-	char s[48], d[48];
 	struct rule *r;
+	char d[48];
 
 	start_finding(eng, &fd, AI_BRUTE_FORCE, k->node, at, e, attempts,
 		      eng->cfg->ai.brute_force_attempts);
-	addr_text(k->src, s, sizeof(s));
-	addr_text(k->dst, d, sizeof(d));
-	snprintf(fd.offender, sizeof(fd.offender), "%s", s);
+	r = block_pair(eng, &fd, k->src, k->dst, RULE_PROTO_TCP, d, sizeof(d));
+	r->dport.lo = r->dport.hi = k->port;
 	snprintf(fd.target, sizeof(fd.target), "%s:%u/tcp", d, k->port);
 	ev(&fd, "connections", attempts);
 	ev(&fd, "port", k->port);
 	snprintf(fd.summary, sizeof(fd.summary),
-		 "brute force: %s opened %u connections to %s port %u within %u s", s, attempts, d,
-		 k->port, at - e->t_start);
-	r = new_rule(eng, &fd, 6);
-	host_addr(&r->src, k->src);
-	host_addr(&r->dst, k->dst);
-	r->dport.lo = r->dport.hi = k->port;
+		 "brute force: %s opened %u connections to %s port %u within %u s", fd.offender,
+		 attempts, d, k->port, at - e->t_start);
 	emit(eng, &fd);
 }
 
@@ -560,57 +654,29 @@ static void icmp_flood(struct ai_engine *eng, const struct key_pair *k, struct a
 		       uint64_t packets, uint32_t at)
 {
 	struct ai_finding fd;
-	char s[48], d[48];
-	struct rule *r;
+	char d[48];
 
-	start_finding(eng, &fd, AI_ICMP_FLOOD, k->node, at, e, packets,
-		      eng->cfg->ai.icmp_flood_packets);
-	addr_text(k->src, s, sizeof(s));
-	addr_text(k->dst, d, sizeof(d));
-	snprintf(fd.offender, sizeof(fd.offender), "%s", s);
-	snprintf(fd.target, sizeof(fd.target), "%s/%s", d, proto_text(k->proto));
+	start_pair_finding(eng, &fd, AI_ICMP_FLOOD, k, e, at, packets,
+			   eng->cfg->ai.icmp_flood_packets, d, sizeof(d));
 	ev(&fd, "packets", packets);
 	snprintf(fd.summary, sizeof(fd.summary),
-		 "ICMP flood: %s sent %llu ICMP packets to %s within %u s", s,
+		 "ICMP flood: %s sent %llu ICMP packets to %s within %u s", fd.offender,
 		 (unsigned long long)packets, d, at - e->t_start);
-	r = new_rule(eng, &fd, k->proto);
-	host_addr(&r->src, k->src);
-	host_addr(&r->dst, k->dst);
 	emit(eng, &fd);
 }
 
 static void icmp_storm(struct ai_engine *eng, const struct ai_key_svc *k, struct ai_entry *e,
 		       uint32_t at)
 {
-	struct ai_pl_svc *pl = ai_entry_payload(&eng->svc, e);
-	const struct ai_topk *top[AI_TOPK];
 	struct ai_finding fd;
-	char d[48], s[48];
-	struct rule *r;
-	size_t n, i;
+	char d[48];
+	struct ai_pl_svc *pl = start_service_finding(eng, &fd, AI_ICMP_ERROR_STORM, k, e, at,
+						     eng->cfg->ai.icmp_error_storm, d, sizeof(d));
 
-	start_finding(eng, &fd, AI_ICMP_ERROR_STORM, k->node, at, e, pl->total,
-		      eng->cfg->ai.icmp_error_storm);
-	addr_text(k->addr, d, sizeof(d));
 	snprintf(fd.target, sizeof(fd.target), "%s/%s type %u", d, proto_text(k->proto), k->port);
 	ev(&fd, "errors", pl->total);
 	ev(&fd, "icmp_type", k->port);
-	n = top_sources(pl->top, pl->total, top);
-	for (i = 0; i < n; i++) {
-		r = new_rule(eng, &fd, k->proto);
-		host_addr(&r->src, top[i]->addr);
-		host_addr(&r->dst, k->addr);
-		r->icmp_type = (__u8)k->port;
-	}
-	if (n) {
-		addr_text(top[0]->addr, s, sizeof(s));
-		snprintf(fd.offender, sizeof(fd.offender), "%s", s);
-	} else {
-		snprintf(fd.offender, sizeof(fd.offender), "distributed");
-		r = new_rule(eng, &fd, k->proto);
-		host_addr(&r->dst, k->addr);
-		r->icmp_type = (__u8)k->port;
-	}
+	block_sources(eng, &fd, k, pl, k->proto, aim_icmp_type);
 	snprintf(fd.summary, sizeof(fd.summary),
 		 "ICMP error storm: %llu %s type %u errors to %s within %u s",
 		 (unsigned long long)pl->total, proto_text(k->proto), k->port, d, at - e->t_start);
@@ -620,36 +686,16 @@ static void icmp_storm(struct ai_engine *eng, const struct ai_key_svc *k, struct
 static void reflection(struct ai_engine *eng, const struct ai_key_svc *k, struct ai_entry *e,
 		       uint32_t at)
 {
-	struct ai_pl_svc *pl = ai_entry_payload(&eng->svc, e);
-	const struct ai_topk *top[AI_TOPK];
 	struct ai_finding fd;
-	char d[48], s[48];
-	struct rule *r;
-	size_t n, i;
+	char d[48];
+	struct ai_pl_svc *pl = start_service_finding(eng, &fd, AI_UDP_REFLECTION, k, e, at,
+						     eng->cfg->ai.reflection_bytes, d, sizeof(d));
 
-	start_finding(eng, &fd, AI_UDP_REFLECTION, k->node, at, e, pl->total,
-		      eng->cfg->ai.reflection_bytes);
-	addr_text(k->addr, d, sizeof(d));
 	snprintf(fd.target, sizeof(fd.target), "%s/udp from port %u", d, k->port);
 	ev(&fd, "bytes", pl->total);
 	ev(&fd, "flows", pl->flows);
 	ev(&fd, "reflector_port", k->port);
-	n = top_sources(pl->top, pl->total, top);
-	for (i = 0; i < n; i++) {
-		r = new_rule(eng, &fd, 17);
-		host_addr(&r->src, top[i]->addr);
-		host_addr(&r->dst, k->addr);
-		r->sport.lo = r->sport.hi = k->port;
-	}
-	if (n) {
-		addr_text(top[0]->addr, s, sizeof(s));
-		snprintf(fd.offender, sizeof(fd.offender), "%s", s);
-	} else {
-		snprintf(fd.offender, sizeof(fd.offender), "distributed");
-		r = new_rule(eng, &fd, 17);
-		host_addr(&r->dst, k->addr);
-		r->sport.lo = r->sport.hi = k->port;
-	}
+	block_sources(eng, &fd, k, pl, RULE_PROTO_UDP, aim_sport);
 	snprintf(fd.summary, sizeof(fd.summary),
 		 "UDP reflection: %s received %llu unsolicited bytes from source port %u in %llu "
 		 "flows within %u s",

@@ -528,6 +528,10 @@ static int top_member(struct jp *j, const char *key, size_t klen, void *ctx)
 			return 0;
 		}
 		break;
+	case 'r':
+	case 'l':
+		/* rev and last_seen are read like fwd and first_seen */
+		__attribute__((fallthrough));
 	case 'f':
 		if (KEY("family")) {
 			if (jnum(j, key, 255, &v))
@@ -538,25 +542,13 @@ static int top_member(struct jp *j, const char *key, size_t klen, void *ctx)
 			c->seen |= F_FAMILY;
 			return 0;
 		}
-		if (KEY("fwd")) {
-			c->seen |= F_FWD;
-			return jobject(j, key, dir_member, &f->fwd);
+		if (KEY("fwd") || KEY("rev")) {
+			c->seen |= key[0] == 'f' ? F_FWD : F_REV;
+			return jobject(j, key, dir_member, key[0] == 'f' ? &f->fwd : &f->rev);
 		}
-		if (KEY("first_seen")) {
-			c->seen |= F_FIRST;
-			return time_field(j, key, &f->first_ns);
-		}
-		break;
-	case 'r':
-		if (KEY("rev")) {
-			c->seen |= F_REV;
-			return jobject(j, key, dir_member, &f->rev);
-		}
-		break;
-	case 'l':
-		if (KEY("last_seen")) {
-			c->seen |= F_LAST;
-			return time_field(j, key, &f->last_ns);
+		if (KEY("first_seen") || KEY("last_seen")) {
+			c->seen |= key[0] == 'f' ? F_FIRST : F_LAST;
+			return time_field(j, key, key[0] == 'f' ? &f->first_ns : &f->last_ns);
 		}
 		break;
 	case 'i':

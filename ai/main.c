@@ -46,11 +46,9 @@
 #define SUGG_LOG_PER_SEC   20
 
 struct options {
-	const char *config_path;
+	struct cmdline_daemon cmd;
 	const char *stats_file;
 	const char *offset_reset;
-	bool check_config;
-	bool verbose;
 	bool drain;
 };
 
@@ -142,30 +140,22 @@ static void usage(FILE *out)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	bool help = false, version = false;
+	static char version[128];
 	const struct cmdline_opt opts[] = {
-		{ .name = "config", .alias = "c", .value = &o->config_path },
-		{ .name = "check-config", .set = &o->check_config },
 		{ .name = "stats-file", .value = &o->stats_file },
 		{ .name = "offset-reset", .value = &o->offset_reset },
 		{ .name = "drain", .set = &o->drain },
-		{ .name = "verbose", .alias = "v", .set = &o->verbose },
-		{ .name = "version", .set = &version },
-		{ .name = "help", .alias = "h", .set = &help },
 		{ 0 },
 	};
-	int err = cmdline_parse("guarder-ai", argc, argv, opts);
+	int err;
 
+	snprintf(version, sizeof(version), "%s (librdkafka %s)", GUARDER_VERSION,
+		 rd_kafka_version_str());
+	o->cmd =
+		(struct cmdline_daemon){ .prog = "guarder-ai", .version = version, .usage = usage };
+	err = cmdline_daemon_parse(&o->cmd, argc, argv, opts);
 	if (err)
 		return err;
-	if (help) {
-		usage(stdout);
-		return 1;
-	}
-	if (version) {
-		printf("guarder-ai %s (librdkafka %s)\n", GUARDER_VERSION, rd_kafka_version_str());
-		return 1;
-	}
 	if (!o->offset_reset)
 		o->offset_reset = "latest";
 	if (strcmp(o->offset_reset, "latest") && strcmp(o->offset_reset, "earliest")) {
@@ -184,13 +174,13 @@ static int parse_args(int argc, char **argv, struct options *o)
  */
 static int load_config(struct guarder_config *cfg, const struct options *o)
 {
-	int err = config_open(cfg, o->config_path);
+	int err = config_open(cfg, o->cmd.config_path);
 
 	if (err)
 		return err;
 	if (cfg->kafka.brokers)
 		return 0;
-	if (o->check_config) {
+	if (o->cmd.check_config) {
 		log_warn("%s sets no kafka.brokers: guarder-ai needs them to start (it reads "
 			 "the flow records from Kafka)",
 			 cfg->source);
@@ -886,11 +876,9 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &o);
 	if (rc)
 		return rc > 0 ? 0 : 1;
-	if (o.verbose)
-		log_set_level(LOG_LVL_DEBUG);
 	if (load_config(&cfg, &o))
 		return 1;
-	if (o.check_config) {
+	if (o.cmd.check_config) {
 		config_dump(&cfg, stdout);
 		config_free(&cfg);
 		return 0;

@@ -52,81 +52,116 @@ static void add_int(struct json_object *o, const char *k, uint64_t v)
 	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
 }
 
-static struct json_object *hosts(const struct ai_engine *eng, const struct ai_table *tab,
-				 char *busiest, size_t len)
+static void add_place(struct json_object *o, const struct ai_engine *eng, uint16_t node,
+		      const uint32_t addr[4])
 {
-	struct json_object *arr = json_object_new_array();
-	struct top t = { 0 };
 	char ip[INET6_ADDRSTRLEN];
+
+	addr_text(addr, ip, sizeof(ip));
+	json_object_object_add(o, "node", json_object_new_string(ai_engine_node_name(eng, node)));
+	json_object_object_add(o, "ip", json_object_new_string(ip));
+}
+
+/* How a table's entries rank (0: left out) and what the model is shown of one. */
+typedef uint64_t (*score_fn)(const struct ai_table *tab, struct ai_entry *e);
+typedef void (*show_fn)(struct json_object *o, const struct ai_engine *eng,
+			const struct ai_table *tab, struct ai_entry *e);
+
+/*
+ * ranked - the AI_SUMMARY_TOP live entries of @tab with the highest
+ * @score, best first, as an array of objects filled by @show. *@first
+ * (unless @first is NULL) is the entry of the array's first object, or
+ * NULL when it has none.
+ * Returns the array (NULL when out of memory).
+ */
+static struct json_object *ranked(const struct ai_engine *eng, const struct ai_table *tab,
+				  score_fn score, show_fn show, struct ai_entry **first)
+{
+	struct json_object *arr = json_object_new_array(), *o;
+	struct top t = { 0 };
 	uint32_t i;
 	size_t k;
 
+	if (first)
+		*first = NULL;
 	for (i = 0; i < tab->used; i++) {
 		struct ai_entry *e = ai_table_at(tab, i);
-		struct ai_pl_host *pl = ai_entry_payload(tab, e);
 
 		if (live(eng, e))
-			top_add(&t, e, (uint64_t)pl->flows + pl->syn_only + (pl->packets ? 1 : 0));
+			top_add(&t, e, score(tab, e));
 	}
 	for (k = 0; arr && k < t.n; k++) {
-		struct ai_key_host *key = ai_entry_key(t.e[k]);
-		struct ai_pl_host *pl = ai_entry_payload(tab, t.e[k]);
-		struct json_object *o = json_object_new_object();
-
+		o = json_object_new_object();
 		if (!o)
 			break;
-		addr_text(key->addr, ip, sizeof(ip));
-		json_object_object_add(o, "node",
-				       json_object_new_string(ai_engine_node_name(eng, key->node)));
-		json_object_object_add(o, "ip", json_object_new_string(ip));
-		add_int(o, "flows", pl->flows);
-		add_int(o, "packets", pl->packets);
-		add_int(o, "bytes", pl->bytes);
-		add_int(o, "half_open_tcp", pl->syn_only);
+		show(o, eng, tab, t.e[k]);
 		json_object_array_add(arr, o);
-		if (busiest && k == 0)
-			snprintf(busiest, len, "%s", ai_engine_node_name(eng, key->node));
+		if (k == 0 && first)
+			*first = t.e[0];
 	}
 	return arr;
 }
 
-static struct json_object *services(const struct ai_engine *eng)
+static uint64_t host_score(const struct ai_table *tab, struct ai_entry *e)
 {
-	const struct ai_table *tab = &eng->svc;
-	struct json_object *arr = json_object_new_array();
-	struct top t = { 0 };
-	char ip[INET6_ADDRSTRLEN];
-	uint32_t i;
-	size_t k;
+	const struct ai_pl_host *pl = ai_entry_payload(tab, e);
 
-	for (i = 0; i < tab->used; i++) {
-		struct ai_entry *e = ai_table_at(tab, i);
-		struct ai_key_svc *key = ai_entry_key(e);
-		struct ai_pl_svc *pl = ai_entry_payload(tab, e);
+	return (uint64_t)pl->flows + pl->syn_only + (pl->packets ? 1 : 0);
+}
 
-		/* half-open flows weigh most: that is what the model should look at */
-		if (live(eng, e) && key->kind == AI_SVC_TCP)
-			top_add(&t, e, pl->total * 1000 + pl->flows);
-	}
-	for (k = 0; arr && k < t.n; k++) {
-		struct ai_key_svc *key = ai_entry_key(t.e[k]);
-		struct ai_pl_svc *pl = ai_entry_payload(tab, t.e[k]);
-		struct json_object *o = json_object_new_object();
+static void host_show(struct json_object *o, const struct ai_engine *eng,
+		      const struct ai_table *tab, struct ai_entry *e)
+{
+	const struct ai_pl_host *pl = ai_entry_payload(tab, e);
+	const struct ai_key_host *key = ai_entry_key(e);
 
-		if (!o)
-			break;
-		addr_text(key->addr, ip, sizeof(ip));
-		json_object_object_add(o, "node",
-				       json_object_new_string(ai_engine_node_name(eng, key->node)));
-		json_object_object_add(o, "ip", json_object_new_string(ip));
-		add_int(o, "port", key->port);
-		json_object_object_add(o, "proto", json_object_new_string("tcp"));
-		add_int(o, "flows_ended", pl->flows);
-		add_int(o, "half_open", pl->total);
-		add_int(o, "completed", pl->completed);
-		json_object_array_add(arr, o);
+	add_place(o, eng, key->node, key->addr);
+	add_int(o, "flows", pl->flows);
+	add_int(o, "packets", pl->packets);
+	add_int(o, "bytes", pl->bytes);
+	add_int(o, "half_open_tcp", pl->syn_only);
+}
+
+static struct json_object *hosts(const struct ai_engine *eng, const struct ai_table *tab,
+				 char *busiest, size_t len)
+{
+	struct ai_entry *first;
+	struct json_object *arr = ranked(eng, tab, host_score, host_show, &first);
+	const struct ai_key_host *key;
+
+	if (busiest && first) {
+		key = ai_entry_key(first);
+		snprintf(busiest, len, "%s", ai_engine_node_name(eng, key->node));
 	}
 	return arr;
+}
+
+/* TCP services only, half-open flows weighing most: what the model should look at. */
+static uint64_t tcp_service_score(const struct ai_table *tab, struct ai_entry *e)
+{
+	const struct ai_key_svc *key = ai_entry_key(e);
+	const struct ai_pl_svc *pl = ai_entry_payload(tab, e);
+
+	return key->kind == AI_SVC_TCP ? pl->total * 1000 + pl->flows : 0;
+}
+
+static void tcp_service_show(struct json_object *o, const struct ai_engine *eng,
+			     const struct ai_table *tab, struct ai_entry *e)
+{
+	const struct ai_key_svc *key = ai_entry_key(e);
+	const struct ai_pl_svc *pl = ai_entry_payload(tab, e);
+
+	add_place(o, eng, key->node, key->addr);
+	add_int(o, "port", key->port);
+	json_object_object_add(o, "proto", json_object_new_string("tcp"));
+	add_int(o, "flows_ended", pl->flows);
+	add_int(o, "half_open", pl->total);
+	add_int(o, "completed", pl->completed);
+}
+
+static struct json_object *services(const struct ai_engine *eng)
+{
+	return ranked(eng, &eng->svc, tcp_service_score, tcp_service_show, NULL);
 }
 
 static struct json_object *findings(const struct ai_engine *eng)

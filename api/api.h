@@ -112,6 +112,27 @@ void reply_json(struct api_reply *rep, int status, struct json_object *obj); /* 
 void reply_error(struct api_reply *rep, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A reply body written with stdio: reply_stream_open(), fprintf..., reply_stream_end(). */
+struct reply_stream {
+	FILE *out;
+	char *buf;
+	size_t len;
+};
+
+/*
+ * reply_stream_open - start a body in memory. Returns the stream to write
+ * to, or NULL with a 500 already in @rep.
+ */
+FILE *reply_stream_open(struct reply_stream *rs, struct api_reply *rep);
+
+/*
+ * reply_stream_end - close @rs and make what was written the 200 body of
+ * @rep, of type @ctype (NULL: JSON); a 500 instead when @failed (the
+ * writer ran out of memory) or the stream did.
+ */
+void reply_stream_end(struct reply_stream *rs, struct api_reply *rep, bool failed,
+		      const char *ctype);
+
 /*
  * query_uint - the query argument @name as an unsigned integer in
  * [min, max]: 0 with *@out set, 1 when absent, or -EINVAL with a 400

@@ -507,10 +507,10 @@ static void list_rules(struct rule_store *s, const struct api_request *req, stru
 	static const char *const known[] = { "limit", "offset", NULL };
 	unsigned long limit = s->cfg->rules.max_rules, offset = 0;
 	struct clock_base cb = { 0 };
-	char *buf = NULL;
-	size_t len = 0, i;
+	struct reply_stream rs;
 	bool failed = false;
 	FILE *out;
+	size_t i;
 	__u64 now = now_unix();
 
 	if (query_check_known(req, known, rep) ||
@@ -519,11 +519,9 @@ static void list_rules(struct rule_store *s, const struct api_request *req, stru
 		return;
 	kernel_refresh(s);
 	clock_base_sample(&cb);
-	out = open_memstream(&buf, &len);
-	if (!out) {
-		reply_error(rep, 500, "out of memory");
+	out = reply_stream_open(&rs, rep);
+	if (!out)
 		return;
-	}
 	fputc('[', out);
 	pthread_rwlock_rdlock(&s->lock);
 	for (i = offset; i < s->n && i - offset < limit; i++) {
@@ -555,14 +553,7 @@ static void list_rules(struct rule_store *s, const struct api_request *req, stru
 	rep->total = (long long)s->n;
 	pthread_rwlock_unlock(&s->lock);
 	fputc(']', out);
-	if (fclose(out) || !buf || failed) {
-		free(buf);
-		reply_error(rep, 500, "out of memory");
-		return;
-	}
-	rep->status = 200;
-	rep->body = buf;
-	rep->len = len;
+	reply_stream_end(&rs, rep, failed, NULL);
 }
 
 /*

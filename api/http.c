@@ -108,6 +108,30 @@ void reply_error(struct api_reply *rep, int status, const char *fmt, ...)
 	reply_json(rep, status, o);
 }
 
+FILE *reply_stream_open(struct reply_stream *rs, struct api_reply *rep)
+{
+	rs->buf = NULL;
+	rs->len = 0;
+	rs->out = open_memstream(&rs->buf, &rs->len);
+	if (!rs->out)
+		reply_error(rep, 500, "out of memory");
+	return rs->out;
+}
+
+void reply_stream_end(struct reply_stream *rs, struct api_reply *rep, bool failed,
+		      const char *ctype)
+{
+	if (fclose(rs->out) || !rs->buf || failed) {
+		free(rs->buf);
+		reply_error(rep, 500, "out of memory");
+		return;
+	}
+	rep->status = 200;
+	rep->body = rs->buf;
+	rep->len = rs->len;
+	rep->ctype = ctype;
+}
+
 /* ---- query arguments ---- */
 
 const char *query_str(const struct api_request *req, const char *name)
@@ -475,28 +499,17 @@ static void serve_ai(struct http_server *srv, struct req_ctx *ctx, struct api_re
 static void serve_metrics(struct http_server *srv, struct req_ctx *ctx, struct api_request *req,
 			  struct api_reply *rep)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *out = open_memstream(&text, &len);
+	struct reply_stream rs;
+	FILE *out = reply_stream_open(&rs, rep);
 
 	(void)ctx;
 	(void)req;
-	if (!out) {
-		reply_error(rep, 500, "out of memory");
+	if (!out)
 		return;
-	}
 	metrics_http(out);
 	flows_metrics(srv->maps, out);
 	store_metrics(srv->store, out);
-	if (fclose(out) || !text) {
-		free(text);
-		reply_error(rep, 500, "out of memory");
-		return;
-	}
-	rep->status = 200;
-	rep->body = text;
-	rep->len = len;
-	rep->ctype = "text/plain; version=0.0.4; charset=utf-8";
+	reply_stream_end(&rs, rep, false, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 static void serve_openapi(struct http_server *srv, struct req_ctx *ctx, struct api_request *req,

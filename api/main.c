@@ -35,10 +35,8 @@
 #endif
 
 struct options {
-	const char *config_path;
+	struct cmdline_daemon cmd;
 	const char *api;
-	bool check_config;
-	bool verbose;
 };
 
 static void usage(FILE *out)
@@ -68,34 +66,23 @@ static void usage(FILE *out)
  */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	bool help = false, version = false;
+	static char version[128];
 	const struct cmdline_opt opts[] = {
-		{ .name = "config", .alias = "c", .value = &o->config_path },
 		{ .name = "api", .value = &o->api },
-		{ .name = "check-config", .set = &o->check_config },
-		{ .name = "verbose", .alias = "v", .set = &o->verbose },
-		{ .name = "version", .set = &version },
-		{ .name = "help", .alias = "h", .set = &help },
 		{ 0 },
 	};
-	int err = cmdline_parse("guarder-api", argc, argv, opts);
 
-	if (err)
-		return err;
-	if (help) {
-		usage(stdout);
-		return 1;
-	}
-	if (version) {
-		printf("guarder-api %s (libmicrohttpd %s)\n", GUARDER_VERSION, MHD_get_version());
-		return 1;
-	}
-	return 0;
+	snprintf(version, sizeof(version), "%s (libmicrohttpd %s)", GUARDER_VERSION,
+		 MHD_get_version());
+	o->cmd = (struct cmdline_daemon){ .prog = "guarder-api",
+					  .version = version,
+					  .usage = usage };
+	return cmdline_daemon_parse(&o->cmd, argc, argv, opts);
 }
 
 static int load_config(struct guarder_config *cfg, const struct options *o)
 {
-	int err = config_open(cfg, o->config_path);
+	int err = config_open(cfg, o->cmd.config_path);
 
 	if (err)
 		return err;
@@ -150,8 +137,6 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &o);
 	if (rc)
 		return rc > 0 ? 0 : 1;
-	if (o.verbose)
-		log_set_level(LOG_LVL_DEBUG);
 	log_libbpf_route();
 	if (load_config(&cfg, &o))
 		return 1;
@@ -167,7 +152,7 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	if (o.check_config) {
+	if (o.cmd.check_config) {
 		config_dump(&cfg, stdout);
 		config_free(&cfg);
 		return 0;

@@ -53,6 +53,7 @@
 
 #include "conn_tracker.skel.h"
 #include "kernel/conn_tracker.h"
+#include "lib/lock_dir.h"
 #include "lib/log.h"
 #include "loader.h"
 
@@ -365,12 +366,9 @@ static int lock_pin_dir(struct loader *ld, const char *dir)
 {
 	int err;
 
-	ld->lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (ld->lock_fd < 0) {
-		err = -errno;
-		log_error("cannot open the pin directory %s: %s", dir, strerror(-err));
-		return err;
-	}
+	ld->lock_fd = lock_dir_open(dir, 0, "pin directory");
+	if (ld->lock_fd < 0)
+		return ld->lock_fd;
 	if (flock(ld->lock_fd, LOCK_EX | LOCK_NB)) {
 		err = -errno;
 		if (err == -EWOULDBLOCK) {
@@ -395,6 +393,17 @@ static int join_path(char *buf, size_t len, const char *dir, const char *name)
 		return -ENAMETOOLONG;
 	}
 	return 0;
+}
+
+/* The maps we pin, after @prev (NULL: the first): libbpf's internal ones are not. */
+static struct bpf_map *next_pinned(const struct loader *ld, struct bpf_map *prev)
+{
+	struct bpf_map *map = prev;
+
+	do
+		map = bpf_object__next_map(ld->skel->obj, map);
+	while (map && bpf_map__is_internal(map));
+	return map;
 }
 
 /* The ABI of the program that made the pins under @dir: 0 if unknown. */
@@ -428,10 +437,7 @@ static int move_pins(struct loader *ld, const char *from, const char *to)
 	struct bpf_map *map;
 	int err;
 
-	bpf_object__for_each_map(map, ld->skel->obj)
-	{
-		if (bpf_map__is_internal(map))
-			continue;
+	for (map = next_pinned(ld, NULL); map; map = next_pinned(ld, map)) {
 		err = join_path(src, sizeof(src), from, bpf_map__name(map));
 		if (!err)
 			err = join_path(dst, sizeof(dst), to, bpf_map__name(map));
@@ -454,10 +460,8 @@ static void drop_aside(struct loader *ld)
 
 	if (join_path(aside, sizeof(aside), ld->cfg->bpf.pin_path, ASIDE_DIR))
 		return;
-	bpf_object__for_each_map(map, ld->skel->obj)
-	{
-		if (bpf_map__is_internal(map) ||
-		    join_path(path, sizeof(path), aside, bpf_map__name(map)))
+	for (map = next_pinned(ld, NULL); map; map = next_pinned(ld, map)) {
+		if (join_path(path, sizeof(path), aside, bpf_map__name(map)))
 			continue;
 		if (unlink(path) && errno != ENOENT)
 			log_warn("cannot remove the old pin %s: %s", path, strerror(errno));
@@ -485,10 +489,7 @@ static int set_pin_paths(struct loader *ld)
 	if (err)
 		return err;
 
-	bpf_object__for_each_map(map, ld->skel->obj)
-	{
-		if (bpf_map__is_internal(map))
-			continue;
+	for (map = next_pinned(ld, NULL); map; map = next_pinned(ld, map)) {
 		err = join_path(path, sizeof(path), dir, bpf_map__name(map));
 		if (err)
 			return err;
@@ -519,10 +520,7 @@ static int set_pin_paths(struct loader *ld)
 		ld->fresh = true;
 	}
 
-	bpf_object__for_each_map(map, ld->skel->obj)
-	{
-		if (bpf_map__is_internal(map))
-			continue;
+	for (map = next_pinned(ld, NULL); map; map = next_pinned(ld, map)) {
 		err = join_path(path, sizeof(path), dir, bpf_map__name(map));
 		if (err)
 			return err;
@@ -861,6 +859,30 @@ static int xdp_attach(struct loader *ld, struct loader_iface *ifc)
 	return 0;
 }
 
+/* Whether @d, found attached to @name as the @what program, is ours; warns if not. */
+static bool ours(const char *name, const char *what, const struct prog_desc *d,
+		 const char *prog_name)
+{
+	if (prog_name_is(d->name, prog_name))
+		return true;
+	log_warn("%s: %s program '%s' is not ours: left attached", name, what, d->name);
+	return false;
+}
+
+/*
+ * The outcome of detaching the @what program from @name; on failure, the
+ * command that does it by hand is @undo, the interface, then @undo_tail.
+ */
+static void log_detached(const char *name, const char *what, int err, const char *undo,
+			 const char *undo_tail)
+{
+	if (err)
+		log_error("%s: cannot detach the %s program: %s (%s %s%s removes it)", name, what,
+			  strerror(-err), undo, name, undo_tail);
+	else
+		log_info("%s: %s program detached", name, what);
+}
+
 /*
  * xdp_detach_ours - detach the XDP program of @ifindex if it is ours
  * (and only then: XDP_FLAGS_REPLACE with the expected program).
@@ -878,21 +900,15 @@ static void xdp_detach_ours(const char *name, int ifindex)
 		return;
 	if (prog_describe_id(q.prog_id, 0, &d, &fd))
 		return;
-	if (!prog_name_is(d.name, XDP_PROG_NAME)) {
+	if (!ours(name, "XDP", &d, XDP_PROG_NAME)) {
 		close(fd);
-		log_warn("%s: XDP program '%s' is not ours: left attached", name, d.name);
 		return;
 	}
 	flags = q.attach_mode == XDP_ATTACHED_DRV ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
 	ro.old_prog_fd = fd;
 	err = bpf_xdp_attach(ifindex, -1, flags | XDP_FLAGS_REPLACE, &ro);
 	close(fd);
-	if (err)
-		log_error("%s: cannot detach the XDP program: %s (xdp-loader unload %s --all "
-			  "removes it)",
-			  name, strerror(-err), name);
-	else
-		log_info("%s: XDP program detached", name);
+	log_detached(name, "XDP", err, "xdp-loader unload", " --all");
 }
 
 /* ---- tc egress ---- */
@@ -979,18 +995,10 @@ static void tc_detach_ours(const char *name, int ifindex, __u32 reg)
 
 	if (!bpf_tc_query(&hook, &query) && !prog_describe_id(query.prog_id, 0, &d, &fd)) {
 		close(fd);
-		if (!prog_name_is(d.name, TC_PROG_NAME)) {
-			log_warn("%s: tc egress program '%s' is not ours: left attached", name,
-				 d.name);
+		if (!ours(name, "tc egress", &d, TC_PROG_NAME))
 			return;
-		}
-		err = bpf_tc_detach(&hook, &opts);
-		if (err)
-			log_error("%s: cannot detach the tc egress program: %s (tc filter del "
-				  "dev %s egress removes it)",
-				  name, strerror(-err), name);
-		else
-			log_info("%s: tc egress program detached", name);
+		log_detached(name, "tc egress", bpf_tc_detach(&hook, &opts), "tc filter del dev",
+			     " egress");
 	}
 	if (reg & GUARDER_REG_CLSACT) {
 		/* Destroying a clsact hook removes both of its directions. */

@@ -58,16 +58,23 @@
 #define IFACES_KEY "collector.interfaces"
 
 struct options {
-	const char *config_path;
+	struct cmdline_daemon cmd;
 	const char *iface;
 	const char *interval;
 	const char *api;
-	bool check_config;
 	bool detach;
-	bool verbose;
 };
 
-enum { TAG_RINGBUF = 1, TAG_SWEEP, TAG_SUMMARY, TAG_SIGNAL, TAG_POLL, TAG_STATS, TAG_EXPORT };
+/* The periodic work, one timerfd each: timer i comes out of epoll as TAG_TIMER + i. */
+enum { TIMER_SWEEP, TIMER_EXPORT, TIMER_POLL, TIMER_STATS, TIMER_SUMMARY, N_TIMERS };
+enum { TAG_RINGBUF = 1, TAG_SIGNAL, TAG_TIMER };
+
+struct collector;
+
+struct timer {
+	int fd; /* -1: not armed (no console summary) */
+	void (*run)(struct collector *c);
+};
 
 struct collector {
 	const struct guarder_config *cfg;
@@ -78,12 +85,8 @@ struct collector {
 	size_t n_sinks;
 	struct ring_buffer *rb;
 	int epfd;
-	int sweep_fd;
-	int export_fd;
-	int summary_fd;
+	struct timer timers[N_TIMERS];
 	int signal_fd;
-	int poll_fd;
-	int stats_fd;
 	bool stats_file_warned;
 	unsigned int drained; /* events of the current drain */
 	unsigned int budget;  /* events one ring_buffer__consume may read */
@@ -125,33 +128,21 @@ static void usage(FILE *out)
  */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	bool help = false, version = false;
+	static char version[128];
 	const struct cmdline_opt opts[] = {
-		{ .name = "config", .alias = "c", .value = &o->config_path },
 		{ .name = "iface", .value = &o->iface },
 		{ .name = "interval", .value = &o->interval },
 		{ .name = "api", .value = &o->api },
-		{ .name = "check-config", .set = &o->check_config },
 		{ .name = "detach", .set = &o->detach },
-		{ .name = "verbose", .alias = "v", .set = &o->verbose },
-		{ .name = "version", .set = &version },
-		{ .name = "help", .alias = "h", .set = &help },
 		{ 0 },
 	};
-	int err = cmdline_parse("guarder-collector", argc, argv, opts);
 
-	if (err)
-		return err;
-	if (help) {
-		usage(stdout);
-		return 1;
-	}
-	if (version) {
-		printf("guarder-collector %s (libbpf %u.%u)\n", GUARDER_VERSION,
-		       libbpf_major_version(), libbpf_minor_version());
-		return 1;
-	}
-	return 0;
+	snprintf(version, sizeof(version), "%s (libbpf %u.%u)", GUARDER_VERSION,
+		 libbpf_major_version(), libbpf_minor_version());
+	o->cmd = (struct cmdline_daemon){ .prog = "guarder-collector",
+					  .version = version,
+					  .usage = usage };
+	return cmdline_daemon_parse(&o->cmd, argc, argv, opts);
 }
 
 /*
@@ -163,7 +154,7 @@ static int load_config(struct guarder_config *cfg, const struct options *o)
 {
 	int err;
 
-	err = config_open(cfg, o->config_path);
+	err = config_open(cfg, o->cmd.config_path);
 	if (err)
 		return err;
 
@@ -238,11 +229,6 @@ static int timer_new_ms(unsigned int ms)
 	return fd;
 }
 
-static int timer_new(unsigned int seconds)
-{
-	return timer_new_ms(seconds * 1000);
-}
-
 /* Expirations are not counted: a late tick just runs once. */
 static void timer_drain(int fd)
 {
@@ -283,6 +269,17 @@ static void sweep(struct collector *c)
 	err = flow_view_expire_icmp(c->fv, loader_icmp_fd(c->ld), now);
 	if (err < 0)
 		log_warn("expiring the ICMP table: %s", strerror(-err));
+}
+
+static void export_drops(struct collector *c)
+{
+	drop_view_sweep(c->dv, clock_mono_now_ns());
+}
+
+static void print_summary(struct collector *c)
+{
+	flow_view_summary(c->fv, loader_stats_fd(c->ld), c->summary_out);
+	fflush(c->summary_out);
 }
 
 static void sinks_poll(struct collector *c)
@@ -393,7 +390,19 @@ static int setup_sinks(struct collector *c)
 static int setup_events(struct collector *c)
 {
 	const struct guarder_config *cfg = c->cfg;
+	const struct {
+		unsigned int ms; /* 0: not armed */
+		void (*run)(struct collector *c);
+	} plan[N_TIMERS] = {
+		[TIMER_SWEEP] = { cfg->collector.sweep_interval * 1000, sweep },
+		[TIMER_EXPORT] = { cfg->collector.export_interval * 1000, export_drops },
+		[TIMER_POLL] = { SINK_POLL_MS, sinks_poll },
+		[TIMER_STATS] = { STATS_PERIOD_S * 1000, stats_publish },
+		[TIMER_SUMMARY] = { cfg->collector.console ? cfg->collector.interval * 1000 : 0,
+				    print_summary },
+	};
 	sigset_t mask;
+	size_t i;
 	int err;
 
 	c->rb = ring_buffer__new(loader_events_fd(c->ld), on_sample, c, NULL);
@@ -412,49 +421,16 @@ static int setup_events(struct collector *c)
 	if (err)
 		goto err;
 
-	c->sweep_fd = timer_new(cfg->collector.sweep_interval);
-	if (c->sweep_fd < 0) {
-		err = c->sweep_fd;
-		goto err;
-	}
-	err = epoll_add(c->epfd, c->sweep_fd, TAG_SWEEP);
-	if (err)
-		goto err;
-
-	c->export_fd = timer_new(cfg->collector.export_interval);
-	if (c->export_fd < 0) {
-		err = c->export_fd;
-		goto err;
-	}
-	err = epoll_add(c->epfd, c->export_fd, TAG_EXPORT);
-	if (err)
-		goto err;
-
-	c->poll_fd = timer_new_ms(SINK_POLL_MS);
-	if (c->poll_fd < 0) {
-		err = c->poll_fd;
-		goto err;
-	}
-	err = epoll_add(c->epfd, c->poll_fd, TAG_POLL);
-	if (err)
-		goto err;
-
-	c->stats_fd = timer_new(STATS_PERIOD_S);
-	if (c->stats_fd < 0) {
-		err = c->stats_fd;
-		goto err;
-	}
-	err = epoll_add(c->epfd, c->stats_fd, TAG_STATS);
-	if (err)
-		goto err;
-
-	if (cfg->collector.console) {
-		c->summary_fd = timer_new(cfg->collector.interval);
-		if (c->summary_fd < 0) {
-			err = c->summary_fd;
+	for (i = 0; i < N_TIMERS; i++) {
+		if (!plan[i].ms)
+			continue;
+		c->timers[i].fd = timer_new_ms(plan[i].ms);
+		if (c->timers[i].fd < 0) {
+			err = c->timers[i].fd;
 			goto err;
 		}
-		err = epoll_add(c->epfd, c->summary_fd, TAG_SUMMARY);
+		c->timers[i].run = plan[i].run;
+		err = epoll_add(c->epfd, c->timers[i].fd, TAG_TIMER + (uint32_t)i);
 		if (err)
 			goto err;
 	}
@@ -482,6 +458,7 @@ static int event_loop(struct collector *c)
 {
 	struct epoll_event evs[8];
 	struct signalfd_siginfo si;
+	struct timer *t;
 	int i, n, err;
 
 	for (;;) {
@@ -499,32 +476,16 @@ static int event_loop(struct collector *c)
 				drain(c, DRAIN_BUDGET);
 				sinks_poll(c);
 				break;
-			case TAG_POLL:
-				timer_drain(c->poll_fd);
-				sinks_poll(c);
-				break;
-			case TAG_STATS:
-				timer_drain(c->stats_fd);
-				stats_publish(c);
-				break;
-			case TAG_SWEEP:
-				timer_drain(c->sweep_fd);
-				sweep(c);
-				break;
-			case TAG_EXPORT:
-				timer_drain(c->export_fd);
-				drop_view_sweep(c->dv, clock_mono_now_ns());
-				break;
-			case TAG_SUMMARY:
-				timer_drain(c->summary_fd);
-				flow_view_summary(c->fv, loader_stats_fd(c->ld), c->summary_out);
-				fflush(c->summary_out);
-				break;
 			case TAG_SIGNAL:
 				if (read(c->signal_fd, &si, sizeof(si)) != sizeof(si))
 					break;
 				log_info("%s received, shutting down", strsignal(si.ssi_signo));
 				return 0;
+			default:
+				t = &c->timers[evs[i].data.u32 - TAG_TIMER];
+				timer_drain(t->fd);
+				t->run(c);
+				break;
 			}
 		}
 	}
@@ -568,21 +529,14 @@ static void collector_free(struct collector *c)
 	drop_view_free(c->dv);
 	flow_view_free(c->fv);
 	for (i = 0; i < c->n_sinks; i++)
-		c->sinks[i]->ops->destroy(c->sinks[i]);
+		sink_destroy(c->sinks[i]);
 	ring_buffer__free(c->rb);
 	loader_destroy(c->ld);
 	if (c->signal_fd >= 0)
 		close(c->signal_fd);
-	if (c->poll_fd >= 0)
-		close(c->poll_fd);
-	if (c->stats_fd >= 0)
-		close(c->stats_fd);
-	if (c->summary_fd >= 0)
-		close(c->summary_fd);
-	if (c->sweep_fd >= 0)
-		close(c->sweep_fd);
-	if (c->export_fd >= 0)
-		close(c->export_fd);
+	for (i = 0; i < N_TIMERS; i++)
+		if (c->timers[i].fd >= 0)
+			close(c->timers[i].fd);
 	if (c->epfd >= 0)
 		close(c->epfd);
 }
@@ -592,17 +546,14 @@ static int run(const struct guarder_config *cfg)
 	struct collector c = {
 		.cfg = cfg,
 		.epfd = -1,
-		.sweep_fd = -1,
-		.export_fd = -1,
-		.summary_fd = -1,
 		.signal_fd = -1,
-		.poll_fd = -1,
-		.stats_fd = -1,
 		.summary_out = stdout,
 	};
 	size_t i;
 	int err;
 
+	for (i = 0; i < N_TIMERS; i++)
+		c.timers[i].fd = -1;
 	err = loader_check_ifaces(cfg);
 	if (err)
 		goto out;
@@ -680,8 +631,6 @@ int main(int argc, char **argv)
 	err = parse_args(argc, argv, &opts);
 	if (err)
 		return err > 0 ? 0 : 1;
-	if (opts.verbose)
-		log_set_level(LOG_LVL_DEBUG);
 	log_libbpf_route();
 
 	/*
@@ -703,7 +652,7 @@ int main(int argc, char **argv)
 		err = loader_detach_pinned(&cfg);
 		goto out;
 	}
-	if (opts.check_config) {
+	if (opts.cmd.check_config) {
 		/*
 		 * The file may leave the interfaces to -iface at start: a
 		 * note, not an error. Named interfaces must exist here.

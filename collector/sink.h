@@ -46,8 +46,8 @@ struct sink_ops {
 	void (*stats)(struct sink *s, const char *json, size_t len);
 	/* flush - deliver what is queued, waiting at most @timeout_ms. */
 	int (*flush)(struct sink *s, int timeout_ms);
-	/* destroy - flush nothing more, free everything. */
-	void (*destroy)(struct sink *s);
+	/* destroy - flush nothing more, free the sink's own state @priv. */
+	void (*destroy)(void *priv);
 };
 
 struct sink {
@@ -57,6 +57,16 @@ struct sink {
 	unsigned long long emitted; /* records accepted */
 	unsigned long long failed;  /* emit calls that returned an error */
 };
+
+/*
+ * sink_new - the sink of @ops whose own state is @priv, for the
+ * constructors below. Returns it, or NULL with errno ENOMEM after
+ * @ops->destroy(@priv): either way @priv is no longer the caller's.
+ */
+struct sink *sink_new(const struct sink_ops *ops, void *priv);
+
+/* sink_destroy - @s->ops->destroy, then the sink itself; NULL is ignored. */
+void sink_destroy(struct sink *s);
 
 /*
  * sink_file_new - a sink writing each record as a JSON line to @path

@@ -44,20 +44,16 @@ static int sink_file_flush(struct sink *s, int timeout_ms)
 	return fflush(sf->f) ? -errno : 0;
 }
 
-static void sink_file_destroy(struct sink *s)
+static void sink_file_destroy(void *priv)
 {
-	struct sink_file *sf;
+	struct sink_file *sf = priv;
 
-	if (!s)
-		return;
-	sf = s->priv;
 	if (sf->is_stdout)
 		fflush(sf->f);
 	else if (fclose(sf->f))
 		log_warn("sink file %s: close failed: %s", sf->path, strerror(errno));
 	free(sf->path);
 	free(sf);
-	free(s);
 }
 
 static const struct sink_ops sink_file_ops = {
@@ -69,20 +65,15 @@ static const struct sink_ops sink_file_ops = {
 
 struct sink *sink_file_new(const char *path)
 {
-	struct sink_file *sf = NULL;
-	struct sink *s = NULL;
+	struct sink_file *sf = calloc(1, sizeof(*sf));
 	int err;
 
-	s = calloc(1, sizeof(*s));
-	sf = calloc(1, sizeof(*sf));
-	if (!s || !sf) {
-		err = ENOMEM;
-		goto err;
-	}
-	sf->path = strdup(path);
-	if (!sf->path) {
-		err = ENOMEM;
-		goto err;
+	if (sf)
+		sf->path = strdup(path);
+	if (!sf || !sf->path) {
+		free(sf);
+		errno = ENOMEM;
+		return NULL;
 	}
 	if (!strcmp(path, "-")) {
 		sf->f = stdout;
@@ -93,17 +84,11 @@ struct sink *sink_file_new(const char *path)
 		if (!sf->f) {
 			err = errno;
 			log_error("sink file %s: cannot open: %s", path, strerror(err));
-			goto err;
+			free(sf->path);
+			free(sf);
+			errno = err;
+			return NULL;
 		}
 	}
-	s->ops = &sink_file_ops;
-	s->priv = sf;
-	return s;
-err:
-	if (sf)
-		free(sf->path);
-	free(sf);
-	free(s);
-	errno = err;
-	return NULL;
+	return sink_new(&sink_file_ops, sf);
 }

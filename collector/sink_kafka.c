@@ -194,16 +194,12 @@ static rd_kafka_conf_t *conf_build(const struct guarder_config *cfg)
 		[GUARDER_ACKS_LEADER] = "1",
 		[GUARDER_ACKS_NONE] = "0",
 	};
-	static const char *const codecs[] = {
-		[GUARDER_COMP_NONE] = "none",	  [GUARDER_COMP_GZIP] = "gzip",
-		[GUARDER_COMP_SNAPPY] = "snappy", [GUARDER_COMP_LZ4] = "lz4",
-		[GUARDER_COMP_ZSTD] = "zstd",
-	};
 	const typeof(cfg->kafka) *k = &cfg->kafka;
 	char linger[16], batch[16], qmsgs[16], qkb[16], timeout[16];
 	const struct kafka_conf_prop tuning[] = {
 		{ "acks", acks[k->acks], "kafka.acks" },
-		{ "compression.codec", codecs[k->compression], "kafka.compression" },
+		{ "compression.codec", config_enum_name("kafka.compression", (int)k->compression),
+		  "kafka.compression" },
 		{ "linger.ms", uint_text(linger, sizeof(linger), k->linger_ms), "kafka.linger_ms" },
 		{ "batch.size", uint_text(batch, sizeof(batch), k->batch_size),
 		  "kafka.batch_size" },
@@ -545,28 +541,22 @@ static int sink_kafka_flush(struct sink *s, int timeout_ms)
 	return 0;
 }
 
-static void sink_kafka_free(struct sink *s)
+static void sink_kafka_free(void *priv)
 {
-	struct sink_kafka *ks;
+	struct sink_kafka *ks = priv;
 
-	if (!s)
-		return;
-	ks = s->priv;
-	if (ks) {
-		if (ks->rk && queued(ks)) {
-			/* fail what is left now: destroy must not wait for a broker */
-			rd_kafka_purge(ks->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-			rd_kafka_poll(ks->rk, 0);
-		}
-		if (ks->rkt)
-			rd_kafka_topic_destroy(ks->rkt);
-		if (ks->rk)
-			rd_kafka_destroy(ks->rk);
-		free(ks->msgs);
-		free(ks->arena);
-		free(ks);
+	if (ks->rk && queued(ks)) {
+		/* fail what is left now: destroy must not wait for a broker */
+		rd_kafka_purge(ks->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		rd_kafka_poll(ks->rk, 0);
 	}
-	free(s);
+	if (ks->rkt)
+		rd_kafka_topic_destroy(ks->rkt);
+	if (ks->rk)
+		rd_kafka_destroy(ks->rk);
+	free(ks->msgs);
+	free(ks->arena);
+	free(ks);
 }
 
 static const struct sink_ops sink_kafka_ops = {
@@ -580,21 +570,16 @@ static const struct sink_ops sink_kafka_ops = {
 
 struct sink *sink_kafka_new(const struct guarder_config *cfg)
 {
-	struct sink_kafka *ks = NULL;
+	struct sink_kafka *ks = calloc(1, sizeof(*ks));
 	rd_kafka_conf_t *conf = NULL;
-	struct sink *s = NULL;
 	rd_kafka_resp_err_t kerr;
 	const char *test;
 	int err = 0;
 
-	s = calloc(1, sizeof(*s));
-	ks = calloc(1, sizeof(*ks));
-	if (!s || !ks) {
-		err = -ENOMEM;
-		goto err;
+	if (!ks) {
+		errno = ENOMEM;
+		return NULL;
 	}
-	s->ops = &sink_kafka_ops;
-	s->priv = ks;
 	ks->msgs = calloc(KAFKA_BATCH_MAX, sizeof(*ks->msgs));
 	ks->arena = malloc(KAFKA_BATCH_BYTES);
 	if (!ks->msgs || !ks->arena) {
@@ -636,11 +621,9 @@ struct sink *sink_kafka_new(const struct guarder_config *cfg)
 			  rd_kafka_err2str(rd_kafka_last_error()));
 		goto err;
 	}
-	return s;
+	return sink_new(&sink_kafka_ops, ks);
 err:
-	sink_kafka_free(s);
-	if (!s)
-		free(ks);
+	sink_kafka_free(ks);
 	errno = err < 0 ? -err : ENOMEM;
 	return NULL;
 }

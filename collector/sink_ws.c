@@ -816,12 +816,9 @@ static void ws_feed_free(struct ws_feed *f)
 	free(f);
 }
 
-static void ws_destroy(struct sink *s)
+static void ws_destroy(void *priv)
 {
-	if (!s)
-		return;
-	ws_feed_free(s->priv);
-	free(s);
+	ws_feed_free(priv);
 }
 
 static const struct sink_ops sink_ws_ops = {
@@ -948,7 +945,6 @@ struct sink *sink_ws_new(const struct guarder_config *cfg)
 {
 	struct timespec now;
 	struct ws_feed *f = NULL;
-	struct sink *s = NULL;
 	int err;
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
@@ -961,11 +957,6 @@ struct sink *sink_ws_new(const struct guarder_config *cfg)
 	f->cfg = cfg;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	f->stats_last_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		err = -ENOMEM;
-		goto err;
-	}
 	f->size = cfg->websocket.queue_records;
 	f->mask = f->size - 1;
 	/* zeroed (seq 0: no record), aligned, and only touched as records arrive */
@@ -989,12 +980,9 @@ struct sink *sink_ws_new(const struct guarder_config *cfg)
 		goto err;
 	}
 	f->thread_started = true;
-	s->ops = &sink_ws_ops;
-	s->priv = f;
-	return s;
+	return sink_new(&sink_ws_ops, f);
 err:
 	ws_feed_free(f);
-	free(s);
 	errno = -err;
 	return NULL;
 }

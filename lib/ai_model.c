@@ -113,27 +113,16 @@ static int copy_str(char *dst, size_t size, const char *s)
 
 const char *ai_model_provider_name(enum guarder_ai_provider p)
 {
-	switch (p) {
-	case GUARDER_AI_OPENAI:
-		return "openai";
-	case GUARDER_AI_AZURE:
-		return "azure";
-	case GUARDER_AI_OLLAMA:
-		return "ollama";
-	}
-	return "unknown";
+	return config_enum_name("ai.model.provider", (int)p);
 }
 
 int ai_model_provider_parse(const char *s, enum guarder_ai_provider *out)
 {
-	if (!strcmp(s, "openai"))
-		*out = GUARDER_AI_OPENAI;
-	else if (!strcmp(s, "azure"))
-		*out = GUARDER_AI_AZURE;
-	else if (!strcmp(s, "ollama"))
-		*out = GUARDER_AI_OLLAMA;
-	else
+	int v;
+
+	if (config_enum_parse("ai.model.provider", s, &v))
 		return -EINVAL;
+	*out = (enum guarder_ai_provider)v;
 	return 0;
 }
 

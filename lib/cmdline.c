@@ -5,17 +5,29 @@
 #include <string.h>
 
 #include "cmdline.h"
+#include "log.h"
 
-static const struct cmdline_opt *find(const struct cmdline_opt *opts, const char *name, size_t len)
+static bool matches(const char *want, const char *name, size_t len)
 {
-	for (; opts->name; opts++)
-		if ((strlen(opts->name) == len && !strncmp(opts->name, name, len)) ||
-		    (opts->alias && strlen(opts->alias) == len && !strncmp(opts->alias, name, len)))
-			return opts;
+	return want && strlen(want) == len && !strncmp(want, name, len);
+}
+
+/* The option called @name (@len bytes) in any of the @n tables, or NULL. */
+static const struct cmdline_opt *find(const struct cmdline_opt *const *tables, size_t n,
+				      const char *name, size_t len)
+{
+	const struct cmdline_opt *o;
+	size_t t;
+
+	for (t = 0; t < n; t++)
+		for (o = tables[t]; o->name; o++)
+			if (matches(o->name, name, len) || matches(o->alias, name, len))
+				return o;
 	return NULL;
 }
 
-int cmdline_parse(const char *prog, int argc, char **argv, const struct cmdline_opt *opts)
+static int parse(const char *prog, int argc, char **argv, const struct cmdline_opt *const *tables,
+		 size_t n_tables)
 {
 	int i;
 
@@ -31,7 +43,7 @@ int cmdline_parse(const char *prog, int argc, char **argv, const struct cmdline_
 		name = arg + (arg[1] == '-' ? 2 : 1);
 		eq = strchr(name, '=');
 		len = eq ? (size_t)(eq - name) : strlen(name);
-		o = find(opts, name, len);
+		o = find(tables, n_tables, name, len);
 		if (!o) {
 			fprintf(stderr, "%s: unknown option '%s' (see --help)\n", prog, arg);
 			return -EINVAL;
@@ -53,5 +65,40 @@ int cmdline_parse(const char *prog, int argc, char **argv, const struct cmdline_
 			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+int cmdline_parse(const char *prog, int argc, char **argv, const struct cmdline_opt *opts)
+{
+	return parse(prog, argc, argv, &opts, 1);
+}
+
+int cmdline_daemon_parse(struct cmdline_daemon *d, int argc, char **argv,
+			 const struct cmdline_opt *opts)
+{
+	bool help = false, version = false;
+	const struct cmdline_opt common[] = {
+		{ .name = "config", .alias = "c", .value = &d->config_path },
+		{ .name = "check-config", .set = &d->check_config },
+		{ .name = "verbose", .alias = "v", .set = &d->verbose },
+		{ .name = "version", .set = &version },
+		{ .name = "help", .alias = "h", .set = &help },
+		{ 0 },
+	};
+	const struct cmdline_opt *const tables[] = { common, opts };
+	int err = parse(d->prog, argc, argv, tables, 2);
+
+	if (err)
+		return err;
+	if (help) {
+		d->usage(stdout);
+		return 1;
+	}
+	if (version) {
+		printf("%s %s\n", d->prog, d->version);
+		return 1;
+	}
+	if (d->verbose)
+		log_set_level(LOG_LVL_DEBUG);
 	return 0;
 }

@@ -2210,9 +2210,36 @@ void config_dump(const struct guarder_config *cfg, FILE *out)
 
 const char *config_xdp_mode_name(enum guarder_xdp_mode mode)
 {
-	if ((size_t)mode >= ARRAY_SIZE(xdp_mode_names) - 1)
+	return config_enum_name("collector.xdp_mode", (int)mode);
+}
+
+const char *config_enum_name(const char *key, int value)
+{
+	const struct config_key *k = key_find(key);
+	int i;
+
+	if (!k || k->type != KT_ENUM)
 		return "unknown";
-	return xdp_mode_names[mode];
+	for (i = 0; k->names[i]; i++)
+		if (i == value)
+			return k->names[i];
+	return "unknown";
+}
+
+int config_enum_parse(const char *key, const char *word, int *out)
+{
+	const struct config_key *k = key_find(key);
+	int i;
+
+	if (!k || k->type != KT_ENUM)
+		return -EINVAL;
+	for (i = 0; k->names[i]; i++) {
+		if (!strcmp(k->names[i], word)) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }
 
 /* ---- the key reference for docs/config.md ---- */

@@ -281,6 +281,22 @@ void config_free(struct guarder_config *cfg);
 const char *config_xdp_mode_name(enum guarder_xdp_mode mode);
 
 /*
+ * config_enum_name - the word the file uses for @value of the enum key
+ * @key: config_enum_name("kafka.compression", GUARDER_COMP_LZ4) is "lz4".
+ * Returns "unknown" for a value out of range or a key that is no enum.
+ * The Kafka keys' words are librdkafka's own, so they are passed on as
+ * they are.
+ */
+const char *config_enum_name(const char *key, int value);
+
+/*
+ * config_enum_parse - the reverse: the value of @word for the enum key
+ * @key. Returns 0 with *@out set, or -EINVAL (@word is none of the key's
+ * words, or @key no enum key) with *@out untouched.
+ */
+int config_enum_parse(const char *key, const char *word, int *out);
+
+/*
  * config_print_keys - write the key reference (a Markdown table: key, type,
  * default, limits, meaning) generated from the key table. docs/config.md
  * embeds it verbatim and test_config checks that it is up to date.

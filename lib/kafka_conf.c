@@ -24,19 +24,6 @@
  */
 static const struct guarder_config *log_cfg;
 
-static const char *const security_names[] = {
-	[GUARDER_SEC_PLAINTEXT] = "plaintext",
-	[GUARDER_SEC_SSL] = "ssl",
-	[GUARDER_SEC_SASL_PLAINTEXT] = "sasl_plaintext",
-	[GUARDER_SEC_SASL_SSL] = "sasl_ssl",
-};
-
-static const char *const sasl_names[] = {
-	[GUARDER_SASL_PLAIN] = "PLAIN",
-	[GUARDER_SASL_SCRAM_SHA_256] = "SCRAM-SHA-256",
-	[GUARDER_SASL_SCRAM_SHA_512] = "SCRAM-SHA-512",
-};
-
 /* The TLS and SASL keys: used only by the protocols of their kind. */
 #define SECURITY_KEY(field, prop, is_sasl)                                                   \
 	{                                                                                    \
@@ -199,16 +186,11 @@ static void set_list(struct build *b, const struct kafka_conf_props *p)
 		set(b, p->v[i].origin, p->v[i].name, p->v[i].value);
 }
 
-static const char *name_of(const char *const *names, size_t n, unsigned int v)
-{
-	return v < n ? names[v] : names[0];
-}
-
 /* security.protocol and the TLS or SASL keys it uses; a warning names the unused ones. */
 static void set_security(struct build *b)
 {
 	const typeof(b->cfg->kafka) *k = &b->cfg->kafka;
-	const char *proto = name_of(security_names, N_ELEMS(security_names), k->security_protocol);
+	const char *proto = config_enum_name("kafka.security_protocol", (int)k->security_protocol);
 	bool tls = k->security_protocol == GUARDER_SEC_SSL ||
 		   k->security_protocol == GUARDER_SEC_SASL_SSL;
 	bool sasl = k->security_protocol == GUARDER_SEC_SASL_PLAINTEXT ||
@@ -220,7 +202,7 @@ static void set_security(struct build *b)
 	set(b, "kafka.security_protocol", "security.protocol", proto);
 	if (sasl)
 		set(b, "kafka.sasl_mechanism", "sasl.mechanisms",
-		    name_of(sasl_names, N_ELEMS(sasl_names), k->sasl_mechanism));
+		    config_enum_name("kafka.sasl_mechanism", (int)k->sasl_mechanism));
 	for (i = 0; i < N_ELEMS(security_keys); i++) {
 		v = *(char *const *)((const char *)b->cfg + security_keys[i].offset);
 		if (!v)

@@ -152,6 +152,18 @@ static void jw_proto(struct jw *w, uint8_t proto)
 	jw_raw(w, net_proto_name(proto), net_proto_name_len(proto));
 }
 
+/* ,"node":...,"iface":... (null when the record has no interface). */
+static void jw_where(struct jw *w, const struct flow_record *rec)
+{
+	jw_lit(w, ",\"node\":");
+	jw_str(w, rec->node ? rec->node : "");
+	jw_lit(w, ",\"iface\":");
+	if (rec->iface)
+		jw_str(w, rec->iface);
+	else
+		jw_lit(w, "null");
+}
+
 static const char *const event_names[] = {
 	[REC_START] = "start", [REC_UPDATE] = "update", [REC_END] = "end",
 	[REC_DROP] = "drop",   [REC_ICMP] = "icmp",	[REC_DROPS] = "drops",
@@ -376,13 +388,8 @@ static int format_drops(const struct flow_record *rec, char *buf, size_t len,
 
 	jw_lit(&w, "{\"schema_version\":");
 	jw_u64(&w, RECORD_SCHEMA_VERSION);
-	jw_lit(&w, ",\"event\":\"drops\",\"node\":");
-	jw_str(&w, rec->node ? rec->node : "");
-	jw_lit(&w, ",\"iface\":");
-	if (rec->iface)
-		jw_str(&w, rec->iface);
-	else
-		jw_lit(&w, "null");
+	jw_lit(&w, ",\"event\":\"drops\"");
+	jw_where(&w, rec);
 	if (k->hook == GUARDER_HOOK_TC_EGRESS)
 		jw_lit(&w, ",\"hook\":\"egress\"");
 	else
@@ -460,13 +467,7 @@ int record_format(const struct flow_record *rec, char *buf, size_t len,
 		jw_name(&w, record_end_reason_name(rec->end_reason));
 		jw_char(&w, '"');
 	}
-	jw_lit(&w, ",\"node\":");
-	jw_str(&w, rec->node ? rec->node : "");
-	jw_lit(&w, ",\"iface\":");
-	if (rec->iface)
-		jw_str(&w, rec->iface);
-	else
-		jw_lit(&w, "null");
+	jw_where(&w, rec);
 	jw_lit(&w, ",\"key\":\"");
 	if (key_span)
 		key_span->off = (size_t)(w.p - buf);

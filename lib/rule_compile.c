@@ -15,6 +15,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -179,6 +180,21 @@ long rule_slot_find(const struct rule_slot *v, size_t n, __u32 id)
 }
 
 /* 1. The active rules, validated, in evaluation order. */
+/* Rule @id does not fit a limit of the kernel's tables: -E2BIG, "rule ID: why". */
+static int too_big(struct compiler *c, __u32 id, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int too_big(struct compiler *c, __u32 id, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return errmsg_set(c->err, c->errlen, -E2BIG, "rule %u: %s", id, why);
+}
+
 static int compile_active(struct compiler *c)
 {
 	const struct rule_compile_in *in = c->in;
@@ -287,12 +303,11 @@ static int compile_shapes(struct compiler *c)
 				break;
 		if (s == c->nshapes) {
 			if (c->nshapes == RULE_SHAPES_MAX)
-				return errmsg_set(
-					c->err, c->errlen, -E2BIG,
-					"rule %u: more than %d distinct rule shapes "
-					"(combinations of address prefix lengths, family, "
-					"protocol given, single ports given)",
-					r->id, RULE_SHAPES_MAX);
+				return too_big(c, r->id,
+					       "more than %d distinct rule shapes (combinations "
+					       "of address prefix lengths, family, protocol given, "
+					       "single ports given)",
+					       RULE_SHAPES_MAX);
 			c->shapes[s] = sd;
 			plen_mask(sd.src_plen, ss->shapes[s].src_mask);
 			plen_mask(sd.dst_plen, ss->shapes[s].dst_mask);
@@ -417,11 +432,10 @@ static int rule_entries(struct compiler *c, const struct crule *cr, size_t max)
 	for (sp = slo; sp <= shi; sp++) {
 		for (dp = dlo; dp <= dhi; dp++) {
 			if (c->nme == max)
-				return errmsg_set(
-					c->err, c->errlen, -E2BIG,
-					"rule %u: the rule table is full (%zu entries; port "
-					"ranges take one per 256 ports they span)",
-					r->id, max);
+				return too_big(c, r->id,
+					       "the rule table is full (%zu entries; port ranges "
+					       "take one per 256 ports they span)",
+					       max);
 			k.sport = sp;
 			k.dport = dp;
 			c->me[c->nme++] = (struct mentry){
@@ -479,12 +493,11 @@ static int compile_lists(struct compiler *c)
 			out->keys[out->n_keys++] = c->me[i].key;
 		v = &out->vals[out->n_keys - 1];
 		if (v->n == RULE_CAND_MAX)
-			return errmsg_set(
-				c->err, c->errlen, -E2BIG,
-				"rule %u: more than %d rules share the same addresses, "
-				"protocol and ports (they differ only in wide port ranges, "
-				"TCP flags or ICMP fields)",
-				c->me[i].id, RULE_CAND_MAX);
+			return too_big(c, c->me[i].id,
+				       "more than %d rules share the same addresses, protocol and "
+				       "ports (they differ only in wide port ranges, TCP flags or "
+				       "ICMP fields)",
+				       RULE_CAND_MAX);
 		v->slot[v->n++] = c->me[i].slot;
 	}
 	return 0;

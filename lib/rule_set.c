@@ -29,6 +29,7 @@
 #include "kernel/conn_tracker.h"
 #include "kernel/filter.h"
 #include "bpf_sync.h"
+#include "lock_dir.h"
 #include "log.h"
 #include "errmsg.h"
 #include "rule_compile.h"
@@ -216,18 +217,8 @@ static int rs_open_pins(struct rule_set *rs, const char *pin_dir)
 	}
 	/* bpffs takes directories: one is the lock of every apply on these pins. */
 	snprintf(path, sizeof(path), "%s/rule_lock", pin_dir);
-	if (mkdir(path, 0700) && errno != EEXIST) {
-		err = -errno;
-		log_error("cannot create the rule lock %s: %s", path, strerror(-err));
-		return err;
-	}
-	rs->lock_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rs->lock_fd < 0) {
-		err = -errno;
-		log_error("cannot open the rule lock %s: %s", path, strerror(-err));
-		return err;
-	}
-	return 0;
+	rs->lock_fd = lock_dir_open(path, 0700, "rule lock");
+	return rs->lock_fd < 0 ? rs->lock_fd : 0;
 }
 
 int rule_set_open(const char *pin_dir, struct rule_set **out)

@@ -98,7 +98,7 @@ static void vt_close(struct vt *t)
 	vt_clear(t);
 	flow_view_free(t->fv);
 	if (t->sink)
-		t->sink->ops->destroy(t->sink);
+		sink_destroy(t->sink);
 	if (t->rd)
 		fclose(t->rd);
 	unlink(t->path);

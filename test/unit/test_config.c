@@ -412,6 +412,34 @@ static void test_defaults(void)
 	config_free(&c); /* twice is harmless */
 }
 
+/* The words of enum keys, both ways, as the Kafka and model clients use them. */
+static void test_enum_words(void)
+{
+	int v = -1;
+
+	CHECK(!strcmp(config_enum_name("kafka.compression", GUARDER_COMP_LZ4), "lz4"), "lz4");
+	CHECK(!strcmp(config_enum_name("kafka.security_protocol", GUARDER_SEC_SASL_SSL),
+		      "sasl_ssl"),
+	      "sasl_ssl");
+	CHECK(!strcmp(config_enum_name("kafka.sasl_mechanism", GUARDER_SASL_SCRAM_SHA_512),
+		      "SCRAM-SHA-512"),
+	      "scram");
+	CHECK(!strcmp(config_enum_name("ai.model.provider", GUARDER_AI_AZURE), "azure"), "azure");
+	CHECK(!strcmp(config_enum_name("kafka.compression", 5), "unknown"), "past the last");
+	CHECK(!strcmp(config_enum_name("kafka.compression", -1), "unknown"), "negative");
+	CHECK(!strcmp(config_enum_name("kafka.linger_ms", 0), "unknown"), "not an enum");
+	CHECK(!strcmp(config_enum_name("kafka.nope", 0), "unknown"), "no such key");
+
+	CHECK(config_enum_parse("ai.model.provider", "ollama", &v) == 0 && v == GUARDER_AI_OLLAMA,
+	      "parse ollama");
+	CHECK(config_enum_parse("kafka.acks", "leader", &v) == 0 && v == GUARDER_ACKS_LEADER,
+	      "parse leader");
+	v = 42;
+	CHECK(config_enum_parse("kafka.acks", "Leader", &v) == -EINVAL && v == 42, "case");
+	CHECK(config_enum_parse("kafka.acks", "", &v) == -EINVAL && v == 42, "empty");
+	CHECK(config_enum_parse("kafka.topic", "all", &v) == -EINVAL && v == 42, "not an enum");
+}
+
 /* The shipped example loads, and every value in it is the default. */
 static void test_example(void)
 {
@@ -1023,6 +1051,7 @@ int main(int argc, char **argv)
 	atexit(cleanup);
 
 	test_defaults();
+	test_enum_words();
 	test_example();
 	test_full_file();
 	test_production();

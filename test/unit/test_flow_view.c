@@ -336,8 +336,8 @@ int main(void)
 	free(summary);
 
 	flow_view_free(fv);
-	sinks[0]->ops->destroy(sinks[0]);
-	sinks[1]->ops->destroy(sinks[1]);
+	sink_destroy(sinks[0]);
+	sink_destroy(sinks[1]);
 	fclose(rd);
 	unlink(path);
 	config_free(&cfg);
