@@ -1114,11 +1114,16 @@ int loader_attach(struct loader *ld)
 			if (ifc->xdp_new)
 				reg_del(reg_fd, ifc->ifindex);
 		}
+		if (ld->fresh)
+			log_error("the older program's maps stay pinned under %s/%s while it may "
+				  "still run on an interface; the next start that attaches "
+				  "everywhere removes them",
+				  cfg->bpf.pin_path, ASIDE_DIR);
 		return err;
 	}
 	detach_unlisted(cfg, reg_fd);
-	if (ld->fresh)
-		drop_aside(ld);
+	/* Every interface runs this program: no older one needs its pins (this run's or a failed one's). */
+	drop_aside(ld);
 	return 0;
 }
 

@@ -635,8 +635,9 @@ int main(int argc, char **argv)
 
 	/*
 	 * Block the stop signals before anything touches the kernel: a
-	 * signal during attach then ends the run through the event loop,
-	 * which detaches, instead of killing us half attached.
+	 * signal during attach then ends the run through the event loop
+	 * (which drains and flushes, the programs staying attached) instead
+	 * of killing us half attached.
 	 */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);

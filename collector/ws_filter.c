@@ -110,7 +110,7 @@ static int add_event(struct ws_filter *f, const char *s, size_t n, char *err, si
 	char q[48];
 	int e;
 
-	for (e = REC_START; e <= REC_ICMP; e++) {
+	for (e = REC_START; e <= REC_DROPS; e++) {
 		const char *name = record_event_name((enum record_event)e);
 
 		if (strlen(name) == n && !strncmp(name, s, n)) {
@@ -118,7 +118,7 @@ static int add_event(struct ws_filter *f, const char *s, size_t n, char *err, si
 			return 0;
 		}
 	}
-	return errmsg_inval(err, errlen, "event: '%s' is not start, update, end, icmp or drop",
+	return errmsg_inval(err, errlen, "event: '%s' is not start, update, end, drop, icmp or drops",
 			    errmsg_excerpt(q, sizeof(q), s, n));
 }
 
@@ -350,7 +350,7 @@ int ws_filter_json(const struct ws_filter *f, char *buf, size_t len)
 	}
 	if (f->events) {
 		put(&w, "%s\"event\":[", sep);
-		for (i = 0, e = REC_START; e <= REC_ICMP; e++)
+		for (i = 0, e = REC_START; e <= REC_DROPS; e++)
 			if (f->events & (1u << e))
 				put(&w, "%s\"%s\"", i++ ? "," : "",
 				    record_event_name((enum record_event)e));
@@ -363,6 +363,14 @@ int ws_filter_json(const struct ws_filter *f, char *buf, size_t len)
 void ws_match_from_record(const struct flow_record *rec, struct ws_match *m)
 {
 	m->event = (uint8_t)rec->event;
+	if (rec->event == REC_DROPS) {
+		/* One source's drops: no protocol or port to match, its address twice. */
+		m->proto = 0;
+		m->port[0] = m->port[1] = 0;
+		memcpy(m->addr[0], rec->drop.src, 16);
+		memcpy(m->addr[1], rec->drop.src, 16);
+		return;
+	}
 	m->proto = rec->key.proto;
 	m->port[0] = rec->key.port_lo;
 	m->port[1] = rec->key.port_hi;

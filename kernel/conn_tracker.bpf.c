@@ -806,9 +806,9 @@ static __always_inline int filter_protected(const struct rule_eval *ev,
  * reads L4 fields, and an unparsed packet if filter.unparsed says drop,
  * unless it is protected.
  * Global, so the verifier checks it once instead of once per parse path
- * reaching it; for the same reason it gets the packet_meta and a result
- * object, not the track_ctx: a global function may write what it is
- * given, and the track_ctx holds map pointers that must survive.
+ * reaching it. It is given the packet_meta and a result object, not the
+ * whole track_ctx: what a global function reads and writes is then all
+ * it is given.
  */
 __noinline int filter_eval(const struct packet_meta *m, struct filter_res *res, __u32 gen,
 			   __u64 now, __u32 fl)
@@ -1068,9 +1068,9 @@ static __always_inline void frag_key_make(struct frag_key *k, const struct packe
  * frag_later - a later fragment: give it the L4 fields of its datagram's
  * first fragment (frag_cache), or say why it cannot have them. Returns 0
  * when the fields were restored, FE_FRAG_UNKNOWN for an orphan, and
- * FE_FRAG_OVERLAP for a datagram already condemned or for an IPv4 TCP
- * fragment at offset 1, which rewrites the TCP header's flags (RFC 1858)
- * and condemns its datagram.
+ * FE_FRAG_OVERLAP for a datagram already condemned or for a TCP fragment
+ * (IPv4 or IPv6) at offset 1, which rewrites the TCP header's flags
+ * (RFC 1858) and condemns its datagram.
  */
 static __noinline __u32 frag_later(struct track_ctx *t)
 {

@@ -328,7 +328,7 @@ struct frag_key {
 };
 
 /* frag_value.flags */
-#define FRAG_F_DROP (1u << 0) /* every later fragment of the datagram is dropped */
+#define FRAG_F_DROP (1u << 0) /* condemned: every later fragment is dropped (overlap) */
 
 /*
  * What the first fragment said, for its datagram's later fragments: they
@@ -343,9 +343,8 @@ struct frag_value {
 	__u8 tcp_flags;
 	__u8 icmp_type;
 	__u8 icmp_code;
-	__u8 flags;  /* FRAG_F_* */
-	__u8 reason; /* enum guarder_drop_reason, with FRAG_F_DROP */
-	__u8 pad[7];
+	__u8 flags; /* FRAG_F_* */
+	__u8 pad[8];
 };
 
 /*

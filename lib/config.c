@@ -238,8 +238,9 @@ static const struct config_key config_keys[] = {
 	  .offset = OFF(rules.protected_ports), .aux = OFF(rules.n_protected_ports),
 	  .def = "", .max = GUARDER_MAX_PROTECTED,
 	  .limits = "at most 64 distinct ports `N` or ranges `N-M`, 1..65535",
-	  .doc = "Ports no drop rule may touch (e.g. 22): rules whose source or destination "
-		 "port may fall in one are refused." },
+	  .doc = "This host's own services no drop rule may touch (e.g. 22): packets to "
+		 "them and their replies pass every rule, except a rule naming one single "
+		 "source host (one attacker); other rules on them are refused." },
 
 	{ .name = "filter.unparsed", .type = KT_ENUM, .offset = OFF(filter.unparsed),
 	  .def = "drop", .names = unparsed_names,

@@ -3,8 +3,10 @@
 # README command 1: install what is needed, build, and watch the live flows
 # of one interface on the console with the embedded default configuration.
 #   scripts/run.sh [IFACE] [extra collector flags...]
-# IFACE defaults to the interface of the default route. Stop with Ctrl-C:
-# the program is detached on exit.
+# IFACE defaults to the interface of the default route. Stop with Ctrl-C.
+# The collector leaves its programs attached when it stops (so that a
+# service keeps filtering across restarts); this try-out then detaches
+# them, leaving the interface as it found it.
 set -Eeuo pipefail
 # Silent on success, never on failure: the step that failed says so.
 trap 'echo "run.sh: failed (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
@@ -22,4 +24,12 @@ if [ -z "$iface" ]; then
 	fi
 	echo "run.sh: watching $iface (the default route's interface)" >&2
 fi
-exec "$top/build/collector/guarder-collector" -iface "$iface" -interval 5 "$@"
+# Ctrl-C reaches the collector too; the script only waits for it, then detaches.
+trap 'true' INT TERM
+rc=0
+"$top/build/collector/guarder-collector" -iface "$iface" -interval 5 "$@" || rc=$?
+if ! "$top/build/collector/guarder-collector" -detach "$@"; then
+	echo "run.sh: could not detach from $iface: run $top/build/collector/guarder-collector -detach" >&2
+	exit 1
+fi
+exit "$rc"

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "lib/record.h"
 #include "ws_filter.h"
 
 static struct ws_match rec(enum record_event ev, unsigned int proto, const char *a, unsigned int pa,
@@ -117,6 +118,39 @@ static void test_url(void)
 	CHECK(!strchr(err, '"') && !strchr(err, '\\'));
 }
 
+/* A drops record is matched on its source; event=drops selects it. */
+static void test_drops(void)
+{
+	struct flow_record r;
+	struct ws_filter f;
+	struct ws_match m;
+	char err[256];
+	__u32 a[4];
+
+	memset(&r, 0, sizeof(r));
+	r.event = REC_DROPS;
+	test_addr("10.66.0.1", a);
+	memcpy(r.drop.src, a, 16);
+	r.drop.family = 4;
+	ws_match_from_record(&r, &m);
+	ws_filter_init(&f);
+	CHECK(ws_filter_set(&f, "event", "drops", err, sizeof(err)) == 0);
+	CHECK(ws_filter_match(&f, &m));
+	CHECK(!strcmp(canon(&f), "{\"event\":[\"drops\"]}"));
+	CHECK(ws_filter_set(&f, "ip", "10.66.0.0/16", err, sizeof(err)) == 0);
+	CHECK(ws_filter_match(&f, &m));
+	ws_filter_init(&f);
+	CHECK(ws_filter_set(&f, "ip", "10.67.0.0/16", err, sizeof(err)) == 0);
+	CHECK(!ws_filter_match(&f, &m));
+	/* The zeroed flow key (::) is not what a drops record is about. */
+	ws_filter_init(&f);
+	CHECK(ws_filter_set(&f, "ip", "::/128", err, sizeof(err)) == 0);
+	CHECK(!ws_filter_match(&f, &m));
+	ws_filter_init(&f);
+	CHECK(ws_filter_set(&f, "event", "start,update", err, sizeof(err)) == 0);
+	CHECK(!ws_filter_match(&f, &m));
+}
+
 static void test_json(void)
 {
 	struct ws_filter f, g;
@@ -183,6 +217,7 @@ static void test_limits(void)
 int main(void)
 {
 	test_url();
+	test_drops();
 	test_json();
 	test_limits();
 	return check_report("test_ws_filter");
