@@ -1210,6 +1210,52 @@ __noinline int quote_tc(struct __sk_buff *skb, struct packet_meta *m)
 }
 
 /*
+ * filter_verdict - set t->verdict (and slot, rule_id, reason, cache_ok)
+ * for the packet of flow @v (NULL: none), with @fl its FE_* fragment
+ * flags and @expiry the half's earliest rule expiry. An established
+ * flow's cached verdict costs two compares; after a rule of the set has
+ * expired, every packet is evaluated again until a new set is applied.
+ * Returns 1 when the verdict came from the flow's cache.
+ */
+static __always_inline int filter_verdict(struct track_ctx *t, struct flow_value *v, __u64 expiry,
+					  __u32 fl)
+{
+	int cached = 0;
+	__u64 vc;
+
+	t->verdict = GUARDER_VERDICT_PASS;
+	t->cache_ok = 1;
+	if (!t->gen)
+		return 0;
+	vc = v ? v->vcache : 0;
+	/* Valid for this direction, decided at this hook. */
+	if (v && !fl && FLOW_VC_GEN(vc) == t->gen &&
+	    (FLOW_VC_RC(vc) & (RC_VALID(t->dir & 1) | RC_TC(t->dir & 1))) ==
+		    (RC_VALID(t->dir & 1) |
+		     (t->hook == GUARDER_HOOK_TC_EGRESS ? RC_TC(t->dir & 1) : 0)) &&
+	    !(expiry && t->now >= expiry)) {
+		cached = 1;
+		if (FLOW_VC_RC(vc) & RC_SLOT(t->dir & 1)) {
+			t->slot = FLOW_VC_SLOT(vc);
+			if (FLOW_VC_RC(vc) & RC_DROP(t->dir & 1))
+				t->verdict = GUARDER_VERDICT_DROP;
+		}
+	} else {
+		fl |= t->hook == GUARDER_HOOK_TC_EGRESS ? FE_EGRESS : 0;
+		filter_eval(&t->m, &t->fr, t->gen, t->now, fl);
+		t->verdict = t->fr.verdict;
+		t->slot = t->fr.slot;
+		t->rule_id = t->fr.rule_id;
+		t->reason = t->fr.reason;
+		t->cache_ok = t->fr.cache_ok;
+	}
+	/* A fragment never stores a verdict for its flow. */
+	if (t->m.frag)
+		t->cache_ok = 0;
+	return cached;
+}
+
+/*
  * track_packet - parse, count, filter and track one packet; the body
  * shared by both hooks. @frame_len is the real frame length, @segs the
  * number of packets it stands for (GSO). Returns an enum guarder_verdict.
@@ -1221,7 +1267,7 @@ static __always_inline int track_packet(void *ctx, void *data, void *data_end, _
 	struct global_stats *st;
 	struct flow_value *v = NULL;
 	struct rule_ctl *ctl;
-	__u64 vc, expiry = 0;
+	__u64 expiry = 0;
 	__u32 zero = 0, fl = 0;
 	int rc, cached = 0;
 
@@ -1310,40 +1356,9 @@ static __always_inline int track_packet(void *ctx, void *data, void *data_end, _
 	/*
 	 * FILTER VERDICT POINT: before anything but the protocol-class
 	 * counters sees the packet, so a dropped packet is never accounted
-	 * as tracked traffic. An established flow's cached verdict costs two
-	 * compares; after a rule of the set has expired, every packet is
-	 * evaluated again until a new set is applied.
+	 * as tracked traffic.
 	 */
-	t->verdict = GUARDER_VERDICT_PASS;
-	t->cache_ok = 1;
-	if (t->gen) {
-		vc = v ? v->vcache : 0;
-		/* Valid for this direction, decided at this hook. */
-		if (v && !fl && FLOW_VC_GEN(vc) == t->gen &&
-		    (FLOW_VC_RC(vc) & (RC_VALID(t->dir & 1) | RC_TC(t->dir & 1))) ==
-			    (RC_VALID(t->dir & 1) | (hook == GUARDER_HOOK_TC_EGRESS ?
-							     RC_TC(t->dir & 1) :
-							     0)) &&
-		    !(expiry && t->now >= expiry)) {
-			cached = 1;
-			if (FLOW_VC_RC(vc) & RC_SLOT(t->dir & 1)) {
-				t->slot = FLOW_VC_SLOT(vc);
-				if (FLOW_VC_RC(vc) & RC_DROP(t->dir & 1))
-					t->verdict = GUARDER_VERDICT_DROP;
-			}
-		} else {
-			fl |= t->hook == GUARDER_HOOK_TC_EGRESS ? FE_EGRESS : 0;
-			filter_eval(&t->m, &t->fr, t->gen, t->now, fl);
-			t->verdict = t->fr.verdict;
-			t->slot = t->fr.slot;
-			t->rule_id = t->fr.rule_id;
-			t->reason = t->fr.reason;
-			t->cache_ok = t->fr.cache_ok;
-		}
-		/* A fragment never stores a verdict for its flow. */
-		if (t->m.frag)
-			t->cache_ok = 0;
-	}
+	cached = filter_verdict(t, v, expiry, fl);
 	/* A first fragment that passes speaks for its datagram's later ones. */
 	if (t->m.frag == PKT_FRAG_FIRST && t->verdict == GUARDER_VERDICT_PASS)
 		frag_first(t, 1);
