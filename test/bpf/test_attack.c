@@ -411,10 +411,13 @@ static bool test_protected_port_is_not_a_source_port(struct tenv *e)
 
 	if (!setup(e, &s))
 		return false;
-	ok = add(&s, "{\"id\":1,\"action\":\"drop\",\"src_ip\":\"10.66.0.1\",\"enabled\":true}") &&
+	/* A network, not one named host: the protected-port exemption is consulted. */
+	ok = add(&s, "{\"id\":1,\"action\":\"drop\",\"src_ip\":\"10.66.0.0/16\",\"enabled\":true}") &&
 	     apply_p(&s, &prot);
 	pkt_tcp4(&p, "10.66.0.1", 22, "10.0.0.2", 5555, PKT_SYN, 1, 0, 100, 0);
 	ok = ok && ASSERT_EQ(xdp(e, &p), DROP, "a blocked source sending from port 22");
+	pkt_tcp4(&p, "10.66.0.1", 40000, "10.0.0.2", 22, PKT_SYN, 1, 0, 100, 0);
+	ok = ok && ASSERT_EQ(xdp(e, &p), PASS, "the same network to this host's port 22");
 	done(&s);
 	return ok;
 }
